@@ -1,0 +1,384 @@
+"""Documented defaults for every gridplan stage, and the ``plan.toml`` loader.
+
+Every planning function takes ``config: Config | None = None``; ``None`` means
+:data:`DEFAULT`. A ``plan.toml`` overrides any subset of keys (DESIGN.md §3); the key names
+below are a contract and are never renamed.
+
+Sources for the defaults:
+
+- grid size 300–500 households, the common urban norm for community grids (DOMAIN.md);
+- ten-household units (十联户), 5–15 households each;
+- walking speed 60 m/min: GB 50180-2018 puts 300 m at 5 minutes; elderly 52 m/min (about
+  3.1 km/h, the 10th percentile of measured elderly walkers, Willberg et al. 2023);
+- life-circle tiers and their facility categories: GB 50180-2018 and DOMAIN.md.
+
+Example
+-------
+>>> from gridplan.settings import load_config
+>>> cfg = load_config({"grids": {"target_households": 350}})
+>>> cfg.grids.target_households, cfg.grids.max_households
+(350, 500)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gridplan._errors import ConfigError
+
+__all__ = [
+    "DEFAULT",
+    "FACILITY_CATEGORIES",
+    "PERSON_ROLES",
+    "VULNERABLE_KINDS",
+    "BUILDING_USES",
+    "Config",
+    "CoverageSettings",
+    "GridSettings",
+    "HouseholdSettings",
+    "SitingSettings",
+    "StaffingSettings",
+    "UnitSettings",
+    "load_config",
+]
+
+#: Facility categories known to gridplan (DESIGN.md §1). Extend with ``[coverage] categories``.
+FACILITY_CATEGORIES: tuple[str, ...] = (
+    "service_station",
+    "kindergarten",
+    "nursery",
+    "elderly_daycare",
+    "health_station",
+    "primary_school",
+    "secondary_school",
+    "market",
+    "supermarket",
+    "convenience_store",
+    "health_center",
+    "culture_center",
+    "sports",
+    "elderly_home",
+)
+
+#: Roles a person may hold (``people.roles`` is a ``;``-list of these).
+PERSON_ROLES: tuple[str, ...] = ("grid_head", "grid_worker", "unit_head", "volunteer")
+
+#: Kinds of vulnerable household (the "yellow list").
+VULNERABLE_KINDS: tuple[str, ...] = ("elderly_alone", "disabled", "low_income", "left_behind_child")
+
+#: Values of ``buildings.use``.
+BUILDING_USES: tuple[str, ...] = ("residential", "mixed", "non_residential")
+
+
+@dataclass(frozen=True)
+class GridSettings:
+    """Grid (网格) partition settings (``[grids]``)."""
+
+    #: Households a grid should hold.
+    target_households: int = 400
+    #: Smallest acceptable grid.
+    min_households: int = 300
+    #: Largest acceptable grid.
+    max_households: int = 500
+    #: Road classes (OSM ``highway``) that grids never cross; every ``barriers`` line too.
+    barrier_road_classes: tuple[str, ...] = ("motorway", "trunk", "primary")
+    #: Wall-clock limit for the partition of one community, seconds.
+    time_limit_s: float = 30.0
+    #: Turn balance flags (a grid out of bounds) into an error.
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """Ten-household unit (十联户) settings (``[units]``)."""
+
+    target_households: int = 10
+    min_households: int = 5
+    max_households: int = 15
+    #: Wall-clock limit for the units of one grid, seconds.
+    time_limit_s: float = 5.0
+
+
+def _default_tiers() -> dict[int, tuple[str, ...]]:
+    return {
+        5: (
+            "service_station",
+            "kindergarten",
+            "elderly_daycare",
+            "health_station",
+            "convenience_store",
+        ),
+        10: ("primary_school", "market"),
+        15: ("secondary_school", "health_center", "culture_center", "sports", "elderly_home"),
+    }
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """15-minute life-circle coverage settings (``[coverage]``)."""
+
+    #: Standard walking speed, metres per minute (GB 50180: 300 m in 5 minutes).
+    speed_m_per_min: float = 60.0
+    #: Elderly walking speed, metres per minute.
+    elderly_speed_m_per_min: float = 52.0
+    #: Tier minutes -> facility categories checked at that tier (tiers do not nest).
+    tiers: dict[int, tuple[str, ...]] = field(default_factory=_default_tiers)
+    #: Road classes never walkable unless the road's ``walkable`` column says so.
+    unwalkable_road_classes: tuple[str, ...] = ("motorway", "motorway_link", "trunk", "trunk_link")
+    #: Farthest a building or facility may be from the walk network to join it, metres.
+    max_access_m: float = 500.0
+    #: Extra facility categories accepted besides :data:`FACILITY_CATEGORIES`.
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StaffingSettings:
+    """Staffing settings (``[staffing]``)."""
+
+    #: A grid head lives at most this far from the grid (0 when inside it), metres.
+    max_head_distance_m: float = 1500.0
+    #: Households one full-time grid worker covers when the roster gives no capacity.
+    households_per_full_time_worker: int = 500
+    #: Buildings with at least this many households get a building head (楼栋长).
+    building_head_min_households: int = 60
+    #: Only party members may head grids.
+    grid_head_party_only: bool = False
+    #: Minimum share of party members among grid heads and grid workers.
+    min_party_share: float = 0.0
+    #: A person may hold more than one role.
+    allow_multiple_roles: bool = False
+    #: A unit head may also be the building head of a building of the unit.
+    unit_head_may_be_building_head: bool = True
+    #: Farthest a volunteer travels to a grid, metres.
+    max_volunteer_distance_m: float = 3000.0
+    #: Vulnerable kind -> volunteer skills that meet the need.
+    skill_needs: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "elderly_alone": ("elderly_care", "medical"),
+            "disabled": ("medical",),
+            "low_income": ("legal",),
+            "left_behind_child": ("tutoring",),
+        }
+    )
+    #: Solver wall-clock limit per problem, seconds.
+    time_limit_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class SitingSettings:
+    """New-facility siting settings (``[siting]``)."""
+
+    #: New sites to choose per category (maximal covering).
+    new_sites: int = 3
+    #: When set, find the fewest sites reaching this covered share instead (set covering).
+    target_share: float | None = None
+    #: Solver wall-clock limit per category, seconds.
+    time_limit_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class HouseholdSettings:
+    """Household estimation for buildings without counts (``[households]``)."""
+
+    #: Gross floor area per dwelling, square metres.
+    dwelling_size_m2: float = 90.0
+    #: Storey height used to derive floors from building height, metres.
+    floor_height_m: float = 3.0
+    #: Share of a ``mixed`` building's floor area that is dwellings.
+    mixed_residential_share: float = 0.6
+    #: Residents per household when population is missing (China 2020 census: 2.62).
+    persons_per_household: float = 2.62
+    #: Households above which a single building's count is treated as absurd.
+    max_households_per_building: int = 3000
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one plan. Build with :func:`load_config`; ``Config()`` is the default."""
+
+    seed: int = 0
+    grids: GridSettings = field(default_factory=GridSettings)
+    units: UnitSettings = field(default_factory=UnitSettings)
+    coverage: CoverageSettings = field(default_factory=CoverageSettings)
+    staffing: StaffingSettings = field(default_factory=StaffingSettings)
+    siting: SitingSettings = field(default_factory=SitingSettings)
+    households: HouseholdSettings = field(default_factory=HouseholdSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable dict (tier keys become strings)."""
+        out: dict[str, Any] = {"seed": self.seed}
+        for f in fields(self):
+            if f.name == "seed":
+                continue
+            section = getattr(self, f.name)
+            sec: dict[str, Any] = {}
+            for g in fields(section):
+                value = getattr(section, g.name)
+                if isinstance(value, dict):
+                    value = {str(k): list(v) for k, v in value.items()}
+                elif isinstance(value, tuple):
+                    value = list(value)
+                sec[g.name] = value
+            out[f.name] = sec
+        return out
+
+    @property
+    def known_categories(self) -> tuple[str, ...]:
+        """Facility categories accepted in ``facilities`` and ``sites``."""
+        extra = [c for c in self.coverage.categories if c not in FACILITY_CATEGORIES]
+        tiered = [
+            c
+            for cats in self.coverage.tiers.values()
+            for c in cats
+            if c not in FACILITY_CATEGORIES and c not in extra
+        ]
+        return FACILITY_CATEGORIES + tuple(extra) + tuple(dict.fromkeys(tiered))
+
+
+DEFAULT = Config()
+
+_SECTIONS = {
+    "grids": GridSettings,
+    "units": UnitSettings,
+    "coverage": CoverageSettings,
+    "staffing": StaffingSettings,
+    "siting": SitingSettings,
+    "households": HouseholdSettings,
+}
+
+
+def _coerce(section: str, name: str, default: Any, value: Any) -> Any:
+    where = f"[{section}] {name}"
+    if name == "tiers":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table of minutes -> list of categories")
+        tiers: dict[int, tuple[str, ...]] = {}
+        for k, v in value.items():
+            try:
+                minutes = int(k)
+            except (TypeError, ValueError):
+                msg = f"{where}: tier key {k!r} is not a whole number of minutes"
+                raise ConfigError(msg) from None
+            if minutes <= 0 or not isinstance(v, list | tuple):
+                msg = f"{where}: tier {k!r} needs positive minutes and a list of categories"
+                raise ConfigError(msg)
+            tiers[minutes] = tuple(str(c) for c in v)
+        return dict(sorted(tiers.items()))
+    if name == "skill_needs":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table of vulnerable kind -> list of skills")
+        return {str(k): tuple(str(s) for s in v) for k, v in value.items()}
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(str(v) for v in value)
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be a whole number, got {value!r}")
+        return value
+    if isinstance(default, float) or (default is None and name == "target_share"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    return value
+
+
+def _check(cfg: Config) -> None:
+    problems = []
+    for sec in (cfg.grids, cfg.units):
+        name = "grids" if sec is cfg.grids else "units"
+        if not 0 < sec.min_households <= sec.target_households <= sec.max_households:
+            problems.append(
+                f"[{name}] needs 0 < min_households <= target_households <= max_households, got "
+                f"{sec.min_households}, {sec.target_households}, {sec.max_households}"
+            )
+    if cfg.coverage.speed_m_per_min <= 0 or cfg.coverage.elderly_speed_m_per_min <= 0:
+        problems.append("[coverage] walking speeds must be positive")
+    if cfg.siting.new_sites < 0:
+        problems.append("[siting] new_sites must be 0 or more")
+    ts = cfg.siting.target_share
+    if ts is not None and not 0 < ts <= 1:
+        problems.append(f"[siting] target_share must be in (0, 1], got {ts}")
+    if not 0 <= cfg.staffing.min_party_share <= 1:
+        problems.append("[staffing] min_party_share must be between 0 and 1")
+    if cfg.households.dwelling_size_m2 <= 0 or cfg.households.floor_height_m <= 0:
+        problems.append("[households] dwelling_size_m2 and floor_height_m must be positive")
+    if problems:
+        raise ConfigError("plan.toml: " + "; ".join(problems))
+
+
+def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: Any) -> Config:
+    """Build a :class:`Config` from a ``plan.toml`` path or an equivalent dict.
+
+    Parameters
+    ----------
+    source
+        Path to a TOML file, a dict with the same structure, or ``None`` for the defaults.
+    **overrides
+        Section tables (``grids={...}``) or ``seed=...`` applied on top of ``source``.
+
+    Returns
+    -------
+    Config
+        The settings, every missing key at its default.
+
+    Raises
+    ------
+    ConfigError
+        An unknown section or key, a value of the wrong type, or inconsistent bounds.
+    """
+    data: dict[str, Any]
+    if source is None:
+        data = {}
+    elif isinstance(source, dict):
+        data = dict(source)
+    else:
+        path = Path(source)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+
+    cfg = DEFAULT
+    unknown = [k for k in data if k != "seed" and k not in _SECTIONS]
+    if unknown:
+        known = ", ".join(["seed", *_SECTIONS])
+        raise ConfigError(f"plan.toml: unknown key(s) {', '.join(unknown)}; known: {known}")
+    if "seed" in data:
+        seed = data["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(f"plan.toml: seed must be a whole number, got {seed!r}")
+        cfg = replace(cfg, seed=seed)
+    for name, cls in _SECTIONS.items():
+        table = data.get(name)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError(f"plan.toml: [{name}] must be a table")
+        current = getattr(cfg, name)
+        valid = {f.name for f in fields(cls)}
+        bad = sorted(set(table) - valid)
+        if bad:
+            raise ConfigError(
+                f"plan.toml: unknown key(s) in [{name}]: {', '.join(bad)}; "
+                f"known: {', '.join(sorted(valid))}"
+            )
+        changes = {k: _coerce(name, k, getattr(current, k), v) for k, v in table.items()}
+        cfg = replace(cfg, **{name: replace(current, **changes)})
+    _check(cfg)
+    return cfg
