@@ -30,11 +30,11 @@ from typing import Any
 from gridplan._errors import ConfigError
 
 __all__ = [
+    "BUILDING_USES",
     "DEFAULT",
     "FACILITY_CATEGORIES",
     "PERSON_ROLES",
     "VULNERABLE_KINDS",
-    "BUILDING_USES",
     "Config",
     "CoverageSettings",
     "GridSettings",
@@ -271,6 +271,8 @@ def _coerce(section: str, name: str, default: Any, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where} must be a table of vulnerable kind -> list of skills")
         return {str(k): tuple(str(s) for s in v) for k, v in value.items()}
+    if value is None and name == "target_share":
+        return None
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")

@@ -1,0 +1,361 @@
+"""The ``gridplan`` command line (DESIGN.md §3). Thin: parse, call one library function, print.
+
+Exit codes: 0 success; 2 usage error; 1 a data or planning error, with a message that names the
+layer, the offending ids and the fix. Nothing half-written is left behind on failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gridplan import __version__
+from gridplan._errors import GridplanError
+
+logger = logging.getLogger("gridplan")
+
+OFFSETS = ("gcj02", "bd09")
+
+
+def _setup_logging(verbosity: int) -> None:
+    from gridplan.privacy import MaskingFilter
+
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    root = logging.getLogger("gridplan")
+    root.setLevel(level)
+    for h in list(root.handlers):
+        if getattr(h, "_gridplan_cli", False):
+            root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(MaskingFilter())
+    handler._gridplan_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+
+
+class _State:
+    def __init__(self, verbosity: int) -> None:
+        self.verbosity = verbosity
+
+    def say(self, line: str) -> None:
+        if self.verbosity >= 0:
+            click.echo(line, err=True)
+
+
+def _library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn gridplan's own errors into exit code 1 with the message; nothing else is caught."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GridplanError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+# -- shared options ---------------------------------------------------------------------------
+
+
+def offset_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--offset",
+        type=click.Choice(OFFSETS),
+        default=None,
+        help="The dataset's coordinates carry the GCJ-02 or BD-09 web-map offset; convert them.",
+    )(fn)
+
+
+def overwrite_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--overwrite", is_flag=True, help="Replace an existing output (else exit 1, untouched)."
+    )(fn)
+
+
+def out_option(required: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--out",
+        "out",
+        type=click.Path(path_type=Path, file_okay=False),
+        required=required,
+        help="Output folder.",
+    )
+
+
+def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for deco in reversed(
+        [
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                help="plan.toml overriding the defaults.",
+            ),
+            click.option("--seed", type=int, default=None, help="Override the config's seed."),
+            click.option(
+                "--lang",
+                type=click.Choice(["zh", "en"]),
+                default="zh",
+                show_default=True,
+                help="Language of the map, report and rosters.",
+            ),
+            click.option(
+                "--strict",
+                is_flag=True,
+                help="Treat grid balance flags as errors (exit 1).",
+            ),
+            click.option(
+                "--reveal-personal",
+                is_flag=True,
+                help="Show phones and ID numbers unmasked in rosters (personal data!).",
+            ),
+            click.option(
+                "--basemap",
+                type=click.Choice(["osm", "tianditu", "gaode"]),
+                default="osm",
+                show_default=True,
+                help="Map basemap (overlays are shifted to GCJ-02 over Gaode).",
+            ),
+            click.option("--tianditu-key", default=None, help="Tianditu API key for --basemap."),
+        ]
+    ):
+        fn = deco(fn)
+    return fn
+
+
+def _config(config_path: Path | None, seed: int | None, strict: bool) -> Any:
+    from gridplan.settings import load_config
+
+    overrides: dict[str, Any] = {}
+    if seed is not None:
+        overrides["seed"] = seed
+    if strict:
+        overrides["grids"] = {"strict": True}
+    return load_config(config_path, **overrides)
+
+
+# -- the group ----------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="gridplan")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """gridplan: plan community grids (网格), ten-household units (十联户), their staff and
+    the 15-minute life circle, from building, road, facility and roster data."""
+    verbosity = -1 if quiet else verbose
+    _setup_logging(verbosity)
+    ctx.obj = _State(verbosity)
+
+
+@main.command()
+@out_option()
+@click.option(
+    "--scale",
+    type=click.Choice(["town", "city", "province"]),
+    default="town",
+    show_default=True,
+    help="town: 3 communities (~8 800 households); city: ~19; province: hundreds.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@overwrite_option
+@click.pass_obj
+@_library_errors
+def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> None:
+    """Write a deterministic synthetic sample dataset to OUT."""
+    from gridplan.sample import write_sample
+
+    state.say(f"generating the {scale} sample (seed {seed}) …")
+    path = write_sample(out, scale, seed=seed, overwrite=overwrite)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@offset_option
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+@_library_errors
+def validate(state: _State, dataset: Path, offset: str | None, config_path: Path | None) -> None:
+    """Check DATASET against the dataset contract; list every problem at once."""
+    from gridplan._validate import check_dataset
+    from gridplan.io import read_dataset
+
+    cfg = _config(config_path, None, False)
+    errors, warnings = check_dataset(read_dataset(dataset, offset=offset), config=cfg)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    if errors:
+        lines = "\n".join(f"  - {e}" for e in errors)
+        raise click.ClickException(f"{dataset}: {len(errors)} problem(s):\n{lines}")
+    click.echo(f"{dataset}: valid ({len(warnings)} warning(s))")
+
+
+def _load(state: _State, dataset: Path, offset: str | None, cfg: Any, communities: str | None):
+    from gridplan.io import load_dataset
+    from gridplan.pipeline import subset_communities
+
+    state.say(f"reading {dataset} …")
+    ds = load_dataset(dataset, offset=offset, config=cfg)
+    for w in ds.warnings:
+        logger.warning("%s", w)
+    if communities:
+        ids = [c.strip() for c in communities.split(",") if c.strip()]
+        ds = subset_communities(ds, ids)
+    return ds
+
+
+def _run(
+    state: _State,
+    dataset: Path,
+    out: Path,
+    *,
+    stages: list[str] | None,
+    config_path: Path | None,
+    seed: int | None,
+    offset: str | None,
+    overwrite: bool,
+    lang: str,
+    strict: bool,
+    reveal_personal: bool,
+    basemap: str,
+    tianditu_key: str | None,
+    communities: str | None = None,
+) -> None:
+    from gridplan.pipeline import plan_dataset, run_to_folder
+    from gridplan.planfile import atomic_output_dir
+
+    if out.exists() and not overwrite:
+        # Fail before any work: the contract says an existing output is left untouched.
+        with atomic_output_dir(out, overwrite=False):
+            pass
+    cfg = _config(config_path, seed, strict)
+    ds = _load(state, dataset, offset, cfg, communities)
+    plan = plan_dataset(ds, config=cfg, stages=stages, progress=state.say)
+    run_to_folder(
+        plan,
+        out,
+        stages=stages,
+        overwrite=overwrite,
+        lang=lang,
+        reveal_personal=reveal_personal,
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        progress=state.say,
+    )
+    _summary(plan, out)
+
+
+def _summary(plan: Any, out: Path) -> None:
+    m = plan.metadata.get("metrics", {})
+    part = m.get("partition", {})
+    bits = [f"{len(plan.grids)} grids"]
+    if "units" in plan.layers:
+        bits.append(f"{len(plan.units)} units")
+    if "max_deviation" in part:
+        bits.append(f"max deviation {part['max_deviation']:.1%}")
+    click.echo(f"wrote {out} ({', '.join(bits)})")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@out_option()
+@plan_options
+@offset_option
+@overwrite_option
+@click.option("--communities", default=None, help="Plan only these community ids (comma list).")
+@click.option("--workers", type=int, default=None, help="Run on a local Dask cluster of N workers.")
+@click.option("--scheduler", default=None, help="Address of an existing dask.distributed cluster.")
+@click.pass_obj
+@_library_errors
+def run(
+    state: _State, dataset: Path, out: Path, workers: int | None, scheduler: str | None, **kw: Any
+) -> None:
+    """Plan DATASET end to end and write the plan folder OUT."""
+    if workers is not None or scheduler is not None:
+        raise click.UsageError(
+            "--workers/--scheduler (Dask) are not available in this version; run without them"
+        )
+    _run(state, dataset, out, stages=None, **kw)
+
+
+@main.command()
+@out_option(required=False)
+@plan_options
+@overwrite_option
+@click.pass_obj
+@_library_errors
+def demo(state: _State, out: Path | None, **kw: Any) -> None:
+    """Run the whole pipeline on the bundled sample town (writes ./demo-plan by default)."""
+    from gridplan.pipeline import bundled_town
+
+    out = out or Path("demo-plan")
+    dataset = bundled_town()
+    _run(state, dataset, out, stages=None, offset=None, **kw)
+
+
+def _stage_command(stage: str, doc: str) -> None:
+    @main.command(name=stage, help=doc)
+    @click.argument("dataset", type=click.Path(path_type=Path))
+    @out_option()
+    @plan_options
+    @offset_option
+    @overwrite_option
+    @click.option("--communities", default=None, help="Plan only these community ids.")
+    @click.pass_obj
+    @_library_errors
+    def _cmd(state: _State, dataset: Path, out: Path, **kw: Any) -> None:
+        _run(state, dataset, out, stages=[stage], **kw)
+
+
+for _stage, _doc in (
+    ("partition", "Partition each community of DATASET into grids (网格)."),
+    ("units", "Grids, then ten-household units (十联户) inside each grid."),
+    ("assign", "Grids and units, then staff them from the people roster."),
+    ("coverage", "Grids, then 15-minute life-circle coverage on the walk network."),
+    ("site", "Coverage, then recommend new facility sites."),
+    ("map", "The whole plan and its Folium map (map.html)."),
+    ("report", "The whole plan and its report (report.md, report.json)."),
+):
+    _stage_command(_stage, _doc)
+
+
+@main.command()
+@click.argument("old_plan", type=click.Path(path_type=Path))
+@click.argument("dataset", type=click.Path(path_type=Path))
+@out_option()
+@plan_options
+@offset_option
+@overwrite_option
+@click.pass_obj
+@_library_errors
+def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -> None:
+    """Re-plan DATASET after a change, moving as few households as possible from OLD_PLAN."""
+    from gridplan.pipeline import replan_dataset, run_to_folder
+    from gridplan.planfile import read_plan
+
+    overwrite = kw.pop("overwrite")
+    if out.exists() and not overwrite:
+        raise click.ClickException(
+            f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
+        )
+    cfg = _config(kw.pop("config_path"), kw.pop("seed"), kw.pop("strict"))
+    ds = _load(state, dataset, kw.pop("offset"), cfg, None)
+    old = read_plan(old_plan)
+    plan = replan_dataset(old, ds, config=cfg, progress=state.say)
+    run_to_folder(plan, out, overwrite=overwrite, progress=state.say, **kw)
+    _summary(plan, out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

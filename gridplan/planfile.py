@@ -1,0 +1,301 @@
+"""The plan: what a run produces, and how it is written to and read from a plan folder.
+
+A plan folder (DESIGN.md §2) holds ``plan.gpkg`` (layers ``grids``, ``units``, ``unit_members``,
+``buildings``, ``assignments``, ``coverage``, ``sites``, ``metadata`` and a few documented
+extras), ``map.html``, ``report.md``/``report.json`` and the rosters. Every write goes through
+:func:`atomic_output_dir`: the folder is built next to its target and swapped in only when
+complete, so a run that fails or is killed leaves the previous plan untouched.
+
+Dataset reading lives in :mod:`gridplan.io`; this module is only about plans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+
+from gridplan._errors import DataError, OutputExistsError
+
+__all__ = [
+    "CONTRACT_LAYERS",
+    "EXTRA_LAYERS",
+    "Plan",
+    "atomic_output_dir",
+    "read_plan",
+    "write_plan_gpkg",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The layers every ``plan.gpkg`` holds (DESIGN.md §2), ``metadata`` aside.
+CONTRACT_LAYERS: tuple[str, ...] = (
+    "grids",
+    "units",
+    "unit_members",
+    "buildings",
+    "assignments",
+    "coverage",
+    "sites",
+)
+
+#: Extra layers written when a stage produces them (an extension of the contract).
+EXTRA_LAYERS: tuple[str, ...] = (
+    "communities",
+    "facilities",
+    "catchments",
+    "coverage_summary",
+    "vacancies",
+    "building_parts",
+    "moved",
+)
+
+#: Columns of each contract layer, so that a layer a stage did not produce is still written
+#: with its schema (an empty table), and readers can rely on it.
+LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "grids": (
+        "grid_id",
+        "community_id",
+        "households",
+        "population",
+        "n_buildings",
+        "n_units",
+        "head_id",
+    ),
+    "units": ("unit_id", "grid_id", "households", "head_id"),
+    "unit_members": (
+        "unit_id",
+        "building_id",
+        "entrance",
+        "floor_from",
+        "floor_to",
+        "households",
+    ),
+    "buildings": ("building_id", "community_id", "grid_id", "households", "households_estimated"),
+    "assignments": ("person_id", "role", "target_id", "distance_m"),
+    "coverage": ("building_id", "tier", "category", "minutes", "covered"),
+    "sites": ("site_id", "category", "households_newly_covered"),
+}
+
+SPATIAL_CONTRACT = {"grids", "units", "buildings", "sites"}
+
+
+@dataclass
+class Plan:
+    """A plan in memory: its layers and metadata.
+
+    Attributes
+    ----------
+    layers
+        Layer name -> GeoDataFrame (spatial layers) or DataFrame (tables). Spatial layers are in
+        :attr:`crs`.
+    metadata
+        JSON-serialisable: parameters, gridplan version, seed, input checksums, summary metrics.
+    crs
+        CRS of the spatial layers in memory.
+    output_crs
+        CRS the spatial layers are written in (the input's CRS).
+    """
+
+    layers: dict[str, pd.DataFrame] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    crs: CRS | None = None
+    output_crs: CRS | None = None
+
+    def layer(self, name: str) -> Any:
+        """The layer ``name`` (an empty table with the contract columns when absent)."""
+        if name in self.layers:
+            return self.layers[name]
+        if name in LAYER_COLUMNS:
+            cols = list(LAYER_COLUMNS[name])
+            if name in SPATIAL_CONTRACT:
+                return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=self.crs)
+            return pd.DataFrame({c: [] for c in cols})
+        msg = f"the plan has no layer {name!r}; it has {', '.join(sorted(self.layers))}"
+        raise KeyError(msg)
+
+    @property
+    def grids(self) -> gpd.GeoDataFrame:
+        """Grids (网格): one polygon each."""
+        return self.layer("grids")
+
+    @property
+    def units(self) -> gpd.GeoDataFrame:
+        """Ten-household units (十联户)."""
+        return self.layer("units")
+
+    @property
+    def unit_members(self) -> pd.DataFrame:
+        """Which building (entrance, floors) belongs to which unit."""
+        return self.layer("unit_members")
+
+    @property
+    def buildings(self) -> gpd.GeoDataFrame:
+        """Every input building with its grid."""
+        return self.layer("buildings")
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        """Who holds which role where."""
+        return self.layer("assignments")
+
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """Minutes to the nearest facility per building, tier and category."""
+        return self.layer("coverage")
+
+    @property
+    def sites(self) -> gpd.GeoDataFrame:
+        """Recommended new facility sites."""
+        return self.layer("sites")
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Build an output folder atomically.
+
+    Yields a fresh temporary folder beside ``out``; when the ``with`` block ends without an
+    error the temporary folder replaces ``out``. On an error it is removed and ``out`` is left
+    exactly as it was.
+
+    Parameters
+    ----------
+    out
+        The folder to create or replace.
+    overwrite
+        Replace an existing ``out``. Without it an existing ``out`` raises before any work.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
+        raise OutputExistsError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"{out} exists and is not a folder; choose another --out"
+        raise OutputExistsError(msg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old: Path | None = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old.rmdir()
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _for_file(df: pd.DataFrame) -> pd.DataFrame:
+    """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept."""
+    out = df.copy()
+    for col in out.columns:
+        if col == getattr(out, "_geometry_column_name", None):
+            continue
+        s = out[col]
+        if s.dtype == object:
+            sample = s.dropna()
+            if len(sample) and isinstance(sample.iloc[0], list | tuple | dict | set):
+                out[col] = s.map(
+                    lambda v: (
+                        json.dumps(list(v) if isinstance(v, set | tuple) else v, ensure_ascii=False)
+                        if v is not None and not (isinstance(v, float) and pd.isna(v))
+                        else None
+                    )
+                )
+    return out
+
+
+def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
+    """Write ``plan`` to a GeoPackage at ``path`` (which must not exist yet).
+
+    Spatial layers are written in ``plan.output_crs`` (or ``plan.crs``); tables as GeoPackage
+    attribute tables; ``metadata`` as a key/value table whose values are JSON text.
+    """
+    path = Path(path)
+    out_crs = plan.output_crs or plan.crs
+    names = list(CONTRACT_LAYERS) + [n for n in plan.layers if n not in CONTRACT_LAYERS]
+    for name in names:
+        df = plan.layer(name)
+        if isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns:
+            gdf = df
+            if gdf.crs is None and plan.crs is not None:
+                gdf = gdf.set_crs(plan.crs)
+            if out_crs is not None and gdf.crs is not None and not gdf.crs.equals(out_crs):
+                gdf = gdf.to_crs(out_crs)
+            pyogrio.write_dataframe(_for_file(gdf), path, layer=name, driver="GPKG")
+        else:
+            table = pd.DataFrame(df)
+            pyogrio.write_dataframe(_for_file(table), path, layer=name, driver="GPKG")
+    meta = pd.DataFrame(
+        {
+            "key": list(plan.metadata),
+            "value": [
+                json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+                for v in plan.metadata.values()
+            ],
+        }
+    )
+    pyogrio.write_dataframe(meta, path, layer="metadata", driver="GPKG")
+    return path
+
+
+def read_plan(folder: str | Path) -> Plan:
+    """Read a plan folder written by ``gridplan run`` (its ``plan.gpkg``).
+
+    Spatial layers come back in the CRS they were written in (the input's CRS).
+
+    Raises
+    ------
+    DataError
+        The folder or its ``plan.gpkg`` is missing or unreadable.
+    """
+    folder = Path(folder)
+    gpkg = folder / "plan.gpkg" if folder.is_dir() else folder
+    if not gpkg.exists():
+        msg = f"plan: {gpkg} does not exist; give the folder written by `gridplan run`"
+        raise DataError(msg)
+    try:
+        listed = pyogrio.list_layers(gpkg)
+    except Exception as exc:  # GDAL raises several types for unreadable files
+        msg = f"plan: {gpkg} is not a readable GeoPackage ({exc}); re-run `gridplan run`"
+        raise DataError(msg) from None
+    plan = Plan()
+    for name, geom_type in listed:
+        df = pyogrio.read_dataframe(gpkg, layer=name)
+        if name == "metadata":
+            plan.metadata = {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)}
+            continue
+        if geom_type is None and isinstance(df, gpd.GeoDataFrame):
+            df = pd.DataFrame(df.drop(columns=df.geometry.name))
+        plan.layers[str(name)] = df
+        if isinstance(df, gpd.GeoDataFrame) and plan.crs is None:
+            plan.crs = df.crs
+    plan.output_crs = plan.crs
+    return plan

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from gridplan._errors import DataError, OutputExistsError
+from gridplan.planfile import CONTRACT_LAYERS, Plan, atomic_output_dir, read_plan, write_plan_gpkg
+
+
+def _plan() -> Plan:
+    crs = "EPSG:32648"
+    grids = gpd.GeoDataFrame(
+        {"grid_id": ["C01-001", "C01-002"], "community_id": ["C01", "C01"], "households": [10, 12]},
+        geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10)],
+        crs=crs,
+    )
+    buildings = gpd.GeoDataFrame(
+        {"building_id": ["B1", "B2"], "grid_id": ["C01-001", "C01-002"], "households": [10, 12]},
+        geometry=[Point(5, 5), Point(15, 5)],
+        crs=crs,
+    )
+    members = pd.DataFrame({"unit_id": ["U1"], "building_id": ["B1"], "households": [10]})
+    return Plan(
+        layers={"grids": grids, "buildings": buildings, "unit_members": members},
+        metadata={"seed": 0, "metrics": {"partition": {"max_deviation": 0.1}}, "note": "网格"},
+        crs=grids.crs,
+        output_crs=gpd.GeoSeries([], crs="EPSG:4326").crs,
+    )
+
+
+def test_write_and_read_round_trip(tmp_path):
+    plan = _plan()
+    write_plan_gpkg(plan, tmp_path / "plan.gpkg")
+    back = read_plan(tmp_path)
+    for name in CONTRACT_LAYERS:
+        assert name in back.layers, name
+    assert back.metadata == plan.metadata
+    assert back.grids.crs.to_epsg() == 4326
+    assert list(back.grids["grid_id"]) == ["C01-001", "C01-002"]
+    assert back.unit_members["households"].tolist() == [10]
+    # empty contract layers keep their columns
+    assert {"person_id", "role", "target_id", "distance_m"} <= set(back.assignments.columns)
+    # geometry survives the CRS round trip to within millimetres
+    g = back.grids.to_crs(plan.crs)
+    assert g.geometry.iloc[0].symmetric_difference(box(0, 0, 10, 10)).area < 1e-4
+
+
+def test_atomic_output_keeps_old_on_failure(tmp_path):
+    out = tmp_path / "plan"
+    with atomic_output_dir(out) as tmp:
+        (tmp / "a.txt").write_text("first")
+    assert (out / "a.txt").read_text() == "first"
+    with pytest.raises(OutputExistsError):
+        with atomic_output_dir(out):
+            pass
+    with pytest.raises(RuntimeError):
+        with atomic_output_dir(out, overwrite=True) as tmp:
+            (tmp / "a.txt").write_text("second")
+            raise RuntimeError("stage failed")
+    assert (out / "a.txt").read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+    with atomic_output_dir(out, overwrite=True) as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
+def test_read_plan_missing(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_plan(tmp_path / "nope")
