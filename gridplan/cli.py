@@ -357,5 +357,33 @@ def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -
     _summary(plan, out)
 
 
+def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
+        raise click.BadParameter("give WEST,SOUTH,EAST,NORTH in degrees", param_hint="--bbox")
+    return parts
+
+
+@main.command(name="import-osm")
+@click.argument("pbf", type=click.Path(path_type=Path, dir_okay=False))
+@out_option()
+@click.option("--bbox", callback=_bbox, default=None, help="WEST,SOUTH,EAST,NORTH in degrees.")
+@overwrite_option
+@click.pass_obj
+@_library_errors
+def import_osm_cmd(state: _State, pbf: Path, out: Path, bbox: Any, overwrite: bool) -> None:
+    """Import an OpenStreetMap .osm.pbf extract as a dataset folder OUT."""
+    from gridplan.osm import import_osm
+
+    state.say(f"reading {pbf} …")
+    import_osm(pbf, out, bbox=bbox, overwrite=overwrite)
+    click.echo(f"wrote {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
