@@ -24,7 +24,7 @@ OFFSETS = ("gcj02", "bd09")
 
 
 def _setup_logging(verbosity: int) -> None:
-    from gridplan.privacy import MaskingFilter
+    from gridplan.privacy import PersonalDataFilter
 
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     root = logging.getLogger("gridplan")
@@ -34,7 +34,7 @@ def _setup_logging(verbosity: int) -> None:
             root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskingFilter())
+    handler.addFilter(PersonalDataFilter())
     handler._gridplan_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
 

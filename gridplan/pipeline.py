@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,15 +102,7 @@ def subset_communities(dataset: Dataset, community_ids: Sequence[str]) -> Datase
         df = layers.get(name)
         if df is not None:
             layers[name] = df[df["building_id"].isin(kept_buildings)].copy()
-    return Dataset(
-        layers=layers,
-        crs=dataset.crs,
-        input_crs=dataset.input_crs,
-        offset=dataset.offset,
-        source=dataset.source,
-        checksums=dataset.checksums,
-        warnings=list(dataset.warnings),
-    )
+    return replace(dataset, layers=layers, warnings=list(dataset.warnings))
 
 
 @dataclass

@@ -191,6 +191,9 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[P
         raise OutputExistsError(msg)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a plan folder is an ordinary folder
     try:
         yield tmp
     except BaseException:
