@@ -215,7 +215,7 @@ def _plan(
     if hasattr(part, "changed_grids"):
         meta["replan"] = {
             "changed_grids": list(part.changed_grids),
-            "kept_grids": list(getattr(part, "kept_grids", [])),
+            "kept_grids": list(part.kept),
             "households_moved": int(part.moved["households"].sum()) if len(part.moved) else 0,
             "buildings_moved": len(part.moved),
         }
@@ -224,9 +224,8 @@ def _plan(
     planned = part.buildings
     meta["metrics"]["partition"] = part.metrics
     meta["flags"]["partition"] = list(part.flags)
-    extra_parts = getattr(part, "building_parts", None)
-    if extra_parts is not None and len(extra_parts):
-        layers["building_parts"] = extra_parts
+    if len(part.building_parts):
+        layers["building_parts"] = part.building_parts
 
     units_res = None
     if "units" in order:
@@ -240,7 +239,8 @@ def _plan(
                 config=cfg,
                 seed=cfg.seed,
                 previous=previous_units,
-                keep_grids=list(getattr(part, "kept_grids", ())),
+                keep_grids=list(getattr(part, "kept", ())),
+                building_parts=part.building_parts,
             ),
         )
         meta["metrics"]["units"] = units_res.metrics
