@@ -142,6 +142,10 @@ class StaffingSettings:
     max_head_distance_m: float = 1500.0
     #: Households one full-time grid worker covers when the roster gives no capacity.
     households_per_full_time_worker: int = 500
+    #: A grid worker lives at most this far from a grid they serve, metres.
+    max_worker_distance_m: float = 1500.0
+    #: Vulnerable households one volunteer serves when the roster gives no capacity.
+    volunteer_capacity_households: int = 10
     #: Buildings with at least this many households get a building head (楼栋长).
     building_head_min_households: int = 60
     #: Only party members may head grids.
