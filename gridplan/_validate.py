@@ -17,9 +17,10 @@ Errors (the dataset cannot be planned as given):
   layer's type; wrong geometry type (roads as polygons, facilities as lines, communities as
   lines or points, ...);
 - buildings: non-numeric, negative, non-integer or absurd ``households`` (above
-  ``households.max_households_per_building``, or fewer than :data:`MIN_M2_PER_HOUSEHOLD` m² of
-  floor area per household); non-numeric or negative ``floors``, ``height``, ``population``,
-  ``entrances``; an unknown ``use``; a ``community_id`` missing from ``communities``;
+  ``households.max_households_per_building``, or fewer than
+  ``households.min_floor_area_per_household_m2`` m² of floor area per household);
+  non-numeric or negative ``floors``, ``height``, ``population``, ``entrances``; an unknown
+  ``use``; a ``community_id`` missing from ``communities``;
   buildings outside every community;
 - communities: overlapping polygons (more than :data:`MAX_OVERLAP_M2` m² in common); bad
   ``households_total`` / ``population_total``;
@@ -58,7 +59,6 @@ __all__ = [
     "GEOMETRY_TYPES",
     "ID_COLUMNS",
     "MAX_OVERLAP_M2",
-    "MIN_M2_PER_HOUSEHOLD",
     "REQUIRED_COLUMNS",
     "SPATIAL_LAYERS",
     "check_dataset",
@@ -68,12 +68,6 @@ __all__ = [
     "validate_dataset",
 ]
 
-#: A building with fewer square metres of floor area per household than this is implausible
-#: (floor area = footprint × floors; floors from ``floors``, else ``height`` / floor height,
-#: else :data:`ASSUMED_MAX_FLOORS`).
-MIN_M2_PER_HOUSEHOLD = 10.0
-#: Floors assumed for the density check when a building gives neither floors nor height.
-ASSUMED_MAX_FLOORS = 50
 #: Communities may share at most this much area (m²) before they count as overlapping.
 MAX_OVERLAP_M2 = 1.0
 #: How many ids a message lists before "and N more".
@@ -427,13 +421,15 @@ def _floor_area_check(
     area = geoms.area
     floors = pd.to_numeric(b.loc[idx, "floors"], errors="coerce") if "floors" in b else None
     height = pd.to_numeric(b.loc[idx, "height"], errors="coerce") if "height" in b else None
-    f = pd.Series(float(ASSUMED_MAX_FLOORS), index=idx)
+    # floor area = footprint × floors; floors from ``floors``, else ``height`` / floor height,
+    # else ``households.assumed_max_floors``
+    f = pd.Series(float(cfg.households.assumed_max_floors), index=idx)
     if height is not None:
         from_h = np.maximum(np.floor(height / cfg.households.floor_height_m + 0.5), 1.0)
         f = f.where(~(height > 0), from_h)
     if floors is not None:
         f = f.where(~(floors > 0), floors)
-    capacity = area * f / MIN_M2_PER_HOUSEHOLD
+    capacity = area * f / cfg.households.min_floor_area_per_household_m2
     dense = (hh[idx] > capacity) & ~over[idx]
     if dense.any():
         items = [
@@ -448,8 +444,8 @@ def _floor_area_check(
         ]
         rep.error(
             "buildings",
-            f"implausible household density (under {MIN_M2_PER_HOUSEHOLD:g} m² of floor area "
-            "per household)",
+            "implausible household density (under "
+            f"{cfg.households.min_floor_area_per_household_m2:g} m² of floor area per household)",
             items,
             "correct households or floors, or check that the footprint is the whole building",
         )

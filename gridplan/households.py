@@ -41,19 +41,12 @@ from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
 
 __all__ = [
-    "MAX_RESIDENTIAL_FOOTPRINT_M2",
-    "MIN_RESIDENTIAL_FOOTPRINT_M2",
     "estimate_households",
     "household_sensitivity",
     "largest_remainder",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Footprints below this (m²) are sheds, kiosks, toilets: not residential unless tagged so.
-MIN_RESIDENTIAL_FOOTPRINT_M2 = 30.0
-#: Footprints above this (m²) are factories, malls, schools: not residential unless tagged so.
-MAX_RESIDENTIAL_FOOTPRINT_M2 = 5000.0
 
 
 def largest_remainder(values: Sequence[float] | np.ndarray, total: int) -> np.ndarray:
@@ -112,14 +105,15 @@ def _footprint(buildings: gpd.GeoDataFrame) -> pd.Series:
     return area.fillna(0.0)
 
 
-def _infer_use(buildings: gpd.GeoDataFrame, footprint: pd.Series) -> pd.Series:
+def _infer_use(buildings: gpd.GeoDataFrame, footprint: pd.Series, cfg: Config) -> pd.Series:
     if "use" in buildings.columns:
         use = buildings["use"].astype("object").where(buildings["use"].notna(), None)
     else:
         use = pd.Series(None, index=buildings.index, dtype="object")
     given_hh = _numeric(buildings, "households")
     by_size = np.where(
-        (footprint >= MIN_RESIDENTIAL_FOOTPRINT_M2) & (footprint <= MAX_RESIDENTIAL_FOOTPRINT_M2),
+        (footprint >= cfg.households.min_residential_footprint_m2)
+        & (footprint <= cfg.households.max_residential_footprint_m2),
         "residential",
         "non_residential",
     )
@@ -144,7 +138,7 @@ def _raw_estimates(
     """Unrounded household estimates for every row, and the (filled) use column."""
     hs = config.households
     footprint = _footprint(buildings)
-    use = _infer_use(buildings, footprint)
+    use = _infer_use(buildings, footprint, config)
     floors = _floors(buildings, hs.floor_height_m)
     share = use.map(
         {"residential": 1.0, "mixed": hs.mixed_residential_share, "non_residential": 0.0}

@@ -197,6 +197,14 @@ class HouseholdSettings:
     persons_per_household: float = 2.62
     #: Households above which a single building's count is treated as absurd.
     max_households_per_building: int = 3000
+    #: Fewer square metres of floor area per household than this is implausible (validation).
+    min_floor_area_per_household_m2: float = 10.0
+    #: Floors assumed by that check when a building gives neither floors nor height.
+    assumed_max_floors: int = 50
+    #: Untagged footprints below this (m²) are sheds, kiosks, toilets: not residential.
+    min_residential_footprint_m2: float = 30.0
+    #: Untagged footprints above this (m²) are factories, malls, schools: not residential.
+    max_residential_footprint_m2: float = 5000.0
 
 
 @dataclass(frozen=True)
