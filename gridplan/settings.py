@@ -132,6 +132,8 @@ class CoverageSettings:
     max_access_m: float = 500.0
     #: Extra facility categories accepted besides :data:`FACILITY_CATEGORIES`.
     categories: tuple[str, ...] = ()
+    #: Half-width of the street corridor drawn as a facility's catchment (isochrone), metres.
+    catchment_buffer_m: float = 40.0
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ class SitingSettings:
     target_share: float | None = None
     #: Solver wall-clock limit per category, seconds.
     time_limit_s: float = 10.0
+    #: Without a ``sites`` layer, candidates are generated one per cell of this size, metres.
+    candidate_spacing_m: float = 100.0
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
     for _, r in workers.iterrows():
         assert "grid_worker" in roles[r["person_id"]]
         assert bool(p.loc[r["person_id"], "full_time"]) == (r["role"] == "grid_worker_full")
-        assert r["distance_m"] <= st_.max_head_distance_m + 1e-6
+        assert r["distance_m"] <= st_.max_worker_distance_m + 1e-6
     full = workers[workers["role"] == "grid_worker_full"]
     assert full["target_id"].is_unique  # at most one full-time worker per grid
     touching = {(i, j) for i in grids.index for j in grids.index
@@ -255,7 +255,7 @@ def test_every_constraint_holds_on_random_rosters(
         columns=["building_id", "households", "kind"])
     cfg = cfg_with(grid_head_party_only=party_only, allow_multiple_roles=multiple,
                    min_party_share=share, unit_head_may_be_building_head=double,
-                   max_head_distance_m=head_limit)
+                   max_head_distance_m=head_limit, max_worker_distance_m=head_limit)
     res = assign_staff(people, **town, vulnerable=vulnerable, config=cfg)
     check_invariants(res, town, people, cfg, vulnerable)
 

@@ -1,0 +1,923 @@
+"""The walk network: a graph of walkable roads, and snapping points onto it.
+
+:func:`build_walk_network` turns the prepared ``roads`` layer into a :class:`WalkNetwork`:
+walkable road lines noded at every intersection (shared vertices and crossings), one edge per
+noded piece, lengths in metres. The network keeps a symmetric SciPy CSR matrix (the compiled
+shortest-path core used by :mod:`gridplan.coverage` and :mod:`gridplan.siting`) and builds a
+networkx graph of the same edges on demand (:attr:`WalkNetwork.graph`).
+
+:func:`snap_points` joins buildings, facilities and candidate sites to the network at the nearest
+point of the nearest walkable edge. A point's distance to the two ends of its edge is its access
+distance plus the distance along the edge, so no virtual node is inserted and the network is
+shared by every query.
+
+Rivers and other ``barriers`` are crossed only where a road crosses them: the walk graph holds
+road edges only, so a river with one bridge is crossed only on the bridge road. Barriers also
+stop access: a point never joins an edge across a barrier line or polygon.
+
+Known limits: every crossing of two walkable lines becomes a junction, so grade-separated
+crossings (a footpath under a flyover) are joined too; lines whose ends miss each other by more
+than 1 cm are not joined.
+
+Example
+-------
+>>> import geopandas as gpd
+>>> from shapely.geometry import LineString, Point
+>>> roads = gpd.GeoDataFrame(
+...     {"road_class": ["residential", "residential"]},
+...     geometry=[LineString([(0, 0), (200, 0)]), LineString([(100, -50), (100, 50)])],
+...     crs="EPSG:32648",
+... )
+>>> net = build_walk_network(roads)
+>>> net.n_nodes, net.n_edges
+(5, 4)
+>>> snap = snap_points(net, gpd.GeoSeries([Point(30, 10)], crs="EPSG:32648"))
+>>> float(snap.access_m[0]), float(snap.offset_u[0]), float(snap.offset_v[0])
+(10.0, 40.0, 80.0)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from gridplan._errors import DataError
+from gridplan.settings import DEFAULT, Config
+
+__all__ = [
+    "SnapResult",
+    "WalkNetwork",
+    "build_walk_network",
+    "distance_matrix",
+    "distance_to_nearest",
+    "iter_distance_pairs",
+    "node_distances",
+    "snap_points",
+    "walkable_mask",
+]
+
+log = logging.getLogger(__name__)
+
+#: Precision grid used to node road lines, metres: ends closer than this are joined.
+NODING_GRID_M = 0.01
+
+
+@dataclass(frozen=True)
+class WalkNetwork:
+    """A walk network built by :func:`build_walk_network`.
+
+    Nodes are ``0 .. n_nodes - 1``, numbered by coordinate (x, then y) so the numbering is
+    deterministic. Edges are the noded road pieces, in the direction of their geometry
+    (``edge_u`` is the first vertex); parallel pieces and loops are kept for snapping, while
+    :attr:`csr` holds the shortest piece between two nodes in both directions.
+
+    Attributes
+    ----------
+    xy
+        Node coordinates, shape ``(n_nodes, 2)``, in :attr:`crs`.
+    edge_u, edge_v
+        End nodes of each edge.
+    edge_length
+        Edge lengths in metres.
+    edge_geometry
+        The edges as shapely LineStrings.
+    edge_road_class
+        The ``road_class`` of the road each edge comes from.
+    csr
+        Symmetric sparse matrix of edge lengths (the compiled shortest-path core).
+    component
+        Connected-component label of each node.
+    main_component
+        Label of the main component (the largest by total edge length).
+    barriers
+        Barrier geometries that access lines may not cross.
+    crs
+        The CRS of the roads (metric).
+    """
+
+    xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_geometry: np.ndarray
+    edge_road_class: np.ndarray
+    csr: sparse.csr_matrix
+    component: np.ndarray
+    main_component: int
+    barriers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    crs: Any = None
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.xy.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of edges (noded road pieces, parallel pieces and loops included)."""
+        return int(self.edge_u.shape[0])
+
+    @property
+    def edge_component(self) -> np.ndarray:
+        """Component label of each edge."""
+        return self.component[self.edge_u] if self.n_edges else np.empty(0, dtype=np.int64)
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        """Spatial index over :attr:`edge_geometry`."""
+        return shapely.STRtree(self.edge_geometry)
+
+    @cached_property
+    def barrier_tree(self) -> shapely.STRtree:
+        """Spatial index over :attr:`barriers`."""
+        return shapely.STRtree(self.barriers)
+
+    @cached_property
+    def graph(self) -> nx.Graph:
+        """The network as a networkx graph (built on first use).
+
+        Nodes carry ``x``, ``y`` and ``component``; edges carry ``length_m``, ``edge`` (the
+        index of the shortest piece between the two nodes) and ``road_class``. Loops are left
+        out: they never shorten a path.
+        """
+        g = nx.Graph(crs=self.crs)
+        g.add_nodes_from(
+            (i, {"x": float(x), "y": float(y), "component": int(c)})
+            for i, ((x, y), c) in enumerate(zip(self.xy, self.component, strict=True))
+        )
+        order = np.argsort(-self.edge_length, kind="stable")  # shortest added last wins
+        for e in order:
+            u, v = int(self.edge_u[e]), int(self.edge_v[e])
+            if u == v:
+                continue
+            g.add_edge(
+                u,
+                v,
+                length_m=float(self.edge_length[e]),
+                edge=int(e),
+                road_class=str(self.edge_road_class[e]),
+            )
+        return g
+
+    def distance_fn(
+        self, origins_xy: np.ndarray, targets_xy: np.ndarray, *, limit: float = np.inf
+    ) -> np.ndarray:
+        """Walking metres between coordinate arrays, shape ``(n_origins, n_targets)``.
+
+        Points join the network as in :func:`snap_points` (default ``max_access_m``); ``inf``
+        where no path exists. This is the ``distance_fn`` staffing uses for network distances.
+        """
+        o = snap_points(self, shapely.points(np.asarray(origins_xy, dtype=float).reshape(-1, 2)))
+        t = snap_points(self, shapely.points(np.asarray(targets_xy, dtype=float).reshape(-1, 2)))
+        return distance_matrix(self, o, t, limit=limit)
+
+    def edges_frame(self) -> gpd.GeoDataFrame:
+        """The edges as a GeoDataFrame (u, v, length_m, road_class, component, geometry)."""
+        return gpd.GeoDataFrame(
+            {
+                "u": self.edge_u,
+                "v": self.edge_v,
+                "length_m": self.edge_length,
+                "road_class": self.edge_road_class,
+                "component": self.edge_component,
+            },
+            geometry=self.edge_geometry,
+            crs=self.crs,
+        )
+
+
+@dataclass(frozen=True)
+class SnapResult:
+    """Where each point joins the walk network (one entry per input point, input order).
+
+    Attributes
+    ----------
+    index
+        The input index values.
+    edge
+        Edge joined, ``-1`` when unreachable.
+    node_u, node_v
+        End nodes of that edge (``-1`` when unreachable).
+    along_m
+        Distance along the edge from ``node_u`` to the joining point.
+    access_m
+        Straight distance from the point to the joining point; for an unreachable point the
+        distance to the nearest edge (``inf`` when the network is empty).
+    offset_u, offset_v
+        Access plus the distance along the edge to ``node_u`` / ``node_v`` (``inf`` when
+        unreachable): the cost of walking from the point to either end.
+    reachable
+        The point joined the network within ``max_access_m`` without crossing a barrier.
+    component
+        Component of the edge joined (``-1`` when unreachable).
+    moved
+        The point joined an edge other than its nearest one (a fragment or barrier was avoided).
+    """
+
+    index: np.ndarray
+    edge: np.ndarray
+    node_u: np.ndarray
+    node_v: np.ndarray
+    along_m: np.ndarray
+    access_m: np.ndarray
+    offset_u: np.ndarray
+    offset_v: np.ndarray
+    reachable: np.ndarray
+    component: np.ndarray
+    moved: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result as a DataFrame indexed like the input points."""
+        return pd.DataFrame(
+            {
+                "edge": self.edge,
+                "node_u": self.node_u,
+                "node_v": self.node_v,
+                "along_m": self.along_m,
+                "access_m": self.access_m,
+                "offset_u": self.offset_u,
+                "offset_v": self.offset_v,
+                "reachable": self.reachable,
+                "component": self.component,
+                "moved": self.moved,
+            },
+            index=pd.Index(self.index),
+        )
+
+
+def walkable_mask(
+    roads: gpd.GeoDataFrame, *, unwalkable_road_classes: tuple[str, ...] | None = None
+) -> np.ndarray:
+    """Which roads are walkable: by class, overridden by a non-missing ``walkable`` value.
+
+    Parameters
+    ----------
+    roads
+        The ``roads`` layer (``road_class`` and ``walkable`` columns optional).
+    unwalkable_road_classes
+        Classes walkable only where ``walkable`` is true (default: the coverage setting).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask aligned with ``roads``.
+    """
+    classes = (
+        DEFAULT.coverage.unwalkable_road_classes
+        if unwalkable_road_classes is None
+        else unwalkable_road_classes
+    )
+    n = len(roads)
+    if "road_class" in roads.columns:
+        by_class = ~roads["road_class"].astype("string").isin(list(classes)).to_numpy(bool)
+    else:
+        by_class = np.ones(n, dtype=bool)
+    if "walkable" not in roads.columns:
+        return by_class
+    raw = roads["walkable"].astype(object).where(roads["walkable"].notna(), None)
+    forced = pd.array(raw.to_numpy(), dtype="boolean")
+    forced_true = forced.fillna(False).to_numpy(dtype=bool)
+    forced_false = (~forced).fillna(False).to_numpy(dtype=bool)
+    return (by_class | forced_true) & ~forced_false
+
+
+def build_walk_network(
+    roads: gpd.GeoDataFrame,
+    *,
+    barriers: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    config: Config | None = None,
+) -> WalkNetwork:
+    """Build the walk network from the ``roads`` layer.
+
+    Parameters
+    ----------
+    roads
+        Prepared ``roads`` layer in a metric CRS: LineString or MultiLineString geometry,
+        ``road_class`` and a nullable boolean ``walkable`` (true forces walkable, false forces
+        not walkable, missing goes by class).
+    barriers
+        Optional ``barriers`` layer (rivers, rail, walls). The graph holds road edges only, so
+        a barrier is crossed only where a road crosses it; barriers are kept so that
+        :func:`snap_points` never joins a point to an edge across one.
+    config
+        Settings; ``coverage.unwalkable_road_classes`` is used.
+
+    Returns
+    -------
+    WalkNetwork
+        The noded network (possibly empty when no road is walkable).
+
+    Raises
+    ------
+    DataError
+        When ``roads`` is in a geographic CRS or holds non-line geometry.
+    """
+    cfg = config or DEFAULT
+    crs = roads.crs
+    if crs is not None and crs.is_geographic:
+        msg = "roads: the layer is in a geographic CRS; prepare the dataset (metric UTM) first"
+        raise DataError(msg)
+    geoms = roads.geometry.to_numpy()
+    keep = walkable_mask(roads, unwalkable_road_classes=cfg.coverage.unwalkable_road_classes)
+    keep &= ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    types = shapely.get_type_id(geoms)
+    bad = keep & ~np.isin(types, [1, 2, 5])  # LineString, LinearRing, MultiLineString
+    if bad.any():
+        ids = ", ".join(map(str, roads.index[bad][:10]))
+        msg = f"roads: rows {ids} are not lines; give roads as LineString or MultiLineString"
+        raise DataError(msg)
+    road_class = (
+        roads["road_class"].astype("string").fillna("").to_numpy(dtype=object)
+        if "road_class" in roads.columns
+        else np.full(len(roads), "", dtype=object)
+    )
+    lines = geoms[keep]
+    line_class = road_class[keep]
+    barrier_geoms = _barrier_geometries(barriers)
+    if len(lines) == 0:
+        log.warning("roads: no walkable road; the walk network is empty")
+        return _assemble(np.empty((0, 2)), np.empty(0, object), np.empty(0, object), crs,
+                         barrier_geoms)
+
+    if (types[keep] == 5).any():  # MultiLineStrings -> LineStrings
+        line_class = np.repeat(line_class, shapely.get_num_geometries(lines))
+        lines = shapely.get_parts(lines)
+    pieces, src = _node_lines(lines)
+    lost = src < 0  # pieces from the exact overlay: find the line they lie on
+    if lost.any():
+        mid = shapely.line_interpolate_point(pieces[lost], 0.5, normalized=True)
+        src[lost] = shapely.STRtree(lines).query_nearest(mid, all_matches=False)[1]
+    piece_class = line_class[src]
+    ends = np.concatenate(
+        [shapely.get_coordinates(shapely.get_point(pieces, 0)),
+         shapely.get_coordinates(shapely.get_point(pieces, -1))]
+    )
+    return _assemble(ends, pieces, piece_class, crs, barrier_geoms)
+
+
+def _key1(key: np.ndarray) -> np.ndarray:
+    """One int64 per grid coordinate pair (x major, so sorting keys sorts by x then y)."""
+    return key[:, 0] * np.int64(1 << 32) + key[:, 1]
+
+
+def _round_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines with coordinates on the noding grid and no repeated consecutive vertices."""
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    coords = np.round(coords / NODING_GRID_M) * NODING_GRID_M
+    keep = np.ones(len(coords), dtype=bool)
+    keep[1:] = (idx[1:] != idx[:-1]) | (coords[1:] != coords[:-1]).any(axis=1)
+    coords, idx = coords[keep], idx[keep]
+    counts = np.bincount(idx, minlength=len(lines))
+    ok = counts >= 2
+    sel = ok[idx]
+    new_idx = np.cumsum(ok)[idx[sel]] - 1
+    return shapely.linestrings(coords[sel], indices=new_idx), np.flatnonzero(ok)
+
+
+def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split lines at every junction: shared vertices, ends on another line, and crossings.
+
+    Lines that cross or end on another line away from its vertices (rare in OSM-like data,
+    where junctions are shared vertices) are noded exactly with a GEOS overlay; every line is
+    then cut at the vertices it shares with another line, which is a pure array operation.
+    Returns the pieces and, per piece, the input line it comes from (``-1``: from the overlay).
+    """
+    lines, src = _round_lines(lines)
+    if len(lines) == 0:
+        return lines, src
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    key = np.round(coords / NODING_GRID_M).astype(np.int64)
+    # lines needing an exact overlay: crossings or touches not at a vertex of both lines
+    tree = shapely.STRtree(lines)
+    needs = np.zeros(len(lines), dtype=bool)
+    vert = pd.DataFrame({"line": idx, "kx": key[:, 0], "ky": key[:, 1]}).drop_duplicates()
+    a, b = tree.query(lines, predicate="intersects")
+    pair = a < b
+    a, b = a[pair], b[pair]
+    # pairs meeting only at end points of both (the usual junction) need nothing more;
+    # two straight segments sharing one end and not collinear meet only there
+    nv = shapely.get_num_coordinates(lines)
+    start = np.concatenate([[0], np.cumsum(nv)[:-1]])
+    p0, p1 = coords[start], coords[start + nv - 1]
+    seg = (nv[a] == 2) & (nv[b] == 2)
+    ka0, ka1, kb0, kb1 = (_key1(key[start][x]) if i % 2 == 0 else _key1(key[start + nv - 1][x])
+                          for i, x in enumerate((a, a, b, b)))
+    shared = (ka0 == kb0) | (ka0 == kb1) | (ka1 == kb0) | (ka1 == kb1)
+    da, db = p1[a] - p0[a], p1[b] - p0[b]
+    cross = da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0]
+    simple = seg & shared & (np.abs(cross) > 1e-9 * (np.hypot(*da.T) * np.hypot(*db.T)))
+    a, b = a[~simple], b[~simple]
+    ends_only = shapely.relate_pattern(lines[a], lines[b], "FF*F0****")
+    a, b = a[~ends_only], b[~ends_only]
+    if len(a):
+        # pairs meeting only at vertices both lines share are fine; test the others exactly
+        inter = shapely.intersection(lines[a], lines[b])
+        pts_xy, pidx = shapely.get_coordinates(inter, return_index=True)
+        not_point = shapely.get_type_id(inter) != 0
+        not_point &= shapely.get_type_id(inter) != 4  # Point / MultiPoint
+        pk = np.round(pts_xy / NODING_GRID_M).astype(np.int64)
+        probe = pd.DataFrame({"p": pidx, "kx": pk[:, 0], "ky": pk[:, 1]})
+        bad = np.zeros(len(a), dtype=bool)
+        for side in (a, b):
+            probe["line"] = side[pidx]
+            hit = probe.merge(vert, on=["line", "kx", "ky"], how="left", indicator=True)
+            miss = hit.loc[hit["_merge"] == "left_only", "p"].to_numpy()
+            bad[miss] = True
+        bad |= not_point
+        needs[a[bad]] = True
+        needs[b[bad]] = True
+    if needs.any():
+        noded = shapely.union_all(lines[needs], grid_size=NODING_GRID_M)
+        parts = shapely.get_parts(noded)
+        parts = parts[shapely.get_type_id(parts) == 1]
+        parts, _ = _round_lines(parts)
+        lines = np.concatenate([lines[~needs], parts])
+        src = np.concatenate([src[~needs], np.full(len(parts), -1, dtype=src.dtype)])
+        coords, idx = shapely.get_coordinates(lines, return_index=True)
+        key = np.round(coords / NODING_GRID_M).astype(np.int64)
+    # cut every line at vertices shared with another line (or repeated within it)
+    _, inv, counts = np.unique(_key1(key), return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    first = np.ones(len(idx), dtype=bool)
+    first[1:] = idx[1:] != idx[:-1]
+    last = np.ones(len(idx), dtype=bool)
+    last[:-1] = idx[1:] != idx[:-1]
+    cut = (counts[inv] >= 2) & ~first & ~last  # interior vertices where a piece ends and starts
+    reps = np.where(cut, 2, 1)
+    c2 = np.repeat(coords, reps, axis=0)
+    starts = np.repeat(first | cut, reps)
+    # the first copy of a cut vertex ends a piece, the second starts the next
+    dup_first = np.repeat(cut, reps) & (np.arange(len(c2)) == np.repeat(
+        np.cumsum(reps) - reps, reps))
+    starts &= ~dup_first
+    piece = np.cumsum(starts) - 1
+    pieces = shapely.linestrings(c2, indices=piece)
+    piece_src = np.full(len(pieces), -1, dtype=np.int64)
+    piece_src[piece] = src[np.repeat(idx, reps)]
+    ok = shapely.length(pieces) > 0
+    return pieces[ok], piece_src[ok]
+
+
+def _barrier_geometries(barriers: gpd.GeoDataFrame | gpd.GeoSeries | None) -> np.ndarray:
+    if barriers is None or len(barriers) == 0:
+        return np.empty(0, dtype=object)
+    geoms = barriers.geometry.to_numpy() if hasattr(barriers, "geometry") else np.asarray(barriers)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    return np.asarray(geoms, dtype=object)
+
+
+def _assemble(
+    ends: np.ndarray,
+    pieces: np.ndarray,
+    piece_class: np.ndarray,
+    crs: Any,
+    barrier_geoms: np.ndarray,
+) -> WalkNetwork:
+    m = len(pieces)
+    if m == 0:
+        empty_i = np.empty(0, dtype=np.int64)
+        return WalkNetwork(
+            xy=np.empty((0, 2)),
+            edge_u=empty_i,
+            edge_v=empty_i,
+            edge_length=np.empty(0),
+            edge_geometry=np.empty(0, dtype=object),
+            edge_road_class=np.empty(0, dtype=object),
+            csr=sparse.csr_matrix((0, 0)),
+            component=empty_i,
+            main_component=-1,
+            barriers=barrier_geoms,
+            crs=crs,
+        )
+    key = np.round(ends / NODING_GRID_M).astype(np.int64)
+    _, first_at, inverse = np.unique(_key1(key), return_index=True, return_inverse=True)
+    inverse = inverse.ravel()  # nodes sorted by x then y
+    xy = key[first_at].astype(float) * NODING_GRID_M
+    u, v = inverse[:m], inverse[m:]
+    length = shapely.length(pieces)
+    # deterministic edge order: by end nodes, then length, then geometry text
+    wkb = shapely.to_wkb(pieces)
+    order = np.lexsort((wkb, length, np.maximum(u, v), np.minimum(u, v)))
+    u, v, length, pieces, piece_class = u[order], v[order], length[order], pieces[order], \
+        piece_class[order]
+    n = len(xy)
+    a, b = np.minimum(u, v), np.maximum(u, v)
+    proper = a != b
+    pair = a[proper] * n + b[proper]
+    pair_len = length[proper]
+    # keep the shortest piece per node pair (edges are sorted by pair then length)
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    pa, pb, pl = a[proper][first], b[proper][first], pair_len[first]
+    csr = sparse.csr_matrix(
+        (np.concatenate([pl, pl]), (np.concatenate([pa, pb]), np.concatenate([pb, pa]))),
+        shape=(n, n),
+    )
+    csr.sort_indices()
+    _, labels = connected_components(csr, directed=False)
+    labels = labels.astype(np.int64)
+    comp_len = np.bincount(labels[u], weights=length, minlength=int(labels.max()) + 1)
+    main = int(np.argmax(comp_len))
+    return WalkNetwork(
+        xy=xy,
+        edge_u=u.astype(np.int64),
+        edge_v=v.astype(np.int64),
+        edge_length=length,
+        edge_geometry=pieces,
+        edge_road_class=piece_class,
+        csr=csr,
+        component=labels,
+        main_component=main,
+        barriers=barrier_geoms,
+        crs=crs,
+    )
+
+
+def _as_points(points: gpd.GeoSeries | gpd.GeoDataFrame | np.ndarray) -> np.ndarray:
+    geoms = points.geometry.to_numpy() if hasattr(points, "geometry") else np.asarray(points)
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    not_point = ~missing & (shapely.get_type_id(geoms) != 0)
+    if not_point.any():
+        out[not_point] = shapely.point_on_surface(geoms[not_point])
+    return out
+
+
+def snap_points(
+    network: WalkNetwork,
+    points: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    max_access_m: float | None = None,
+    config: Config | None = None,
+) -> SnapResult:
+    """Join points to the nearest point of the nearest walkable edge.
+
+    A point joins the main component whenever an edge of it lies within ``max_access_m``
+    (never a small disconnected fragment then), and never an edge across a barrier. Points
+    with no such edge within ``max_access_m`` are unreachable. Polygons are represented by a
+    point on their surface.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    points
+        Points (or polygons) in the network's CRS.
+    max_access_m
+        Farthest a point may be from the network (default ``coverage.max_access_m``).
+    config
+        Settings used for the default of ``max_access_m``.
+
+    Returns
+    -------
+    SnapResult
+        One entry per point, in input order.
+    """
+    cfg = config or DEFAULT
+    limit = float(cfg.coverage.max_access_m if max_access_m is None else max_access_m)
+    index = points.index if hasattr(points, "index") else pd.RangeIndex(len(points))
+    pts = _as_points(points)
+    k = len(pts)
+    edge = np.full(k, -1, dtype=np.int64)
+    access = np.full(k, np.inf)
+    moved = np.zeros(k, dtype=bool)
+    valid = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
+    if network.n_edges and valid.any():
+        vi = np.flatnonzero(valid)
+        near_edge = _nearest_edges(network, pts[vi], limit)
+        near_dist = shapely.distance(pts[vi], network.edge_geometry[near_edge])
+        access[vi] = near_dist
+        comp = network.edge_component
+        ok = (near_dist <= limit) & (comp[near_edge] == network.main_component)
+        ok &= ~_crosses_barrier(network, pts[vi], near_edge)
+        edge[vi[ok]] = near_edge[ok]
+        retry = vi[~ok & (near_dist <= limit)]
+        for i in retry:
+            e = _snap_one(network, pts[i], limit)
+            if e >= 0:
+                edge[i] = e
+                moved[i] = True
+                access[i] = float(shapely.distance(pts[i], network.edge_geometry[e]))
+    reachable = edge >= 0
+    node_u = np.full(k, -1, dtype=np.int64)
+    node_v = np.full(k, -1, dtype=np.int64)
+    along = np.full(k, np.nan)
+    off_u = np.full(k, np.inf)
+    off_v = np.full(k, np.inf)
+    component = np.full(k, -1, dtype=np.int64)
+    if reachable.any():
+        r = np.flatnonzero(reachable)
+        er = edge[r]
+        geom = network.edge_geometry[er]
+        t = shapely.line_locate_point(geom, pts[r])
+        length = network.edge_length[er]
+        t = np.clip(t, 0.0, length)
+        node_u[r] = network.edge_u[er]
+        node_v[r] = network.edge_v[er]
+        along[r] = t
+        off_u[r] = access[r] + t
+        off_v[r] = access[r] + (length - t)
+        component[r] = network.component[network.edge_u[er]]
+    return SnapResult(
+        index=np.asarray(index),
+        edge=edge,
+        node_u=node_u,
+        node_v=node_v,
+        along_m=along,
+        access_m=access,
+        offset_u=off_u,
+        offset_v=off_v,
+        reachable=reachable,
+        component=component,
+        moved=moved,
+    )
+
+
+def _nearest_edges(network: WalkNetwork, pts: np.ndarray, limit: float) -> np.ndarray:
+    """Nearest edge of each point (ties: lowest edge index); a short radius first, for speed."""
+    tree = network.edge_tree
+    near = np.full(len(pts), -1, dtype=np.int64)
+    radius = min(limit, 30.0)
+    pi, ei = tree.query(pts, predicate="dwithin", distance=radius)
+    if len(pi):
+        d = shapely.distance(pts[pi], network.edge_geometry[ei])
+        order = np.lexsort((ei, d, pi))
+        pi, ei = pi[order], ei[order]
+        first = np.ones(len(pi), dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        near[pi[first]] = ei[first]
+    rest = np.flatnonzero(near < 0)
+    if len(rest):
+        ri, re = tree.query_nearest(pts[rest], all_matches=True)
+        # all_matches returns every equidistant edge: keep the lowest index per point
+        order = np.lexsort((re, ri))
+        ri, re = ri[order], re[order]
+        first = np.ones(len(ri), dtype=bool)
+        first[1:] = ri[1:] != ri[:-1]
+        near[rest[ri[first]]] = re[first]
+    return near
+
+
+def _access_lines(network: WalkNetwork, pts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    geom = network.edge_geometry[edges]
+    proj = shapely.line_interpolate_point(geom, shapely.line_locate_point(geom, pts))
+    coords = np.stack([shapely.get_coordinates(pts), shapely.get_coordinates(proj)], axis=1)
+    return shapely.linestrings(coords)
+
+
+def _crosses_barrier(network: WalkNetwork, pts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(pts), dtype=bool)
+    if len(network.barriers) == 0 or len(pts) == 0:
+        return out
+    # only points with a barrier nearer than their edge can cross one
+    reach = shapely.distance(pts, network.edge_geometry[edges])
+    pi, bi = network.barrier_tree.query(pts, predicate="dwithin", distance=float(reach.max()))
+    close = shapely.dwithin(pts[pi], network.barriers[bi], reach[pi])
+    near = np.unique(pi[close])
+    if len(near) == 0:
+        return out
+    lines = _access_lines(network, pts[near], edges[near])
+    hit = network.barrier_tree.query(lines, predicate="crosses")[0]
+    out[near[np.unique(hit)]] = True
+    return out
+
+
+def _snap_one(network: WalkNetwork, pt: Any, limit: float) -> int:
+    """Best edge for one point: main component first, then nearest, never across a barrier."""
+    cand = network.edge_tree.query(pt, predicate="dwithin", distance=limit)
+    if len(cand) == 0:
+        return -1
+    cand = np.sort(cand)
+    dist = shapely.distance(pt, network.edge_geometry[cand])
+    not_main = network.edge_component[cand] != network.main_component
+    order = np.lexsort((cand, dist, not_main))
+    cand = cand[order]
+    crosses = _crosses_barrier(network, np.full(len(cand), pt, dtype=object), cand)
+    good = np.flatnonzero(~crosses)
+    return int(cand[good[0]]) if len(good) else -1
+
+
+def _augmented(network: WalkNetwork, nodes: np.ndarray, offsets: np.ndarray) -> sparse.csr_matrix:
+    """The CSR matrix plus one super-source row (node ``n``) joined to ``nodes`` at ``offsets``."""
+    n = network.n_nodes
+    csr = network.csr
+    order = np.lexsort((offsets, nodes))
+    nodes, offsets = nodes[order], offsets[order]
+    first = np.ones(len(nodes), dtype=bool)
+    first[1:] = nodes[1:] != nodes[:-1]
+    nodes, offsets = nodes[first], offsets[first]
+    indptr = np.append(csr.indptr, csr.indptr[-1] + len(nodes))
+    indices = np.concatenate([csr.indices, nodes.astype(csr.indices.dtype)])
+    data = np.concatenate([csr.data, np.maximum(offsets, 0.0)])
+    return sparse.csr_matrix((data, indices, indptr), shape=(n + 1, n + 1))
+
+
+def node_distances(
+    network: WalkNetwork, sources: SnapResult, *, limit: float = np.inf
+) -> np.ndarray:
+    """Network distance from the nearest of ``sources`` to every node, metres.
+
+    One bounded multi-source Dijkstra on the compiled core: each source enters the network
+    at both ends of its edge, its access and distance along the edge added.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    sources
+        Snapped source points (unreachable ones are ignored).
+    limit
+        Search bound in metres; nodes farther away get ``inf``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Distances, shape ``(n_nodes,)``.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    n = network.n_nodes
+    r = sources.reachable
+    if n == 0 or not r.any():
+        return np.full(n, np.inf)
+    nodes = np.concatenate([sources.node_u[r], sources.node_v[r]])
+    offs = np.concatenate([sources.offset_u[r], sources.offset_v[r]])
+    inside = offs <= limit
+    if not inside.any():
+        return np.full(n, np.inf)
+    aug = _augmented(network, nodes[inside], offs[inside])
+    dist = dijkstra(aug, directed=True, indices=n, limit=limit)
+    return np.asarray(dist[:n])
+
+
+def distance_to_nearest(
+    network: WalkNetwork,
+    sources: SnapResult,
+    targets: SnapResult,
+    *,
+    limit: float = np.inf,
+    node_dist: np.ndarray | None = None,
+) -> np.ndarray:
+    """Walking distance from each target to its nearest source, access at both ends included.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    sources, targets
+        Snapped points.
+    limit
+        Search bound in metres; farther targets get ``inf``.
+    node_dist
+        Precomputed :func:`node_distances` for ``sources`` and ``limit``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Distances in metres, one per target (``inf`` when unreachable or beyond ``limit``).
+    """
+    out = np.full(len(targets.edge), np.inf)
+    t = np.flatnonzero(targets.reachable)
+    if len(t) == 0 or not sources.reachable.any():
+        return out
+    d = node_distances(network, sources, limit=limit) if node_dist is None else node_dist
+    out[t] = np.minimum(
+        d[targets.node_u[t]] + targets.offset_u[t], d[targets.node_v[t]] + targets.offset_v[t]
+    )
+    # a source and a target on the same edge: walk along it directly
+    s = np.flatnonzero(sources.reachable)
+    ti, si = _same_edge_pairs(targets.edge[t], sources.edge[s])
+    if len(ti):
+        tt, ss = t[ti], s[si]
+        direct = (sources.access_m[ss] + targets.access_m[tt]
+                  + np.abs(sources.along_m[ss] - targets.along_m[tt]))
+        np.minimum.at(out, tt, direct)
+    out[out > limit] = np.inf
+    return out
+
+
+def _expand(ptr: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each key, every item ``ptr[key] .. ptr[key + 1] - 1``: (key position, item)."""
+    start, count = ptr[keys], ptr[keys + 1] - ptr[keys]
+    q = np.repeat(np.arange(len(keys)), count)
+    offset = np.arange(len(q)) - np.repeat(np.cumsum(count) - count, count)
+    return q, np.repeat(start, count) + offset
+
+
+def _same_edge_pairs(a_edge: np.ndarray, b_edge: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i, j) with ``a_edge[i] == b_edge[j]``."""
+    order = np.argsort(b_edge, kind="stable")
+    sb = b_edge[order]
+    lo = np.searchsorted(sb, a_edge, side="left")
+    hi = np.searchsorted(sb, a_edge, side="right")
+    count = hi - lo
+    ai = np.repeat(np.arange(len(a_edge)), count)
+    start = np.repeat(lo - (np.cumsum(count) - count), count)
+    bj = order[start + np.arange(len(ai))] if len(ai) else np.empty(0, dtype=np.int64)
+    return ai, bj
+
+
+def iter_distance_pairs(
+    network: WalkNetwork,
+    origins: SnapResult,
+    targets: SnapResult,
+    *,
+    limit: float = np.inf,
+    chunk: int = 64,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Walks from origins to targets within ``limit``, as sparse (origin, target, metres) lists.
+
+    Each chunk of origins is one bounded Dijkstra from both ends of their edges on the
+    compiled core; access at both ends is added, and the direct walk along a shared edge is
+    included. A pair may appear more than once (via either end): take the minimum.
+
+    Yields
+    ------
+    tuple of numpy.ndarray
+        Origin positions, target positions and distances in metres (all ``<= limit``).
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    tr = np.flatnonzero(targets.reachable)
+    orr = np.flatnonzero(origins.reachable)
+    if network.n_nodes == 0 or len(tr) == 0:
+        return
+    # targets attached to each node (both ends of their edge), as a CSR-like index
+    att_node = np.concatenate([targets.node_u[tr], targets.node_v[tr]])
+    att_t = np.concatenate([tr, tr])
+    att_off = np.concatenate([targets.offset_u[tr], targets.offset_v[tr]])
+    order = np.argsort(att_node, kind="stable")
+    att_node, att_t, att_off = att_node[order], att_t[order], att_off[order]
+    att_ptr = np.searchsorted(att_node, np.arange(network.n_nodes + 1))
+    for lo in range(0, len(orr), chunk):
+        oj = orr[lo : lo + chunk]
+        src = np.unique(np.concatenate([origins.node_u[oj], origins.node_v[oj]]))
+        dist = dijkstra(network.csr, indices=src, limit=limit)
+        # reached (source node, node) pairs -> (source node, target) with the target's offset
+        rr, nn = np.nonzero(dist < np.inf)
+        q, pos = _expand(att_ptr, nn)
+        row, tgt = rr[q], att_t[pos]
+        val = dist[rr[q], nn[q]] + att_off[pos]
+        # source node rows -> origins (each origin enters at both ends of its edge)
+        o_row = np.concatenate([np.searchsorted(src, origins.node_u[oj]),
+                                np.searchsorted(src, origins.node_v[oj])])
+        o_idx = np.concatenate([oj, oj])
+        o_off = np.concatenate([origins.offset_u[oj], origins.offset_v[oj]])
+        order = np.argsort(o_row, kind="stable")
+        o_row, o_idx, o_off = o_row[order], o_idx[order], o_off[order]
+        o_ptr = np.searchsorted(o_row, np.arange(len(src) + 1))
+        q2, pos2 = _expand(o_ptr, row)
+        o_all = o_idx[pos2]
+        t_all = tgt[q2]
+        v_all = val[q2] + o_off[pos2]
+        a, b = _same_edge_pairs(origins.edge[oj], targets.edge[tr])
+        if len(a):
+            oa, tb = oj[a], tr[b]
+            direct = (origins.access_m[oa] + targets.access_m[tb]
+                      + np.abs(origins.along_m[oa] - targets.along_m[tb]))
+            o_all = np.concatenate([o_all, oa])
+            t_all = np.concatenate([t_all, tb])
+            v_all = np.concatenate([v_all, direct])
+        ok = v_all <= limit
+        yield o_all[ok], t_all[ok], v_all[ok]
+
+
+def distance_matrix(
+    network: WalkNetwork,
+    origins: SnapResult,
+    targets: SnapResult,
+    *,
+    limit: float = np.inf,
+) -> np.ndarray:
+    """Dense walking-distance matrix ``(n_origins, n_targets)`` in metres (``inf``: no path).
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    origins, targets
+        Snapped points.
+    limit
+        Search bound in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        Distances, access at both ends included.
+    """
+    out = np.full((len(origins.edge), len(targets.edge)), np.inf)
+    for o, t, d in iter_distance_pairs(network, origins, targets, limit=limit):
+        np.minimum.at(out, (o, t), d)
+    return out
