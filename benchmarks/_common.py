@@ -23,7 +23,9 @@ WORK_DIR = HERE / "_work"  # scratch space for generated samples (git-ignored)
 
 def machine() -> str:
     """One line describing the machine the figures were measured on."""
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cores = os.cpu_count()
+    py = platform.python_version()
+    return f"{platform.system()} {platform.machine()}, {cores} cores, Python {py}"
 
 
 def timed(fn: Callable[[], Any], *, repeat: int = 3) -> tuple[float, Any]:
@@ -39,6 +41,7 @@ def timed(fn: Callable[[], Any], *, repeat: int = 3) -> tuple[float, Any]:
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table."""
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"

@@ -45,8 +45,12 @@ def build_city() -> dict[str, Any]:
     if not path.exists():
         write_sample(path, "city", seed=0, overwrite=True)
     ds = load_dataset(path)
-    part = partition_grids(ds.layer("buildings"), ds.layer("communities"),
-                           roads=ds.layer("roads"), barriers=ds.layer("barriers"))
+    part = partition_grids(
+        ds.layer("buildings"),
+        ds.layer("communities"),
+        roads=ds.layer("roads"),
+        barriers=ds.layer("barriers"),
+    )
     units = form_units(part.buildings, roads=ds.layer("roads"))
     net = build_walk_network(ds.layer("roads"), barriers=ds.layer("barriers"))
     return {
@@ -138,9 +142,20 @@ def contended(seed: int = 0) -> list[Any]:
     sp_filled, sp_cost = scipy_objective(len(grids), t, p, c)
     g = greedy(len(grids), t, p, c)
     g_cost = pair_value(t, p, c, g)
-    return ["synthetic contended (400 grids, 420 people)", len(grids), len(t), info.n_filled,
-            sp_filled, int((g >= 0).sum()), f"{info.objective:,.0f}", f"{sp_cost:,.0f}",
-            f"{g_cost:,.0f}", f"{info.objective:,.0f}", f"{g_cost:,.0f}", f"{elapsed:.2f}"]
+    return [
+        "synthetic contended (400 grids, 420 people)",
+        len(grids),
+        len(t),
+        info.n_filled,
+        sp_filled,
+        int((g >= 0).sum()),
+        f"{info.objective:,.0f}",
+        f"{sp_cost:,.0f}",
+        f"{g_cost:,.0f}",
+        f"{info.objective:,.0f}",
+        f"{g_cost:,.0f}",
+        f"{elapsed:.2f}",
+    ]
 
 
 def main() -> None:
@@ -163,27 +178,53 @@ def main() -> None:
             d = c % 100_000  # cost = tier x 100 000 + metres to the unit's centre
         g_dist = pair_value(t, p, d, g)
         o_dist = pair_value(t, p, d, match)
-        rows.append([
-            name, n_t, len(t), info.n_filled, sp_filled, int((g >= 0).sum()),
-            f"{info.objective:,.0f}", f"{sp_cost:,.0f}", f"{pair_value(t, p, c, g):,.0f}",
-            f"{o_dist:,.0f}", f"{g_dist:,.0f}", f"{info.time_s:.2f}",
-        ])
+        rows.append(
+            [
+                name,
+                n_t,
+                len(t),
+                info.n_filled,
+                sp_filled,
+                int((g >= 0).sum()),
+                f"{info.objective:,.0f}",
+                f"{sp_cost:,.0f}",
+                f"{pair_value(t, p, c, g):,.0f}",
+                f"{o_dist:,.0f}",
+                f"{g_dist:,.0f}",
+                f"{info.time_s:.2f}",
+            ]
+        )
         same = "same" if (info.n_filled, int(info.objective)) == (sp_filled, sp_cost) else "DIFF"
         extra = ""
         if g_dist > 0:
             extra = f"; total distance {100 * (1 - o_dist / g_dist):.1f} % shorter than greedy"
         filled_more = info.n_filled - int((g >= 0).sum())
-        lines.append(f"- {name}: OR-Tools and SciPy reach the {same} optimum "
-                     f"({info.n_filled} filled, cost {info.objective:,.0f}); greedy fills "
-                     f"{filled_more} fewer posts{extra}.")
+        lines.append(
+            f"- {name}: OR-Tools and SciPy reach the {same} optimum "
+            f"({info.n_filled} filled, cost {info.objective:,.0f}); greedy fills "
+            f"{filled_more} fewer posts{extra}."
+        )
     rows.append(contended())
     last = rows[-1]
-    lines.append(f"- synthetic contended: the same optimum as SciPy ({last[3]} vs {last[4]} "
-                 f"filled, cost {last[6]} vs {last[7]}); greedy nearest-first fills "
-                 f"{last[3] - last[5]} fewer grids.")
-    head = ["problem", "posts", "candidate pairs", "filled OR-Tools", "filled SciPy",
-            "filled greedy", "cost OR-Tools", "cost SciPy", "cost greedy", "distance OR-Tools (m)",
-            "distance greedy (m)", "OR-Tools time (s)"]
+    lines.append(
+        f"- synthetic contended: the same optimum as SciPy ({last[3]} vs {last[4]} "
+        f"filled, cost {last[6]} vs {last[7]}); greedy nearest-first fills "
+        f"{last[3] - last[5]} fewer grids."
+    )
+    head = [
+        "problem",
+        "posts",
+        "candidate pairs",
+        "filled OR-Tools",
+        "filled SciPy",
+        "filled greedy",
+        "cost OR-Tools",
+        "cost SciPy",
+        "cost greedy",
+        "distance OR-Tools (m)",
+        "distance greedy (m)",
+        "OR-Tools time (s)",
+    ]
     body = [
         f"City sample: {len(inputs['grids'])} grids, {len(inputs['units'])} units, "
         f"{len(inputs['people'])} people, {int(inputs['grids']['households'].sum()):,} "
@@ -205,8 +246,11 @@ def main() -> None:
     variants = [
         ("walk network", inputs["network"], cfg),
         ("straight line", None, cfg),
-        ("straight line, full-time capacity 1 200 (CP-SAT)", None,
-         replace(cfg, staffing=replace(cfg.staffing, households_per_full_time_worker=1200))),
+        (
+            "straight line, full-time capacity 1 200 (CP-SAT)",
+            None,
+            replace(cfg, staffing=replace(cfg.staffing, households_per_full_time_worker=1200)),
+        ),
     ]
     for label, net, c in variants:
         times = []
@@ -214,15 +258,26 @@ def main() -> None:
         for _ in range(3 if net is None else 1):
             t1 = time.perf_counter()
             r = assign_mod.assign_staff(
-                inputs["people"], grids=inputs["grids"], units=inputs["units"],
-                unit_members=inputs["unit_members"], buildings=inputs["buildings"],
-                vulnerable=inputs["vulnerable"], network=net, config=c)
+                inputs["people"],
+                grids=inputs["grids"],
+                units=inputs["units"],
+                unit_members=inputs["unit_members"],
+                buildings=inputs["buildings"],
+                vulnerable=inputs["vulnerable"],
+                network=net,
+                config=c,
+            )
             times.append(time.perf_counter() - t1)
         assert r is not None
         m = r.metrics
         probs = ["unit_heads", "building_heads", "grid_heads", "grid_workers", "volunteers"]
-        short = {"unit_heads": "unit", "building_heads": "building", "grid_heads": "grid",
-                 "grid_workers": "workers", "volunteers": "volunteers"}
+        short = {
+            "unit_heads": "unit",
+            "building_heads": "building",
+            "grid_heads": "grid",
+            "grid_workers": "workers",
+            "volunteers": "volunteers",
+        }
         status = ", ".join(f"{short[p]} {m[p]['status'].lower()}" for p in probs)
         gaps = [m[p]["gap"] for p in probs]
         worst = "n/a" if any(g is None for g in gaps) else f"{100 * max(gaps):.2f} %"
@@ -230,15 +285,37 @@ def main() -> None:
         for stage in m["grid_workers"]["stages"]:
             if stage["status"] != "OPTIMAL":
                 gap = "none" if stage["gap"] is None else f"{100 * stage['gap']:.1f} %"
-                notes.append(f"- {label}: grid workers goal '{stage['goal']}' ended "
-                             f"{stage['status']} after {stage['time_s']:.1f} s: objective "
-                             f"{stage['objective']}, bound {stage['bound']}, gap {gap}.")
-        runs.append([label, f"{float(np.median(times)):.1f}", f"{solver_s:.1f}", status, worst,
-                     m["n_assignments"], m["n_vacancies"],
-                     m["grid_workers"].get("grids_per_full_time_worker", "")])
+                notes.append(
+                    f"- {label}: grid workers goal '{stage['goal']}' ended "
+                    f"{stage['status']} after {stage['time_s']:.1f} s: objective "
+                    f"{stage['objective']}, bound {stage['bound']}, gap {gap}."
+                )
+        runs.append(
+            [
+                label,
+                f"{float(np.median(times)):.1f}",
+                f"{solver_s:.1f}",
+                status,
+                worst,
+                m["n_assignments"],
+                m["n_vacancies"],
+                m["grid_workers"].get("grids_per_full_time_worker", ""),
+            ]
+        )
     body += [
-        table(["distances", "staffing time (s, median)", "of which solvers (s)", "status",
-               "worst gap", "posts filled", "vacancies", "grids per full-time worker"], runs),
+        table(
+            [
+                "distances",
+                "staffing time (s, median)",
+                "of which solvers (s)",
+                "status",
+                "worst gap",
+                "posts filled",
+                "vacancies",
+                "grids per full-time worker",
+            ],
+            runs,
+        ),
         "",
         *notes,
         "",
@@ -249,8 +326,7 @@ def main() -> None:
         "may cover adjacent grids and CP-SAT (one worker, deterministic) gets 20 s in all.",
     ]
     cmd = "python benchmarks/bench_assign.py"
-    path = write_section("assign", "Staffing with OR-Tools (issue 8)", "\n".join(body),
-                         command=cmd)
+    path = write_section("assign", "Staffing with OR-Tools (issue 8)", "\n".join(body), command=cmd)
     print(path.read_text(encoding="utf-8"))
 
 

@@ -75,8 +75,9 @@ def load_sample(scale: str) -> dict[str, Any] | None:
     return {k: ds.layer(k) for k in ("roads", "barriers", "buildings", "facilities", "sites")}
 
 
-def synthetic_city(side: int = 316, step: float = 80.0, n_bld: int = 50_000, n_fac: int = 1200,
-                   seed: int = 1) -> dict[str, Any]:
+def synthetic_city(
+    side: int = 316, step: float = 80.0, n_bld: int = 50_000, n_fac: int = 1200, seed: int = 1
+) -> dict[str, Any]:
     """A jittered street grid of about ``side**2`` nodes with buildings and facilities."""
     rng = np.random.default_rng(seed)
     gx, gy = np.meshgrid(np.arange(side) * step, np.arange(side) * step, indexing="ij")
@@ -85,20 +86,26 @@ def synthetic_city(side: int = 316, step: float = 80.0, n_bld: int = 50_000, n_f
     b = np.concatenate([p[1:].reshape(-1, 2), p[:, 1:].reshape(-1, 2)])
     keep = rng.random(len(a)) > 0.12
     lines = shapely.linestrings(np.stack([a[keep], b[keep]], 1))
-    classes = rng.choice(["residential", "footway", "service", "primary", "motorway"],
-                         len(lines), p=[0.5, 0.2, 0.2, 0.08, 0.02])
+    classes = rng.choice(
+        ["residential", "footway", "service", "primary", "motorway"],
+        len(lines),
+        p=[0.5, 0.2, 0.2, 0.08, 0.02],
+    )
     roads = gpd.GeoDataFrame({"road_class": classes}, geometry=lines, crs=CRS)
     w = (side - 1) * step
     buildings = gpd.GeoDataFrame(
-        {"building_id": [f"B{i:06d}" for i in range(n_bld)],
-         "households": rng.integers(1, 80, n_bld)},
-        geometry=shapely.points(rng.uniform(0, w, n_bld), rng.uniform(0, w, n_bld)), crs=CRS,
+        {
+            "building_id": [f"B{i:06d}" for i in range(n_bld)],
+            "households": rng.integers(1, 80, n_bld),
+        },
+        geometry=shapely.points(rng.uniform(0, w, n_bld), rng.uniform(0, w, n_bld)),
+        crs=CRS,
     )
     cats = [c for cs in DEFAULT.coverage.tiers.values() for c in cs]
     facilities = gpd.GeoDataFrame(
-        {"facility_id": [f"F{i:05d}" for i in range(n_fac)],
-         "category": rng.choice(cats, n_fac)},
-        geometry=shapely.points(rng.uniform(0, w, n_fac), rng.uniform(0, w, n_fac)), crs=CRS,
+        {"facility_id": [f"F{i:05d}" for i in range(n_fac)], "category": rng.choice(cats, n_fac)},
+        geometry=shapely.points(rng.uniform(0, w, n_fac), rng.uniform(0, w, n_fac)),
+        crs=CRS,
     )
     return {"roads": roads, "barriers": None, "buildings": buildings, "facilities": facilities}
 
@@ -157,8 +164,7 @@ def correctness(layers: dict[str, Any], name: str) -> list[Any]:
         got = cov.coverage[cov.coverage["category"] == c].drop_duplicates("building_id")
         got = got.set_index("building_id")["minutes"].reindex(res["building_id"]).to_numpy()
         inside = ref <= limit - 1e-6
-        worst = max(worst, float(np.nanmax(np.abs(got[inside] * SPEED - ref[inside]),
-                                           initial=0.0)))
+        worst = max(worst, float(np.nanmax(np.abs(got[inside] * SPEED - ref[inside]), initial=0.0)))
         n_cmp += int(inside.sum())
         nan_ok &= bool(np.isnan(got[ref > limit + 1e-6]).all())
     return [name, len(res), n_cmp, f"{worst:.2e}", "yes" if worst <= 1.0 and nan_ok else "NO"]
@@ -181,8 +187,14 @@ def run_pandana(payload: Path) -> float:
     with payload.open("rb") as fh:
         d = pickle.load(fh)
     t0 = time.perf_counter()
-    net = pandana.Network(pd.Series(d["x"]), pd.Series(d["y"]), pd.Series(d["u"]),
-                          pd.Series(d["v"]), pd.DataFrame({"w": d["w"]}), twoway=True)
+    net = pandana.Network(
+        pd.Series(d["x"]),
+        pd.Series(d["y"]),
+        pd.Series(d["u"]),
+        pd.Series(d["v"]),
+        pd.DataFrame({"w": d["w"]}),
+        twoway=True,
+    )
     net.get_node_ids(pd.Series(d["bx"]), pd.Series(d["by"]))
     for c, (fx, fy, limit) in d["pois"].items():
         net.set_pois(c, limit, 1, pd.Series(fx), pd.Series(fy))
@@ -206,8 +218,9 @@ def speed(layers: dict[str, Any], name: str, repeat: int, cap: float) -> dict[st
         searches.append(compute_coverage(bld, fac, net).metrics["seconds"]["search"])
     t_search = float(np.median(searches))
     lim = category_limits()
-    fac_nodes = {c: _nearest_nodes(net, fac.geometry[(fac["category"] == c).to_numpy()])
-                 for c in lim}
+    fac_nodes = {
+        c: _nearest_nodes(net, fac.geometry[(fac["category"] == c).to_numpy()]) for c in lim
+    }
 
     def bare() -> None:
         for c, limit in lim.items():
@@ -220,8 +233,9 @@ def speed(layers: dict[str, Any], name: str, repeat: int, cap: float) -> dict[st
     def nx_run() -> None:
         for c, limit in lim.items():
             if len(fac_nodes[c]):
-                nx.multi_source_dijkstra_path_length(g, set(fac_nodes[c].tolist()),
-                                                     cutoff=limit, weight="length_m")
+                nx.multi_source_dijkstra_path_length(
+                    g, set(fac_nodes[c].tolist()), cutoff=limit, weight="length_m"
+                )
 
     t_nx, _ = timed(nx_run, repeat=1)
     # pandana in a subprocess with a cap
@@ -236,14 +250,26 @@ def speed(layers: dict[str, Any], name: str, repeat: int, cap: float) -> dict[st
     payload = WORK_DIR / f"coverage_pandana_{name.replace(' ', '_')}.pkl"
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     with payload.open("wb") as fh:
-        pickle.dump({"x": net.xy[:, 0], "y": net.xy[:, 1], "u": e["u"].to_numpy(),
-                     "v": e["v"].to_numpy(), "w": e["length_m"].to_numpy(),
-                     "bx": res.geometry.x.to_numpy(), "by": res.geometry.y.to_numpy(),
-                     "pois": pois}, fh)
+        pickle.dump(
+            {
+                "x": net.xy[:, 0],
+                "y": net.xy[:, 1],
+                "u": e["u"].to_numpy(),
+                "v": e["v"].to_numpy(),
+                "w": e["length_m"].to_numpy(),
+                "bx": res.geometry.x.to_numpy(),
+                "by": res.geometry.y.to_numpy(),
+                "pois": pois,
+            },
+            fh,
+        )
     try:
         out = subprocess.run(
-            [sys.executable, __file__, "--pandana", str(payload)], capture_output=True,
-            text=True, timeout=cap, check=True,
+            [sys.executable, __file__, "--pandana", str(payload)],
+            capture_output=True,
+            text=True,
+            timeout=cap,
+            check=True,
         )
         t_pandana: float | None = float(out.stdout.strip().splitlines()[-1])
     except subprocess.TimeoutExpired:
@@ -251,10 +277,20 @@ def speed(layers: dict[str, Any], name: str, repeat: int, cap: float) -> dict[st
     finally:
         payload.unlink(missing_ok=True)
     return {
-        "name": name, "nodes": net.n_nodes, "edges": net.n_edges, "buildings": len(res),
-        "facilities": len(fac), "ours": t_ours, "build": t_build, "coverage": t_cov,
-        "search": t_search, "bare": t_bare, "nx_graph": t_graph, "nx": t_nx,
-        "pandana": t_pandana, "cap": cap,
+        "name": name,
+        "nodes": net.n_nodes,
+        "edges": net.n_edges,
+        "buildings": len(res),
+        "facilities": len(fac),
+        "ours": t_ours,
+        "build": t_build,
+        "coverage": t_cov,
+        "search": t_search,
+        "bare": t_bare,
+        "nx_graph": t_graph,
+        "nx": t_nx,
+        "pandana": t_pandana,
+        "cap": cap,
     }
 
 
@@ -284,19 +320,32 @@ def main() -> None:
     rows = []
     for r in cases:
         pd_t = r["pandana"]
-        rows.append([
-            r["name"], f"{r['nodes']:,}", f"{r['buildings']:,}", r["facilities"],
-            r["ours"], r["build"], r["coverage"], r["search"], r["bare"],
-            r["search"] / r["bare"], r["nx_graph"], r["nx"],
-            pd_t if pd_t is not None else f"> {r['cap']:.0f}",
-            (pd_t / r["ours"]) if pd_t is not None else f"> {r['cap'] / r['ours']:.0f}",
-        ])
+        rows.append(
+            [
+                r["name"],
+                f"{r['nodes']:,}",
+                f"{r['buildings']:,}",
+                r["facilities"],
+                r["ours"],
+                r["build"],
+                r["coverage"],
+                r["search"],
+                r["bare"],
+                r["search"] / r["bare"],
+                r["nx_graph"],
+                r["nx"],
+                pd_t if pd_t is not None else f"> {r['cap']:.0f}",
+                (pd_t / r["ours"]) if pd_t is not None else f"> {r['cap'] / r['ours']:.0f}",
+            ]
+        )
     body = (
         "Correctness: minutes × speed against an independent networkx Dijkstra (edges split at "
         "every building and facility), every residential building × category within the "
         "search bound; NaN beyond it.\n\n"
-        + table(["case", "buildings", "building × category compared", "max abs Δ (m)", "≤ 1 m"],
-                corr_rows)
+        + table(
+            ["case", "buildings", "building × category compared", "max abs Δ (m)", "≤ 1 m"],
+            corr_rows,
+        )
         + "\n\nSpeed (seconds; gridplan and SciPy medians of "
         f"{args.repeat}; networkx and pandana one run). *gridplan e2e* = noding raw road lines "
         "+ `compute_coverage` (snapping, 14 category searches, tables); *search* = gridplan's "
@@ -304,12 +353,32 @@ def main() -> None:
         "from the facilities' nearest nodes; pandana = `Network` (from noded tables, "
         "contraction hierarchy included) + `get_node_ids` + `set_pois`/`nearest_pois` per "
         "category.\n\n"
-        + table(["case", "nodes", "buildings", "facilities", "gridplan e2e", "build",
-                 "coverage", "search", "bare scipy", "search / bare", "nx graph", "networkx",
-                 "pandana", "pandana / gridplan e2e"], rows)
+        + table(
+            [
+                "case",
+                "nodes",
+                "buildings",
+                "facilities",
+                "gridplan e2e",
+                "build",
+                "coverage",
+                "search",
+                "bare scipy",
+                "search / bare",
+                "nx graph",
+                "networkx",
+                "pandana",
+                "pandana / gridplan e2e",
+            ],
+            rows,
+        )
     )
-    path = write_section("coverage", "Coverage: network walking minutes", body,
-                         command=".venv/bin/python benchmarks/bench_coverage.py")
+    path = write_section(
+        "coverage",
+        "Coverage: network walking minutes",
+        body,
+        command=".venv/bin/python benchmarks/bench_coverage.py",
+    )
     print(path.read_text())
 
 

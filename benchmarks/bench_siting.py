@@ -67,15 +67,21 @@ def covered(w: np.ndarray, inc: sparse.csr_matrix, cols: list[int]) -> int:
     return int(w[np.asarray(inc[:, cols].sum(axis=1)).ravel() > 0].sum())
 
 
-def spopt(w: np.ndarray, inc: sparse.csr_matrix, radius: float, p: int, cap: float,
-          tag: str) -> tuple[float | None, int | None]:
+def spopt(
+    w: np.ndarray, inc: sparse.csr_matrix, radius: float, p: int, cap: float, tag: str
+) -> tuple[float | None, int | None]:
     payload = WORK_DIR / f"siting_spopt_{tag}.pkl"
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     with payload.open("wb") as fh:
         pickle.dump({"inc": inc, "w": w, "radius": radius, "p": p}, fh)
     try:
-        out = subprocess.run([sys.executable, __file__, "--spopt", str(payload)],
-                             capture_output=True, text=True, timeout=cap, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--spopt", str(payload)],
+            capture_output=True,
+            text=True,
+            timeout=cap,
+            check=True,
+        )
     except subprocess.TimeoutExpired:
         return None, None
     finally:
@@ -107,8 +113,9 @@ def city_instances() -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         inc = candidate_coverage(net, csnap, dem, radius)
         t_inc = time.perf_counter() - t0
-        out.append({"name": f"city {cat} ({tier})", "w": w, "inc": inc, "radius": radius,
-                    "t_inc": t_inc})
+        out.append(
+            {"name": f"city {cat} ({tier})", "w": w, "inc": inc, "radius": radius, "t_inc": t_inc}
+        )
     return out
 
 
@@ -125,8 +132,15 @@ def large_instances() -> list[dict[str, Any]]:
     for radius in (300.0, 500.0):
         t0 = time.perf_counter()
         inc = candidate_coverage(net, csnap, dsnap, radius)
-        out.append({"name": f"large 18 000 × 2 000, {radius:.0f} m", "w": w, "inc": inc,
-                    "radius": radius, "t_inc": time.perf_counter() - t0})
+        out.append(
+            {
+                "name": f"large 18 000 × 2 000, {radius:.0f} m",
+                "w": w,
+                "inc": inc,
+                "radius": radius,
+                "t_inc": time.perf_counter() - t0,
+            }
+        )
     return out
 
 
@@ -150,28 +164,60 @@ def main() -> None:
                     t_sp, obj_sp = None, None
                     sp_note = "not run"
                 else:
-                    t_sp, obj_sp = spopt(w, inc, radius, p, args.cap,
-                                         f"{kind}_{int(radius)}_{p}")
+                    t_sp, obj_sp = spopt(w, inc, radius, p, args.cap, f"{kind}_{int(radius)}_{p}")
                     sp_note = f"> {args.cap:.0f}" if t_sp is None else t_sp
-                rows.append([
-                    inst["name"], f"{len(w):,}", f"{inc.shape[1]:,}", f"{inc.nnz:,}", p,
-                    inst["t_inc"], int(sol.objective), int(sol.bound), f"{sol.gap:.2%}",
-                    sol.status, sol.time_s, int(sol.heuristic_objective),
-                    obj_sp if obj_sp is not None else "—", sp_note,
-                    (t_sp / sol.time_s) if t_sp is not None else "—",
-                ])
+                rows.append(
+                    [
+                        inst["name"],
+                        f"{len(w):,}",
+                        f"{inc.shape[1]:,}",
+                        f"{inc.nnz:,}",
+                        p,
+                        inst["t_inc"],
+                        int(sol.objective),
+                        int(sol.bound),
+                        f"{sol.gap:.2%}",
+                        sol.status,
+                        sol.time_s,
+                        int(sol.heuristic_objective),
+                        obj_sp if obj_sp is not None else "—",
+                        sp_note,
+                        (t_sp / sol.time_s) if t_sp is not None else "—",
+                    ]
+                )
                 print(rows[-1], flush=True)
     body = (
         "Maximal covering, households newly covered. gridplan = `solve_max_cover` (10 s limit); "
         "spopt = `MCLP.from_cost_matrix` + `solve(PULP_CBC_CMD)` on the same coverage matrix. "
         "*matrix s* = building the coverage matrix by bounded Dijkstra (gridplan, not counted "
         "in either solve time).\n\n"
-        + table(["instance", "demand", "candidates", "pairs", "p", "matrix s", "gridplan obj",
-                 "bound", "gap", "status", "gridplan s", "greedy obj", "spopt obj", "spopt s",
-                 "spopt / gridplan"], rows)
+        + table(
+            [
+                "instance",
+                "demand",
+                "candidates",
+                "pairs",
+                "p",
+                "matrix s",
+                "gridplan obj",
+                "bound",
+                "gap",
+                "status",
+                "gridplan s",
+                "greedy obj",
+                "spopt obj",
+                "spopt s",
+                "spopt / gridplan",
+            ],
+            rows,
+        )
     )
-    path = write_section("siting", "Siting: maximal covering against spopt", body,
-                         command=".venv/bin/python benchmarks/bench_siting.py")
+    path = write_section(
+        "siting",
+        "Siting: maximal covering against spopt",
+        body,
+        command=".venv/bin/python benchmarks/bench_siting.py",
+    )
     print(path.read_text())
 
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from _common import HERE, RESULTS_DIR
 
-ORDER = ["sample", "partition", "units", "coverage", "siting", "assign", "maps", "realdata", "scale"]
+ORDER = [
+    "sample",
+    "partition",
+    "units",
+    "coverage",
+    "siting",
+    "assign",
+    "maps",
+    "realdata",
+    "scale",
+]
 
 
 def main() -> None:
@@ -17,7 +27,8 @@ def main() -> None:
     head = (
         "# gridplan benchmarks\n\n"
         "Every figure below was measured by the script named in its section, gridplan and its\n"
-        "peers side by side in one run. The machine is shared and noisy: read ratios and medians.\n\n"
+        "peers side by side in one run. The machine is shared and noisy: read ratios and\n"
+        "medians.\n\n"
     )
     (HERE / "RESULTS.md").write_text(head + "\n".join(sections[n] for n in names), encoding="utf-8")
 

@@ -36,7 +36,6 @@ _ROLE_WORDS = {
 }
 
 
-
 def _m(value: float) -> str:
     """Metres as the planner writes them: ``1 500``."""
     return f"{value:,.0f}".replace(",", " ")
@@ -155,14 +154,20 @@ class Ctx:
     def free(self, i: int) -> bool:
         return self.cfg.staffing.allow_multiple_roles or i not in self.held
 
-    def give(self, i: int, role: str, target: str, dist: float, households: int,
-             kind: str | None = None) -> None:
+    def give(
+        self, i: int, role: str, target: str, dist: float, households: int, kind: str | None = None
+    ) -> None:
         self.held.setdefault(i, []).append((role, target))
-        self.rows.append({
-            "person_id": str(self.pid[i]), "role": role, "target_id": target,
-            "distance_m": round(float(dist), 1), "distance_kind": kind or self.kind,
-            "households": int(households),
-        })
+        self.rows.append(
+            {
+                "person_id": str(self.pid[i]),
+                "role": role,
+                "target_id": target,
+                "distance_m": round(float(dist), 1),
+                "distance_kind": kind or self.kind,
+                "households": int(households),
+            }
+        )
 
     def holding(self, i: int) -> str:
         return "; ".join(f"{_ROLE_WORDS[r]} of {t}" for r, t in self.held.get(i, []))
@@ -243,8 +248,9 @@ def _grid_targets(g: gpd.GeoDataFrame, bld: pd.DataFrame) -> np.ndarray:
     return rep
 
 
-def _people_table(people: pd.DataFrame, bld: pd.DataFrame, grid_index: dict[str, int],
-                  flags: list[str]) -> pd.DataFrame:
+def _people_table(
+    people: pd.DataFrame, bld: pd.DataFrame, grid_index: dict[str, int], flags: list[str]
+) -> pd.DataFrame:
     p = people.copy()
     p["person_id"] = p["person_id"].astype(str)
     p["building_id"] = p["building_id"].astype(str)
@@ -279,5 +285,3 @@ def _grid_neighbours(geom: np.ndarray) -> list[list[int]]:
         if i != j:
             out[i].append(j)
     return out
-
-

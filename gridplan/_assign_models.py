@@ -216,8 +216,16 @@ def solve_matching(
         info = _summarise(
             problem,
             "min_cost_flow",
-            [{"goal": "filled, then cost", "status": "OPTIMAL", "time_s": 0.0,
-              "objective": 0.0, "bound": 0.0, "gap": 0.0}],
+            [
+                {
+                    "goal": "filled, then cost",
+                    "status": "OPTIMAL",
+                    "time_s": 0.0,
+                    "objective": 0.0,
+                    "bound": 0.0,
+                    "gap": 0.0,
+                }
+            ],
             n_targets,
             0,
         )
@@ -229,9 +237,7 @@ def solve_matching(
     tails = np.concatenate(
         [np.full(n_targets, source), pair_target, n_targets + np.arange(n_people)]
     )
-    heads = np.concatenate(
-        [np.arange(n_targets), n_targets + pair_person, np.full(n_people, sink)]
-    )
+    heads = np.concatenate([np.arange(n_targets), n_targets + pair_person, np.full(n_people, sink)])
     caps = np.ones(len(tails), dtype=np.int64)
     costs = np.concatenate(
         [np.zeros(n_targets, dtype=np.int64), pair_cost, np.zeros(n_people, dtype=np.int64)]
@@ -249,8 +255,14 @@ def solve_matching(
     match[pair_target[chosen]] = pair_person[chosen]
     cost = float(pair_cost[chosen].sum())
     stages = [
-        {"goal": "filled, then cost", "status": "OPTIMAL", "time_s": round(elapsed, 3),
-         "objective": cost, "bound": cost, "gap": 0.0}
+        {
+            "goal": "filled, then cost",
+            "status": "OPTIMAL",
+            "time_s": round(elapsed, 3),
+            "objective": cost,
+            "bound": cost,
+            "gap": 0.0,
+        }
     ]
     need = min_party_share > 0 and person_party is not None
     if need and len(chosen):
@@ -258,8 +270,17 @@ def solve_matching(
         share = float(person_party[match[match >= 0]].mean())
         if share + 1e-9 < min_party_share:
             return _matching_with_share(
-                problem, n_targets, pair_target, pair_person, pair_cost,
-                person_party, min_party_share, time_limit, seed, match, stages,
+                problem,
+                n_targets,
+                pair_target,
+                pair_person,
+                pair_cost,
+                person_party,
+                min_party_share,
+                time_limit,
+                seed,
+                match,
+                stages,
             )
     return match, _summarise(problem, "min_cost_flow", stages, n_targets, len(chosen))
 
@@ -326,8 +347,10 @@ def _max_flow_min_cost(
     flow = min_cost_flow.SimpleMinCostFlow()
     if len(tails):
         flow.add_arcs_with_capacity_and_unit_cost(
-            np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64),
-            np.asarray(caps, dtype=np.int64), np.asarray(costs, dtype=np.int64),
+            np.asarray(tails, dtype=np.int64),
+            np.asarray(heads, dtype=np.int64),
+            np.asarray(caps, dtype=np.int64),
+            np.asarray(costs, dtype=np.int64),
         )
     flow.set_node_supply(source, int(supply))
     flow.set_node_supply(sink, -int(supply))
@@ -397,11 +420,20 @@ def solve_full_time(
     fw, fg, fd = (np.asarray(a, dtype=np.int64) for a in pairs)
     hh = [int(h) for h in grid_households]
     if len(fw) == 0:
-        return [], [{"goal": "full-time cover", "status": "OPTIMAL", "time_s": 0.0,
-                     "objective": 0.0, "bound": 0.0, "gap": 0.0}]
+        return [], [
+            {
+                "goal": "full-time cover",
+                "status": "OPTIMAL",
+                "time_s": 0.0,
+                "objective": 0.0,
+                "bound": 0.0,
+                "gap": 0.0,
+            }
+        ]
     bonus = sum(hh) + 1
-    weight = np.array([hh[int(g)] + (bonus if orphan[int(g)] else 0) for g in fg.tolist()],
-                      dtype=np.int64)
+    weight = np.array(
+        [hh[int(g)] + (bonus if orphan[int(g)] else 0) for g in fg.tolist()], dtype=np.int64
+    )
     caps = np.maximum(np.asarray(capacity, dtype=np.int64)[fw], 1)
     loads = -((-_PERMILLE * np.asarray(hh, dtype=np.int64)[fg]) // caps)  # ceil, permille
     flow_pairs, flow_stages = _full_time_flow(len(hh), fw, fg, fd, weight, loads, seed)
@@ -423,8 +455,21 @@ def solve_full_time(
     flow_w = int(flow_stages[0]["objective"])
     known = flow_w if share_ok and flow_w == int(reachable.sum()) else None
     pairs_cp, stages_cp = _full_time_cpsat(
-        hh, grid_neighbours, fw, fg, fd, capacity, party, weight, heads_party, heads_total,
-        min_party_share, time_limit, seed, hint, known,
+        hh,
+        grid_neighbours,
+        fw,
+        fg,
+        fd,
+        capacity,
+        party,
+        weight,
+        heads_party,
+        heads_total,
+        min_party_share,
+        time_limit,
+        seed,
+        hint,
+        known,
     )
     if pairs_cp is None:
         if share_ok:  # keep the exact one-grid-per-worker optimum found by the flow
@@ -452,8 +497,9 @@ def _full_time_flow(
     c1 = int(weight.max()) + 1 - weight
 
     def best(mask: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, SolveInfo]:
-        return solve_matching("full_time", n_grids, n_people, fg[mask], fw[mask], cost[mask],
-                              seed=seed)
+        return solve_matching(
+            "full_time", n_grids, n_people, fg[mask], fw[mask], cost[mask], seed=seed
+        )
 
     everything = np.ones(len(fw), dtype=bool)
     match, info1 = best(everything, c1)
@@ -472,13 +518,30 @@ def _full_time_flow(
     match, info3 = best(loads <= limit, c1 * big + fd)
     idx = _pair_index(fg, fw, match)
     stages = [
-        {"goal": "households with a full-time worker (unreachable grids first)",
-         "status": "OPTIMAL", "time_s": info1.time_s, "objective": float(chosen_w),
-         "bound": float(chosen_w), "gap": 0.0},
-        {"goal": "heaviest full-time load (permille of capacity)", "status": "OPTIMAL",
-         "time_s": 0.0, "objective": float(limit), "bound": float(limit), "gap": 0.0},
-        {"goal": "total full-time distance (m)", "status": "OPTIMAL", "time_s": info3.time_s,
-         "objective": float(fd[idx].sum()), "bound": float(fd[idx].sum()), "gap": 0.0},
+        {
+            "goal": "households with a full-time worker (unreachable grids first)",
+            "status": "OPTIMAL",
+            "time_s": info1.time_s,
+            "objective": float(chosen_w),
+            "bound": float(chosen_w),
+            "gap": 0.0,
+        },
+        {
+            "goal": "heaviest full-time load (permille of capacity)",
+            "status": "OPTIMAL",
+            "time_s": 0.0,
+            "objective": float(limit),
+            "bound": float(limit),
+            "gap": 0.0,
+        },
+        {
+            "goal": "total full-time distance (m)",
+            "status": "OPTIMAL",
+            "time_s": info3.time_s,
+            "objective": float(fd[idx].sum()),
+            "bound": float(fd[idx].sum()),
+            "gap": 0.0,
+        },
     ]
     return sorted((int(fw[i]), int(fg[i])) for i in idx), stages
 
@@ -486,8 +549,9 @@ def _full_time_flow(
 def _pair_index(fg: np.ndarray, fw: np.ndarray, match: np.ndarray) -> np.ndarray:
     """Indices of the pairs (grid, worker) chosen by ``match`` (grid -> worker)."""
     lookup = {(int(g), int(w)): i for i, (g, w) in enumerate(zip(fg, fw, strict=True))}
-    return np.array([lookup[(g, int(w))] for g, w in enumerate(match.tolist()) if w >= 0],
-                    dtype=np.int64)
+    return np.array(
+        [lookup[(g, int(w))] for g, w in enumerate(match.tolist()) if w >= 0], dtype=np.int64
+    )
 
 
 def _full_time_cpsat(
@@ -545,8 +609,7 @@ def _full_time_cpsat(
     load = model.new_int_var(0, _PERMILLE, "max_load_permille")
     for w, idx in by_worker.items():
         cap = max(int(capacity[w]), 1)
-        model.add(_ws([f[i] for i in idx], [_PERMILLE * hh[int(fg[i])] for i in idx])
-                  <= cap * load)
+        model.add(_ws([f[i] for i in idx], [_PERMILLE * hh[int(fg[i])] for i in idx]) <= cap * load)
     if hint is not None:
         for i, key in enumerate(zip(fw.tolist(), fg.tolist(), strict=True)):
             model.add_hint(f[i], int(key in hint))
@@ -571,11 +634,17 @@ def _full_time_cpsat(
         spread = -(-_PERMILLE * sum(hh[g] for g in lightest) // total_cap)
         model.add(load >= max([spread, *lightest.values()]))
         goals = goals[1:]
-        first = [{"goal": "households with a full-time worker (unreachable grids first)",
-                  "status": "OPTIMAL", "time_s": 0.0, "objective": float(known_cover),
-                  "bound": float(known_cover), "gap": 0.0}]
-    values, stages = _lex_solve(model, goals, [*f, *extra, load],
-                                time_limit=time_limit, seed=seed)
+        first = [
+            {
+                "goal": "households with a full-time worker (unreachable grids first)",
+                "status": "OPTIMAL",
+                "time_s": 0.0,
+                "objective": float(known_cover),
+                "bound": float(known_cover),
+                "gap": 0.0,
+            }
+        ]
+    values, stages = _lex_solve(model, goals, [*f, *extra, load], time_limit=time_limit, seed=seed)
     stages = first + stages
     if values is None:
         return None, stages
@@ -592,6 +661,7 @@ def solve_part_time(
     total_so_far: int = 0,
     min_party_share: float = 0.0,
     distance_limit: float = 1500.0,
+    counted: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]], list[dict[str, Any]]]:
     """Part-time grid workers, one grid each (OR-Tools min-cost max-flow, exact).
 
@@ -611,6 +681,9 @@ def solve_part_time(
         Bool per grid: still without a worker.
     party_so_far, total_so_far
         Party members and people among grid heads and full-time workers already chosen.
+    counted
+        Bool per person: already among those (a grid head who may also work part-time when
+        several roles are allowed); placing them leaves the party share as it is.
     min_party_share
         Minimum share of party members among heads and workers.
     distance_limit
@@ -628,9 +701,15 @@ def solve_part_time(
     out: list[tuple[int, int]] = []
     stages: list[dict[str, Any]] = []
     groups: list[tuple[str, np.ndarray]]
+    seen = np.zeros(len(party), dtype=bool) if counted is None else np.asarray(counted, dtype=bool)
     if min_party_share > 0:
         mask = np.asarray(party, dtype=bool)[pw] if len(pw) else np.zeros(0, dtype=bool)
-        groups = [("party members", mask), ("others", ~mask)]
+        old = seen[pw] if len(pw) else np.zeros(0, dtype=bool)
+        groups = [
+            ("party members", mask),
+            ("others already counted", ~mask & old),
+            ("others", ~mask & ~old),
+        ]
     else:
         groups = [("all", np.ones(len(pw), dtype=bool))]
     n_party, n_total = party_so_far, total_so_far
@@ -642,23 +721,42 @@ def solve_part_time(
             room = math.floor(n_party / min_party_share + 1e-9) - n_total
             supply = min(supply, max(room, 0))
         if supply == 0 or len(w) == 0:
-            stages.append({"goal": f"part-time ({name})", "status": "OPTIMAL", "time_s": 0.0,
-                           "objective": 0.0, "bound": 0.0, "gap": 0.0})
+            stages.append(
+                {
+                    "goal": f"part-time ({name})",
+                    "status": "OPTIMAL",
+                    "time_s": 0.0,
+                    "objective": 0.0,
+                    "bound": 0.0,
+                    "gap": 0.0,
+                }
+            )
             continue
         local = np.searchsorted(people, w)
         n_w = len(people)
         source, sink = n_w + n_grids, n_w + n_grids + 1
         big = (int(distance_limit) + 1) * (n_w + 1)
         open_ids = np.flatnonzero(is_open)
-        tails = np.concatenate([np.full(n_w, source), local, n_w + open_ids,
-                                n_w + np.arange(n_grids)])
-        heads = np.concatenate([np.arange(n_w), n_w + g, np.full(len(open_ids), sink),
-                                np.full(n_grids, sink)])
-        caps = np.concatenate([np.ones(n_w + len(w) + len(open_ids), dtype=np.int64),
-                               np.full(n_grids, n_w, dtype=np.int64)])
-        costs = np.concatenate([np.zeros(n_w, dtype=np.int64), d,
-                                np.zeros(len(open_ids), dtype=np.int64),
-                                np.full(n_grids, big, dtype=np.int64)])
+        tails = np.concatenate(
+            [np.full(n_w, source), local, n_w + open_ids, n_w + np.arange(n_grids)]
+        )
+        heads = np.concatenate(
+            [np.arange(n_w), n_w + g, np.full(len(open_ids), sink), np.full(n_grids, sink)]
+        )
+        caps = np.concatenate(
+            [
+                np.ones(n_w + len(w) + len(open_ids), dtype=np.int64),
+                np.full(n_grids, n_w, dtype=np.int64),
+            ]
+        )
+        costs = np.concatenate(
+            [
+                np.zeros(n_w, dtype=np.int64),
+                d,
+                np.zeros(len(open_ids), dtype=np.int64),
+                np.full(n_grids, big, dtype=np.int64),
+            ]
+        )
         flows, cost, elapsed = _max_flow_min_cost(
             n_w + n_grids + 2, tails, heads, caps, costs, source, sink, supply
         )
@@ -667,11 +765,19 @@ def solve_part_time(
         out.extend(placed)
         for _, grid in placed:
             is_open[grid] = False
-        n_total += len(placed)
-        n_party += sum(bool(party[p]) for p, _ in placed)
-        stages.append({"goal": f"part-time ({name})", "status": "OPTIMAL",
-                       "time_s": round(elapsed, 3), "objective": cost, "bound": cost,
-                       "gap": 0.0})
+        new = [p for p, _ in placed if not seen[p]]
+        n_total += len(new)
+        n_party += sum(bool(party[p]) for p in new)
+        stages.append(
+            {
+                "goal": f"part-time ({name})",
+                "status": "OPTIMAL",
+                "time_s": round(elapsed, 3),
+                "objective": cost,
+                "bound": cost,
+                "gap": 0.0,
+            }
+        )
     return sorted(out), stages
 
 
@@ -722,11 +828,16 @@ def solve_volunteers(
     source, sink = n_v + n_needs, n_v + n_needs + 1
     tails = np.concatenate([np.full(n_v, source), arc_v, n_v + np.arange(n_needs)])
     heads = np.concatenate([np.arange(n_v), n_v + arc_n, np.full(n_needs, sink)])
-    caps = np.concatenate([np.asarray(capacity, dtype=np.int64),
-                           np.asarray(capacity, dtype=np.int64)[arc_v],
-                           needs.reshape(-1).astype(np.int64)])
-    costs = np.concatenate([np.zeros(n_v, dtype=np.int64), arc_d,
-                            np.zeros(n_needs, dtype=np.int64)])
+    caps = np.concatenate(
+        [
+            np.asarray(capacity, dtype=np.int64),
+            np.asarray(capacity, dtype=np.int64)[arc_v],
+            needs.reshape(-1).astype(np.int64),
+        ]
+    )
+    costs = np.concatenate(
+        [np.zeros(n_v, dtype=np.int64), arc_d, np.zeros(n_needs, dtype=np.int64)]
+    )
     supply = int(min(np.asarray(capacity).sum(), needs.sum()))
     out: list[tuple[int, int, int, int]] = []
     elapsed = 0.0
@@ -744,6 +855,14 @@ def solve_volunteers(
         served[g, k] += h
     n_targets = int((needs > 0).sum())
     n_filled = int(((needs > 0) & (served >= needs)).sum())
-    stages = [{"goal": "needs met, then household-metres", "status": "OPTIMAL",
-               "time_s": round(elapsed, 3), "objective": cost, "bound": cost, "gap": 0.0}]
+    stages = [
+        {
+            "goal": "needs met, then household-metres",
+            "status": "OPTIMAL",
+            "time_s": round(elapsed, 3),
+            "objective": cost,
+            "bound": cost,
+            "gap": 0.0,
+        }
+    ]
     return sorted(out), _summarise("volunteers", "min_cost_flow", stages, n_targets, n_filled)

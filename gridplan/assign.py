@@ -88,6 +88,7 @@ ROLES: tuple[str, ...] = (
     "volunteer",
 )
 
+
 @dataclass(frozen=True)
 class StaffingResult:
     """Posts filled and left empty by :func:`assign_staff`.
@@ -231,8 +232,10 @@ def assign_staff(
         grid_rep=rep,
         grid_hh=pd.to_numeric(g["households"]).fillna(0).to_numpy(dtype=np.int64),
         distance_fn=_as_distance_fn(
-            network, cfg, max(st.max_head_distance_m, st.max_volunteer_distance_m,
-                              max_worker_distance_m)),
+            network,
+            cfg,
+            max(st.max_head_distance_m, st.max_volunteer_distance_m, max_worker_distance_m),
+        ),
         flags=flags,
     )
     _unit_heads(ctx, units, unit_members, bld)
@@ -261,13 +264,13 @@ def _tier_resident(ctx: Ctx, i: int, *, doubling: bool) -> int | None:
     return 1 if ctx.party[i] else 2
 
 
-def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame,
-                bld: pd.DataFrame) -> None:
+def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.DataFrame) -> None:
     u = units.assign(unit_id=units["unit_id"].astype(str)).sort_values("unit_id")
     uid = u["unit_id"].to_numpy(dtype=object)
     uindex = {x: i for i, x in enumerate(uid)}
-    mem = members.assign(unit_id=members["unit_id"].astype(str),
-                         building_id=members["building_id"].astype(str))
+    mem = members.assign(
+        unit_id=members["unit_id"].astype(str), building_id=members["building_id"].astype(str)
+    )
     mem = mem[mem["unit_id"].isin(uindex)].reset_index(drop=True)
     by_building: dict[str, list[int]] = {}
     for i, b in enumerate(ctx.home):
@@ -280,15 +283,19 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame,
             person_of.append(i)
     rk = np.asarray(row_of, dtype=np.int64)
     pi = np.asarray(person_of, dtype=np.int64)
-    ent = np.array([_entrance(v) for v in mem["entrance"]], dtype=object) if (
-        "entrance" in mem) else np.full(len(mem), None, dtype=object)
+    ent = (
+        np.array([_entrance(v) for v in mem["entrance"]], dtype=object)
+        if ("entrance" in mem)
+        else np.full(len(mem), None, dtype=object)
+    )
     f0 = _opt_num(mem.get("floor_from"), len(mem))
     f1 = _opt_num(mem.get("floor_to"), len(mem))
     ok = np.ones(len(rk), dtype=bool)
     if len(rk):
         pe, ue = ctx.entrance[pi], ent[rk]
-        known = np.array([a is not None and b is not None for a, b in zip(pe, ue, strict=True)],
-                         dtype=bool)
+        known = np.array(
+            [a is not None and b is not None for a, b in zip(pe, ue, strict=True)], dtype=bool
+        )
         ok &= ~known | (pe == ue)
         fl = ctx.floor[pi]
         banded = ~np.isnan(fl) & ~np.isnan(f0[rk])
@@ -299,8 +306,13 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame,
     inside: dict[int, list[int]] = {}  # unit -> roster people living in it
     for t, i in pairs.tolist():
         inside.setdefault(t, []).append(i)
-    tiers = np.array([-1 if (x := _tier_resident(ctx, i, doubling=False)) is None else x
-                      for i in range(len(ctx.pid))], dtype=np.int64)
+    tiers = np.array(
+        [
+            -1 if (x := _tier_resident(ctx, i, doubling=False)) is None else x
+            for i in range(len(ctx.pid))
+        ],
+        dtype=np.int64,
+    )
     pairs = pairs[tiers[pairs[:, 1]] >= 0] if len(pairs) else pairs
     pt, pp = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     # distance to the unit (0 inside) is reported; the cost prefers the resident nearest the
@@ -316,8 +328,14 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame,
         central[valid] = shapely.distance(homes[valid], shapely.centroid(ugeom[pt][valid]))
     cost = tiers[pp] * _TIER + np.round(central).astype(np.int64)
     match, info = solve_matching(
-        "unit_heads", len(uid), len(ctx.pid), pt, pp, cost,
-        time_limit=ctx.cfg.staffing.time_limit_s, seed=ctx.seed,
+        "unit_heads",
+        len(uid),
+        len(ctx.pid),
+        pt,
+        pp,
+        cost,
+        time_limit=ctx.cfg.staffing.time_limit_s,
+        seed=ctx.seed,
     )
     ctx.record("unit_heads", info)
     dist_of = {(int(a), int(b)): float(d) for a, b, d in zip(pt, pp, dist, strict=True)}
@@ -331,13 +349,24 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame,
         for rec in mem.to_dict("records"):
             rows_of.setdefault(rec["unit_id"], []).append(rec)
         for t in vacant:
-            ctx.vacancies.append({"role": "unit_head", "target_id": str(uid[t]),
-                                  "reason": _why_unit(ctx, str(uid[t]), rows_of.get(uid[t], []),
-                                                      by_building, inside.get(t, []))})
+            ctx.vacancies.append(
+                {
+                    "role": "unit_head",
+                    "target_id": str(uid[t]),
+                    "reason": _why_unit(
+                        ctx, str(uid[t]), rows_of.get(uid[t], []), by_building, inside.get(t, [])
+                    ),
+                }
+            )
 
 
-def _why_unit(ctx: Ctx, unit: str, rows: list[dict[Any, Any]],
-              by_building: dict[str, list[int]], residents: list[int]) -> str:
+def _why_unit(
+    ctx: Ctx,
+    unit: str,
+    rows: list[dict[Any, Any]],
+    by_building: dict[str, list[int]],
+    residents: list[int],
+) -> str:
     if not rows:
         return f"unit {unit}: no resident volunteer (unit_members lists no building for it)"
     places = []
@@ -348,26 +377,35 @@ def _why_unit(ctx: Ctx, unit: str, rows: list[dict[Any, Any]],
         floors = ""
         if f0 is not None and f1 is not None and not pd.isna(f0) and not pd.isna(f1):
             floors = f" floors {int(f0)}-{int(f1)}"
-        places.append(f"{r['building_id']}" + ("" if ent is None else f" entrance {ent}")
-                      + floors)
+        places.append(f"{r['building_id']}" + ("" if ent is None else f" entrance {ent}") + floors)
         in_buildings += by_building.get(str(r["building_id"]), [])
     where = ", ".join(dict.fromkeys(places))
     if not in_buildings:
         return f"unit {unit}: no resident volunteer (no one on the roster lives in {where})"
     if not residents:
         who = ", ".join(str(ctx.pid[i]) for i in sorted(set(in_buildings))[:3])
-        return (f"unit {unit}: no resident volunteer in its own entrance and floors ({where}); "
-                f"the roster's residents of the building ({who}) live in other entrances or "
-                "floors; recruit one here")
+        return (
+            f"unit {unit}: no resident volunteer in its own entrance and floors ({where}); "
+            f"the roster's residents of the building ({who}) live in other entrances or "
+            "floors; recruit one here"
+        )
     busy = [i for i in residents if i in ctx.held]
-    reserved = [i for i in residents if i not in ctx.held and "unit_head" not in ctx.roles[i]
-                and ctx.roles[i]]
+    reserved = [
+        i
+        for i in residents
+        if i not in ctx.held and "unit_head" not in ctx.roles[i] and ctx.roles[i]
+    ]
     parts = [f"{ctx.pid[i]} is already {ctx.holding(i)}" for i in busy[:3]]
     parts += [f"{ctx.pid[i]} signed up for other posts" for i in reserved[: max(0, 3 - len(parts))]]
-    hint = "" if ctx.cfg.staffing.allow_multiple_roles else (
-        " or allow [staffing] allow_multiple_roles")
-    return (f"unit {unit}: no resident volunteer free ({'; '.join(parts)}); recruit another "
-            f"resident{hint}")
+    hint = (
+        ""
+        if ctx.cfg.staffing.allow_multiple_roles
+        else (" or allow [staffing] allow_multiple_roles")
+    )
+    return (
+        f"unit {unit}: no resident volunteer free ({'; '.join(parts)}); recruit another "
+        f"resident{hint}"
+    )
 
 
 def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
@@ -392,9 +430,14 @@ def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
     for j, h in enumerate(ctx.home):
         home_of.setdefault(str(h), []).append(j)
     match, info = solve_matching(
-        "building_heads", len(big), len(ctx.pid), np.array(pt, dtype=np.int64),
-        np.array(pp, dtype=np.int64), np.array(pc, dtype=np.int64),
-        time_limit=st.time_limit_s, seed=ctx.seed,
+        "building_heads",
+        len(big),
+        len(ctx.pid),
+        np.array(pt, dtype=np.int64),
+        np.array(pp, dtype=np.int64),
+        np.array(pc, dtype=np.int64),
+        time_limit=st.time_limit_s,
+        seed=ctx.seed,
     )
     ctx.record("building_heads", info)
     for t, i in enumerate(match.tolist()):
@@ -411,27 +454,40 @@ def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
                 for j in residents[:3]
             )
             why = f"its residents on the roster hold other posts ({who})"
-        ctx.vacancies.append({
-            "role": "building_head", "target_id": b,
-            "reason": f"building {b} ({int(hh[b])} households) has no building head: {why}",
-        })
+        ctx.vacancies.append(
+            {
+                "role": "building_head",
+                "target_id": b,
+                "reason": f"building {b} ({int(hh[b])} households) has no building head: {why}",
+            }
+        )
 
 
 def _grid_heads(ctx: Ctx) -> tuple[int, int]:
     st = ctx.cfg.staffing
     limit = float(st.max_head_distance_m)
-    eligible = np.array([
-        "grid_head" in ctx.roles[i] and (ctx.party[i] or not st.grid_head_party_only)
-        for i in range(len(ctx.pid))
-    ], dtype=bool)
+    eligible = np.array(
+        [
+            "grid_head" in ctx.roles[i] and (ctx.party[i] or not st.grid_head_party_only)
+            for i in range(len(ctx.pid))
+        ],
+        dtype=bool,
+    )
     cand = np.array([i for i in np.flatnonzero(eligible) if ctx.free(int(i))], dtype=np.int64)
     pp, gg, dd = ctx.grid_distances(cand, limit)
     resident = ctx.home_grid[pp] == gg
     cost = np.round(dd).astype(np.int64) + np.where(resident, 0, int(limit) + 1)
     match, info = solve_matching(
-        "grid_heads", len(ctx.grid_ids), len(ctx.pid), gg, pp, cost,
-        person_party=ctx.party, min_party_share=st.min_party_share,
-        time_limit=st.time_limit_s, seed=ctx.seed,
+        "grid_heads",
+        len(ctx.grid_ids),
+        len(ctx.pid),
+        gg,
+        pp,
+        cost,
+        person_party=ctx.party,
+        min_party_share=st.min_party_share,
+        time_limit=st.time_limit_s,
+        seed=ctx.seed,
     )
     ctx.record("grid_heads", info)
     dist = {(int(a), int(b)): float(c) for a, b, c in zip(gg, pp, dd, strict=True)}
@@ -440,44 +496,62 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
             ctx.give(i, "grid_head", str(ctx.grid_ids[t]), dist[(t, i)], int(ctx.grid_hh[t]))
     chosen = match[match >= 0]
     for t in np.flatnonzero(match < 0).tolist():
-        ctx.vacancies.append({
-            "role": "grid_head", "target_id": str(ctx.grid_ids[t]),
-            "reason": _why_grid(ctx, t, "grid_head", np.flatnonzero(eligible), limit,
-                                share=st.min_party_share),
-        })
+        ctx.vacancies.append(
+            {
+                "role": "grid_head",
+                "target_id": str(ctx.grid_ids[t]),
+                "reason": _why_grid(
+                    ctx, t, "grid_head", np.flatnonzero(eligible), limit, share=st.min_party_share
+                ),
+            }
+        )
     return int(ctx.party[chosen].sum()), len(chosen)
 
 
-def _why_grid(ctx: Ctx, t: int, role: str, eligible: np.ndarray, limit: float,
-              *, share: float = 0.0) -> str:
+def _why_grid(
+    ctx: Ctx, t: int, role: str, eligible: np.ndarray, limit: float, *, share: float = 0.0
+) -> str:
     gid = ctx.grid_ids[t]
     words = "grid head" if role == "grid_head" else "grid worker"
     unit = "m" if ctx.distance_fn is None else "m on foot"
     if len(eligible) == 0:
-        extra = " who is a party member" if (
-            role == "grid_head" and ctx.cfg.staffing.grid_head_party_only) else ""
-        return (f"grid {gid} has no eligible {words}: no one on the roster has the {role} "
-                f"role{extra}; add {role} people to the roster")
+        extra = (
+            " who is a party member"
+            if (role == "grid_head" and ctx.cfg.staffing.grid_head_party_only)
+            else ""
+        )
+        return (
+            f"grid {gid} has no eligible {words}: no one on the roster has the {role} "
+            f"role{extra}; add {role} people to the roster"
+        )
     d = ctx.to_grid(eligible, t)
     order = np.lexsort((ctx.pid[eligible].astype(str), d))
     near = [int(eligible[k]) for k in order if d[k] <= limit]
     if not near:
         k = order[0]
-        setting = ("max_head_distance_m" if role == "grid_head"
-                   else "max_worker_distance_m")
-        tail = (f"the nearest is {ctx.pid[eligible[k]]} at {_m(d[k])} {unit}" if np.isfinite(d[k])
-                else "none can reach it on the walk network")
-        return (f"grid {gid} has no eligible {words} within {_m(limit)} {unit}; {tail}; recruit "
-                f"nearer or raise [staffing] {setting}")
+        setting = "max_head_distance_m" if role == "grid_head" else "max_worker_distance_m"
+        tail = (
+            f"the nearest is {ctx.pid[eligible[k]]} at {_m(d[k])} {unit}"
+            if np.isfinite(d[k])
+            else "none can reach it on the walk network"
+        )
+        return (
+            f"grid {gid} has no eligible {words} within {_m(limit)} {unit}; {tail}; recruit "
+            f"nearer or raise [staffing] {setting}"
+        )
     dist = dict(zip(eligible.tolist(), d.tolist(), strict=True))
     parts = []
     for i in near[:3]:
         held = ctx.holding(i) or (
-            "not a party member (left out to keep the party share)" if share > 0
-            and not ctx.party[i] else "needed elsewhere")
+            "not a party member (left out to keep the party share)"
+            if share > 0 and not ctx.party[i]
+            else "needed elsewhere"
+        )
         parts.append(f"{ctx.pid[i]} at {_m(dist[i])} m is {held}")
-    return (f"grid {gid} has no {words}: all {len(near)} eligible within {_m(limit)} {unit} are "
-            f"taken ({'; '.join(parts)}); recruit another {words} near it")
+    return (
+        f"grid {gid} has no {words}: all {len(near)} eligible within {_m(limit)} {unit} are "
+        f"taken ({'; '.join(parts)}); recruit another {words} near it"
+    )
 
 
 def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) -> None:
@@ -511,20 +585,26 @@ def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) ->
     open_grids = np.ones(len(ctx.grid_ids), dtype=bool)
     for _, t in full_out:
         open_grids[t] = False
-    full_people = {w for w, _ in full_out}
+    # people already among the heads and full-time workers, each counted once for the party
+    # share (with allow_multiple_roles one person may be both)
+    counted = {w for w, _ in full_out} | {
+        i for i, held in ctx.held.items() if any(role == "grid_head" for role, _ in held)
+    }
     part_out, part_stages = solve_part_time(
         n_grids=len(ctx.grid_ids),
         pairs=(pp, pg, np.round(pd_)),
         party=ctx.party,
         open_grids=open_grids,
-        party_so_far=heads_party + sum(bool(ctx.party[w]) for w in full_people),
-        total_so_far=heads_total + len(full_people),
+        party_so_far=sum(bool(ctx.party[w]) for w in counted),
+        total_so_far=len(counted),
+        counted=np.isin(np.arange(len(ctx.pid)), sorted(counted)),
         min_party_share=st.min_party_share,
         distance_limit=limit,
     )
     n_covered = len({t for _, t in full_out} | {t for _, t in part_out})
-    info = _summarise("grid_workers", "cp_sat+min_cost_flow", stages + part_stages,
-                      len(ctx.grid_ids), n_covered)
+    info = _summarise(
+        "grid_workers", "cp_sat+min_cost_flow", stages + part_stages, len(ctx.grid_ids), n_covered
+    )
     ctx.record("grid_workers", info)
     fdist = {(int(a), int(b)): float(c) for a, b, c in zip(fp, fg, fd, strict=True)}
     pdist = {(int(a), int(b)): float(c) for a, b, c in zip(pp, pg, pd_, strict=True)}
@@ -539,20 +619,26 @@ def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) ->
         ctx.metrics["grid_workers"]["heaviest_load_households"] = max(loads.values())
         ctx.metrics["grid_workers"]["heaviest_load_share_of_capacity"] = round(max(ratios), 4)
         ctx.metrics["grid_workers"]["grids_per_full_time_worker"] = round(
-            len(full_out) / len(loads), 3)
+            len(full_out) / len(loads), 3
+        )
     covered = {t for _, t in full_out} | {t for _, t in part_out}
     eligible = np.flatnonzero(is_worker)
     for t in range(len(ctx.grid_ids)):
         if t not in covered:
-            ctx.vacancies.append({
-                "role": "grid_worker", "target_id": str(ctx.grid_ids[t]),
-                "reason": _why_grid(ctx, t, "grid_worker", eligible, limit,
-                                    share=st.min_party_share),
-            })
+            ctx.vacancies.append(
+                {
+                    "role": "grid_worker",
+                    "target_id": str(ctx.grid_ids[t]),
+                    "reason": _why_grid(
+                        ctx, t, "grid_worker", eligible, limit, share=st.min_party_share
+                    ),
+                }
+            )
 
 
-def _volunteers(ctx: Ctx, vulnerable: pd.DataFrame | None, bld: pd.DataFrame,
-                default_cap: int) -> None:
+def _volunteers(
+    ctx: Ctx, vulnerable: pd.DataFrame | None, bld: pd.DataFrame, default_cap: int
+) -> None:
     st = ctx.cfg.staffing
     kinds = sorted(st.skill_needs)
     n_grids = len(ctx.grid_ids)
@@ -574,22 +660,33 @@ def _volunteers(ctx: Ctx, vulnerable: pd.DataFrame | None, bld: pd.DataFrame,
             t = gindex.get(str(gid))
             if t is not None and kind in kinds and not pd.isna(h):
                 needs[t, kinds.index(kind)] += int(h)
-    vols = np.array([
-        i for i in range(len(ctx.pid))
-        if "volunteer" in ctx.roles[i] and ctx.free(i)
-        and any(ctx.skills[i] & set(st.skill_needs[k]) for k in kinds)
-    ], dtype=np.int64)
-    ok = np.array([[bool(ctx.skills[i] & set(st.skill_needs[k])) for k in kinds]
-                   for i in vols], dtype=bool).reshape(len(vols), len(kinds))
+    vols = np.array(
+        [
+            i
+            for i in range(len(ctx.pid))
+            if "volunteer" in ctx.roles[i]
+            and ctx.free(i)
+            and any(ctx.skills[i] & set(st.skill_needs[k]) for k in kinds)
+        ],
+        dtype=np.int64,
+    )
+    ok = np.array(
+        [[bool(ctx.skills[i] & set(st.skill_needs[k])) for k in kinds] for i in vols], dtype=bool
+    ).reshape(len(vols), len(kinds))
     vp, vg, vd = ctx.grid_distances(vols, float(st.max_volunteer_distance_m))
     lv = np.searchsorted(vols, vp)  # volunteer's position in ``vols`` (sorted)
     if len(lv):
         useful = (ok[lv] & (needs[vg] > 0)).any(axis=1)
         lv, vg, vd = lv[useful], vg[useful], vd[useful]
-    cap = np.array([default_cap if np.isnan(ctx.capacity[i]) else int(ctx.capacity[i])
-                    for i in vols], dtype=np.int64)
+    cap = np.array(
+        [default_cap if np.isnan(ctx.capacity[i]) else int(ctx.capacity[i]) for i in vols],
+        dtype=np.int64,
+    )
     out, info = solve_volunteers(
-        needs=needs, kind_skills_ok=ok, pairs=(lv, vg, np.round(vd)), capacity=cap,
+        needs=needs,
+        kind_skills_ok=ok,
+        pairs=(lv, vg, np.round(vd)),
+        capacity=cap,
     )
     ctx.record("volunteers", info)
     dist = {(int(a), int(b)): float(c) for a, b, c in zip(lv, vg, vd, strict=True)}
@@ -607,11 +704,18 @@ def _volunteers(ctx: Ctx, vulnerable: pd.DataFrame | None, bld: pd.DataFrame,
         kind = kinds[k]
         skills = st.skill_needs[kind]
         gid = ctx.grid_ids[t]
-        head = (f"grid {gid}: {int(needs[t, k] - served[t, k])} of {int(needs[t, k])} {kind} "
-                f"households have no volunteer ({' or '.join(skills)})")
-        able = np.array([i for i in range(len(ctx.pid))
-                         if "volunteer" in ctx.roles[i] and ctx.skills[i] & set(skills)],
-                        dtype=np.int64)
+        head = (
+            f"grid {gid}: {int(needs[t, k] - served[t, k])} of {int(needs[t, k])} {kind} "
+            f"households have no volunteer ({' or '.join(skills)})"
+        )
+        able = np.array(
+            [
+                i
+                for i in range(len(ctx.pid))
+                if "volunteer" in ctx.roles[i] and ctx.skills[i] & set(skills)
+            ],
+            dtype=np.int64,
+        )
         if len(able) == 0:
             why = "; the roster has no volunteer with these skills"
         else:
@@ -619,8 +723,7 @@ def _volunteers(ctx: Ctx, vulnerable: pd.DataFrame | None, bld: pd.DataFrame,
             near = int(np.sum(d <= limit))
             if near == 0:
                 j = int(np.lexsort((ctx.pid[able].astype(str), d))[0])
-                why = (f" within {_m(limit)} m; the nearest is {ctx.pid[able[j]]} at "
-                       f"{_m(d[j])} m")
+                why = f" within {_m(limit)} m; the nearest is {ctx.pid[able[j]]} at {_m(d[j])} m"
             else:
                 why = f"; the {near} such volunteers within {_m(limit)} m are fully used"
         ctx.vacancies.append({"role": "volunteer", "target_id": str(gid), "reason": head + why})
@@ -643,32 +746,44 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
     grids["n_workers"] = grids["n_workers"].astype("int64")
     full = workers[workers["role"] == "grid_worker_full"].groupby("target_id").size()
     grids["n_full_time"] = grids["grid_id"].map(full).fillna(0).astype("int64")
-    vl = a[a["role"] == "volunteer"].groupby("target_id")["person_id"].agg(
-        lambda s: ";".join(sorted(s)))
+    vl = (
+        a[a["role"] == "volunteer"]
+        .groupby("target_id")["person_id"]
+        .agg(lambda s: ";".join(sorted(s)))
+    )
     grids["volunteer_ids"] = [vl.get(x, "") for x in grids["grid_id"]]
     del by_grid
     u = units.copy()
     uh = a[a["role"] == "unit_head"].set_index("target_id")["person_id"]
     u["head_id"] = u["unit_id"].astype(str).map(uh).astype(object)
     vac = pd.DataFrame(ctx.vacancies, columns=["role", "target_id", "reason"])
-    order = {r: i for i, r in enumerate(
-        ["grid_head", "grid_worker", "unit_head", "building_head", "volunteer"])}
-    vac = vac.sort_values(["role", "target_id"], key=lambda s: s.map(order) if s.name == "role"
-                          else s, kind="stable").reset_index(drop=True)
+    order = {
+        r: i
+        for i, r in enumerate(
+            ["grid_head", "grid_worker", "unit_head", "building_head", "volunteer"]
+        )
+    }
+    vac = vac.sort_values(
+        ["role", "target_id"], key=lambda s: s.map(order) if s.name == "role" else s, kind="stable"
+    ).reset_index(drop=True)
     m = ctx.metrics
     m["distance_kind"] = ctx.kind
     pid_party = dict(zip(ctx.pid.tolist(), ctx.party.tolist(), strict=True))
-    for name, roles in (("grid_heads", ["grid_head"]),
-                        ("grid_workers", ["grid_worker_full", "grid_worker_part"]),
-                        ("heads_and_workers", ["grid_head", "grid_worker_full",
-                                               "grid_worker_part"])):
+    for name, roles in (
+        ("grid_heads", ["grid_head"]),
+        ("grid_workers", ["grid_worker_full", "grid_worker_part"]),
+        ("heads_and_workers", ["grid_head", "grid_worker_full", "grid_worker_part"]),
+    ):
         ids = a.loc[a["role"].isin(roles), "person_id"].unique()
         share = float(np.mean([pid_party[i] for i in ids])) if len(ids) else 0.0
         m[f"party_share_{name}"] = round(share, 4)
     m["min_party_share"] = ctx.cfg.staffing.min_party_share
     m["distance_by_role"] = {
-        r: {"n": len(s), "total_m": round(float(s.sum()), 1),
-            "mean_m": round(float(s.mean()), 1) if len(s) else 0.0}
+        r: {
+            "n": len(s),
+            "total_m": round(float(s.sum()), 1),
+            "mean_m": round(float(s.mean()), 1) if len(s) else 0.0,
+        }
         for r, s in a.groupby("role")["distance_m"]
     }
     m["n_assignments"] = len(a)
@@ -677,16 +792,21 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
     flags = ctx.flags
     if ctx.distance_fn is None:
         flags.append("staffing distances are straight-line (no walk network given)")
-    for role, words in (("grid_head", "grids have no grid head"),
-                        ("grid_worker", "grids have no grid worker"),
-                        ("unit_head", "units have no unit head"),
-                        ("building_head", "buildings have no building head"),
-                        ("volunteer", "vulnerable needs (grid and kind) lack volunteers")):
+    for role, words in (
+        ("grid_head", "grids have no grid head"),
+        ("grid_worker", "grids have no grid worker"),
+        ("unit_head", "units have no unit head"),
+        ("building_head", "buildings have no building head"),
+        ("volunteer", "vulnerable needs (grid and kind) lack volunteers"),
+    ):
         nv = int((vac["role"] == role).sum())
         if nv:
             vids = [str(x) for x in vac.loc[vac["role"] == role, "target_id"]]
-            flags.append(f"{nv} {words} ({', '.join(vids[:5])}{', ...' if nv > 5 else ''}); "
-                         "see the vacancies for each reason")
+            flags.append(
+                f"{nv} {words} ({', '.join(vids[:5])}{', ...' if nv > 5 else ''}); "
+                "see the vacancies for each reason"
+            )
     log.info("staffing: %d posts filled, %d vacancies", len(a), len(vac))
-    return StaffingResult(assignments=a, grids=grids, units=u, vacancies=vac, metrics=m,
-                          flags=flags)
+    return StaffingResult(
+        assignments=a, grids=grids, units=u, vacancies=vac, metrics=m, flags=flags
+    )

@@ -24,19 +24,26 @@ OFFSETS = ("gcj02", "bd09")
 
 
 def _setup_logging(verbosity: int) -> None:
+    """One stderr handler on the ``gridplan`` logger, masking personal data.
+
+    The handler's level does the filtering; the logger's own level is lowered only for ``-v``
+    so that other code (a notebook, a test) keeps control of logging otherwise.
+    """
     from gridplan.privacy import PersonalDataFilter
 
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     root = logging.getLogger("gridplan")
-    root.setLevel(level)
     for h in list(root.handlers):
         if getattr(h, "_gridplan_cli", False):
             root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(PersonalDataFilter())
     handler._gridplan_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    if level < root.getEffectiveLevel():
+        root.setLevel(level)
 
 
 class _State:
@@ -231,6 +238,9 @@ def _run(
     basemap: str,
     tianditu_key: str | None,
     communities: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
 ) -> None:
     from gridplan.pipeline import plan_dataset, run_to_folder
     from gridplan.planfile import atomic_output_dir
@@ -240,8 +250,36 @@ def _run(
         with atomic_output_dir(out, overwrite=False):
             pass
     cfg = _config(config_path, seed, strict)
+    if batch_size is not None:
+        from gridplan.parallel import plan_to_folder_batched
+
+        plan_to_folder_batched(
+            dataset,
+            out,
+            config=cfg,
+            batch_size=batch_size,
+            workers=workers,
+            scheduler=scheduler,
+            overwrite=overwrite,
+            offset=offset,
+            progress=state.say,
+        )
+        click.echo(f"wrote {out} (batched: partition, units, staffing)")
+        return
     ds = _load(state, dataset, offset, cfg, communities)
-    plan = plan_dataset(ds, config=cfg, stages=stages, progress=state.say)
+    if workers is not None or scheduler is not None:
+        from gridplan.parallel import plan_parallel
+
+        plan = plan_parallel(
+            ds,
+            config=cfg,
+            stages=stages,
+            workers=workers,
+            scheduler=scheduler,
+            progress=state.say,
+        )
+    else:
+        plan = plan_dataset(ds, config=cfg, stages=stages, progress=state.say)
     run_to_folder(
         plan,
         out,
@@ -276,17 +314,40 @@ def _summary(plan: Any, out: Path) -> None:
 @click.option("--communities", default=None, help="Plan only these community ids (comma list).")
 @click.option("--workers", type=int, default=None, help="Run on a local Dask cluster of N workers.")
 @click.option("--scheduler", default=None, help="Address of an existing dask.distributed cluster.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Plan N communities at a time from disk (provinces): partition, units, staffing only.",
+)
 @click.pass_obj
 @_library_errors
 def run(
-    state: _State, dataset: Path, out: Path, workers: int | None, scheduler: str | None, **kw: Any
+    state: _State,
+    dataset: Path,
+    out: Path,
+    workers: int | None,
+    scheduler: str | None,
+    batch_size: int | None,
+    **kw: Any,
 ) -> None:
     """Plan DATASET end to end and write the plan folder OUT."""
-    if workers is not None or scheduler is not None:
-        raise click.UsageError(
-            "--workers/--scheduler (Dask) are not available in this version; run without them"
-        )
-    _run(state, dataset, out, stages=None, **kw)
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers or --scheduler, not both")
+    if workers is not None and workers < 1:
+        raise click.BadParameter("give at least 1 worker", param_hint="--workers")
+    if batch_size is not None and kw.get("communities"):
+        raise click.UsageError("--communities and --batch-size do not go together")
+    _run(
+        state,
+        dataset,
+        out,
+        stages=None,
+        workers=workers,
+        scheduler=scheduler,
+        batch_size=batch_size,
+        **kw,
+    )
 
 
 @main.command()

@@ -323,9 +323,19 @@ def _summary(
             uniq, inv = np.unique(keys.astype(str), return_inverse=True)
             levels.append((level, inv.ravel()))
             names[level] = uniq.astype(object)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "level", "area_id", "tier", "tier_minutes", "category", "households",
-        "households_covered", "households_unreachable")}
+    parts: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in (
+            "level",
+            "area_id",
+            "tier",
+            "tier_minutes",
+            "category",
+            "households",
+            "households_covered",
+            "households_unreachable",
+        )
+    }
     k = len(blocks)
     for level, inv in levels:
         n_area = len(names[level])
@@ -337,8 +347,7 @@ def _summary(
         parts["area_id"].append(np.repeat(names[level], k))
         parts["tier"].append(np.tile([tier_label(t) for t, _, _ in blocks], n_area))
         parts["tier_minutes"].append(np.tile([t for t, _, _ in blocks], n_area))
-        parts["category"].append(np.tile(np.array([c for _, c, _ in blocks], dtype=object),
-                                         n_area))
+        parts["category"].append(np.tile(np.array([c for _, c, _ in blocks], dtype=object), n_area))
         parts["households"].append(np.repeat(total, k))
         parts["households_covered"].append(covsum.ravel())
         parts["households_unreachable"].append(np.repeat(unreach, k))
@@ -348,7 +357,8 @@ def _summary(
     tot = out["households"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         out.insert(
-            7, "share_covered",
+            7,
+            "share_covered",
             np.where(tot > 0, out["households_covered"] / np.maximum(tot, 1), np.nan),
         )
     out = out.sort_values(["level", "area_id", "tier_minutes", "category"], kind="stable")
@@ -479,4 +489,3 @@ def _isochrone(
     # buffering each piece and uniting is far faster than buffering the multi-line at once
     poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=2))
     return shapely.simplify(poly, buffer_m / 8)
-

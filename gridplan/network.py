@@ -347,8 +347,9 @@ def build_walk_network(
     barrier_geoms = _barrier_geometries(barriers)
     if len(lines) == 0:
         log.warning("roads: no walkable road; the walk network is empty")
-        return _assemble(np.empty((0, 2)), np.empty(0, object), np.empty(0, object), crs,
-                         barrier_geoms)
+        return _assemble(
+            np.empty((0, 2)), np.empty(0, object), np.empty(0, object), crs, barrier_geoms
+        )
 
     if (types[keep] == 5).any():  # MultiLineStrings -> LineStrings
         line_class = np.repeat(line_class, shapely.get_num_geometries(lines))
@@ -360,8 +361,10 @@ def build_walk_network(
         src[lost] = shapely.STRtree(lines).query_nearest(mid, all_matches=False)[1]
     piece_class = line_class[src]
     ends = np.concatenate(
-        [shapely.get_coordinates(shapely.get_point(pieces, 0)),
-         shapely.get_coordinates(shapely.get_point(pieces, -1))]
+        [
+            shapely.get_coordinates(shapely.get_point(pieces, 0)),
+            shapely.get_coordinates(shapely.get_point(pieces, -1)),
+        ]
     )
     return _assemble(ends, pieces, piece_class, crs, barrier_geoms)
 
@@ -411,8 +414,10 @@ def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     start = np.concatenate([[0], np.cumsum(nv)[:-1]])
     p0, p1 = coords[start], coords[start + nv - 1]
     seg = (nv[a] == 2) & (nv[b] == 2)
-    ka0, ka1, kb0, kb1 = (_key1(key[start][x]) if i % 2 == 0 else _key1(key[start + nv - 1][x])
-                          for i, x in enumerate((a, a, b, b)))
+    ka0, ka1, kb0, kb1 = (
+        _key1(key[start][x]) if i % 2 == 0 else _key1(key[start + nv - 1][x])
+        for i, x in enumerate((a, a, b, b))
+    )
     shared = (ka0 == kb0) | (ka0 == kb1) | (ka1 == kb0) | (ka1 == kb1)
     da, db = p1[a] - p0[a], p1[b] - p0[b]
     cross = da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0]
@@ -458,8 +463,9 @@ def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c2 = np.repeat(coords, reps, axis=0)
     starts = np.repeat(first | cut, reps)
     # the first copy of a cut vertex ends a piece, the second starts the next
-    dup_first = np.repeat(cut, reps) & (np.arange(len(c2)) == np.repeat(
-        np.cumsum(reps) - reps, reps))
+    dup_first = np.repeat(cut, reps) & (
+        np.arange(len(c2)) == np.repeat(np.cumsum(reps) - reps, reps)
+    )
     starts &= ~dup_first
     piece = np.cumsum(starts) - 1
     pieces = shapely.linestrings(c2, indices=piece)
@@ -509,8 +515,13 @@ def _assemble(
     # deterministic edge order: by end nodes, then length, then geometry text
     wkb = shapely.to_wkb(pieces)
     order = np.lexsort((wkb, length, np.maximum(u, v), np.minimum(u, v)))
-    u, v, length, pieces, piece_class = u[order], v[order], length[order], pieces[order], \
-        piece_class[order]
+    u, v, length, pieces, piece_class = (
+        u[order],
+        v[order],
+        length[order],
+        pieces[order],
+        piece_class[order],
+    )
     n = len(xy)
     a, b = np.minimum(u, v), np.maximum(u, v)
     proper = a != b
@@ -801,8 +812,11 @@ def distance_to_nearest(
     ti, si = _same_edge_pairs(targets.edge[t], sources.edge[s])
     if len(ti):
         tt, ss = t[ti], s[si]
-        direct = (sources.access_m[ss] + targets.access_m[tt]
-                  + np.abs(sources.along_m[ss] - targets.along_m[tt]))
+        direct = (
+            sources.access_m[ss]
+            + targets.access_m[tt]
+            + np.abs(sources.along_m[ss] - targets.along_m[tt])
+        )
         np.minimum.at(out, tt, direct)
     out[out > limit] = np.inf
     return out
@@ -871,8 +885,9 @@ def iter_distance_pairs(
         row, tgt = rr[q], att_t[pos]
         val = dist[rr[q], nn[q]] + att_off[pos]
         # source node rows -> origins (each origin enters at both ends of its edge)
-        o_row = np.concatenate([np.searchsorted(src, origins.node_u[oj]),
-                                np.searchsorted(src, origins.node_v[oj])])
+        o_row = np.concatenate(
+            [np.searchsorted(src, origins.node_u[oj]), np.searchsorted(src, origins.node_v[oj])]
+        )
         o_idx = np.concatenate([oj, oj])
         o_off = np.concatenate([origins.offset_u[oj], origins.offset_v[oj]])
         order = np.argsort(o_row, kind="stable")
@@ -885,8 +900,11 @@ def iter_distance_pairs(
         a, b = _same_edge_pairs(origins.edge[oj], targets.edge[tr])
         if len(a):
             oa, tb = oj[a], tr[b]
-            direct = (origins.access_m[oa] + targets.access_m[tb]
-                      + np.abs(origins.along_m[oa] - targets.along_m[tb]))
+            direct = (
+                origins.access_m[oa]
+                + targets.access_m[tb]
+                + np.abs(origins.along_m[oa] - targets.along_m[tb])
+            )
             o_all = np.concatenate([o_all, oa])
             t_all = np.concatenate([t_all, tb])
             v_all = np.concatenate([v_all, direct])

@@ -225,9 +225,10 @@ def _buildings(osm: Any) -> gpd.GeoDataFrame:
             "building_id": _osm_ids(raw),
             "osm_building": kind.to_numpy(),
             "use": use.to_numpy(),
-            "floors": pd.array(np.where(levels > 0, np.round(levels), np.nan), dtype="Float64")
-            .round()
-            .astype("Int64"),
+            "floors": pd.Series(np.where(levels > 0, np.round(levels), np.nan))
+            .astype("Float64")
+            .astype("Int64")
+            .array,
             "height": height.where(height > 0).to_numpy(),
             "name": _column(raw, "name").to_numpy(),
         },

@@ -18,11 +18,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from gridplan import __version__
@@ -106,7 +107,7 @@ def subset_communities(dataset: Dataset, community_ids: Sequence[str]) -> Datase
 
 
 @dataclass
-class _Timer:
+class StageTimer:
     progress: Progress | None
     times: dict[str, float]
 
@@ -189,53 +190,68 @@ def plan_dataset(
             seed=cfg.seed,
         )
 
-    return _plan(dataset, cfg, resolve_stages(stages), progress, partition)
+    order = resolve_stages(stages)
+    return plan_stages(
+        dataset,
+        cfg,
+        order,
+        progress,
+        lambda timer: grid_stage(dataset, cfg, order, timer, partition),
+    )
 
 
-def _plan(
+@dataclass
+class GridStage:
+    """What the grid and unit stages produced, however they ran (at once, per community on
+    Dask workers, or as a re-plan)."""
+
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    building_parts: pd.DataFrame
+    units: gpd.GeoDataFrame | None = None
+    unit_members: pd.DataFrame | None = None
+    #: stage name ("partition", "units") -> metrics / flags
+    metrics: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    #: extra metadata blocks ("replan", "parallel") and extra layers ("moved")
+    metadata: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def grid_stage(
     dataset: Dataset,
     cfg: Config,
     order: list[str],
-    progress: Progress | None,
+    timer: StageTimer,
     partition: Callable[[], Any],
     *,
     previous_units: Any = None,
-) -> Plan:
-    """The stages after the grids, shared by a fresh plan and a re-plan."""
-    meta = _metadata(dataset, cfg, order)
-    timer = _Timer(progress, meta["timings_s"])
-    skipped: dict[str, str] = {}
-    layers: dict[str, pd.DataFrame] = {}
-
-    roads = dataset.layer("roads")
-    barriers = dataset.layer("barriers")
-    layers["communities"] = dataset.layers["communities"]
-
+) -> GridStage:
+    """Grids (``partition()``: a fresh partition or a re-plan), then units, in this process."""
     part = timer.run("partition", partition)
+    out = GridStage(
+        grids=part.grids.copy(),
+        buildings=part.buildings,
+        building_parts=part.building_parts,
+        metrics={"partition": part.metrics},
+        flags={"partition": list(part.flags)},
+    )
     if hasattr(part, "changed_grids"):
-        meta["replan"] = {
+        out.metadata["replan"] = {
             "changed_grids": list(part.changed_grids),
             "kept_grids": list(part.kept),
             "households_moved": int(part.moved["households"].sum()) if len(part.moved) else 0,
             "buildings_moved": len(part.moved),
         }
-        layers["moved"] = part.moved
-    grids = part.grids.copy()
-    planned = part.buildings
-    meta["metrics"]["partition"] = part.metrics
-    meta["flags"]["partition"] = list(part.flags)
-    if len(part.building_parts):
-        layers["building_parts"] = part.building_parts
-
-    units_res = None
+        out.layers["moved"] = part.moved
     if "units" in order:
         from gridplan.units import form_units
 
-        units_res = timer.run(
+        res = timer.run(
             "units",
             lambda: form_units(
-                planned,
-                roads=roads,
+                part.buildings,
+                roads=dataset.layer("roads"),
                 config=cfg,
                 seed=cfg.seed,
                 previous=previous_units,
@@ -243,11 +259,47 @@ def _plan(
                 building_parts=part.building_parts,
             ),
         )
-        meta["metrics"]["units"] = units_res.metrics
-        meta["flags"]["units"] = list(units_res.flags)
-        layers["units"] = units_res.units
-        layers["unit_members"] = units_res.unit_members
-        n_units = units_res.units.groupby("grid_id").size()
+        out.units, out.unit_members = res.units, res.unit_members
+        out.metrics["units"] = res.metrics
+        out.flags["units"] = list(res.flags)
+    return out
+
+
+Catchments = Callable[[gpd.GeoDataFrame, Any, Config], gpd.GeoDataFrame]
+
+
+def plan_stages(
+    dataset: Dataset,
+    cfg: Config,
+    order: list[str],
+    progress: Progress | None,
+    grids_and_units: Callable[[StageTimer], GridStage],
+    *,
+    catchments_fn: Catchments | None = None,
+) -> Plan:
+    """Every stage of ``order``: grids and units from ``grids_and_units``, then staffing,
+    coverage and siting, shared by a fresh plan, a re-plan and a Dask run."""
+    meta = _metadata(dataset, cfg, order)
+    timer = StageTimer(progress, meta["timings_s"])
+    skipped: dict[str, str] = {}
+    layers: dict[str, pd.DataFrame] = {"communities": dataset.layers["communities"]}
+    roads = dataset.layer("roads")
+    barriers = dataset.layer("barriers")
+
+    gs = grids_and_units(timer)
+    meta["metrics"].update(gs.metrics)
+    meta["flags"].update(gs.flags)
+    meta.update(gs.metadata)
+    layers.update(gs.layers)
+    grids = gs.grids
+    planned = gs.buildings
+    if len(gs.building_parts):
+        layers["building_parts"] = gs.building_parts
+    units, members = gs.units, gs.unit_members
+    if units is not None and members is not None:
+        layers["units"] = units
+        layers["unit_members"] = members
+        n_units = units.groupby("grid_id").size()
         grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
 
     network = None
@@ -262,7 +314,7 @@ def _plan(
     if "assign" in order:
         if not _has(dataset, "people"):
             skipped["assign"] = "the dataset has no `people` layer"
-        elif units_res is None:
+        elif units is None or members is None:
             skipped["assign"] = "units were not formed"
         else:
             from gridplan.assign import assign_staff
@@ -272,8 +324,8 @@ def _plan(
                 lambda: assign_staff(
                     dataset.layers["people"],
                     grids=grids,
-                    units=units_res.units,
-                    unit_members=units_res.unit_members,
+                    units=units,
+                    unit_members=members,
                     buildings=planned,
                     vulnerable=dataset.layer("vulnerable"),
                     network=network,
@@ -293,7 +345,7 @@ def _plan(
         if network is None or not _has(dataset, "facilities"):
             skipped["coverage"] = "the dataset needs `roads` and `facilities` layers"
         else:
-            from gridplan.coverage import catchments, compute_coverage
+            from gridplan.coverage import compute_coverage
 
             facilities = dataset.layers["facilities"]
             cov = timer.run(
@@ -305,11 +357,12 @@ def _plan(
             meta["metrics"]["coverage"] = cov.metrics
             meta["flags"]["coverage"] = list(cov.flags)
             layers["catchments"] = timer.run(
-                "catchments", lambda: catchments(facilities, network, config=cfg)
+                "catchments",
+                lambda: (catchments_fn or _catchments)(facilities, network, cfg),
             )
 
     if "site" in order:
-        if cov is None:
+        if cov is None or network is None:
             skipped["site"] = "coverage did not run"
         else:
             from gridplan.siting import site_facilities
@@ -341,6 +394,12 @@ def _plan(
     for stage, why in skipped.items():
         logger.warning("stage %s skipped: %s", stage, why)
     return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
+
+
+def _catchments(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
+    from gridplan.coverage import catchments
+
+    return catchments(facilities, network, config=cfg)
 
 
 def replan_dataset(
@@ -384,7 +443,14 @@ def replan_dataset(
             metrics={},
             flags=[],
         )
-    return _plan(dataset, cfg, list(STAGES), progress, partition, previous_units=previous)
+    order = list(STAGES)
+    return plan_stages(
+        dataset,
+        cfg,
+        order,
+        progress,
+        lambda timer: grid_stage(dataset, cfg, order, timer, partition, previous_units=previous),
+    )
 
 
 def bundled_town() -> Path:

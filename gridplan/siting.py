@@ -188,9 +188,9 @@ def _greedy(
     return chosen, gains
 
 
-def _order_by_gain(w: np.ndarray, inc: sparse.csr_matrix, chosen: list[int]) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _order_by_gain(
+    w: np.ndarray, inc: sparse.csr_matrix, chosen: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Order chosen columns greedily by marginal gain; return columns and gains."""
     if not chosen:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
@@ -361,8 +361,9 @@ def solve_max_cover(
         status = "optimal"
     chosen, gains = _order_by_gain(w, inc, pick)
     gap = 0.0 if bound <= 0 else (bound - best) / bound
-    return CoverSolution(chosen, gains, float(best), float(bound), gap, status, float(heur),
-                         time.perf_counter() - t0)
+    return CoverSolution(
+        chosen, gains, float(best), float(bound), gap, status, float(heur), time.perf_counter() - t0
+    )
 
 
 def solve_set_cover(
@@ -403,11 +404,11 @@ def solve_set_cover(
     need_i = math.ceil(need - 1e-9)
     empty = np.empty(0, dtype=np.int64)
     if need_i <= 0:
-        return CoverSolution(empty, empty, 0.0, 0.0, 0.0, "trivial", 0.0,
-                             time.perf_counter() - t0)
+        return CoverSolution(empty, empty, 0.0, 0.0, 0.0, "trivial", 0.0, time.perf_counter() - t0)
     if int(w.sum()) < need_i:
-        return CoverSolution(empty, empty, 0.0, math.inf, math.inf, "infeasible", 0.0,
-                             time.perf_counter() - t0)
+        return CoverSolution(
+            empty, empty, 0.0, math.inf, math.inf, "infeasible", 0.0, time.perf_counter() - t0
+        )
     greedy, _ = _greedy(w, inc, need=need_i)
     heur = len(greedy)
     pick, bound = greedy, 1
@@ -452,8 +453,9 @@ def solve_set_cover(
     chosen, gains = _order_by_gain(w, inc, pick)
     obj = float(len(pick))
     gap = (obj - bound) / obj if obj else 0.0
-    return CoverSolution(chosen, gains, obj, float(bound), gap, status, float(heur),
-                         time.perf_counter() - t0)
+    return CoverSolution(
+        chosen, gains, obj, float(bound), gap, status, float(heur), time.perf_counter() - t0
+    )
 
 
 def _covered_rows(inc: sparse.csr_matrix, cols: list[int]) -> np.ndarray:
@@ -470,7 +472,10 @@ def _covered_weight(w: np.ndarray, inc: sparse.csr_matrix, cols: list[int]) -> n
 
 
 def generate_candidates(
-    network: WalkNetwork, *, spacing_m: float = 100.0, near: SnapResult | None = None,
+    network: WalkNetwork,
+    *,
+    spacing_m: float = 100.0,
+    near: SnapResult | None = None,
     radius_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites on the walk network, at most one per ``spacing_m`` square cell.
@@ -514,8 +519,9 @@ def generate_candidates(
     start = np.repeat(np.cumsum(steps) - steps, steps)
     along = (np.arange(len(inner)) - start + 1) * spacing_m
     inner_keep = along < network.edge_length[inner] - 1e-6
-    mid = shapely.line_interpolate_point(network.edge_geometry[inner[inner_keep]],
-                                         along[inner_keep])
+    mid = shapely.line_interpolate_point(
+        network.edge_geometry[inner[inner_keep]], along[inner_keep]
+    )
     xy = np.concatenate([network.xy[nodes], shapely.get_coordinates(mid)])
     is_node = np.concatenate([np.zeros(len(nodes)), np.ones(len(mid))])
     cell = np.floor(xy / spacing_m).astype(np.int64)
@@ -661,8 +667,9 @@ def site_facilities(
     p = cfg.siting.new_sites if new_sites is None else int(new_sites)
     limit_s = cfg.siting.time_limit_s if time_limit_s is None else float(time_limit_s)
     if coverage is None:
-        coverage = compute_coverage(buildings, facilities, network, config=cfg,
-                                    profile=profile or "standard")
+        coverage = compute_coverage(
+            buildings, facilities, network, config=cfg, profile=profile or "standard"
+        )
     if isinstance(coverage, CoverageResult):
         prof = profile or str(coverage.metrics.get("profile", "standard"))
         cov = coverage.coverage
@@ -723,13 +730,22 @@ def site_facilities(
         }
         metrics[key] = entry
         if w.sum() == 0 and mode == "max_cover":
-            entry.update(status="nothing_to_cover", objective=0, bound=0, gap=0.0, time_s=0.0,
-                         heuristic_objective=0, candidates=0, households_newly_covered=0)
+            entry.update(
+                status="nothing_to_cover",
+                objective=0,
+                bound=0,
+                gap=0.0,
+                time_s=0.0,
+                heuristic_objective=0,
+                candidates=0,
+                households_newly_covered=0,
+            )
             continue
         dsnap = _take(bsnap, pos.reindex(dem_ids).to_numpy())
         if generated:
-            cand = generate_candidates(network, spacing_m=candidate_spacing_m, near=dsnap,
-                                       radius_m=radius)
+            cand = generate_candidates(
+                network, spacing_m=candidate_spacing_m, near=dsnap, radius_m=radius
+            )
         else:
             assert cand_all is not None
             allowed = _site_categories(cand_all)

@@ -1108,7 +1108,6 @@ def form_units(
     small_grids = sorted(str(g) for g in grid_total.index if grid_total[g] < lo)
     in_range = (sizes >= lo) & (sizes <= hi)
     feasible = ~units_gdf["grid_id"].astype(str).isin(small_grids).to_numpy()
-    spreads = _spreads(members, xy_by_id)
     vals, cnts = np.unique(sizes, return_counts=True)
     hist = {str(int(k)): int(v) for k, v in zip(vals, cnts, strict=True)}
     metrics: dict[str, Any] = {
@@ -1122,9 +1121,7 @@ def form_units(
         "share_in_range": float(in_range.mean()) if len(sizes) else 1.0,
         "share_in_range_feasible": (float(in_range[feasible].mean()) if feasible.any() else 1.0),
         "size_histogram": hist,
-        "max_spread_m": float(max(spreads.values(), default=0.0)),
-        "median_spread_m": float(np.median(list(spreads.values()))) if spreads else 0.0,
-        "p90_spread_m": float(np.percentile(list(spreads.values()), 90)) if spreads else 0.0,
+        **spread_metrics(members, xy_by_id),
         "split_buildings": len(split_ids),
         "split_evenly_buildings": len(set(no_entr) | set(no_floor)),
         "split_no_entrances": len(no_entr),
@@ -1191,6 +1188,31 @@ def _unit_geometry(geoms: list[Any]) -> Any:
     if len(parts) == 1:
         return parts[0]
     return shapely.union_all(parts)
+
+
+def spread_metrics(
+    members: pd.DataFrame, xy_by_id: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    """Largest, median and 90th-percentile spread of the units (metres between the farthest
+    member buildings' representative points)."""
+    spreads = list(_spreads(members, xy_by_id).values())
+    return {
+        "max_spread_m": float(max(spreads, default=0.0)),
+        "median_spread_m": float(np.median(spreads)) if spreads else 0.0,
+        "p90_spread_m": float(np.percentile(spreads, 90)) if spreads else 0.0,
+    }
+
+
+def building_points(buildings: gpd.GeoDataFrame) -> dict[str, tuple[float, float]]:
+    """Building id -> its representative point, as unit spreads measure it."""
+    rep = shapely.point_on_surface(np.asarray(buildings.geometry.values))
+    return dict(
+        zip(
+            buildings["building_id"].astype(str),
+            zip(shapely.get_x(rep).tolist(), shapely.get_y(rep).tolist(), strict=True),
+            strict=True,
+        )
+    )
 
 
 def _spreads(members: pd.DataFrame, xy_by_id: dict[str, tuple[float, float]]) -> dict[str, float]:

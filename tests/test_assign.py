@@ -44,28 +44,67 @@ def make_town(nx: int = 2, ny: int = 2, *, big: tuple[int, ...] = (0,)) -> dict[
                 bid = f"B{t:02d}{b}"
                 cx, cy = x0 + 100 + 100 * b, y0 + 100 + 60 * b
                 hh = 80 if b in big else 12
-                blds.append({"building_id": bid, "grid_id": gid, "households": hh,
-                             "geometry": box(cx - 8, cy - 8, cx + 8, cy + 8)})
+                blds.append(
+                    {
+                        "building_id": bid,
+                        "grid_id": gid,
+                        "households": hh,
+                        "geometry": box(cx - 8, cy - 8, cx + 8, cy + 8),
+                    }
+                )
                 hh_total += hh
                 if hh == 80:
                     for ent in (1, 2):
                         for band in range(4):
                             nu += 1
                             uid = f"{gid}-{nu:03d}"
-                            units.append({"unit_id": uid, "grid_id": gid, "households": 10,
-                                          "geometry": box(cx - 8, cy - 8, cx + 8, cy + 8)})
-                            mem.append({"unit_id": uid, "building_id": bid, "entrance": ent,
-                                        "floor_from": 1 + 2 * band, "floor_to": 2 + 2 * band,
-                                        "households": 10})
+                            units.append(
+                                {
+                                    "unit_id": uid,
+                                    "grid_id": gid,
+                                    "households": 10,
+                                    "geometry": box(cx - 8, cy - 8, cx + 8, cy + 8),
+                                }
+                            )
+                            mem.append(
+                                {
+                                    "unit_id": uid,
+                                    "building_id": bid,
+                                    "entrance": ent,
+                                    "floor_from": 1 + 2 * band,
+                                    "floor_to": 2 + 2 * band,
+                                    "households": 10,
+                                }
+                            )
                 else:
                     nu += 1
                     uid = f"{gid}-{nu:03d}"
-                    units.append({"unit_id": uid, "grid_id": gid, "households": hh,
-                                  "geometry": box(cx - 8, cy - 8, cx + 8, cy + 8)})
-                    mem.append({"unit_id": uid, "building_id": bid, "entrance": pd.NA,
-                                "floor_from": pd.NA, "floor_to": pd.NA, "households": hh})
-            grids.append({"grid_id": gid, "community_id": "C01", "households": hh_total,
-                          "geometry": box(x0, y0, x0 + SIDE, y0 + SIDE)})
+                    units.append(
+                        {
+                            "unit_id": uid,
+                            "grid_id": gid,
+                            "households": hh,
+                            "geometry": box(cx - 8, cy - 8, cx + 8, cy + 8),
+                        }
+                    )
+                    mem.append(
+                        {
+                            "unit_id": uid,
+                            "building_id": bid,
+                            "entrance": pd.NA,
+                            "floor_from": pd.NA,
+                            "floor_to": pd.NA,
+                            "households": hh,
+                        }
+                    )
+            grids.append(
+                {
+                    "grid_id": gid,
+                    "community_id": "C01",
+                    "households": hh_total,
+                    "geometry": box(x0, y0, x0 + SIDE, y0 + SIDE),
+                }
+            )
     return {
         "grids": gpd.GeoDataFrame(grids, crs=CRS),
         "units": gpd.GeoDataFrame(units, crs=CRS),
@@ -74,12 +113,29 @@ def make_town(nx: int = 2, ny: int = 2, *, big: tuple[int, ...] = (0,)) -> dict[
     }
 
 
-def person(pid: str, building: str, roles: str = "", *, party: bool = False,
-           full_time: bool = False, skills: str = "", capacity: Any = pd.NA,
-           phone: str = "13812345678", **extra: Any) -> dict[str, Any]:
-    return {"person_id": pid, "building_id": building, "party_member": party, "roles": roles,
-            "full_time": full_time, "skills": skills, "capacity_households": capacity,
-            "phone": phone, **extra}
+def person(
+    pid: str,
+    building: str,
+    roles: str = "",
+    *,
+    party: bool = False,
+    full_time: bool = False,
+    skills: str = "",
+    capacity: Any = pd.NA,
+    phone: str = "13812345678",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "person_id": pid,
+        "building_id": building,
+        "party_member": party,
+        "roles": roles,
+        "full_time": full_time,
+        "skills": skills,
+        "capacity_households": capacity,
+        "phone": phone,
+        **extra,
+    }
 
 
 def roster(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -94,12 +150,16 @@ def cfg_with(**staffing: Any) -> Config:
 # --------------------------------------------------------------------------- invariants
 
 
-def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: Config,
-                     vulnerable: pd.DataFrame | None = None) -> None:
+def check_invariants(
+    res: Any,
+    town: dict[str, Any],
+    people: pd.DataFrame,
+    cfg: Config,
+    vulnerable: pd.DataFrame | None = None,
+) -> None:
     st_ = cfg.staffing
     a = res.assignments
-    assert list(a.columns[:5]) == ["person_id", "role", "target_id", "distance_m",
-                                   "distance_kind"]
+    assert list(a.columns[:5]) == ["person_id", "role", "target_id", "distance_m", "distance_kind"]
     assert set(a["role"]) <= set(ROLES)
     p = people.set_index("person_id")
     roles = {i: set(str(r).split(";")) - {""} for i, r in p["roles"].items()}
@@ -114,7 +174,8 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
         kinds = set(rows["role"])
         if not st_.allow_multiple_roles:
             ok = len(kinds) == 1 or (
-                kinds == {"unit_head", "building_head"} and st_.unit_head_may_be_building_head)
+                kinds == {"unit_head", "building_head"} and st_.unit_head_may_be_building_head
+            )
             assert ok, (pid, kinds)
         for role in ("grid_head", "unit_head", "building_head", "grid_worker_part"):
             assert (rows["role"] == role).sum() <= 1, (pid, role)
@@ -128,8 +189,11 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
             assert bool(p.loc[r["person_id"], "party_member"])
         assert r["distance_m"] <= st_.max_head_distance_m + 1e-6
         home = bld.loc[p.loc[r["person_id"], "building_id"]]
-        expect = 0.0 if home["grid_id"] == r["target_id"] else shapely.distance(
-            home.geometry.centroid, grids.loc[r["target_id"]].geometry)
+        expect = (
+            0.0
+            if home["grid_id"] == r["target_id"]
+            else shapely.distance(home.geometry.centroid, grids.loc[r["target_id"]].geometry)
+        )
         assert r["distance_m"] == pytest.approx(expect, abs=0.1)
     headed = set(heads["target_id"]) | set(vac.loc[vac["role"] == "grid_head", "target_id"])
     assert headed == set(grids.index)
@@ -142,8 +206,12 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
         assert r["distance_m"] <= st_.max_worker_distance_m + 1e-6
     full = workers[workers["role"] == "grid_worker_full"]
     assert full["target_id"].is_unique  # at most one full-time worker per grid
-    touching = {(i, j) for i in grids.index for j in grids.index
-                if grids.loc[i].geometry.distance(grids.loc[j].geometry) <= 1.0}
+    touching = {
+        (i, j)
+        for i in grids.index
+        for j in grids.index
+        if grids.loc[i].geometry.distance(grids.loc[j].geometry) <= 1.0
+    }
     for pid, rows in full.groupby("person_id"):
         cap = p.loc[pid, "capacity_households"]
         cap = st_.households_per_full_time_worker if pd.isna(cap) else int(cap)
@@ -154,8 +222,9 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
     assert staffed == set(grids.index)
 
     if st_.min_party_share > 0:
-        ids = a.loc[a["role"].isin(["grid_head", "grid_worker_full", "grid_worker_part"]),
-                    "person_id"].unique()
+        ids = a.loc[
+            a["role"].isin(["grid_head", "grid_worker_full", "grid_worker_part"]), "person_id"
+        ].unique()
         if len(ids):
             assert p.loc[ids, "party_member"].astype(bool).mean() >= st_.min_party_share - 1e-9
 
@@ -186,9 +255,15 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
 
     # volunteers
     vols = a[a["role"] == "volunteer"]
-    kinds_in = {} if vulnerable is None else dict(
-        vulnerable.merge(town["buildings"][["building_id", "grid_id"]], on="building_id")
-        .groupby("grid_id")["kind"].agg(set))
+    kinds_in = (
+        {}
+        if vulnerable is None
+        else dict(
+            vulnerable.merge(town["buildings"][["building_id", "grid_id"]], on="building_id")
+            .groupby("grid_id")["kind"]
+            .agg(set)
+        )
+    )
     for pid, rows in vols.groupby("person_id"):
         assert "volunteer" in roles[pid]
         cap = p.loc[pid, "capacity_households"]
@@ -209,18 +284,22 @@ def check_invariants(res: Any, town: dict[str, Any], people: pd.DataFrame, cfg: 
 
 
 people_rows = st.lists(
-    st.fixed_dictionaries({
-        "grid": st.integers(0, 3),
-        "building": st.integers(0, 3),
-        "roles": st.sets(st.sampled_from(["grid_head", "grid_worker", "unit_head", "volunteer"]),
-                         max_size=2),
-        "party": st.booleans(),
-        "full_time": st.booleans(),
-        "skills": st.sets(st.sampled_from(["elderly_care", "medical", "legal", "tutoring"]),
-                          max_size=2),
-        "capacity": st.one_of(st.none(), st.integers(1, 900)),
-        "entrance": st.one_of(st.none(), st.integers(1, 2)),
-    }),
+    st.fixed_dictionaries(
+        {
+            "grid": st.integers(0, 3),
+            "building": st.integers(0, 3),
+            "roles": st.sets(
+                st.sampled_from(["grid_head", "grid_worker", "unit_head", "volunteer"]), max_size=2
+            ),
+            "party": st.booleans(),
+            "full_time": st.booleans(),
+            "skills": st.sets(
+                st.sampled_from(["elderly_care", "medical", "legal", "tutoring"]), max_size=2
+            ),
+            "capacity": st.one_of(st.none(), st.integers(1, 900)),
+            "entrance": st.one_of(st.none(), st.integers(1, 2)),
+        }
+    ),
     min_size=0,
     max_size=30,
 )
@@ -233,29 +312,57 @@ people_rows = st.lists(
     share=st.sampled_from([0.0, 0.5]),
     double=st.booleans(),
     head_limit=st.sampled_from([300.0, 1500.0]),
-    vuln=st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6),
-                            st.sampled_from(["elderly_alone", "disabled", "low_income",
-                                             "left_behind_child"])), max_size=6),
+    vuln=st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(1, 6),
+            st.sampled_from(["elderly_alone", "disabled", "low_income", "left_behind_child"]),
+        ),
+        max_size=6,
+    ),
 )
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_every_constraint_holds_on_random_rosters(
-    rows: list[dict[str, Any]], party_only: bool, multiple: bool, share: float, double: bool,
-    head_limit: float, vuln: list[tuple[int, int, str]],
+    rows: list[dict[str, Any]],
+    party_only: bool,
+    multiple: bool,
+    share: float,
+    double: bool,
+    head_limit: float,
+    vuln: list[tuple[int, int, str]],
 ) -> None:
     town = make_town()
-    people = roster([
-        person(f"P{k:03d}", f"B{r['grid']:02d}{r['building']}", ";".join(sorted(r["roles"])),
-               party=r["party"], full_time=r["full_time"], skills=";".join(sorted(r["skills"])),
-               capacity=r["capacity"] if r["capacity"] is not None else pd.NA,
-               entrance=r["entrance"] if r["building"] == 0 and r["entrance"] else pd.NA)
-        for k, r in enumerate(rows)
-    ]) if rows else roster([]).assign(entrance=pd.Series(dtype=object))
+    people = (
+        roster(
+            [
+                person(
+                    f"P{k:03d}",
+                    f"B{r['grid']:02d}{r['building']}",
+                    ";".join(sorted(r["roles"])),
+                    party=r["party"],
+                    full_time=r["full_time"],
+                    skills=";".join(sorted(r["skills"])),
+                    capacity=r["capacity"] if r["capacity"] is not None else pd.NA,
+                    entrance=r["entrance"] if r["building"] == 0 and r["entrance"] else pd.NA,
+                )
+                for k, r in enumerate(rows)
+            ]
+        )
+        if rows
+        else roster([]).assign(entrance=pd.Series(dtype=object))
+    )
     vulnerable = pd.DataFrame(
         [{"building_id": f"B{g:02d}1", "households": h, "kind": k} for g, h, k in vuln],
-        columns=["building_id", "households", "kind"])
-    cfg = cfg_with(grid_head_party_only=party_only, allow_multiple_roles=multiple,
-                   min_party_share=share, unit_head_may_be_building_head=double,
-                   max_head_distance_m=head_limit, max_worker_distance_m=head_limit)
+        columns=["building_id", "households", "kind"],
+    )
+    cfg = cfg_with(
+        grid_head_party_only=party_only,
+        allow_multiple_roles=multiple,
+        min_party_share=share,
+        unit_head_may_be_building_head=double,
+        max_head_distance_m=head_limit,
+        max_worker_distance_m=head_limit,
+    )
     res = assign_staff(people, **town, vulnerable=vulnerable, config=cfg)
     check_invariants(res, town, people, cfg, vulnerable)
 
@@ -282,8 +389,13 @@ def test_rich_roster_fills_posts_and_keeps_inputs() -> None:
     town = make_town()
     people = rich_roster()
     before = {k: v.copy() for k, v in town.items()}
-    vulnerable = pd.DataFrame({"building_id": ["B001", "B012"], "households": [3, 2],
-                               "kind": ["disabled", "elderly_alone"]})
+    vulnerable = pd.DataFrame(
+        {
+            "building_id": ["B001", "B012"],
+            "households": [3, 2],
+            "kind": ["disabled", "elderly_alone"],
+        }
+    )
     cfg = cfg_with()
     res = assign_staff(people, **town, vulnerable=vulnerable, config=cfg)
     check_invariants(res, town, people, cfg, vulnerable)
@@ -325,9 +437,11 @@ def test_grid_head_vacancy_names_nearest_candidate() -> None:
     text = vac[("grid_head", "C01-004")]
     # grid 4 starts 1 500 m east of grid 1; P00412 lives at x=200 in grid 1
     # P00412 lives at x = 200 in grid 1; grid 4 starts at x = 1 500
-    assert text == ("grid C01-004 has no grid head: all 1 eligible within 1 500 m are taken "
-                    "(P00412 at 1 300 m is grid head of C01-001); recruit another grid head "
-                    "near it")
+    assert text == (
+        "grid C01-004 has no grid head: all 1 eligible within 1 500 m are taken "
+        "(P00412 at 1 300 m is grid head of C01-001); recruit another grid head "
+        "near it"
+    )
     assert "P00412" in vac[("grid_head", "C01-002")]
     assert "INFEASIBLE" not in " ".join(res.vacancies["reason"])
 
@@ -336,8 +450,7 @@ def test_far_candidate_message_exact() -> None:
     town = make_town(5, 1)
     people = roster([person("P00412", "B001", "grid_head")])
     res = assign_staff(people, **town, config=cfg_with())
-    reason = res.vacancies.set_index(["role", "target_id"]).loc[("grid_head", "C01-005"),
-                                                                "reason"]
+    reason = res.vacancies.set_index(["role", "target_id"]).loc[("grid_head", "C01-005"), "reason"]
     home = town["buildings"].set_index("building_id").loc["B001"].geometry.centroid
     d = home.distance(town["grids"].set_index("grid_id").loc["C01-005"].geometry)
     assert d > 1500
@@ -351,17 +464,21 @@ def test_unit_vacancy_reasons() -> None:
     res = assign_staff(people, **town, config=cfg_with())
     vac = res.vacancies[res.vacancies["role"] == "unit_head"].set_index("target_id")["reason"]
     assert vac["C01-001-009"] == (
-        "unit C01-001-009: no resident volunteer (no one on the roster lives in B001)")
+        "unit C01-001-009: no resident volunteer (no one on the roster lives in B001)"
+    )
     # entrance 2 units cannot be headed by P1 (entrance 1)
     head = res.units.set_index("unit_id")["head_id"]
     assert head["C01-001-001"] == "P1" or head.iloc[:4].eq("P1").any()
     assert head.iloc[4:8].isna().all()
     assert vac["C01-001-005"].startswith(
         "unit C01-001-005: no resident volunteer in its own entrance and floors (B000 entrance 2 "
-        "floors 1-2); the roster's residents of the building (P1) live in other entrances")
-    assert vac["C01-001-002"] == ("unit C01-001-002: no resident volunteer free (P1 is already "
-                                  "unit head of C01-001-001); recruit another resident or allow "
-                                  "[staffing] allow_multiple_roles")
+        "floors 1-2); the roster's residents of the building (P1) live in other entrances"
+    )
+    assert vac["C01-001-002"] == (
+        "unit C01-001-002: no resident volunteer free (P1 is already "
+        "unit head of C01-001-001); recruit another resident or allow "
+        "[staffing] allow_multiple_roles"
+    )
 
 
 def test_party_only_and_party_share() -> None:
@@ -370,8 +487,7 @@ def test_party_only_and_party_share() -> None:
     rows += [person("Q0", "B001", "grid_head", party=True)]
     people = roster(rows)
     res = assign_staff(people, **town, config=cfg_with(grid_head_party_only=True))
-    assert list(res.assignments.loc[res.assignments["role"] == "grid_head", "person_id"]) == [
-        "Q0"]
+    assert list(res.assignments.loc[res.assignments["role"] == "grid_head", "person_id"]) == ["Q0"]
     res = assign_staff(people, **town, config=cfg_with(min_party_share=0.5))
     heads = res.assignments[res.assignments["role"] == "grid_head"]
     assert len(heads) == 2  # one party member allows one other
@@ -387,8 +503,9 @@ def test_full_time_worker_covers_adjacent_small_grids() -> None:
     res = assign_staff(people, **town, config=cfg_with())
     full = res.assignments[res.assignments["role"] == "grid_worker_full"]
     assert sorted(full["target_id"]) == ["C01-001", "C01-002", "C01-003"]
-    res = assign_staff(people.assign(capacity_households=pd.array([100], dtype="Int64")),
-                       **town, config=cfg_with())
+    res = assign_staff(
+        people.assign(capacity_households=pd.array([100], dtype="Int64")), **town, config=cfg_with()
+    )
     full = res.assignments[res.assignments["role"] == "grid_worker_full"]
     assert len(full) == 2
     assert res.metrics["grid_workers"]["heaviest_load_share_of_capacity"] == pytest.approx(0.96)
@@ -398,8 +515,12 @@ def test_full_time_worker_covers_adjacent_small_grids() -> None:
 def test_heaviest_load_is_balanced() -> None:
     town = make_town(2, 1, big=())
     # two full-time workers in grid 1 who could each cover both grids: one grid each
-    people = roster([person("F1", "B001", "grid_worker", full_time=True, capacity=500),
-                     person("F2", "B002", "grid_worker", full_time=True, capacity=500)])
+    people = roster(
+        [
+            person("F1", "B001", "grid_worker", full_time=True, capacity=500),
+            person("F2", "B002", "grid_worker", full_time=True, capacity=500),
+        ]
+    )
     res = assign_staff(people, **town, config=cfg_with())
     full = res.assignments[res.assignments["role"] == "grid_worker_full"]
     assert full["person_id"].nunique() == 2
@@ -413,8 +534,9 @@ def test_network_distance_function_is_used() -> None:
 
     def walk(origins: np.ndarray, targets: np.ndarray) -> np.ndarray:
         calls.append((origins.shape, targets.shape))
-        return 2.0 * np.hypot(origins[:, None, 0] - targets[None, :, 0],
-                              origins[:, None, 1] - targets[None, :, 1])
+        return 2.0 * np.hypot(
+            origins[:, None, 0] - targets[None, :, 0], origins[:, None, 1] - targets[None, :, 1]
+        )
 
     res = assign_staff(people, **town, network=walk, config=cfg_with())
     heads = res.assignments[res.assignments["role"] == "grid_head"].set_index("target_id")
@@ -430,8 +552,9 @@ def test_deterministic() -> None:
     vulnerable = pd.DataFrame({"building_id": ["B001"], "households": [3], "kind": ["disabled"]})
     cfg = cfg_with(min_party_share=0.4)
     a = assign_staff(people, **town, vulnerable=vulnerable, config=cfg, seed=3)
-    b = assign_staff(people.sample(frac=1.0, random_state=1), **town, vulnerable=vulnerable,
-                     config=cfg, seed=3)
+    b = assign_staff(
+        people.sample(frac=1.0, random_state=1), **town, vulnerable=vulnerable, config=cfg, seed=3
+    )
     pd.testing.assert_frame_equal(a.assignments, b.assignments)
     pd.testing.assert_frame_equal(a.vacancies, b.vacancies)
     assert a.flags == b.flags
@@ -467,14 +590,14 @@ def test_errors_and_empty() -> None:
     res = assign_staff(people, **town, config=cfg_with())
     assert res.assignments.empty
     assert any("missing from the buildings layer" in f for f in res.flags)
-    assert set(res.vacancies["role"]) == {"grid_head", "grid_worker", "unit_head",
-                                          "building_head"}
+    assert set(res.vacancies["role"]) == {"grid_head", "grid_worker", "unit_head", "building_head"}
 
 
 def test_points_and_no_units() -> None:
     town = make_town(1, 1)
     town["buildings"] = town["buildings"].set_geometry(
-        [Point(g.centroid.x, g.centroid.y) for g in town["buildings"].geometry])
+        [Point(g.centroid.x, g.centroid.y) for g in town["buildings"].geometry]
+    )
     town["units"] = town["units"].iloc[:0]
     town["unit_members"] = town["unit_members"].iloc[:0]
     people = roster([person("P1", "B001", "grid_head")])

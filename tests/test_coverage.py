@@ -81,10 +81,17 @@ def test_one_row_per_residential_building_tier_and_category():
     assert len(res.coverage) == 2 * 3
     assert set(res.coverage.building_id) == {"B0", "B2"}
     assert list(res.coverage.columns) == [
-        "building_id", "tier", "category", "minutes", "covered", "reachable"
+        "building_id",
+        "tier",
+        "category",
+        "minutes",
+        "covered",
+        "reachable",
     ]
     assert set(zip(res.coverage.tier, res.coverage.category, strict=True)) == {
-        ("5min", "kindergarten"), ("5min", "health_station"), ("10min", "primary_school")
+        ("5min", "kindergarten"),
+        ("5min", "health_station"),
+        ("10min", "primary_school"),
     }
 
 
@@ -135,8 +142,10 @@ def test_unreachable_households_are_reported_apart_from_uncovered():
 
 def test_complete_households_and_grid_summary():
     b = buildings_at(
-        [100, 100, 1500], households=[3, 4, 5],
-        community_id=["C1", "C1", "C2"], grid_id=["G1", "G2", "G2"],
+        [100, 100, 1500],
+        households=[3, 4, 5],
+        community_id=["C1", "C1", "C2"],
+        grid_id=["G1", "G2", "G2"],
     )
     f = facilities_at([("kindergarten", 0.0), ("health_station", 150.0)])
     res = compute_coverage(b, f, street(), config=CFG)
@@ -163,8 +172,11 @@ def test_polygon_buildings_use_a_point_inside():
 
 
 def test_river_with_one_bridge_decides_coverage():
-    lines = [LineString([(0, 0), (1000, 0)]), LineString([(0, 100), (1000, 100)]),
-             LineString([(500, 0), (500, 100)])]
+    lines = [
+        LineString([(0, 0), (1000, 0)]),
+        LineString([(0, 100), (1000, 100)]),
+        LineString([(500, 0), (500, 100)]),
+    ]
     roads = gpd.GeoDataFrame({"road_class": ["residential"] * 3}, geometry=lines, crs=CRS)
     river = gpd.GeoDataFrame(
         geometry=[Polygon([(-100, 40), (1100, 40), (1100, 60), (-100, 60)])], crs=CRS
@@ -182,8 +194,9 @@ def test_river_with_one_bridge_decides_coverage():
     )
     res = compute_coverage(b, f, net, config=CFG)
     # the north building is 120 m from the school as the crow flies but walks via the bridge
-    assert cell(res, "N1", "primary_school").minutes == pytest.approx((10 + 400 + 100 + 400 + 10)
-                                                                     / 60)
+    assert cell(res, "N1", "primary_school").minutes == pytest.approx(
+        (10 + 400 + 100 + 400 + 10) / 60
+    )
     assert cell(res, "S1", "primary_school").minutes == pytest.approx(40 / 60)
 
 
@@ -191,7 +204,9 @@ def test_missing_columns_are_named():
     with pytest.raises(DataError, match="households"):
         compute_coverage(
             gpd.GeoDataFrame({"building_id": ["B0"]}, geometry=[Point(0, 0)], crs=CRS),
-            None, street(), config=CFG,
+            None,
+            street(),
+            config=CFG,
         )
 
 
@@ -239,8 +254,10 @@ def test_town_minutes_match_networkx(town_dataset):
         fsnap = snap_points(net, facilities.geometry[facilities["category"] == cat])
         g2 = g.copy()
         for i in np.flatnonzero(fsnap.reachable):
-            for node, off in ((fsnap.node_u[i], fsnap.offset_u[i]),
-                              (fsnap.node_v[i], fsnap.offset_v[i])):
+            for node, off in (
+                (fsnap.node_u[i], fsnap.offset_u[i]),
+                (fsnap.node_v[i], fsnap.offset_v[i]),
+            ):
                 if not g2.has_edge("S", int(node)) or g2["S"][int(node)]["w"] > off:
                     g2.add_edge("S", int(node), w=float(off))
         dist = nx.single_source_dijkstra_path_length(g2, "S", weight="w")
@@ -249,8 +266,7 @@ def test_town_minutes_match_networkx(town_dataset):
         want = np.minimum(du + bsnap.offset_u, dv + bsnap.offset_v)
         for i in np.flatnonzero(fsnap.reachable):  # same-edge walks
             same = bsnap.edge == fsnap.edge[i]
-            direct = (bsnap.access_m + fsnap.access_m[i]
-                      + np.abs(bsnap.along_m - fsnap.along_m[i]))
+            direct = bsnap.access_m + fsnap.access_m[i] + np.abs(bsnap.along_m - fsnap.along_m[i])
             want[same] = np.minimum(want[same], direct[same])
         got = res.coverage[res.coverage.category == cat].set_index("building_id")["minutes"]
         got_m = got.reindex(blds["building_id"]).to_numpy() * 60.0

@@ -87,8 +87,11 @@ def test_empty_network_leaves_everything_unreachable():
 
 
 def test_node_numbering_does_not_depend_on_row_order():
-    lines = [LineString([(0, 0), (200, 0)]), LineString([(100, -50), (100, 50)]),
-             LineString([(200, 0), (200, 100)])]
+    lines = [
+        LineString([(0, 0), (200, 0)]),
+        LineString([(100, -50), (100, 50)]),
+        LineString([(200, 0), (200, 100)]),
+    ]
     a = build_walk_network(roads_of(lines))
     b = build_walk_network(roads_of(lines[::-1]))
     assert np.array_equal(a.xy, b.xy)

@@ -52,13 +52,11 @@ def test_atomic_output_keeps_old_on_failure(tmp_path):
     with atomic_output_dir(out) as tmp:
         (tmp / "a.txt").write_text("first")
     assert (out / "a.txt").read_text() == "first"
-    with pytest.raises(OutputExistsError):
-        with atomic_output_dir(out):
-            pass
-    with pytest.raises(RuntimeError):
-        with atomic_output_dir(out, overwrite=True) as tmp:
-            (tmp / "a.txt").write_text("second")
-            raise RuntimeError("stage failed")
+    with pytest.raises(OutputExistsError), atomic_output_dir(out):
+        pass
+    with pytest.raises(RuntimeError), atomic_output_dir(out, overwrite=True) as tmp:
+        (tmp / "a.txt").write_text("second")
+        raise RuntimeError("stage failed")
     assert (out / "a.txt").read_text() == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
     with atomic_output_dir(out, overwrite=True) as tmp:

@@ -55,14 +55,16 @@ def test_text_keeps_other_numbers() -> None:
 @given(phone=mobiles, ident=id_numbers, note_phone=mobiles)
 @settings(max_examples=30, deadline=None)
 def test_no_raw_number_survives_mask_people(phone: str, ident: str, note_phone: str) -> None:
-    df = pd.DataFrame({
-        "person_id": ["P00001"],
-        "building_id": ["B0001"],
-        "name": ["张三"],
-        "phone": [phone],
-        "id_number": [ident],
-        "note": [f"call {note_phone} after 6pm"],
-    })
+    df = pd.DataFrame(
+        {
+            "person_id": ["P00001"],
+            "building_id": ["B0001"],
+            "name": ["张三"],
+            "phone": [phone],
+            "id_number": [ident],
+            "note": [f"call {note_phone} after 6pm"],
+        }
+    )
     out = mask_people(df)
     text = out.to_csv(index=False)
     assert phone not in text
@@ -115,8 +117,9 @@ def test_log_filter_masks(phone: str, ident: str) -> None:
 
 
 def test_log_filter_leaves_plain_messages() -> None:
-    rec = logging.LogRecord("x", logging.INFO, __file__, 1, "grid %s: %d households",
-                            ("C01-001", 400), None)
+    rec = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "grid %s: %d households", ("C01-001", 400), None
+    )
     assert PersonalDataFilter().filter(rec) is True
     assert rec.getMessage() == "grid C01-001: 400 households"
 

@@ -45,8 +45,10 @@ def town():
         {"facility_id": ["F0"], "category": ["kindergarten"]}, geometry=[Point(400, 0)], crs=CRS
     )
     sites = gpd.GeoDataFrame(
-        {"site_id": ["S_far", "S_mid", "S_old", "S_school_only"],
-         "categories": ["kindergarten", "kindergarten;nursery", None, "primary_school"]},
+        {
+            "site_id": ["S_far", "S_mid", "S_old", "S_school_only"],
+            "categories": ["kindergarten", "kindergarten;nursery", None, "primary_school"],
+        },
         geometry=[Point(2900, 5), Point(2020, 5), Point(450, 5), Point(2030, 5)],
         crs=CRS,
     )
@@ -67,7 +69,12 @@ def test_siting_picks_the_obvious_site():
     assert m["households_covered_before"] == 20
     assert m["candidates"] == 3  # the primary-school-only site is not a candidate
     assert list(res.sites.columns) == [
-        "site_id", "category", "tier", "households_newly_covered", "rank", "geometry"
+        "site_id",
+        "category",
+        "tier",
+        "households_newly_covered",
+        "rank",
+        "geometry",
     ]
 
 
@@ -91,8 +98,7 @@ def test_generated_candidates_cover_the_cluster():
 def test_set_cover_finds_fewest_sites_or_explains():
     net, b, f, sites = town()
     cov = compute_coverage(b, f, net, config=CFG)
-    res = site_facilities(b, cov, net, sites=sites, config=CFG, mode="set_cover",
-                          target_share=0.9)
+    res = site_facilities(b, cov, net, sites=sites, config=CFG, mode="set_cover", target_share=0.9)
     assert res.sites.site_id.tolist() == ["S_mid"]
     assert res.metrics["kindergarten"]["objective"] == 1
     full = site_facilities(b, cov, net, sites=sites, config=CFG, target_share=1.0)
@@ -118,8 +124,7 @@ def test_siting_is_deterministic():
 def test_candidate_coverage_by_hand():
     net, _, _, _ = town()
     cand = snap_points(net, gpd.GeoSeries([Point(1000, 0), Point(2000, 0)], crs=CRS))
-    dem = snap_points(net, gpd.GeoSeries([Point(1290, 5), Point(1300, 5), Point(2200, 0)],
-                                         crs=CRS))
+    dem = snap_points(net, gpd.GeoSeries([Point(1290, 5), Point(1300, 5), Point(2200, 0)], crs=CRS))
     inc = candidate_coverage(net, cand, dem, 300).toarray()
     assert inc.tolist() == [[1, 0], [0, 0], [0, 1]]
 
@@ -166,7 +171,8 @@ def test_set_cover_is_minimal_against_brute_force(data, share):
     need = share * w.sum()
     sol = solve_set_cover(w, sparse.csr_matrix(a), need, time_limit_s=5)
     sizes = [
-        k for k in range(a.shape[1] + 1)
+        k
+        for k in range(a.shape[1] + 1)
         for c in itertools.combinations(range(a.shape[1]), k)
         if w[a[:, list(c)].any(axis=1)].sum() >= need - 1e-9
     ]
@@ -181,8 +187,14 @@ def test_town_siting_from_sites_layer(town_dataset):
     b, f = town_dataset.layer("buildings"), town_dataset.layer("facilities")
     cfg = load_config({"siting": {"new_sites": 2}})
     cov = compute_coverage(b, f, net, config=cfg)
-    res = site_facilities(b, cov, net, sites=town_dataset.layer("sites"), config=cfg,
-                          categories=["kindergarten", "primary_school"])
+    res = site_facilities(
+        b,
+        cov,
+        net,
+        sites=town_dataset.layer("sites"),
+        config=cfg,
+        categories=["kindergarten", "primary_school"],
+    )
     assert set(res.metrics) == {"kindergarten", "primary_school"}
     for cat, m in res.metrics.items():
         assert m["status"] in ("optimal", "nothing_to_cover")
