@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -329,3 +330,59 @@ def household_sensitivity(
         )
         result[float(factor)] = int(est["households"].sum())
     return result
+
+
+def grid_household_sensitivity(
+    buildings: gpd.GeoDataFrame,
+    *,
+    config: Config | None = None,
+    factors: Sequence[float] = (0.8, 1.2),
+) -> dict[str, Any]:
+    """How the planned grids' households move if the dwelling size is off by each factor.
+
+    The grids are kept as planned (``buildings.grid_id``); only the estimated counts change.
+    A planner reads it as: "if dwellings are 20 % smaller than assumed, grids would hold
+    between X and Y households".
+
+    Parameters
+    ----------
+    buildings
+        Planned buildings: ``grid_id``, ``households``, ``households_estimated``, geometry.
+    config
+        Settings (``households.dwelling_size_m2``, ``grids`` bounds).
+    factors
+        Multipliers of the dwelling size.
+
+    Returns
+    -------
+    dict
+        ``{"dwelling_size_m2", "buildings_estimated", "households_estimated",
+        "scenarios": {"×0.8": {...}, ...}}``, each scenario with the dwelling size, total
+        households, and households per grid (min, mean, max, share of grids within bounds).
+        Empty when no household was estimated.
+    """
+    cfg = config if config is not None else DEFAULT
+    flagged = buildings["households_estimated"].astype(bool)
+    if not flagged.any():
+        return {}
+    base = cfg.households.dwelling_size_m2
+    lo, hi = cfg.grids.min_households, cfg.grids.max_households
+    grid = buildings["grid_id"].astype(str)
+    out: dict[str, Any] = {
+        "dwelling_size_m2": base,
+        "buildings_estimated": int(flagged.sum()),
+        "households_estimated": int(buildings.loc[flagged, "households"].sum()),
+        "scenarios": {},
+    }
+    for factor in (1.0, *factors):
+        est = estimate_households(buildings, config=cfg, dwelling_size_m2=base * factor)
+        per_grid = est["households"].groupby(grid.to_numpy()).sum()
+        out["scenarios"][f"×{factor:g}"] = {
+            "dwelling_size_m2": round(base * factor, 1),
+            "households": int(est["households"].sum()),
+            "grid_households_min": int(per_grid.min()),
+            "grid_households_mean": round(float(per_grid.mean()), 1),
+            "grid_households_max": int(per_grid.max()),
+            "grids_within_bounds": round(float(per_grid.between(lo, hi).mean()), 3),
+        }
+    return out

@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from gridplan._errors import DataError
 from gridplan.planfile import atomic_output_dir
@@ -174,6 +175,19 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of a repaired geometry, or ``None`` when it has no area."""
+    if geom is None or geom.is_empty:
+        return None
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom if geom.area > 0 else None
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return None
+    merged = shapely.union_all(parts)
+    return merged if merged.area > 0 else None
+
+
 def _osm_ids(df: pd.DataFrame) -> list[str]:
     """Readable, stable ids: ``w123`` for a way, ``r45`` for a relation, ``n6`` for a node."""
     kinds = df["osm_type"].astype(str).str[0]
@@ -213,6 +227,20 @@ def _buildings(osm: Any) -> gpd.GeoDataFrame:
         msg = "import-osm: the extract holds no building polygons; check --bbox or the file"
         raise DataError(msg)
     raw = raw[raw.geom_type.isin(["Polygon", "MultiPolygon"])].copy()
+    # OSM holds some self-touching or collapsed rings: repair them, keep the polygonal part,
+    # and drop what has no area left (named in the log), so the dataset validates.
+    fixed = shapely.make_valid(np.asarray(raw.geometry.values))
+    polys = np.array([_polygonal(g) for g in fixed], dtype=object)
+    bad = np.array([g is None for g in polys])
+    if bad.any():
+        dropped = _osm_ids(raw[bad])
+        logger.warning(
+            "import-osm: %d building(s) with no area left after repair dropped: %s",
+            len(dropped),
+            ", ".join(dropped[:10]) + (" …" if len(dropped) > 10 else ""),
+        )
+    raw = raw[~bad].copy()
+    raw = raw.set_geometry(gpd.GeoSeries(list(polys[~bad]), index=raw.index, crs=raw.crs))
     kind = _column(raw, "building").fillna("yes").astype(str).str.lower()
     use = pd.Series(pd.NA, index=raw.index, dtype=object)
     use[kind.isin(RESIDENTIAL_TYPES)] = "residential"

@@ -293,6 +293,12 @@ def plan_stages(
     layers.update(gs.layers)
     grids = gs.grids
     planned = gs.buildings
+    if planned["households_estimated"].any():
+        from gridplan.households import grid_household_sensitivity
+
+        meta["sensitivity"] = timer.run(
+            "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg)
+        )
     if len(gs.building_parts):
         layers["building_parts"] = gs.building_parts
     units, members = gs.units, gs.unit_members
