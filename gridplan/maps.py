@@ -161,6 +161,7 @@ _CSS = """
 .gp-label {background: rgba(255,255,255,0.8); border: 1px solid #555; border-radius: 3px;
   padding: 1px 4px; font: 12px/1.2 sans-serif; box-shadow: none; white-space: nowrap;}
 .gp-label::before {display: none;}
+.gp-hide-labels .gp-label {display: none;}
 .gp-pop {font: 12px/1.4 sans-serif; max-height: 320px; overflow-y: auto;}
 .gp-pop table {border-collapse: collapse;}
 .gp-pop th {text-align: left; padding-right: 8px; font-weight: 600; vertical-align: top;}
@@ -1227,9 +1228,35 @@ def make_map(
         ).add_to(m)
     if ctx.legend:
         m.add_child(_legend(ctx))
+    if grids is not None and len(grids):
+        _labels_from_zoom(m, _metric(grids))
     if bounds:
         m.fit_bounds(bounds)
     return m
+
+
+#: A grid label is shown once a typical grid is at least this wide on screen (pixels).
+LABEL_MIN_WIDTH_PX = 70
+
+
+def _labels_from_zoom(m: folium.Map, grids: gpd.GeoDataFrame) -> None:
+    """Show grid labels only from the zoom at which a typical grid has room for its label, so a
+    map of hundreds of grids opens readable instead of buried under labels."""
+    width_m = math.sqrt(float(np.median(grids.geometry.area)))
+    lat = float(grids.to_crs(4326).geometry.union_all().centroid.y)
+    # Web Mercator: metres per pixel at zoom z = 156 543.03 · cos(lat) / 2^z
+    scale = LABEL_MIN_WIDTH_PX * 156_543.03 * math.cos(math.radians(lat)) / max(width_m, 1.0)
+    zoom = max(0, min(22, math.ceil(math.log2(scale))))
+    toggle = MacroElement()
+    toggle._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "(function(){var map=" + m.get_name() + ";function upd(){"
+        "map.getContainer().classList.toggle('gp-hide-labels',map.getZoom()<"
+        + str(zoom)
+        + ");}map.on('zoomend',upd);map.whenReady(upd);})();"
+        "{% endmacro %}"
+    )
+    m.add_child(toggle)
 
 
 def write_map(

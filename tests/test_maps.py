@@ -487,3 +487,27 @@ def test_no_personal_data_in_logs(
         write_map(plan, tmp_path / "m.html", lang="zh", basemap="gaode")
     assert "map written" in caplog.text
     assert not unmasked_numbers(caplog.text)
+
+
+def test_grid_labels_wait_for_a_zoom_where_they_fit(plan: Plan, tmp_path: Path) -> None:
+    """Labels of small grids appear only when zoomed in far enough for them to fit."""
+    import re
+
+    import shapely.affinity
+
+    def threshold(p: Plan) -> int:
+        page = write_map(p, tmp_path / "m.html", lang="en").read_text(encoding="utf-8")
+        found = re.search(r"toggle\('gp-hide-labels',map\.getZoom\(\)<(\d+)\)", page)
+        assert found, "the label toggle is missing"
+        return int(found.group(1))
+
+    big = threshold(plan)
+    grids = plan.layers["grids"]
+    shrunk = grids.assign(
+        geometry=[shapely.affinity.scale(g, 0.1, 0.1, origin="centroid") for g in grids.geometry]
+    )
+    small = threshold(
+        Plan({**plan.layers, "grids": shrunk}, plan.metadata, plan.crs, plan.output_crs)
+    )
+    # a tenth of the width needs 2^3.32 more magnification: 3 or 4 whole zoom levels later
+    assert small - big in (3, 4)
