@@ -67,6 +67,7 @@ import shapely
 from scipy.spatial import Delaunay, QhullError
 
 from gridplan._errors import DataError
+from gridplan.adjacency import connected_components
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["UnitsResult", "form_units"]
@@ -358,23 +359,7 @@ def _crossing(edges: np.ndarray, xy: np.ndarray, roads: shapely.STRtree | None) 
 
 def _components(nodes: Collection[int], adj: list[set[int]]) -> list[list[int]]:
     """Connected components of the subgraph induced by ``nodes``, each sorted, by first node."""
-    todo = set(nodes)
-    comps = []
-    for start in sorted(todo):
-        if start not in todo:
-            continue
-        todo.discard(start)
-        stack = [start]
-        comp = [start]
-        while stack:
-            v = stack.pop()
-            for u in adj[v]:
-                if u in todo:
-                    todo.discard(u)
-                    stack.append(u)
-                    comp.append(u)
-        comps.append(sorted(comp))
-    return comps
+    return sorted(connected_components(nodes, [sorted(a) for a in adj]), key=lambda c: c[0])
 
 
 def _connected(nodes: Collection[int], adj: list[set[int]]) -> bool:
