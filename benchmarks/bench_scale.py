@@ -9,7 +9,7 @@ Two measurements, each run in a fresh subprocess (so that peak memory is that ru
   of the process and of its child processes (the Dask workers) and keeps the largest total per
   stage; stages are told apart by the progress lines. ``ru_maxrss`` of the process
   (``resource.getrusage``) is quoted too.
-- **province**, :func:`gridplan.parallel.plan_to_folder_batched` (partition, units and staffing
+- **province**, :func:`gridplan.batched.plan_to_folder_batched` (partition, units and staffing
   batch by batch) on 1 and 2 workers: households per second, scaling efficiency
   (``t1 / (2 · t2)``), peak memory per worker process, and where the time goes (driver: read,
   validate and prepare a batch, staffing, writing; workers: the communities), from which a
@@ -137,7 +137,7 @@ def run_city(dataset: Path, out: Path, workers: int) -> dict[str, Any]:
 
 
 def run_province(dataset: Path, out: Path, workers: int, batch_size: int) -> dict[str, Any]:
-    from gridplan.parallel import plan_to_folder_batched
+    from gridplan.batched import plan_to_folder_batched
     from gridplan.planfile import read_plan
 
     s = Sampler()

@@ -251,7 +251,7 @@ def _run(
             pass
     cfg = _config(config_path, seed, strict)
     if batch_size is not None:
-        from gridplan.parallel import plan_to_folder_batched
+        from gridplan.batched import plan_to_folder_batched
 
         plan_to_folder_batched(
             dataset,

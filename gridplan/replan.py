@@ -37,22 +37,21 @@ import shapely
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
-from gridplan.adjacency import barrier_lines, glue
-from gridplan.partition import (
-    PartitionResult,
-    _assemble,
-    _assign_faces,
-    _community_polygon,
-    _make_nodes,
-    _metrics,
-    _plan_area,
-    _prepare_inputs,
-    _region_flags,
+from gridplan._partition_regions import assign_faces as _assign_faces
+from gridplan._partition_regions import (
     choose_count,
-    community_seed,
     face_groups,
     number_regions,
 )
+from gridplan._partition_regions import community_polygon as _community_polygon
+from gridplan._partition_regions import make_nodes as _make_nodes
+from gridplan._partition_regions import plan_area as _plan_area
+from gridplan._partition_result import assemble as _assemble
+from gridplan._partition_result import grid_metrics as _metrics
+from gridplan._partition_result import prepare_inputs as _prepare_inputs
+from gridplan._partition_result import region_flags as _region_flags
+from gridplan.adjacency import barrier_lines, glue
+from gridplan.partition import PartitionResult, community_seed
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["ReplanResult", "replan_grids"]

@@ -10,7 +10,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from gridplan.parallel import plan_by_community, plan_parallel, plan_to_folder_batched
+from gridplan.batched import plan_to_folder_batched
+from gridplan.parallel import plan_by_community, plan_parallel
 
 distributed = pytest.importorskip("distributed")
 

@@ -1,0 +1,703 @@
+"""Grids: the search that splits one face graph into balanced, contiguous regions.
+
+Recursive bisection gives the first split (:func:`_initial_labels`, or
+:func:`_initial_from_homes` when re-planning), then the local search :class:`_Search` improves
+it: boundary moves, recombination of neighbouring grids along spanning-tree cuts, and chains of
+transfers. :func:`partition_face` runs the whole of it; the algorithm is described in
+:mod:`gridplan.partition`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gridplan.adjacency import connected_components
+
+__all__ = ["match_homes", "partition_face"]
+
+log = logging.getLogger(__name__)
+
+_COMPOUND_CUT_FACTOR = 3.0  # cutting inside a compound costs this many times more
+_BAND = 0.05  # share of the target beyond which deviation is penalised extra
+_MU = 3.0  # weight of the cut boundary against balance (tuned on the 70 × 70 lattice)
+
+
+# --------------------------------------------------------------------------- initial split
+
+
+def _principal_axis(pts: np.ndarray) -> np.ndarray:
+    if len(pts) < 2:
+        return np.array([1.0, 0.0])
+    c = pts - pts.mean(axis=0)
+    cov = c.T @ c
+    vals, vecs = np.linalg.eigh(cov)
+    axis = vecs[:, int(np.argmax(vals))]
+    if axis[0] < -1e-12 or (abs(axis[0]) <= 1e-12 and axis[1] < 0):
+        axis = -axis
+    return np.asarray(axis)
+
+
+def _grow_split(
+    nodes: list[int], k1: int, k: int, xy: np.ndarray, w: np.ndarray, adj: list[list[int]]
+) -> tuple[list[int], list[int]]:
+    members = set(nodes)
+    total = float(w[nodes].sum())
+    target = total * k1 / k
+    axis = _principal_axis(xy[nodes])
+    proj = dict(zip(nodes, (xy[nodes] @ axis).tolist(), strict=True))
+    start = min(nodes, key=lambda v: (proj[v], v))
+    heap = [(proj[start], start)]
+    queued = {start}
+    order: list[int] = []
+    acc = 0.0
+    best_i, best_err = 0, math.inf
+    while heap:
+        _, v = heapq.heappop(heap)
+        order.append(v)
+        acc += w[v]
+        if len(order) < len(nodes):
+            err = abs(acc - target)
+            if err < best_err - 1e-9:
+                best_i, best_err = len(order) - 1, err
+        if acc > target + best_err:  # cannot get better any more
+            break
+        for u in adj[v]:
+            if u in members and u not in queued:
+                queued.add(u)
+                heapq.heappush(heap, (proj[u], u))
+    part1 = order[: best_i + 1]
+    in1 = set(part1)
+    rest = [v for v in nodes if v not in in1]
+    comps = connected_components(rest, adj)
+    if len(comps) > 1:
+        comps.sort(key=lambda c: (-float(w[c].sum()), -len(c), c[0]))
+        for c in comps[1:]:
+            part1.extend(c)
+        rest = comps[0]
+    return sorted(part1), sorted(rest)
+
+
+def _initial_labels(
+    n: int, k: int, xy: np.ndarray, w: np.ndarray, adj: list[list[int]]
+) -> np.ndarray:
+    labels = np.zeros(n, dtype=np.int64)
+    stack: list[tuple[list[int], int, int]] = [(list(range(n)), k, 0)]
+    while stack:
+        nodes, kk, first = stack.pop()
+        if kk <= 1 or len(nodes) <= 1:
+            labels[nodes] = first
+            continue
+        k1 = kk // 2
+        a, b = _grow_split(nodes, k1, kk, xy, w, adj)
+        if not a or not b:
+            labels[nodes] = first
+            continue
+        stack.append((a, k1, first))
+        stack.append((b, kk - k1, first + k1))
+    # Labels may skip values when a region could not be split further; renumber densely.
+    _, dense = np.unique(labels, return_inverse=True)
+    return np.asarray(dense, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- local search
+
+
+@dataclass
+class _Search:
+    adj: list[list[int]]
+    cost: list[list[float]]  # cut cost of each adjacency (length, × compound factor)
+    w: np.ndarray
+    labels: np.ndarray
+    k: int
+    target: float
+    low: float
+    high: float
+    mu: float
+    anchor: np.ndarray | None = None
+    anchor_cost: float = 0.0
+    weights: list[float] = field(default_factory=list)
+    members: list[set[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lab = [int(x) for x in self.labels]
+        self.wl = [int(x) for x in self.w]
+        self.weights = [0.0] * self.k
+        self.members = [set() for _ in range(self.k)]
+        for v, r in enumerate(self.lab):
+            self.weights[r] += self.wl[v]
+            self.members[r].add(v)
+        self.band = _BAND * self.target
+        self.big = 20.0 * self.target
+
+    def pen(self, x: float) -> float:
+        d = x - self.target
+        p = d * d
+        ex = abs(d) - self.band
+        if ex > 0:
+            p += 10.0 * ex * ex
+        if x < self.low:
+            p += self.big * (self.low - x)
+        elif x > self.high:
+            p += self.big * (x - self.high)
+        return p
+
+    def pen_array(self, x: np.ndarray) -> np.ndarray:
+        d = x - self.target
+        ex = np.maximum(np.abs(d) - self.band, 0.0)
+        viol = np.maximum(self.low - x, 0.0) + np.maximum(x - self.high, 0.0)
+        return np.asarray(d * d + 10.0 * ex * ex + self.big * viol)
+
+    def stays_connected(self, v: int, a: int) -> bool:
+        lab = self.lab
+        nbrs = [u for u in self.adj[v] if lab[u] == a]
+        if len(nbrs) <= 1:
+            return True
+        targets = set(nbrs)
+        found = 1
+        seen = {v, nbrs[0]}
+        queue = deque([nbrs[0]])
+        while queue:
+            x = queue.popleft()
+            for y in self.adj[x]:
+                if y not in seen and lab[y] == a:
+                    if y in targets:
+                        found += 1
+                        if found == len(targets):
+                            return True
+                    seen.add(y)
+                    queue.append(y)
+        return False
+
+    def move(self, v: int, b: int) -> None:
+        a = self.lab[v]
+        self.weights[a] -= self.wl[v]
+        self.weights[b] += self.wl[v]
+        self.members[a].discard(v)
+        self.members[b].add(v)
+        self.lab[v] = b
+
+    def anchor_delta(self, v: int, a: int, b: int) -> float:
+        if self.anchor is None or self.anchor_cost == 0:
+            return 0.0
+        home = int(self.anchor[v])
+        if home < 0:
+            return 0.0
+        return self.anchor_cost * self.wl[v] * ((home != b) - (home != a))
+
+    def best_move(self, v: int) -> tuple[float, int]:
+        a = self.lab[v]
+        if len(self.members[a]) <= 1:
+            return 0.0, -1
+        lab = self.lab
+        side: dict[int, float] = {}
+        same = 0.0
+        for u, c in zip(self.adj[v], self.cost[v], strict=True):
+            r = lab[u]
+            if r == a:
+                same += c
+            else:
+                side[r] = side.get(r, 0.0) + c
+        if not side:
+            return 0.0, -1
+        wv = self.wl[v]
+        wa = self.weights[a]
+        base_a = self.pen(wa - wv) - self.pen(wa)
+        best, best_b = -1e-9, -1
+        for b in sorted(side):
+            wb = self.weights[b]
+            d = base_a + self.pen(wb + wv) - self.pen(wb) + self.mu * (same - side[b])
+            d += self.anchor_delta(v, a, b)
+            if d < best:
+                best, best_b = d, b
+        return best, best_b
+
+    def descend(self, order: Sequence[int], deadline: float) -> int:
+        """Greedy boundary moves until no move improves; returns the number of moves."""
+        queue = deque(order)
+        queued = [True] * len(self.lab)
+        moves = 0
+        steps = 0
+        while queue:
+            steps += 1
+            if steps % 512 == 0 and time.perf_counter() > deadline:
+                break
+            v = queue.popleft()
+            queued[v] = False
+            _gain, b = self.best_move(v)
+            if b < 0:
+                continue
+            a = self.lab[v]
+            if not self.stays_connected(v, a):
+                continue
+            self.move(v, b)
+            moves += 1
+            for u in self.adj[v]:
+                if not queued[u]:
+                    queued[u] = True
+                    queue.append(u)
+            if not queued[v]:
+                queued[v] = True
+                queue.append(v)
+        return moves
+
+    def recombine(self, a: int, b: int, rng: np.random.Generator, trees: int = 5) -> bool:
+        """Merge grids ``a`` and ``b`` and re-split them along the best spanning-tree cut.
+
+        Both halves of a tree cut are connected, so contiguity holds by construction; the
+        split is kept when it lowers balance penalty + μ · cut boundary (+ anchor cost).
+        """
+        pair = self.weights[a] + self.weights[b]
+        slack = self.pen(self.weights[a]) + self.pen(self.weights[b]) - 2 * self.pen(pair / 2)
+        if slack <= (0.01 * self.target) ** 2:
+            return False  # already about as balanced as a pair can be
+        nodes = sorted(self.members[a] | self.members[b])
+        m = len(nodes)
+        if m < 2 or m > 400:
+            return False
+        idx = {v: i for i, v in enumerate(nodes)}
+        ledges: list[tuple[int, int, float]] = []
+        for v in nodes:
+            iv = idx[v]
+            for u, c in zip(self.adj[v], self.cost[v], strict=True):
+                iu = idx.get(u, -1)
+                if iu > iv:
+                    ledges.append((iv, iu, c))
+        wl = [self.wl[v] for v in nodes]
+        total = float(sum(wl))
+        in_a = [self.lab[v] == a for v in nodes]
+        cur_cut = sum(c for i, j, c in ledges if in_a[i] != in_a[j])
+        current = self.pen(self.weights[a]) + self.pen(self.weights[b]) + self.mu * cur_cut
+        anchor_now = 0.0
+        if self.anchor is not None and self.anchor_cost:
+            anchor_now = sum(
+                self.anchor_cost * wl[i]
+                for i, v in enumerate(nodes)
+                if self.anchor[v] >= 0 and self.anchor[v] != self.lab[v]
+            )
+        best_val = current + anchor_now - 1e-9
+        best_side: list[bool] | None = None
+        ne = len(ledges)
+        for _ in range(trees):
+            keys = rng.random(ne)
+            parent = list(range(m))
+            tadj: list[list[int]] = [[] for _ in range(m)]
+            for e in np.argsort(keys).tolist():
+                i, j, _c = ledges[e]
+                ri, rj = _find(parent, i), _find(parent, j)
+                if ri != rj:
+                    parent[ri] = rj
+                    tadj[i].append(j)
+                    tadj[j].append(i)
+            # Euler tour from node 0
+            tin = [0] * m
+            tout = [0] * m
+            order: list[int] = []
+            par = [-1] * m
+            stack = [0]
+            seen = [False] * m
+            seen[0] = True
+            while stack:
+                x = stack.pop()
+                tin[x] = len(order)
+                order.append(x)
+                for y in tadj[x]:
+                    if not seen[y]:
+                        seen[y] = True
+                        par[y] = x
+                        stack.append(y)
+            if len(order) < m:
+                return False  # the union is not connected (cannot happen for neighbours)
+            sub = wl[:]
+            size = [1] * m
+            for x in reversed(order):
+                if par[x] >= 0:
+                    sub[par[x]] += sub[x]
+                    size[par[x]] += size[x]
+            for x in order:
+                tout[x] = tin[x] + size[x]
+            subs = np.asarray(sub, dtype=float)
+            vals = self.pen_array(subs) + self.pen_array(total - subs)
+            vals[0] = np.inf  # the root: no cut
+            cands = np.flatnonzero(vals < best_val)
+            for x in cands[np.argsort(vals[cands], kind="stable")][:4].tolist():
+                val = float(vals[x])
+                if val >= best_val:
+                    break
+                lo_t, hi_t = tin[x], tout[x]
+                side = [lo_t <= tin[i] < hi_t for i in range(m)]
+                cut = sum(c for i, j, c in ledges if side[i] != side[j])
+                full = val + self.mu * cut
+                if full >= best_val:
+                    continue
+                # subtree to a or to b: the orientation with fewer households changing grid
+                keep = sum(wl[i] for i in range(m) if side[i] == in_a[i])
+                flip = total - keep
+                orient = keep >= flip
+                if self.anchor is not None and self.anchor_cost:
+                    extra = [0.0, 0.0]
+                    for o, sd in enumerate((True, False)):
+                        for i, v in enumerate(nodes):
+                            home = int(self.anchor[v])
+                            if home < 0:
+                                continue
+                            lab_new = a if (side[i] == sd) else b
+                            if home != lab_new:
+                                extra[o] += self.anchor_cost * wl[i]
+                    orient = extra[0] <= extra[1]
+                    full += min(extra)
+                    if full >= best_val:
+                        continue
+                best_val = full
+                best_side = [sd == orient for sd in side]
+        if best_side is None:
+            return False
+        for i, v in enumerate(nodes):
+            target_lab = a if best_side[i] else b
+            if self.lab[v] != target_lab:
+                self.move(v, target_lab)
+        return True
+
+    def recombine_pass(self, rng: np.random.Generator, deadline: float) -> int:
+        """Recombine neighbouring grids, worst-balanced pairs first."""
+        nb = self.region_graph()
+        dev = [abs(x - self.target) for x in self.weights]
+        pairs = sorted(
+            {(min(a, b), max(a, b)) for a in range(self.k) for b in nb[a]},
+            key=lambda p: (-(dev[p[0]] + dev[p[1]]), p),
+        )
+        done = 0
+        touched: set[int] = set()
+        tol = 0.02 * self.target
+        for a, b in pairs:
+            if time.perf_counter() > deadline or dev[a] + dev[b] <= tol:
+                break
+            if a in touched or b in touched:
+                continue
+            if self.recombine(a, b, rng):
+                done += 1
+                touched.update((a, b))
+        return done
+
+    def region_graph(self) -> list[set[int]]:
+        nb: list[set[int]] = [set() for _ in range(self.k)]
+        lab = self.lab
+        for v, us in enumerate(self.adj):
+            a = lab[v]
+            for u in us:
+                if lab[u] != a:
+                    nb[a].add(lab[u])
+        return nb
+
+    def total(self) -> float:
+        return sum(self.pen(x) for x in self.weights)
+
+    def chain_pass(self, deadline: float) -> int:
+        """Shift households along chains of grids from the worst grids towards the others."""
+        improved = 0
+        tol = self.band
+        dev = [x - self.target for x in self.weights]
+        worst = sorted(range(self.k), key=lambda r: (-abs(dev[r]), r))
+        nb = self.region_graph()
+        for r0 in worst:
+            if time.perf_counter() > deadline:
+                break
+            d0 = self.weights[r0] - self.target
+            if abs(d0) <= tol * 0.5:
+                break
+            if self._chain_from(r0, d0 > 0, nb):
+                improved += 1
+                nb = self.region_graph()
+        return improved
+
+    def _chain_from(self, r0: int, surplus: bool, nb: list[set[int]]) -> bool:
+        """Find a path r0 → … → rk (rk on the other side of the target) and move along it."""
+        prev = {r0: -1}
+        queue = deque([r0])
+        goal = -1
+        while queue:
+            r = queue.popleft()
+            if r != r0:
+                d = self.weights[r] - self.target
+                if (d < 0) if surplus else (d > 0):
+                    goal = r
+                    break
+            for s in sorted(nb[r]):
+                if s not in prev and len(prev) < 60:
+                    prev[s] = r
+                    queue.append(s)
+        if goal < 0:
+            return False
+        path = [goal]
+        while prev[path[-1]] >= 0:
+            path.append(prev[path[-1]])
+        path.reverse()  # r0 ... goal
+        if not surplus:
+            path.reverse()  # flow always goes from the heavier end: goal ... r0
+        amount = min(
+            abs(self.weights[path[0]] - self.target), abs(self.weights[path[-1]] - self.target)
+        )
+        before = self.total()
+        done: list[tuple[int, int]] = []
+        for a, b in itertools.pairwise(path):
+            v = self._pick_transfer(a, b, amount)
+            if v < 0:
+                break
+            done.append((v, a))
+            self.move(v, b)
+        if len(done) == len(path) - 1 and self.total() < before - 1e-9:
+            return True
+        for v, a in reversed(done):
+            self.move(v, a)
+        return False
+
+    def _pick_transfer(self, a: int, b: int, amount: float) -> int:
+        """A boundary node of ``a`` next to ``b`` whose households best match ``amount``."""
+        lab = self.lab
+        best, best_key = -1, (math.inf, math.inf, 0)
+        if len(self.members[a]) <= 1:
+            return -1
+        for v in sorted(self.members[a]):
+            if self.wl[v] == 0:
+                continue
+            if not any(lab[u] == b for u in self.adj[v]):
+                continue
+            same = sum(c for u, c in zip(self.adj[v], self.cost[v], strict=True) if lab[u] == a)
+            other = sum(c for u, c in zip(self.adj[v], self.cost[v], strict=True) if lab[u] == b)
+            key = (abs(self.wl[v] - amount), same - other, v)
+            if key < best_key and self.stays_connected(v, a):
+                best, best_key = v, key
+        return best
+
+
+def _initial_from_homes(
+    k: int, xy: np.ndarray, w: np.ndarray, adj: list[list[int]], home: np.ndarray
+) -> np.ndarray:
+    """Re-planning start: old grids keep their buildings; the rest is split into new grids.
+
+    Each old grid keeps its largest connected piece; the remaining nodes (new buildings,
+    stray pieces) are shared among ``k - (old grids)`` new regions by recursive bisection of
+    each connected piece, in proportion to its households. Pieces too small for a region of
+    their own join the neighbouring region with the fewest households. Falls back to plain
+    bisection when there are at least ``k`` old grids.
+    """
+    n = len(w)
+    homes = sorted({int(h) for h in home.tolist() if h >= 0})
+    if not homes or len(homes) >= k:
+        return _initial_labels(n, k, xy, w, adj)
+    labels = np.full(n, -1, dtype=np.int64)
+    for r, h in enumerate(homes):
+        comps = connected_components(np.flatnonzero(home == h).tolist(), adj)
+        comps.sort(key=lambda c: (-float(w[c].sum()), -len(c), c[0]))
+        labels[comps[0]] = r
+    free = np.flatnonzero(labels < 0).tolist()
+    k_free = k - len(homes)
+    comps = connected_components(free, adj)
+    weights = np.array([float(w[c].sum()) for c in comps])
+    total = float(weights.sum())
+    share = weights / total * k_free if total > 0 else np.zeros(len(comps))
+    counts = np.floor(share).astype(int)
+    for i in np.argsort(-(share - counts), kind="stable")[: k_free - int(counts.sum())]:
+        counts[i] += 1
+    nxt = len(homes)
+    pending: list[list[int]] = []
+    for comp, kc in zip(comps, counts.tolist(), strict=True):
+        if kc <= 0:
+            pending.append(comp)
+            continue
+        sub_index = {v: i for i, v in enumerate(comp)}
+        sub_adj = [[sub_index[u] for u in adj[v] if u in sub_index] for v in comp]
+        sub = _initial_labels(len(comp), kc, xy[comp], w[comp], sub_adj)
+        labels[comp] = sub + nxt
+        nxt += int(sub.max()) + 1
+    for _ in range(len(pending) + 1):
+        rest = []
+        for comp in pending:
+            region_w: dict[int, float] = {}
+            for v in comp:
+                for u in adj[v]:
+                    r = int(labels[u])
+                    if r >= 0:
+                        region_w[r] = 0.0
+            if not region_w:
+                rest.append(comp)
+                continue
+            totals = np.bincount(labels[labels >= 0], weights=w[labels >= 0])
+            r = min(region_w, key=lambda x: (totals[x], x))
+            labels[comp] = r
+        if not rest:
+            break
+        pending = rest
+    if (labels < 0).any():  # pragma: no cover - a piece touching nothing labelled
+        return _initial_labels(n, k, xy, w, adj)
+    _, dense = np.unique(labels, return_inverse=True)
+    return np.asarray(dense, dtype=np.int64)
+
+
+def _find(parent: list[int], x: int) -> int:
+    """Union-find root with path halving."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+def match_homes(labels: np.ndarray, home: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Anchor of each node: the region matched to its old grid (greedy, most households first).
+
+    Regions and old grids are matched one to one by the households they share (ties by
+    node count, then ids); nodes of unmatched or no old grid get ``-1``.
+    """
+    overlap: dict[tuple[int, int], list[int]] = {}
+    for v in range(len(labels)):
+        h = int(home[v])
+        if h < 0:
+            continue
+        key = (int(labels[v]), h)
+        acc = overlap.setdefault(key, [0, 0])
+        acc[0] += int(w[v])
+        acc[1] += 1
+    pairs = sorted(overlap.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+    region_of: dict[int, int] = {}
+    used: set[int] = set()
+    for (r, h), _ in pairs:
+        if h in region_of or r in used:
+            continue
+        region_of[h] = r
+        used.add(r)
+    return np.array([region_of.get(int(h), -1) if h >= 0 else -1 for h in home], dtype=np.int64)
+
+
+def _edge_costs(
+    n: int, edges: np.ndarray, lengths: np.ndarray, compound: np.ndarray
+) -> tuple[list[list[int]], list[list[float]]]:
+    adj: list[list[int]] = [[] for _ in range(n)]
+    cost: list[list[float]] = [[] for _ in range(n)]
+    for (i, j), ln in zip(edges.tolist(), lengths.tolist(), strict=True):
+        c = ln
+        if compound[i] >= 0 and compound[i] == compound[j]:
+            c *= _COMPOUND_CUT_FACTOR
+        adj[i].append(j)
+        adj[j].append(i)
+        cost[i].append(c)
+        cost[j].append(c)
+    return adj, cost
+
+
+def partition_face(
+    xy: np.ndarray,
+    w: np.ndarray,
+    edges: np.ndarray,
+    lengths: np.ndarray,
+    k: int,
+    *,
+    target: float,
+    low: float,
+    high: float,
+    compound: np.ndarray | None = None,
+    seed: int = 0,
+    deadline: float = math.inf,
+    anchor: np.ndarray | None = None,
+    anchor_cost: float = 0.0,
+    initial: np.ndarray | None = None,
+    rounds: int = 8,
+    home: np.ndarray | None = None,
+) -> np.ndarray:
+    """Partition one connected face graph into ``k`` contiguous, balanced regions.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` node coordinates.
+    w
+        Households per node.
+    edges, lengths
+        Adjacent node pairs and the length of their shared cell boundary (the cut cost).
+    k
+        Number of regions.
+    target, low, high
+        Households per region: target and bounds.
+    compound
+        Compound code per node (``-1`` for none); cutting inside a compound costs more.
+    seed
+        Seed of the visiting order of the local search.
+    deadline
+        ``time.perf_counter()`` value after which the local search stops.
+    anchor, anchor_cost
+        Re-planning: the region each node should stay in (``-1``: none) and the cost per
+        household moved away from it.
+    home
+        Re-planning: the old grid of each node (``-1`` for new buildings); after the initial
+        split each old grid is matched to the region holding most of its households, which
+        becomes the anchor of its nodes.
+    initial
+        Starting labels (else recursive bisection).
+
+    Returns
+    -------
+    numpy.ndarray
+        Region label ``0..k-1`` of each node; every region is connected.
+    """
+    n = len(w)
+    if compound is None:
+        compound = np.full(n, -1)
+    adj, cost = _edge_costs(n, edges, lengths, compound)
+    if k <= 1 or n <= 1:
+        return np.zeros(n, dtype=np.int64)
+    if initial is not None:
+        labels = initial.copy()
+    elif home is not None:
+        labels = _initial_from_homes(k, xy, w, adj, home)
+    else:
+        labels = _initial_labels(n, k, xy, w, adj)
+    k = int(labels.max()) + 1
+    if home is not None and anchor is None:
+        anchor = match_homes(labels, home, w)
+    med = float(np.median(lengths)) if len(lengths) else 1.0
+    mu = _MU * (0.02 * target) ** 2 / max(med, 1e-6) / 2.0
+    search = _Search(
+        adj=adj,
+        cost=cost,
+        w=w,
+        labels=labels,
+        k=k,
+        target=target,
+        low=low,
+        high=high,
+        mu=mu,
+        anchor=anchor,
+        anchor_cost=anchor_cost,
+    )
+    rng = np.random.default_rng(seed)
+    order = [int(v) for v in rng.permutation(n)]
+    search.descend(order, deadline)
+    for _ in range(rounds):
+        if time.perf_counter() > deadline:
+            break
+        before = search.total()
+        recombined = search.recombine_pass(rng, deadline)
+        shifted = search.chain_pass(deadline)
+        moved = search.descend(order, deadline)
+        log.debug(
+            "round: recombined %d, shifted %d, moved %d, objective %.0f -> %.0f, max dev %.0f",
+            recombined,
+            shifted,
+            moved,
+            before,
+            search.total(),
+            max(abs(x - search.target) for x in search.weights),
+        )
+        after = search.total()
+        worst = max(abs(x - search.target) for x in search.weights)
+        gain = before - after
+        if gain <= 0.03 * before or (worst <= 0.025 * target and gain <= 0.1 * before):
+            break
+    return np.asarray(search.lab, dtype=np.int64)

@@ -1,0 +1,579 @@
+"""Plans a province batch by batch of communities from disk, resuming an interrupted run.
+
+:func:`plan_to_folder_batched` reads, plans and writes a batch of communities at a time and
+resumes an interrupted run from the batches already written. Each batch is planned community by
+community with the runners of :mod:`gridplan.parallel` (in this process or on Dask workers), so
+a batch's grids and units are those of an in-memory run.
+
+Example
+-------
+>>> from gridplan.batched import plan_to_folder_batched                # doctest: +SKIP
+>>> plan_to_folder_batched("province.gpkg", "out", batch_size=16)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gridplan import _errors
+from gridplan._errors import DataError, GridplanError, OutputExistsError
+from gridplan.parallel import (
+    DEFAULT_RETRIES,
+    Progress,
+    _dask_runner,
+    _LocalRunner,
+    _order,
+    _plan_with,
+)
+from gridplan.planfile import write_plan_gpkg
+from gridplan.settings import DEFAULT, Config
+
+__all__ = ["BATCHED_STAGES", "plan_to_folder_batched"]
+
+logger = logging.getLogger(__name__)
+
+#: Stages :func:`plan_to_folder_batched` runs (coverage needs the whole network: see there).
+BATCHED_STAGES: tuple[str, ...] = ("partition", "units", "assign")
+
+
+_SPATIAL = ("buildings", "communities", "roads", "barriers", "facilities", "sites")
+_TABLES = ("people", "vulnerable")
+
+
+def _layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
+    """Layer name -> (file, layer inside the file) for a dataset folder or GeoPackage."""
+    found: dict[str, tuple[Path, str | None]] = {}
+    if path.is_dir():
+        for name in (*_SPATIAL, *_TABLES):
+            for ext in (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".csv"):
+                f = path / f"{name}{ext}"
+                if f.exists():
+                    found[name] = (f, None)
+                    break
+    elif path.suffix.lower() == ".gpkg":
+        names = {str(n) for n, _ in pyogrio.list_layers(path)}
+        for name in (*_SPATIAL, *_TABLES):
+            if name in names:
+                found[name] = (path, name)
+    else:
+        msg = f"dataset {path}: batched planning reads a folder of layer files or a GeoPackage"
+        raise DataError(msg)
+    if "buildings" not in found or "communities" not in found:
+        msg = (
+            f"dataset {path}: batched planning needs `buildings` and `communities` layers "
+            "(communities are the batches); add the communities layer or plan in memory"
+        )
+        raise DataError(msg)
+    if found["buildings"][0].suffix.lower() == ".csv":
+        msg = (
+            f"dataset {path}: batched planning cannot filter buildings.csv by area; convert it "
+            "to GeoPackage or GeoJSON first"
+        )
+        raise DataError(msg)
+    return found
+
+
+def _read(src: tuple[Path, str | None], **kw: Any) -> Any:
+    return pyogrio.read_dataframe(src[0], layer=src[1], **kw)
+
+
+def _sql_list(ids: Iterable[str]) -> str:
+    return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids)
+
+
+def _read_table(src: tuple[Path, str | None], building_ids: set[str]) -> pd.DataFrame:
+    """Rows of a roster table (people, vulnerable) living in ``building_ids``, read in chunks."""
+    path, layer = src
+    if path.suffix.lower() == ".csv":
+        keep = []
+        for chunk in pd.read_csv(
+            path, dtype=str, keep_default_na=False, na_values=[""], chunksize=200_000
+        ):
+            col = "building_id" if "building_id" in chunk else chunk.columns[1]
+            keep.append(chunk[chunk[col].isin(building_ids)])
+        return pd.concat(keep, ignore_index=True)
+    df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
+    return pd.DataFrame(df[df["building_id"].astype(str).isin(building_ids)])
+
+
+def _write_scratch(folder: Path, layers: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in layers.items():
+        if isinstance(frame, gpd.GeoDataFrame):
+            pyogrio.write_dataframe(frame, folder / f"{name}.gpkg", layer=name, driver="GPKG")
+        else:
+            frame.to_csv(folder / f"{name}.csv", index=False)
+
+
+def _read_batch(
+    files: dict[str, tuple[Path, str | None]],
+    comms: gpd.GeoDataFrame,
+    ids: list[str],
+    has_cid: bool,
+) -> dict[str, Any]:
+    """The raw layers of the communities ``ids``: their buildings, what lies near them."""
+    sel = comms[comms["community_id"].astype(str).isin(ids)]
+    minx, miny, maxx, maxy = sel.total_bounds
+    pad = max(maxx - minx, maxy - miny) * 0.05 + 1e-4
+    bbox = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    out: dict[str, Any] = {"communities": sel}
+    if has_cid:
+        b = _read(files["buildings"], where=f"community_id IN ({_sql_list(ids)})")
+        loose = _read(files["buildings"], where="community_id IS NULL", bbox=bbox)
+        if len(loose):
+            pts = loose.geometry.representative_point()
+            inside = gpd.sjoin(
+                gpd.GeoDataFrame(geometry=pts, crs=loose.crs),
+                sel[["geometry"]],
+                predicate="within",
+                how="inner",
+            )
+            loose = loose.loc[sorted(set(inside.index))]
+            b = pd.concat([b, loose], ignore_index=True)
+    else:
+        b = _read(files["buildings"], bbox=bbox)
+        pts = b.geometry.representative_point()
+        inside = gpd.sjoin(
+            gpd.GeoDataFrame(geometry=pts, crs=b.crs),
+            sel[["geometry"]],
+            predicate="within",
+            how="inner",
+        )
+        b = b.loc[sorted(set(inside.index))]
+    out["buildings"] = gpd.GeoDataFrame(b, geometry="geometry", crs=b.crs)
+    for name in ("roads", "barriers", "facilities", "sites"):
+        if name in files:
+            out[name] = _read(files[name], bbox=bbox)
+    bids = set(out["buildings"]["building_id"].astype(str))
+    for name in _TABLES:
+        if name in files:
+            out[name] = _read_table(files[name], bids)
+    return out
+
+
+def _fingerprint(path: Path, cfg: Config, batch_size: int, offset: str | None) -> str:
+    from gridplan import __version__
+
+    h = hashlib.sha256()
+    h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    h.update(f"{__version__}|{batch_size}|{offset}|{path.resolve()}".encode())
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    for f in files:
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _resumable_output_dir(out: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Like :func:`gridplan.planfile.atomic_output_dir`, but the work folder survives failure.
+
+    The folder is ``.<out>.partial`` beside ``out`` (a fixed name, so a re-run finds it). On
+    success it replaces ``out`` in one rename; on an error it is kept, with its
+    ``progress.json``, for the next run to resume; ``out`` is never touched before success.
+    """
+    if out.exists() and not overwrite:
+        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
+        raise OutputExistsError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"{out} exists and is not a folder; choose another --out"
+        raise OutputExistsError(msg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.name}.partial"
+    work.mkdir(exist_ok=True)
+    try:
+        yield work
+    except BaseException:
+        logger.warning("kept %s to resume from; run the same command again", work)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    try:
+        os.replace(work, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)
+        raise
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _Appender:
+    """Appends batch GeoPackages into one, in batch order, one batch in memory at a time.
+
+    A layer is created from the first batch where it has rows (so that its field types come
+    from real values) and appended to afterwards (pyogrio ``append=True``); a layer that is
+    empty in every batch is written empty at :meth:`finish`.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.created: dict[str, list[str]] = {}
+        self.empty: dict[str, Any] = {}
+        self.rows: dict[str, int] = {}
+        self.seconds = 0.0
+
+    def add(self, src: Path) -> None:
+        t0 = time.perf_counter()
+        for name, _ in pyogrio.list_layers(src):
+            name = str(name)
+            if name == "metadata":
+                continue
+            df = pyogrio.read_dataframe(src, layer=name)
+            if not len(df):
+                self.empty.setdefault(name, df)
+                continue
+            if name in self.created:
+                df = df[[c for c in self.created[name] if c in df.columns]]
+                pyogrio.write_dataframe(df, self.target, layer=name, driver="GPKG", append=True)
+            else:
+                pyogrio.write_dataframe(df, self.target, layer=name, driver="GPKG")
+                self.created[name] = list(df.columns)
+            self.rows[name] = self.rows.get(name, 0) + len(df)
+        self.seconds += time.perf_counter() - t0
+
+    def finish(self) -> dict[str, int]:
+        for name, df in self.empty.items():
+            if name not in self.created:
+                pyogrio.write_dataframe(df, self.target, layer=name, driver="GPKG")
+                self.rows[name] = 0
+        return dict(self.rows)
+
+
+def _batch_task(
+    files: dict[str, tuple[Path, str | None]],
+    comms: gpd.GeoDataFrame,
+    batch: list[str],
+    has_cid: bool,
+    cfg: Config,
+    order: list[str],
+    offset: str | None,
+    source: Path,
+    gpkg: Path,
+    inject: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Read, prepare, plan and write one batch; return its summary (runs on a worker)."""
+    from gridplan.io import load_dataset
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    scratch = gpkg.parent / f"{gpkg.stem}-scratch"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    if gpkg.exists():
+        gpkg.unlink()
+    try:
+        _write_scratch(scratch, _read_batch(files, comms, batch, has_cid))
+        try:
+            ds = load_dataset(scratch, offset=offset, config=cfg)
+        except DataError as exc:
+            msg = f"batch of communities {', '.join(batch)}: {exc}"
+            raise DataError(msg) from None
+        ds.source = source
+        t_read = time.perf_counter() - t0
+        plan = _plan_with(ds, cfg, order, _LocalRunner(), None, inject=inject)
+        plan.layers.pop("people", None)
+        t1 = time.perf_counter()
+        partial = gpkg.with_suffix(".part.gpkg")
+        if partial.exists():
+            partial.unlink()
+        write_plan_gpkg(plan, partial)
+        os.replace(partial, gpkg)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    flags = [f for stage in plan.metadata.get("flags", {}).values() for f in stage]
+    return {
+        "ids": batch,
+        "communities": len(batch),
+        "buildings": len(plan.buildings),
+        "households": int(plan.buildings["households"].sum()),
+        "grids": len(plan.grids),
+        "units": len(plan.layer("units")),
+        "flags": flags,
+        "seconds": {
+            "read_prepare": round(t_read, 3),
+            **plan.metadata.get("timings_s", {}),
+            "write": round(time.perf_counter() - t1, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        },
+        "cpu_s": round(time.process_time() - c0, 3),
+        "community_cpu_s": float(plan.metadata["parallel"].get("task_cpu_s", 0.0)),
+    }
+
+
+def plan_to_folder_batched(
+    dataset_path: str | Path,
+    out: str | Path,
+    *,
+    config: Config | None = None,
+    batch_size: int = 16,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    stages: Iterable[str] | None = None,
+    offset: str | None = None,
+    retries: int = DEFAULT_RETRIES,
+    client: Any = None,
+    inject_failure: Mapping[str, str] | None = None,
+) -> Path:
+    """Plan a large dataset batch by batch of communities, never holding all of it in memory.
+
+    A batch is ``batch_size`` communities (in id order). Planning a batch is one task: read its
+    buildings with a ``community_id IN (…)`` filter (buildings without a community id: by the
+    batch's bounding box, kept when inside a batch community), the roads, barriers, facilities
+    and sites by the batch's bounding box (+5 %), the rosters by building id; validate and
+    prepare it as a dataset of its own (:func:`gridplan.io.load_dataset`); plan it community by
+    community (the same grids as in memory: :func:`~gridplan.parallel.plan_by_community`);
+    write its own GeoPackage. With ``workers``/``scheduler`` the batches run on Dask workers,
+    one batch per worker at a time (so a worker holds one batch); the driver holds only the
+    communities layer and the batches' summaries. As batches finish, their layers are appended into
+    ``plan.gpkg`` in batch order, one batch at a time (pyogrio ``append=True``), while the
+    workers plan the next batches; a ``metadata`` table ends it.
+
+    Stages: partition, units and staffing (staffing within the batch: a head never comes from
+    another batch). Coverage, siting, map, report and rosters are skipped in this mode: exact
+    coverage needs the walk network beyond a batch's edge; plan a city in memory for those.
+
+    Resume: the work happens in ``.<out>.partial`` beside ``out``, whose ``progress.json`` lists
+    the finished batches with their communities (a batch's GeoPackage is renamed into place
+    only when complete). A run that fails keeps that folder; the same command run again (same
+    dataset files, config, stages and batch size) plans only the batches not finished. The
+    finished folder replaces ``out`` in one rename (a resume-aware variant of
+    :func:`gridplan.planfile.atomic_output_dir`: ``out`` is untouched until then).
+
+    Parameters
+    ----------
+    dataset_path
+        A dataset folder (one file per layer) or GeoPackage with a ``communities`` layer. With
+        ``scheduler``, the dataset and ``out`` must be on a file system the workers share.
+    out
+        The plan folder to write.
+    config
+        Settings; ``None`` for the defaults.
+    batch_size
+        Communities per batch (a worker's memory grows with it; a province community is
+        ~500 buildings).
+    workers, scheduler, client
+        Run the batches on Dask (see :func:`~gridplan.parallel.plan_parallel`).
+    overwrite
+        Replace an existing ``out``.
+    progress
+        Called with a line per batch.
+    stages
+        Some of ``partition``, ``units``, ``assign`` (those they need are added); ``None`` for
+        all three.
+    offset
+        ``"gcj02"`` or ``"bd09"`` for offset coordinates.
+    retries
+        Times a batch is re-run after a worker error (Dask only); listed in the metadata.
+    inject_failure
+        For tests: community id -> marker file; that community fails once (see
+        :func:`~gridplan.parallel.plan_parallel`). Without Dask the failure stops the run (to
+        test resume).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    DataError
+        A layer is missing or a batch does not validate (naming the batch's communities).
+    GridplanError
+        Batches failed on the workers even after ``retries`` (the finished ones are kept for a
+        resume).
+    """
+    cfg = config or DEFAULT
+    if batch_size < 1:
+        msg = f"batch_size must be at least 1, not {batch_size}"
+        raise _errors.ConfigError(msg)
+    src = Path(dataset_path)
+    files = _layer_files(src)
+    out = Path(out)
+    order = _order(BATCHED_STAGES if stages is None else stages)
+    beyond = [s for s in order if s not in BATCHED_STAGES]
+    if beyond:
+        msg = (
+            f"stage(s) {', '.join(beyond)} cannot run batch by batch; batched planning runs "
+            f"{', '.join(BATCHED_STAGES)}: plan in memory for the others"
+        )
+        raise _errors.ConfigError(msg)
+    comms = _read(files["communities"])
+    comms["community_id"] = comms["community_id"].astype(str)
+    comms = comms.sort_values("community_id", kind="stable").reset_index(drop=True)
+    ids = comms["community_id"].tolist()
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    info = pyogrio.read_info(files["buildings"][0], layer=files["buildings"][1])
+    has_cid = "community_id" in list(info["fields"])
+    n_buildings_in = int(info["features"])
+    fp = _fingerprint(src, cfg, batch_size, offset) + "|" + ",".join(order)
+    use_dask = client is not None or workers is not None or scheduler is not None
+
+    with contextlib.ExitStack() as stack:
+        work = stack.enter_context(_resumable_output_dir(out, overwrite=overwrite)).resolve()
+        state_path = work / "progress.json"
+        state: dict[str, Any] = {}
+        if state_path.exists():
+            with contextlib.suppress(ValueError):
+                state = json.loads(state_path.read_text(encoding="utf-8"))
+        if state.get("fingerprint") != fp:
+            if state:
+                logger.warning("%s belongs to another run (inputs changed): starting over", work)
+            for p in work.iterdir():
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            state = {"fingerprint": fp, "batches": {}, "resumed": 0, "retried": {}}
+        else:
+            state["resumed"] = int(state.get("resumed", 0)) + 1
+        (work / "batches").mkdir(exist_ok=True)
+
+        def save_state() -> None:
+            tmp_state = state_path.with_suffix(".json.tmp")
+            tmp_state.write_text(json.dumps(state, indent=1, default=str), encoding="utf-8")
+            os.replace(tmp_state, state_path)
+
+        save_state()
+        jobs: dict[str, tuple[Any, ...]] = {}
+        tags: dict[str, str] = {}
+        for bi, batch in enumerate(batches, start=1):
+            tag = f"{bi:05d}"
+            gpkg = work / "batches" / f"batch-{tag}.gpkg"
+            if tag in state["batches"] and gpkg.exists():
+                if progress:
+                    progress(f"batch {bi}/{len(batches)} already written: skipped")
+                continue
+            sub = comms[comms["community_id"].isin(batch)]
+            key = f"batch-{tag}"
+            tags[key] = tag
+            jobs[key] = (files, sub, batch, has_cid, cfg, order, offset, src, gpkg, inject_failure)
+        runner: Any = (
+            stack.enter_context(_dask_runner(workers, scheduler, client, retries))
+            if use_dask
+            else _LocalRunner()
+        )
+        t_start = time.perf_counter()
+        cpu0 = time.process_time()
+        # plan.gpkg is rebuilt from the batch files on every run, in batch order, while the
+        # workers plan the remaining batches (a crash mid-append costs nothing: it is redone)
+        target = work / "plan.gpkg"
+        if target.exists():
+            target.unlink()
+        appender = _Appender(target)
+        next_tag = [1]
+
+        def append_ready() -> None:
+            while next_tag[0] <= len(batches) and f"{next_tag[0]:05d}" in state["batches"]:
+                appender.add(work / "batches" / f"batch-{next_tag[0]:05d}.gpkg")
+                next_tag[0] += 1
+
+        for done_now, (key, summary) in enumerate(runner.run(_batch_task, jobs), start=1):
+            tag = tags[key]
+            state["batches"][tag] = summary
+            if key in runner.retried:
+                state["retried"][f"{key} ({', '.join(summary['ids'])})"] = runner.retried[key]
+            save_state()
+            append_ready()
+            if progress:
+                progress(
+                    f"batch {int(tag)}/{len(batches)} ({summary['ids'][0]}–{summary['ids'][-1]}) "
+                    f"planned: {summary['households']:,} households ({done_now}/{len(jobs)})"
+                )
+        if runner.failed:
+            lines = "; ".join(f"{k}: {why}" for k, why in sorted(runner.failed.items()))
+            msg = (
+                f"{len(runner.failed)} batch(es) failed on the workers even after {retries} "
+                f"retries ({lines}); the {len(state['batches'])} finished batch(es) are kept in "
+                f"{work}: run the same command again to resume"
+            )
+            raise GridplanError(msg)
+
+        if progress:
+            progress("appending the last batches to plan.gpkg …")
+        append_ready()
+        rows = appender.finish()
+        done = list(state["batches"].values())
+        summary_all = {
+            k: sum(int(d[k]) for d in done)
+            for k in ("communities", "buildings", "households", "grids", "units")
+        }
+        flags = [f for d in done for f in d.get("flags", [])]
+        if summary_all["buildings"] != n_buildings_in:
+            flags.append(
+                f"buildings: {n_buildings_in} in the dataset but {summary_all['buildings']} "
+                "planned; the others lie outside every community polygon and have no "
+                "community_id: give those buildings a community_id"
+            )
+        from gridplan import __version__
+
+        meta = {
+            "gridplan_version": __version__,
+            "seed": cfg.seed,
+            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parameters": cfg.to_dict(),
+            "stages": order,
+            "dataset": {"source": str(src)},
+            "batched": {
+                "batch_size": batch_size,
+                "batches": len(batches),
+                "resumed_runs": state.get("resumed", 0),
+                "mode": runner.mode,
+                "workers": int(runner.workers),
+                "retried": state.get("retried", {}),
+                "failed": {},
+                "rows": rows,
+                "seconds_this_run": round(time.perf_counter() - t_start, 3),
+                "append_seconds": round(appender.seconds, 3),
+                "cpu_s": {
+                    "batch_tasks": round(sum(float(d.get("cpu_s", 0.0)) for d in done), 3),
+                    "community_tasks": round(
+                        sum(float(d.get("community_cpu_s", 0.0)) for d in done), 3
+                    ),
+                    "driver_this_run": round(time.process_time() - cpu0, 3),
+                },
+                "batch_seconds": {tag: d.get("seconds", {}) for tag, d in state["batches"].items()},
+                **summary_all,
+            },
+            "metrics": {},
+            "flags": {"batched": flags},
+            "skipped": {
+                "coverage": "batched mode: exact coverage needs the whole walk network",
+                "site": "coverage did not run",
+                "map": "batched mode",
+                "report": "batched mode",
+            },
+        }
+        table = pd.DataFrame(
+            {
+                "key": list(meta),
+                "value": [
+                    json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+                    for v in meta.values()
+                ],
+            }
+        )
+        pyogrio.write_dataframe(table, target, layer="metadata", driver="GPKG")
+        shutil.rmtree(work / "batches", ignore_errors=True)
+        state_path.unlink(missing_ok=True)
+    return out
