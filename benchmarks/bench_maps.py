@@ -234,37 +234,27 @@ def counts(plan: Plan) -> dict[str, int]:
     }
 
 
-JS_DIR = Path(__file__).resolve().parent.parent / "test-artifacts" / "js" / "node_modules"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
 def open_seconds(html: Path, *, repeat: int = 3) -> float | None:
     """Median seconds until headless Chromium shows the map's grid labels (None: no browser).
 
-    Leaflet and its plugins are served from the local npm copy the browser test installs
-    (``test-artifacts/js``); tiles are refused, as offline.
+    The page carries Leaflet and its plugins inline; every network request (tiles) is refused,
+    as offline.
     """
-    if not CHROMIUM.exists() or not (JS_DIR / "leaflet").exists():
+    if not CHROMIUM.exists():
         return None
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return None
-    import re
 
     def route(r: Any) -> None:
-        url = r.request.url
-        if url.startswith("file:"):
+        if r.request.url.startswith(("file:", "data:")):
             r.continue_()
-            return
-        match = re.search(r"/npm/([^/@]+)@[^/]+/(.+)$", url)
-        path = JS_DIR / match.group(1) / match.group(2) if match else None
-        if path is not None and not path.exists():
-            path = path.with_name(path.name.replace(".min.js", ".js"))
-        if path is None or not path.is_file():
+        else:
             r.abort()
-            return
-        r.fulfill(path=str(path))
 
     times = []
     with sync_playwright() as pw:
@@ -353,10 +343,11 @@ def main() -> None:
         body += "\n\n" + "\n".join(f"- {n}" for n in notes)
     body += (
         "\n\n`write s`: median of 3 runs of `write_map` (1 run without simplification). "
-        "`open s`: median of 3 loads in headless Chromium until the grid labels show, "
-        "scripts served locally, no tiles. The map embeds every layer (units, buildings by grid "
-        "and by coverage, catchments), so it works offline except for tiles and the Leaflet "
-        "scripts; pop-ups are built in the browser from compact per-feature data. The heavy "
+        "`open s`: median of 3 loads in headless Chromium until the grid layer is drawn, with "
+        "every network request refused. The map embeds every layer (units, buildings by grid "
+        "and by coverage, catchments) and Leaflet with its two plugins (about 0.2 MB), so it "
+        "works offline except for tiles; pop-ups are built in the browser from compact "
+        "per-feature data, and grid labels appear from the zoom at which they fit. The heavy "
         f"layers start switched off above {BIG_PLAN_FEATURES:,} buildings or units, and a layer "
         "switched off at open builds its features only when first switched on (catchments and "
         "buildings by coverage always are)."

@@ -289,7 +289,7 @@ def _labels_from_zoom(m: folium.Map, grids: gpd.GeoDataFrame) -> None:
     """Show grid labels only from the zoom at which a typical grid has room for its label, so a
     map of hundreds of grids opens readable instead of buried under labels."""
     width_m = math.sqrt(float(np.median(grids.geometry.area)))
-    lat = float(grids.to_crs(4326).geometry.union_all().centroid.y)
+    lat = float(grids.geometry.centroid.to_crs(4326).y.mean())
     # Web Mercator: metres per pixel at zoom z = 156 543.03 · cos(lat) / 2^z
     scale = LABEL_MIN_WIDTH_PX * 156_543.03 * math.cos(math.radians(lat)) / max(width_m, 1.0)
     zoom = max(0, min(22, math.ceil(math.log2(scale))))
