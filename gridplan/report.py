@@ -577,6 +577,17 @@ def _coverage_rows(plan: Plan) -> pd.DataFrame | None:
     return c
 
 
+def _tier_category_row(tier: Any, cat: Any, hh: float, hc: float) -> dict[str, Any]:
+    """One row of the coverage table: households and the share covered."""
+    return {
+        "tier": tier,
+        "category": cat,
+        "households": int(hh),
+        "households_covered": int(hc),
+        "share": _r(hc / hh) if hh else None,
+    }
+
+
 def _coverage(plan: Plan) -> dict[str, Any]:
     rows = _coverage_rows(plan)
     metrics = _metrics(plan, "coverage")
@@ -589,15 +600,7 @@ def _coverage(plan: Plan) -> dict[str, Any]:
         for (tier, cat), (hh, hc) in _group_sums(
             rows, ["tier", "category"], ["households", "hh_covered"]
         ):
-            by_tc.append(
-                {
-                    "tier": tier,
-                    "category": cat,
-                    "households": int(hh),
-                    "households_covered": int(hc),
-                    "share": _r(hc / hh) if hh else None,
-                }
-            )
+            by_tc.append(_tier_category_row(tier, cat, hh, hc))
         if (rows["grid_id"] != "").any():
             per_tier: dict[str, dict[str, float]] = {}
             for (gid, tier), (hh, hc) in _group_sums(
@@ -616,15 +619,7 @@ def _coverage(plan: Plan) -> dict[str, Any]:
         for (tier, cat), (hh, hc) in _group_sums(
             s, ["tier", "category"], ["households", "households_covered"]
         ):
-            by_tc.append(
-                {
-                    "tier": tier,
-                    "category": cat,
-                    "households": int(hh),
-                    "households_covered": int(hc),
-                    "share": _r(hc / hh) if hh else None,
-                }
-            )
+            by_tc.append(_tier_category_row(tier, cat, hh, hc))
         sg = summary[summary["level"].astype(str) == "grid"]
         id_col = "area_id" if "area_id" in summary.columns else "id"
         if len(sg) and id_col in sg.columns:
