@@ -31,6 +31,7 @@ from gridplan._map_assets import (
 )
 from gridplan.i18n import category_label, label, tier_label
 from gridplan.planfile import Plan
+from gridplan.rosters import cell_text as _t
 from gridplan.rosters import grid_workers, people_directory
 
 #: Above this many buildings (or units) the heavy layers start switched off.
@@ -104,19 +105,6 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, *, simplify_m: float, gcj: bool) -> np.ndar
 
 
 # --------------------------------------------------------------------------- text helpers
-
-
-def _t(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _num(value: Any) -> str:

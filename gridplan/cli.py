@@ -243,12 +243,9 @@ def _run(
     batch_size: int | None = None,
 ) -> None:
     from gridplan.pipeline import plan_dataset, run_to_folder
-    from gridplan.planfile import atomic_output_dir
+    from gridplan.planfile import check_output_dir
 
-    if out.exists() and not overwrite:
-        # Fail before any work: the contract says an existing output is left untouched.
-        with atomic_output_dir(out, overwrite=False):
-            pass
+    check_output_dir(out, overwrite=overwrite)  # fail before any work
     cfg = _config(config_path, seed, strict)
     if batch_size is not None:
         from gridplan.batched import plan_to_folder_batched
@@ -403,13 +400,10 @@ for _stage, _doc in (
 def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -> None:
     """Re-plan DATASET after a change, moving as few households as possible from OLD_PLAN."""
     from gridplan.pipeline import replan_dataset, run_to_folder
-    from gridplan.planfile import read_plan
+    from gridplan.planfile import check_output_dir, read_plan
 
     overwrite = kw.pop("overwrite")
-    if out.exists() and not overwrite:
-        raise click.ClickException(
-            f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
-        )
+    check_output_dir(out, overwrite=overwrite)  # fail before any work
     cfg = _config(kw.pop("config_path"), kw.pop("seed"), kw.pop("strict"))
     ds = _load(state, dataset, kw.pop("offset"), cfg, None)
     old = read_plan(old_plan)

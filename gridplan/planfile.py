@@ -34,6 +34,7 @@ __all__ = [
     "EXTRA_LAYERS",
     "Plan",
     "atomic_output_dir",
+    "check_output_dir",
     "read_plan",
     "write_plan_gpkg",
 ]
@@ -162,6 +163,24 @@ class Plan:
         return self.layer("sites")
 
 
+def check_output_dir(out: str | Path, *, overwrite: bool = False) -> None:
+    """Raise before any work when ``out`` may not be written (DESIGN.md §3: an existing output
+    is left untouched unless ``--overwrite`` is given).
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false, or ``out`` is a file.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
+        raise OutputExistsError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"{out} exists and is not a folder; choose another --out"
+        raise OutputExistsError(msg)
+
+
 @contextlib.contextmanager
 def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Build an output folder atomically.
@@ -183,12 +202,7 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[P
         ``out`` exists and ``overwrite`` is false.
     """
     out = Path(out)
-    if out.exists() and not overwrite:
-        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
-        raise OutputExistsError(msg)
-    if out.exists() and not out.is_dir():
-        msg = f"{out} exists and is not a folder; choose another --out"
-        raise OutputExistsError(msg)
+    check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     umask = os.umask(0)

@@ -55,7 +55,9 @@ class Person:
     party_member: bool | None
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A table cell as text: missing → "", 13812345678.0 → "13812345678" (a phone number read
+    as a float by a CSV reader), anything else → ``str``."""
     if value is None:
         return ""
     try:
@@ -92,16 +94,16 @@ def people_directory(plan: Plan, *, reveal: bool = False) -> dict[str, Person]:
     id_col = next((c for c in ("id_number", "id_card", "idcard") if c in people.columns), None)
     for raw in people.to_dict("records"):
         rec: dict[str, Any] = {str(k): v for k, v in raw.items()}
-        pid = _text(rec.get("person_id"))
-        phone = _text(rec.get("phone"))
-        idn = _text(rec.get(id_col)) if id_col else ""
+        pid = cell_text(rec.get("person_id"))
+        phone = cell_text(rec.get("phone"))
+        idn = cell_text(rec.get(id_col)) if id_col else ""
         party = rec.get("party_member")
         out[pid] = Person(
             person_id=pid,
-            name=_text(rec.get("name")) or pid,
+            name=cell_text(rec.get("name")) or pid,
             phone=phone if reveal else mask_phone(phone),
             id_number=idn if reveal else mask_id_number(idn),
-            party_member=None if _text(party) == "" else bool(party),
+            party_member=None if cell_text(party) == "" else bool(party),
         )
     return out
 
@@ -111,18 +113,18 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _round(value: Any) -> int | None:
-    text = _text(value)
+    text = cell_text(value)
     try:
         return round(float(text))
     except ValueError:
         return None
 
 
-def _member_text(rec: dict[str, Any], lang: str) -> str:
+def _membercell_text(rec: dict[str, Any], lang: str) -> str:
     """``B0001（2单元 3–5层）`` / ``B0001 (entrance 2, floors 3–5)``: one member of a unit."""
-    bid = _text(rec.get("building_id"))
-    entrance = _text(rec.get("entrance"))
-    lo, hi = _text(rec.get("floor_from")), _text(rec.get("floor_to"))
+    bid = cell_text(rec.get("building_id"))
+    entrance = cell_text(rec.get("entrance"))
+    lo, hi = cell_text(rec.get("floor_from")), cell_text(rec.get("floor_to"))
     floors = f"{lo}–{hi}" if lo and hi and lo != hi else (lo or hi)
     if lang == "zh":
         parts = [f"{entrance}单元" if entrance else "", f"{floors}层" if floors else ""]
@@ -134,7 +136,7 @@ def _member_text(rec: dict[str, Any], lang: str) -> str:
 
 
 def _split_ids(value: Any) -> list[str]:
-    return [s for s in _text(value).split(";") if s]
+    return [s for s in cell_text(value).split(";") if s]
 
 
 def grid_workers(plan: Plan) -> dict[str, list[str]]:
@@ -144,12 +146,12 @@ def grid_workers(plan: Plan) -> dict[str, list[str]]:
     if assignments is not None and {"role", "target_id", "person_id"} <= set(assignments.columns):
         rows = assignments[assignments["role"].isin(WORKER_ROLES)]
         for gid, pid in zip(rows["target_id"], rows["person_id"], strict=True):
-            out.setdefault(_text(gid), []).append(_text(pid))
+            out.setdefault(cell_text(gid), []).append(cell_text(pid))
         return out
     grids = _nonempty(plan, "grids")
     if grids is not None and "worker_ids" in grids.columns:
         for gid, ids in zip(grids["grid_id"], grids["worker_ids"], strict=True):
-            out[_text(gid)] = _split_ids(ids)
+            out[cell_text(gid)] = _split_ids(ids)
     return out
 
 
@@ -188,19 +190,21 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
         cname: dict[str, str] = {}
         if communities is not None and "name" in communities.columns:
             cname = {
-                _text(c): _text(n)
+                cell_text(c): cell_text(n)
                 for c, n in zip(communities["community_id"], communities["name"], strict=True)
             }
         rows = []
         for rec in _records(grids.sort_values("grid_id")):
-            gid = _text(rec.get("grid_id"))
-            head = _text(rec.get("head_id"))
+            gid = cell_text(rec.get("grid_id"))
+            head = cell_text(rec.get("head_id"))
             wids = workers.get(gid, [])
             rows.append(
                 {
                     label("grid_id", lang): gid,
-                    label("community_id", lang): _text(rec.get("community_id")),
-                    label("community_name", lang): cname.get(_text(rec.get("community_id")), ""),
+                    label("community_id", lang): cell_text(rec.get("community_id")),
+                    label("community_name", lang): cname.get(
+                        cell_text(rec.get("community_id")), ""
+                    ),
                     label("households", lang): rec.get("households"),
                     label("population", lang): _round(rec.get("population")),
                     label("n_buildings", lang): rec.get("n_buildings"),
@@ -219,18 +223,18 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
         blds: dict[str, list[str]] = {}
         if members is not None:
             for rec in _records(members):
-                lst = blds.setdefault(_text(rec.get("unit_id")), [])
-                text = _member_text(rec, lang)
+                lst = blds.setdefault(cell_text(rec.get("unit_id")), [])
+                text = _membercell_text(rec, lang)
                 if text not in lst:
                     lst.append(text)
         rows = []
         for rec in _records(units.sort_values(["grid_id", "unit_id"])):
-            uid = _text(rec.get("unit_id"))
-            head = _text(rec.get("head_id"))
+            uid = cell_text(rec.get("unit_id"))
+            head = cell_text(rec.get("head_id"))
             rows.append(
                 {
                     label("unit_id", lang): uid,
-                    label("grid_id", lang): _text(rec.get("grid_id")),
+                    label("grid_id", lang): cell_text(rec.get("grid_id")),
                     label("households", lang): rec.get("households"),
                     label("unit_head", lang): _names([head], people) if head else "",
                     label("unit_head_phone", lang): _phones([head], people) if head else "",
@@ -245,24 +249,24 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
         cols = set(assignments.columns)
         order = {r: i for i, r in enumerate(ROLE_ORDER)}
         ranked = assignments.assign(
-            _order=[order.get(_text(r), len(order)) for r in assignments["role"]]
+            _order=[order.get(cell_text(r), len(order)) for r in assignments["role"]]
         ).sort_values(["_order", "role", "target_id", "person_id"])
         for rec in _records(ranked):
-            pid = _text(rec.get("person_id"))
+            pid = cell_text(rec.get("person_id"))
             person = people.get(pid)
             party = person.party_member if person else None
             rows.append(
                 {
                     label("person_id", lang): pid,
                     label("person_name", lang): person.name if person else pid,
-                    label("role", lang): role_label(_text(rec.get("role")), lang),
-                    label("target_id", lang): _text(rec.get("target_id")),
+                    label("role", lang): role_label(cell_text(rec.get("role")), lang),
+                    label("target_id", lang): cell_text(rec.get("target_id")),
                     label("party_member", lang): "" if party is None else (yes if party else no),
                     label("phone", lang): person.phone if person else "",
                     label("id_number", lang): person.id_number if person else "",
                     label("distance_m", lang): (
                         round(float(rec["distance_m"]))
-                        if "distance_m" in cols and _text(rec.get("distance_m"))
+                        if "distance_m" in cols and cell_text(rec.get("distance_m"))
                         else None
                     ),
                 }
