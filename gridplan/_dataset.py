@@ -1,0 +1,62 @@
+"""The :class:`Dataset` container shared by reading, validation and preparation.
+
+Re-exported by :mod:`gridplan.io`, its public home.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from pyproj import CRS
+
+__all__ = ["Dataset"]
+
+
+@dataclass
+class Dataset:
+    """A dataset after reading, validation and preparation.
+
+    Attributes
+    ----------
+    layers
+        Layer name -> table. Spatial layers are GeoDataFrames in :attr:`crs` (a metric UTM
+        CRS once prepared); ``people`` and ``vulnerable`` may be plain DataFrames.
+    crs
+        The CRS the layers are in now (EPSG:4326 as a placeholder when no layer has one; see
+        :attr:`layer_crs`).
+    input_crs
+        The CRS outputs are written in (the input's; WGS84 for offset inputs).
+    offset
+        ``"gcj02"``, ``"bd09"`` or ``None``: the web-map offset the input carried.
+    source
+        Where it was read from.
+    checksums
+        Layer name -> SHA-256 of the layer's content as read.
+    warnings
+        Problems repaired or tolerated, one line each, naming layer and ids.
+    layer_crs
+        Layer name -> the CRS the layer's file declared (``None`` when it declared none).
+    read_problems
+        Problems met while reading (unparseable coordinates or WKT), reported by validation.
+    prepared
+        Whether :func:`prepare_dataset` produced this dataset.
+    """
+
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame]
+    crs: CRS
+    input_crs: CRS
+    offset: str | None = None
+    source: Path | None = None
+    checksums: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    layer_crs: dict[str, CRS | None] = field(default_factory=dict)
+    read_problems: list[str] = field(default_factory=list)
+    prepared: bool = False
+
+    def layer(self, name: str) -> Any:
+        """The layer ``name``, or ``None`` when the dataset has none."""
+        return self.layers.get(name)
