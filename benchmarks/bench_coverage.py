@@ -126,21 +126,21 @@ def reference_distances(net: WalkNetwork, fsnap: Any, bsnap: Any) -> np.ndarray:
     g = nx.MultiGraph()
     on_edge: dict[int, list[tuple[float, str, int]]] = {}
     for kind, snap in (("f", fsnap), ("b", bsnap)):
-        for i in np.flatnonzero(snap.reachable):
+        for i in np.flatnonzero(snap.reachable).tolist():
             on_edge.setdefault(int(snap.edge[i]), []).append((float(snap.along_m[i]), kind, i))
     for e in range(net.n_edges):
         prev: Any = int(net.edge_u[e])
         pa = 0.0
-        for a, kind, i in sorted(on_edge.get(e, [])):
-            g.add_edge(prev, (kind, i), w=a - pa)
-            prev, pa = (kind, i), a
+        for a, kind, j in sorted(on_edge.get(e, [])):
+            g.add_edge(prev, (kind, j), w=a - pa)
+            prev, pa = (kind, j), a
         g.add_edge(prev, int(net.edge_v[e]), w=float(net.edge_length[e]) - pa)
     g.add_node("S")
-    for i in np.flatnonzero(fsnap.reachable):
+    for i in np.flatnonzero(fsnap.reachable).tolist():
         g.add_edge("S", ("f", i), w=float(fsnap.access_m[i]))
     dist = nx.single_source_dijkstra_path_length(g, "S", weight="w")
     out = np.full(len(bsnap.edge), np.inf)
-    for i in np.flatnonzero(bsnap.reachable):
+    for i in np.flatnonzero(bsnap.reachable).tolist():
         out[i] = dist.get(("b", i), np.inf) + bsnap.access_m[i]
     return out
 
@@ -161,8 +161,8 @@ def correctness(layers: dict[str, Any], name: str) -> list[Any]:
             continue
         fsnap = snap_points(net, fac.geometry[sel])
         ref = reference_distances(net, fsnap, bsnap)
-        got = cov.coverage[cov.coverage["category"] == c].drop_duplicates("building_id")
-        got = got.set_index("building_id")["minutes"].reindex(res["building_id"]).to_numpy()
+        rows = cov.coverage[cov.coverage["category"] == c].drop_duplicates("building_id")
+        got = rows.set_index("building_id")["minutes"].reindex(res["building_id"]).to_numpy()
         inside = ref <= limit - 1e-6
         worst = max(worst, float(np.nanmax(np.abs(got[inside] * SPEED - ref[inside]), initial=0.0)))
         n_cmp += int(inside.sum())

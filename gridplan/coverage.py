@@ -1,10 +1,11 @@
 """The 15-minute life circle: walking minutes from every household to every facility category.
 
 For each facility category one bounded multi-source Dijkstra runs on the compiled core of the
-walk network (:func:`gridplan.network.node_distances`), starting from every facility of the
-category at once; a building's minutes are its network distance (access at both ends included)
-divided by the walking speed of the profile. Tiers do not nest: each ``coverage.tiers`` entry is
-a separate check of its own categories.
+walk network, starting from every facility of the category at once; the categories sharing a
+search bound go to SciPy in one call (:func:`gridplan.network.nearest_source_distances`), and
+every building is snapped once for all of them. A building's minutes are its network distance
+(access at both ends included) divided by the walking speed of the profile. Tiers do not
+nest: each ``coverage.tiers`` entry is a separate check of its own categories.
 
 Households that cannot join the walk network (no walkable edge within ``max_access_m`` on their
 side of every barrier) are *unreachable*, reported apart from households that are reachable but
@@ -44,7 +45,7 @@ from gridplan._errors import ConfigError, DataError
 from gridplan.network import (
     SnapResult,
     WalkNetwork,
-    distance_to_nearest,
+    nearest_source_distances,
     node_distances,
     snap_points,
 )
@@ -228,14 +229,20 @@ def compute_coverage(
     dist: dict[str, np.ndarray] = {}
     missing_cats: list[str] = []
     t1 = time.perf_counter()
+    searched: list[str] = []
     for c in dict.fromkeys(c for _, c in pairs):
-        sel = cat_codes == c
-        if not (sel & fsnap.reachable).any():
+        if not ((cat_codes == c) & fsnap.reachable).any():
             missing_cats.append(c)
             dist[c] = np.full(len(res), np.inf)
-            continue
-        src = _subset(fsnap, sel)
-        dist[c] = distance_to_nearest(network, src, bsnap, limit=limit_m[c])
+        else:
+            searched.append(c)
+    rows = nearest_source_distances(
+        network,
+        [_subset(fsnap, cat_codes == c) for c in searched],
+        bsnap,
+        limits=[limit_m[c] for c in searched],
+    )
+    dist.update(zip(searched, rows, strict=True))
     t_search = time.perf_counter() - t1
     if missing_cats:
         flags.append(
@@ -253,11 +260,13 @@ def compute_coverage(
         m[~np.isfinite(m)] = np.nan
         minutes[:, j] = m
         covered[:, j] = d <= t * speed + 1e-9
+    # text columns are gathered from one inferred array each (no per-row type inference)
+    pos = np.tile(np.arange(k), n)
     coverage = pd.DataFrame(
         {
-            "building_id": np.repeat(res["building_id"].to_numpy(), k),
-            "tier": np.tile([tier_label(t) for t, _ in pairs], n),
-            "category": np.tile([c for _, c in pairs], n),
+            "building_id": _text(res["building_id"]).take(np.repeat(np.arange(n), k)),
+            "tier": _text([tier_label(t) for t, _ in pairs]).take(pos),
+            "category": _text([c for _, c in pairs]).take(pos),
             "minutes": minutes.ravel(),
             "covered": covered.ravel(),
             "reachable": np.repeat(bsnap.reachable, k),
@@ -278,6 +287,11 @@ def compute_coverage(
                 "see the coverage summary for the categories missing"
             )
     return CoverageResult(coverage=coverage, summary=summary, metrics=metrics, flags=flags)
+
+
+def _text(values: Any) -> Any:
+    """Strings as the array pandas infers for them (``str`` in pandas 3, ``object`` before)."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=None).array
 
 
 def _ids(values: np.ndarray, limit: int = 10) -> str:
@@ -341,8 +355,8 @@ def _summary(
         n_area = len(names[level])
         total = np.bincount(inv, weights=hh, minlength=n_area)
         unreach = np.bincount(inv, weights=hh * ~reach, minlength=n_area)
-        covsum = np.zeros((n_area, k))
-        np.add.at(covsum, inv, cov_hh)
+        cells = (inv[:, None] * k + np.arange(k)).ravel()
+        covsum = np.bincount(cells, weights=cov_hh.ravel(), minlength=n_area * k)
         parts["level"].append(np.full(n_area * k, level, dtype=object))
         parts["area_id"].append(np.repeat(names[level], k))
         parts["tier"].append(np.tile([tier_label(t) for t, _, _ in blocks], n_area))

@@ -62,6 +62,7 @@ __all__ = [
     "distance_matrix",
     "distance_to_nearest",
     "iter_distance_pairs",
+    "nearest_source_distances",
     "node_distances",
     "snap_points",
     "walkable_mask",
@@ -142,6 +143,17 @@ class WalkNetwork:
     def barrier_tree(self) -> shapely.STRtree:
         """Spatial index over :attr:`barriers`."""
         return shapely.STRtree(self.barriers)
+
+    @cached_property
+    def barrier_segment_tree(self) -> shapely.STRtree:
+        """Spatial index over the straight segments of the barriers' lines and outlines."""
+        parts = shapely.get_parts(self.barriers)
+        area = shapely.get_type_id(parts) == 3  # Polygon: its rings
+        lines = shapely.get_parts(np.concatenate([parts[~area], shapely.boundary(parts[area])]))
+        xy, idx = shapely.get_coordinates(lines, return_index=True)
+        same = idx[1:] == idx[:-1]
+        a, b = xy[:-1][same], xy[1:][same]
+        return shapely.STRtree(shapely.linestrings(np.stack([a, b], axis=1)))
 
     @cached_property
     def graph(self) -> nx.Graph:
@@ -354,18 +366,12 @@ def build_walk_network(
     if (types[keep] == 5).any():  # MultiLineStrings -> LineStrings
         line_class = np.repeat(line_class, shapely.get_num_geometries(lines))
         lines = shapely.get_parts(lines)
-    pieces, src = _node_lines(lines)
+    pieces, src, ends = _node_lines(lines)
     lost = src < 0  # pieces from the exact overlay: find the line they lie on
     if lost.any():
         mid = shapely.line_interpolate_point(pieces[lost], 0.5, normalized=True)
         src[lost] = shapely.STRtree(lines).query_nearest(mid, all_matches=False)[1]
     piece_class = line_class[src]
-    ends = np.concatenate(
-        [
-            shapely.get_coordinates(shapely.get_point(pieces, 0)),
-            shapely.get_coordinates(shapely.get_point(pieces, -1)),
-        ]
-    )
     return _assemble(ends, pieces, piece_class, crs, barrier_geoms)
 
 
@@ -388,17 +394,18 @@ def _round_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shapely.linestrings(coords[sel], indices=new_idx), np.flatnonzero(ok)
 
 
-def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split lines at every junction: shared vertices, ends on another line, and crossings.
 
     Lines that cross or end on another line away from its vertices (rare in OSM-like data,
     where junctions are shared vertices) are noded exactly with a GEOS overlay; every line is
     then cut at the vertices it shares with another line, which is a pure array operation.
-    Returns the pieces and, per piece, the input line it comes from (``-1``: from the overlay).
+    Returns the pieces, per piece the input line it comes from (``-1``: from the overlay),
+    and the end coordinates: every piece's first vertex, then every piece's last vertex.
     """
     lines, src = _round_lines(lines)
     if len(lines) == 0:
-        return lines, src
+        return lines, src, np.empty((0, 2))
     coords, idx = shapely.get_coordinates(lines, return_index=True)
     key = np.round(coords / NODING_GRID_M).astype(np.int64)
     # lines needing an exact overlay: crossings or touches not at a vertex of both lines
@@ -423,8 +430,27 @@ def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cross = da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0]
     simple = seg & shared & (np.abs(cross) > 1e-9 * (np.hypot(*da.T) * np.hypot(*db.T)))
     a, b = a[~simple], b[~simple]
-    ends_only = shapely.relate_pattern(lines[a], lines[b], "FF*F0****")
-    a, b = a[~ends_only], b[~ends_only]
+    im = np.asarray(shapely.relate(lines[a], lines[b]), dtype="U9").view("U1").reshape(-1, 9)
+    ends_only = (im[:, 0] == "F") & (im[:, 1] == "F") & (im[:, 3] == "F") & (im[:, 4] == "0")
+    a, b, im = a[~ends_only], b[~ends_only], im[~ends_only]
+    # interiors disjoint: the lines meet only at end points of one of them; such a meeting
+    # point is fine when it is a vertex of the other line too
+    touch = im[:, 0] == "F"
+    if touch.any():
+        ta, tb = a[touch], b[touch]
+        end_line = np.concatenate([ta, ta, tb, tb])
+        other = np.concatenate([tb, tb, ta, ta])
+        end_xy = np.concatenate([p0[ta], p1[ta], p0[tb], p1[tb]])
+        ek = np.round(end_xy / NODING_GRID_M).astype(np.int64)
+        probe = pd.DataFrame({"p": np.arange(len(other)), "line": other})
+        probe["kx"], probe["ky"] = ek[:, 0], ek[:, 1]
+        hit = probe.merge(vert, on=["line", "kx", "ky"], how="left", indicator=True)
+        off_vertex = hit.loc[hit["_merge"] == "left_only", "p"].to_numpy()
+        on = shapely.intersects_xy(lines[other[off_vertex]], *end_xy[off_vertex].T)
+        bad_p = off_vertex[on]
+        needs[end_line[bad_p]] = True
+        needs[other[bad_p]] = True
+        a, b = a[~touch], b[~touch]
     if len(a):
         # pairs meeting only at vertices both lines share are fine; test the others exactly
         inter = shapely.intersection(lines[a], lines[b])
@@ -472,7 +498,10 @@ def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     piece_src = np.full(len(pieces), -1, dtype=np.int64)
     piece_src[piece] = src[np.repeat(idx, reps)]
     ok = shapely.length(pieces) > 0
-    return pieces[ok], piece_src[ok]
+    first_at = np.flatnonzero(starts)
+    last_at = np.append(first_at[1:] - 1, len(c2) - 1)
+    ends = np.concatenate([c2[first_at[ok]], c2[last_at[ok]]])
+    return pieces[ok], piece_src[ok], ends
 
 
 def _barrier_geometries(barriers: gpd.GeoDataFrame | gpd.GeoSeries | None) -> np.ndarray:
@@ -612,7 +641,7 @@ def snap_points(
         access[vi] = near_dist
         comp = network.edge_component
         ok = (near_dist <= limit) & (comp[near_edge] == network.main_component)
-        ok &= ~_crosses_barrier(network, pts[vi], near_edge)
+        ok &= ~_crosses_barrier(network, pts[vi], near_edge, near_dist)
         edge[vi[ok]] = near_edge[ok]
         retry = vi[~ok & (near_dist <= limit)]
         for i in retry:
@@ -688,15 +717,17 @@ def _access_lines(network: WalkNetwork, pts: np.ndarray, edges: np.ndarray) -> n
     return shapely.linestrings(coords)
 
 
-def _crosses_barrier(network: WalkNetwork, pts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def _crosses_barrier(
+    network: WalkNetwork, pts: np.ndarray, edges: np.ndarray, reach: np.ndarray | None = None
+) -> np.ndarray:
     out = np.zeros(len(pts), dtype=bool)
     if len(network.barriers) == 0 or len(pts) == 0:
         return out
-    # only points with a barrier nearer than their edge can cross one
-    reach = shapely.distance(pts, network.edge_geometry[edges])
-    pi, bi = network.barrier_tree.query(pts, predicate="dwithin", distance=float(reach.max()))
-    close = shapely.dwithin(pts[pi], network.barriers[bi], reach[pi])
-    near = np.unique(pi[close])
+    # only points with a barrier line or outline within reach of their edge can cross one
+    if reach is None:
+        reach = shapely.distance(pts, network.edge_geometry[edges])
+    tree = network.barrier_segment_tree
+    near = np.unique(tree.query(pts, predicate="dwithin", distance=reach)[0])
     if len(near) == 0:
         return out
     lines = _access_lines(network, pts[near], edges[near])
@@ -819,6 +850,91 @@ def distance_to_nearest(
         )
         np.minimum.at(out, tt, direct)
     out[out > limit] = np.inf
+    return out
+
+
+def nearest_source_distances(
+    network: WalkNetwork,
+    groups: list[SnapResult],
+    targets: SnapResult,
+    *,
+    limits: list[float],
+) -> np.ndarray:
+    """:func:`distance_to_nearest` for several source groups at once (one row per group).
+
+    Every group gets its own super-source row in one augmented copy of the compiled core, and
+    the groups sharing a search bound run in one SciPy call, so the per-group Python set-up of
+    :func:`distance_to_nearest` is paid once. Row ``g`` equals
+    ``distance_to_nearest(network, groups[g], targets, limit=limits[g])``.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    groups
+        Snapped source points, one :class:`SnapResult` per group.
+    targets
+        Snapped target points.
+    limits
+        Search bound of each group, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        Distances in metres, shape ``(len(groups), n_targets)`` (``inf``: unreachable or beyond
+        the group's bound).
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    k = len(groups)
+    n = network.n_nodes
+    out = np.full((k, len(targets.edge)), np.inf)
+    t = np.flatnonzero(targets.reachable)
+    if k == 0 or n == 0 or len(t) == 0:
+        return out
+    lim = np.asarray(limits, dtype=float)
+    # super-source entries (group, node, offset) of every source end within its group's bound
+    g_ids, g_nodes, g_offs = [], [], []
+    for g, src in enumerate(groups):
+        r = src.reachable
+        nodes = np.concatenate([src.node_u[r], src.node_v[r]])
+        offs = np.concatenate([src.offset_u[r], src.offset_v[r]])
+        inside = offs <= lim[g]
+        g_ids.append(np.full(int(inside.sum()), g, dtype=np.int64))
+        g_nodes.append(nodes[inside])
+        g_offs.append(offs[inside])
+    gid, gnode, goff = np.concatenate(g_ids), np.concatenate(g_nodes), np.concatenate(g_offs)
+    order = np.lexsort((goff, gnode, gid))  # per group and node, the smallest offset first
+    gid, gnode, goff = gid[order], gnode[order], goff[order]
+    first = np.ones(len(gid), dtype=bool)
+    first[1:] = (gid[1:] != gid[:-1]) | (gnode[1:] != gnode[:-1])
+    gid, gnode, goff = gid[first], gnode[first], goff[first]
+    csr = network.csr
+    counts = np.bincount(gid, minlength=k)
+    indptr = np.concatenate([csr.indptr, csr.indptr[-1] + np.cumsum(counts)])
+    indices = np.concatenate([csr.indices, gnode.astype(csr.indices.dtype)])
+    data = np.concatenate([csr.data, np.maximum(goff, 0.0)])
+    aug = sparse.csr_matrix((data, indices, indptr), shape=(n + k, n + k))
+    tu, tv = targets.node_u[t], targets.node_v[t]
+    ou, ov = targets.offset_u[t], targets.offset_v[t]
+    active = counts > 0
+    for bound in np.unique(lim[active]):
+        rows = np.flatnonzero(active & (lim == bound))
+        dist = np.asarray(dijkstra(aug, directed=True, indices=n + rows, limit=bound))
+        dist = dist.reshape(len(rows), n + k)
+        out[rows[:, None], t[None, :]] = np.minimum(dist[:, tu] + ou, dist[:, tv] + ov)
+    # a source and a target on the same edge: walk along it directly (all groups at once)
+    s_grp = np.concatenate([np.full(int(src.reachable.sum()), g) for g, src in enumerate(groups)])
+    s_edge, s_access, s_along = (
+        np.concatenate([getattr(src, f)[src.reachable] for src in groups])
+        for f in ("edge", "access_m", "along_m")
+    )
+    ti, si = _same_edge_pairs(targets.edge[t], s_edge)
+    if len(ti):
+        tt = t[ti]
+        direct = s_access[si] + targets.access_m[tt] + np.abs(s_along[si] - targets.along_m[tt])
+        np.minimum.at(out, (s_grp[si].astype(np.int64), tt), direct)
+    out[out > lim[:, None]] = np.inf
     return out
 
 

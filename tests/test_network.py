@@ -16,6 +16,7 @@ from gridplan.network import (
     build_walk_network,
     distance_matrix,
     distance_to_nearest,
+    nearest_source_distances,
     snap_points,
     walkable_mask,
 )
@@ -195,7 +196,8 @@ def _reference(net, src, tgt):
         for i in np.flatnonzero(snap.reachable):
             on_edge.setdefault(int(snap.edge[i]), []).append((float(snap.along_m[i]), kind, i))
     for e in range(net.n_edges):
-        prev, pa = int(net.edge_u[e]), 0.0
+        prev: object = int(net.edge_u[e])
+        pa = 0.0
         for a, kind, i in sorted(on_edge.get(e, [])):
             g.add_edge(prev, (kind, i), w=a - pa)
             prev, pa = (kind, i), a
@@ -236,3 +238,49 @@ def test_distances_match_networkx(seed, drop, n_src):
     assert np.array_equal(np.isfinite(got), np.isfinite(want))
     fin = np.isfinite(want)
     assert np.allclose(got[fin], want[fin], atol=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), drop=st.floats(0.0, 0.5))
+def test_grouped_search_equals_one_search_per_group(seed, drop):
+    rng = np.random.default_rng(seed)
+    lines = [
+        LineString([(i * 80, j * 80), ((i + 1) * 80, j * 80)])
+        for i in range(5)
+        for j in range(6)
+        if rng.random() > drop
+    ] + [
+        LineString([(i * 80, j * 80), (i * 80, (j + 1) * 80)])
+        for i in range(6)
+        for j in range(5)
+        if rng.random() > drop
+    ]
+    if not lines:
+        return
+    net = build_walk_network(roads_of(lines))
+    xy = rng.uniform(-20, 420, size=(40, 2))
+    tgt = snap_points(net, points(*map(tuple, xy[:30])), max_access_m=60)
+    groups = [
+        snap_points(net, points(*map(tuple, xy[lo:hi])), max_access_m=60)
+        for lo, hi in ((30, 33), (33, 34), (34, 40), (40, 40))
+    ]
+    limits = [150.0, 400.0, 150.0, 300.0]
+    got = nearest_source_distances(net, groups, tgt, limits=limits)
+    assert got.shape == (4, 30)
+    for g, lim in enumerate(limits):
+        want = distance_to_nearest(net, groups[g], tgt, limit=lim)
+        assert np.array_equal(got[g], want)
+
+
+def test_a_wall_line_keeps_a_point_on_its_side():
+    roads = roads_of([LineString([(0, 0), (1000, 0)]), LineString([(0, 100), (1000, 100)])])
+    wall = gpd.GeoDataFrame(
+        {"kind": ["wall"]}, geometry=[LineString([(-100, 40), (1100, 40)])], crs=CRS
+    )
+    pt = points((500, 45), (500, 30))
+    walled = snap_points(build_walk_network(roads, barriers=wall), pt, max_access_m=80)
+    open_ = snap_points(build_walk_network(roads), pt, max_access_m=80)
+    assert open_.access_m[0] == pytest.approx(45)
+    assert walled.access_m[0] == pytest.approx(55)
+    assert bool(walled.moved[0]) and not bool(open_.moved[0])
+    assert walled.access_m[1] == pytest.approx(30)  # on the near side: unaffected
