@@ -20,6 +20,19 @@ HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 WORK_DIR = HERE / "_work"  # scratch space for generated samples (git-ignored)
 
+#: Debian's headless Chromium, and the flags that keep it off the (closed) network.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS: list[str] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def machine() -> str:
     """One line describing the machine the figures were measured on."""

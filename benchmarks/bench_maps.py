@@ -23,7 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from _common import WORK_DIR, table, timed, write_section
+from _common import CHROMIUM, CHROMIUM_ARGS, WORK_DIR, table, timed, write_section
 from shapely.geometry import Point, box
 
 from gridplan.maps import BIG_PLAN_FEATURES, write_map
@@ -234,9 +234,6 @@ def counts(plan: Plan) -> dict[str, int]:
     }
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 def open_seconds(html: Path, *, repeat: int = 3) -> float | None:
     """Median seconds until headless Chromium shows the map's grid labels (None: no browser).
 
@@ -260,16 +257,7 @@ def open_seconds(html: Path, *, repeat: int = 3) -> float | None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=CHROMIUM_ARGS,
         )
         for _ in range(repeat):
             page = browser.new_page(viewport={"width": 1280, "height": 860})

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from _common import WORK_DIR, table, write_section
+from _common import CHROMIUM, CHROMIUM_ARGS, WORK_DIR, table, write_section
 
 from gridplan.households import household_sensitivity
 from gridplan.io import load_dataset
@@ -25,19 +25,11 @@ SHENZHEN = (
 
 
 def _screenshot(html: Path, png: Path) -> str:
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
+    if not CHROMIUM.exists():
         return "no chromium: no screenshot"
     cmd = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        str(CHROMIUM),
+        *CHROMIUM_ARGS,
         "--window-size=1400,1000",
         "--virtual-time-budget=8000",
         f"--screenshot={png}",

@@ -40,7 +40,7 @@ without a ``communities`` layer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -451,6 +451,27 @@ def _floor_area_check(
         )
 
 
+def _unknown_values(
+    values: pd.Series,
+    allowed: Sequence[str],
+    labels: pd.Series,
+    rep: _Report,
+    layer: str,
+    column: str,
+    fix: str,
+) -> None:
+    """An error naming the rows whose ``column`` is not one of ``allowed`` (case and spaces
+    aside); missing values are fine."""
+    unknown = values.notna() & ~values.astype(str).str.strip().str.lower().isin(allowed)
+    if unknown.any():
+        rep.error(
+            layer,
+            f"unknown {column} (allowed: {', '.join(allowed)})",
+            _pairs(labels, unknown, values, lambda lab, v: f"{lab}={v!r}"),
+            fix,
+        )
+
+
 def _check_buildings(
     b: pd.DataFrame,
     metric: gpd.GeoDataFrame | None,
@@ -467,15 +488,15 @@ def _check_buildings(
         if col in b.columns:
             _numeric_problems(b, col, labels, "buildings", rep, integer=False, what=what)
     if "use" in b.columns:
-        use = b["use"]
-        unknown = use.notna() & ~use.astype(str).str.strip().str.lower().isin(BUILDING_USES)
-        if unknown.any():
-            rep.error(
-                "buildings",
-                f"unknown use (allowed: {', '.join(BUILDING_USES)})",
-                _pairs(labels, unknown, use, lambda lab, v: f"{lab}={v!r}"),
-                "set use to residential, mixed or non_residential, or leave it empty to infer",
-            )
+        _unknown_values(
+            b["use"],
+            BUILDING_USES,
+            labels,
+            rep,
+            "buildings",
+            "use",
+            "set use to residential, mixed or non_residential, or leave it empty to infer",
+        )
     if "households" not in b.columns:
         rep.warn(
             "buildings",
@@ -691,15 +712,15 @@ def _check_vulnerable(
         else None
     )
     if "kind" in v.columns:
-        kind = v["kind"]
-        unknown = kind.notna() & ~kind.astype(str).str.strip().str.lower().isin(VULNERABLE_KINDS)
-        if unknown.any():
-            rep.error(
-                "vulnerable",
-                f"unknown kind (allowed: {', '.join(VULNERABLE_KINDS)})",
-                _pairs(labels, unknown, kind, lambda lab, v: f"{lab}={v!r}"),
-                "use one of the allowed kinds",
-            )
+        _unknown_values(
+            v["kind"],
+            VULNERABLE_KINDS,
+            labels,
+            rep,
+            "vulnerable",
+            "kind",
+            "use one of the allowed kinds",
+        )
     if building_ids is None or "building_id" not in v.columns:
         return
     bid = v["building_id"]

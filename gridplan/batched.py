@@ -30,7 +30,7 @@ import pandas as pd
 import pyogrio
 
 from gridplan import _errors
-from gridplan._errors import DataError, GridplanError, OutputExistsError
+from gridplan._errors import DataError, GridplanError
 from gridplan.parallel import (
     DEFAULT_RETRIES,
     Progress,
@@ -39,7 +39,7 @@ from gridplan.parallel import (
     _order,
     _plan_with,
 )
-from gridplan.planfile import write_plan_gpkg
+from gridplan.planfile import check_output_dir, write_plan_gpkg
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["BATCHED_STAGES", "plan_to_folder_batched"]
@@ -187,12 +187,7 @@ def _resumable_output_dir(out: Path, *, overwrite: bool) -> Iterator[Path]:
     success it replaces ``out`` in one rename; on an error it is kept, with its
     ``progress.json``, for the next run to resume; ``out`` is never touched before success.
     """
-    if out.exists() and not overwrite:
-        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
-        raise OutputExistsError(msg)
-    if out.exists() and not out.is_dir():
-        msg = f"{out} exists and is not a folder; choose another --out"
-        raise OutputExistsError(msg)
+    check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.parent / f".{out.name}.partial"
     work.mkdir(exist_ok=True)

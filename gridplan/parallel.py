@@ -504,44 +504,29 @@ def _units_metrics(
     parts: Sequence[CommunityPlan],
     cfg: Config,
 ) -> dict[str, Any]:
-    from gridplan.units import building_points, spread_metrics
-
     """Overall unit metrics, recomputed from the merged layers (counts summed), so that they
     equal those of a whole-dataset run."""
+    from gridplan.units import building_points, size_metrics, spread_metrics
+
     lo, hi, target = (
         cfg.units.min_households,
         cfg.units.max_households,
         cfg.units.target_households,
     )
-    sizes = units["households"].to_numpy(dtype=np.int64)
-    grid_total = units.groupby("grid_id")["households"].sum()
-    small = set(str(gid) for gid in grid_total.index if grid_total[gid] < lo)
-    in_range = (sizes >= lo) & (sizes <= hi)
-    feasible = ~units["grid_id"].astype(str).isin(small).to_numpy()
-    vals, cnts = np.unique(sizes, return_counts=True)
     ms = [p.units_metrics for p in parts if p.units_metrics]
 
     def total(key: str) -> int:
         return int(sum(int(m.get(key, 0)) for m in ms))
 
     return {
-        "n_units": len(units),
         "n_grids": total("n_grids"),
-        "households": int(sizes.sum()),
-        "mean_households": float(sizes.mean()) if len(sizes) else 0.0,
-        "median_households": float(np.median(sizes)) if len(sizes) else 0.0,
-        "min_households": int(sizes.min()) if len(sizes) else 0,
-        "max_households": int(sizes.max()) if len(sizes) else 0,
-        "share_in_range": float(in_range.mean()) if len(sizes) else 1.0,
-        "share_in_range_feasible": float(in_range[feasible].mean()) if feasible.any() else 1.0,
-        "size_histogram": {str(int(k)): int(v) for k, v in zip(vals, cnts, strict=True)},
+        **size_metrics(units, lo=lo, hi=hi)[0],
         **spread_metrics(members, building_points(buildings)),
         "split_buildings": total("split_buildings"),
         "split_evenly_buildings": total("split_evenly_buildings"),
         "split_no_entrances": total("split_no_entrances"),
         "split_no_floors": total("split_no_floors"),
         "kept_grids": 0,
-        "grids_below_min": len(small),
         "bounds": [lo, target, hi],
         "seed": int(cfg.seed),
         "time_s": round(sum(float(m.get("time_s", 0.0)) for m in ms), 3),
@@ -727,9 +712,9 @@ def plan_by_community(
 ) -> Plan:
     """The sequential plan, community by community in this process.
 
-    The same plan as :func:`plan_parallel` gives on any number of workers (the grids of each
-    community are planned on their own in both). Use it for the sequential ``gridplan run``
-    so that ``--workers`` never changes a plan.
+    The same plan as :func:`plan_parallel` gives on any number of workers, and as
+    :func:`gridplan.pipeline.plan_dataset` (each community's grids depend only on its own
+    buildings and id). Useful to check a Dask set-up without starting a cluster.
 
     Parameters
     ----------

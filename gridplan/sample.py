@@ -48,6 +48,7 @@ import shapely
 from pyproj import Transformer
 
 from gridplan._errors import ConfigError, OutputExistsError
+from gridplan._io_read import LAYERS
 from gridplan._sample_community import _community
 from gridplan._sample_geometry import WGS84
 from gridplan._sample_layout import _CLASS_RANK, _junctions, _Layout, _layout, _Road
@@ -247,16 +248,7 @@ def generate_sample(
         for name, frame in batch.items():
             parts.setdefault(name, []).append(frame)
     out: dict[str, Any] = {}
-    for name in (
-        "buildings",
-        "communities",
-        "roads",
-        "barriers",
-        "facilities",
-        "people",
-        "vulnerable",
-        "sites",
-    ):
+    for name in LAYERS:
         frames = [f for f in parts.get(name, []) if len(f)] or parts.get(name, [])[:1]
         if not frames:
             continue

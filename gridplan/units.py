@@ -602,31 +602,16 @@ def form_units(
     units_gdf["n_buildings"] = units_gdf["n_buildings"].astype(np.int64)
 
     # metrics
-    sizes = units_gdf["households"].to_numpy(dtype=np.int64)
-    grid_total = res.groupby("grid_id")["households"].sum()
-    small_grids = sorted(str(g) for g in grid_total.index if grid_total[g] < lo)
-    in_range = (sizes >= lo) & (sizes <= hi)
-    feasible = ~units_gdf["grid_id"].astype(str).isin(small_grids).to_numpy()
-    vals, cnts = np.unique(sizes, return_counts=True)
-    hist = {str(int(k)): int(v) for k, v in zip(vals, cnts, strict=True)}
+    sizes_m, small_grids = size_metrics(units_gdf, lo=lo, hi=hi)
     metrics: dict[str, Any] = {
-        "n_units": len(units_gdf),
         "n_grids": len(grid_ids),
-        "households": int(sizes.sum()),
-        "mean_households": float(sizes.mean()) if len(sizes) else 0.0,
-        "median_households": float(np.median(sizes)) if len(sizes) else 0.0,
-        "min_households": int(sizes.min()) if len(sizes) else 0,
-        "max_households": int(sizes.max()) if len(sizes) else 0,
-        "share_in_range": float(in_range.mean()) if len(sizes) else 1.0,
-        "share_in_range_feasible": (float(in_range[feasible].mean()) if feasible.any() else 1.0),
-        "size_histogram": hist,
+        **sizes_m,
         **spread_metrics(members, xy_by_id),
         "split_buildings": len(split_ids),
         "split_evenly_buildings": len(set(no_entr) | set(no_floor)),
         "split_no_entrances": len(no_entr),
         "split_no_floors": len(no_floor),
         "kept_grids": len(kept_grids),
-        "grids_below_min": len(small_grids),
         "bounds": [lo, target, hi],
         "seed": int(seed),
         "time_s": 0.0,
@@ -638,7 +623,8 @@ def form_units(
             f"grid(s) {_ids(small_grids)} hold fewer than {lo} households in all: each is one "
             "undersized unit; merge the grid with a neighbour or lower [units] min_households"
         )
-    bad = units_gdf[~in_range & feasible]
+    in_range = units_gdf["households"].between(lo, hi)
+    bad = units_gdf[~in_range & ~units_gdf["grid_id"].astype(str).isin(small_grids)]
     if len(bad):
         flags.append(
             f"{len(bad)} unit(s) outside {lo}–{hi} households ({_ids(bad['unit_id'].tolist())}): "
@@ -687,6 +673,31 @@ def _unit_geometry(geoms: list[Any]) -> Any:
     if len(parts) == 1:
         return parts[0]
     return shapely.union_all(parts)
+
+
+def size_metrics(units: pd.DataFrame, *, lo: int, hi: int) -> tuple[dict[str, Any], list[str]]:
+    """Unit size figures (count, households, mean/median/min/max, share within ``[lo, hi]``,
+    histogram) and the grids too small for one in-range unit (left out of the *feasible*
+    share)."""
+    sizes = units["households"].to_numpy(dtype=np.int64)
+    grid_total = units.groupby("grid_id")["households"].sum()
+    small = sorted(str(g) for g in grid_total.index if grid_total[g] < lo)
+    in_range = (sizes >= lo) & (sizes <= hi)
+    feasible = ~units["grid_id"].astype(str).isin(small).to_numpy()
+    vals, cnts = np.unique(sizes, return_counts=True)
+    metrics = {
+        "n_units": len(units),
+        "households": int(sizes.sum()),
+        "mean_households": float(sizes.mean()) if len(sizes) else 0.0,
+        "median_households": float(np.median(sizes)) if len(sizes) else 0.0,
+        "min_households": int(sizes.min()) if len(sizes) else 0,
+        "max_households": int(sizes.max()) if len(sizes) else 0,
+        "share_in_range": float(in_range.mean()) if len(sizes) else 1.0,
+        "share_in_range_feasible": float(in_range[feasible].mean()) if feasible.any() else 1.0,
+        "size_histogram": {str(int(k)): int(v) for k, v in zip(vals, cnts, strict=True)},
+        "grids_below_min": len(small),
+    }
+    return metrics, small
 
 
 def spread_metrics(
