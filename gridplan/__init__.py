@@ -44,7 +44,7 @@ _PUBLIC: dict[str, str] = {
     "form_units": "gridplan.units",
     "assign_staff": "gridplan.assign",
     "build_walk_network": "gridplan.network",
-    "catchments": "gridplan.catchments",
+    "catchments": "gridplan.isochrones",
     "compute_coverage": "gridplan.coverage",
     "site_facilities": "gridplan.siting",
     "explore": "gridplan.maps",

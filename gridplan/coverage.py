@@ -411,9 +411,9 @@ def _metrics(
 
 
 def __getattr__(name: str) -> Any:
-    # ``catchments`` moved to :mod:`gridplan.catchments`; kept reachable from here
+    # ``catchments`` moved to :mod:`gridplan.isochrones`; kept reachable from here
     if name == "catchments":
-        from gridplan.catchments import catchments
+        from gridplan.isochrones import catchments
 
         return catchments
     msg = f"module {__name__!r} has no attribute {name!r}"

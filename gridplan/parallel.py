@@ -601,7 +601,7 @@ def _merge(dataset: Dataset, parts: dict[str, CommunityPlan], cfg: Config) -> _M
 
 
 def _catchment_task(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
-    from gridplan.catchments import catchments
+    from gridplan.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
 

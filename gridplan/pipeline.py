@@ -403,7 +403,7 @@ def plan_stages(
 
 
 def _catchments(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
-    from gridplan.catchments import catchments
+    from gridplan.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
 

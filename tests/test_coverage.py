@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon
 
 from gridplan._errors import ConfigError, DataError
-from gridplan.catchments import catchments
+from gridplan.isochrones import catchments
 from gridplan.coverage import compute_coverage
 from gridplan.network import build_walk_network
 from gridplan.settings import load_config
