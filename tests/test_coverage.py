@@ -9,8 +9,8 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon
 
 from gridplan._errors import ConfigError, DataError
-from gridplan.isochrones import catchments
 from gridplan.coverage import compute_coverage
+from gridplan.isochrones import catchments
 from gridplan.network import build_walk_network
 from gridplan.settings import load_config
 
