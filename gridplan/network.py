@@ -6,8 +6,8 @@ noded piece, lengths in metres. The network keeps a symmetric SciPy CSR matrix (
 shortest-path core used by :mod:`gridplan.coverage` and :mod:`gridplan.siting`) and builds a
 networkx graph of the same edges on demand (:attr:`WalkNetwork.graph`).
 
-:func:`snap_points` joins buildings, facilities and candidate sites to the network at the nearest
-point of the nearest walkable edge. A point's distance to the two ends of its edge is its access
+:func:`snap_points` (from :mod:`gridplan.snapping`) joins buildings, facilities and candidate
+sites to the network at the nearest point of the nearest walkable edge. A point's distance to the two ends of its edge is its access
 distance plus the distance along the edge, so no virtual node is inserted and the network is
 shared by every query.
 
@@ -54,6 +54,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
+from gridplan.snapping import SnapResult, snap_points
 
 __all__ = [
     "SnapResult",
@@ -206,65 +207,6 @@ class WalkNetwork:
             },
             geometry=self.edge_geometry,
             crs=self.crs,
-        )
-
-
-@dataclass(frozen=True)
-class SnapResult:
-    """Where each point joins the walk network (one entry per input point, input order).
-
-    Attributes
-    ----------
-    index
-        The input index values.
-    edge
-        Edge joined, ``-1`` when unreachable.
-    node_u, node_v
-        End nodes of that edge (``-1`` when unreachable).
-    along_m
-        Distance along the edge from ``node_u`` to the joining point.
-    access_m
-        Straight distance from the point to the joining point; for an unreachable point the
-        distance to the nearest edge (``inf`` when the network is empty).
-    offset_u, offset_v
-        Access plus the distance along the edge to ``node_u`` / ``node_v`` (``inf`` when
-        unreachable): the cost of walking from the point to either end.
-    reachable
-        The point joined the network within ``max_access_m`` without crossing a barrier.
-    component
-        Component of the edge joined (``-1`` when unreachable).
-    moved
-        The point joined an edge other than its nearest one (a fragment or barrier was avoided).
-    """
-
-    index: np.ndarray
-    edge: np.ndarray
-    node_u: np.ndarray
-    node_v: np.ndarray
-    along_m: np.ndarray
-    access_m: np.ndarray
-    offset_u: np.ndarray
-    offset_v: np.ndarray
-    reachable: np.ndarray
-    component: np.ndarray
-    moved: np.ndarray
-
-    def to_frame(self) -> pd.DataFrame:
-        """The result as a DataFrame indexed like the input points."""
-        return pd.DataFrame(
-            {
-                "edge": self.edge,
-                "node_u": self.node_u,
-                "node_v": self.node_v,
-                "along_m": self.along_m,
-                "access_m": self.access_m,
-                "offset_u": self.offset_u,
-                "offset_v": self.offset_v,
-                "reachable": self.reachable,
-                "component": self.component,
-                "moved": self.moved,
-            },
-            index=pd.Index(self.index),
         )
 
 
@@ -582,173 +524,6 @@ def _assemble(
         barriers=barrier_geoms,
         crs=crs,
     )
-
-
-def _as_points(points: gpd.GeoSeries | gpd.GeoDataFrame | np.ndarray) -> np.ndarray:
-    geoms = points.geometry.to_numpy() if hasattr(points, "geometry") else np.asarray(points)
-    geoms = np.asarray(geoms, dtype=object)
-    out = geoms.copy()
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    not_point = ~missing & (shapely.get_type_id(geoms) != 0)
-    if not_point.any():
-        out[not_point] = shapely.point_on_surface(geoms[not_point])
-    return out
-
-
-def snap_points(
-    network: WalkNetwork,
-    points: gpd.GeoSeries | gpd.GeoDataFrame,
-    *,
-    max_access_m: float | None = None,
-    config: Config | None = None,
-) -> SnapResult:
-    """Join points to the nearest point of the nearest walkable edge.
-
-    A point joins the main component whenever an edge of it lies within ``max_access_m``
-    (never a small disconnected fragment then), and never an edge across a barrier. Points
-    with no such edge within ``max_access_m`` are unreachable. Polygons are represented by a
-    point on their surface.
-
-    Parameters
-    ----------
-    network
-        The walk network.
-    points
-        Points (or polygons) in the network's CRS.
-    max_access_m
-        Farthest a point may be from the network (default ``coverage.max_access_m``).
-    config
-        Settings used for the default of ``max_access_m``.
-
-    Returns
-    -------
-    SnapResult
-        One entry per point, in input order.
-    """
-    cfg = config or DEFAULT
-    limit = float(cfg.coverage.max_access_m if max_access_m is None else max_access_m)
-    index = points.index if hasattr(points, "index") else pd.RangeIndex(len(points))
-    pts = _as_points(points)
-    k = len(pts)
-    edge = np.full(k, -1, dtype=np.int64)
-    access = np.full(k, np.inf)
-    moved = np.zeros(k, dtype=bool)
-    valid = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
-    if network.n_edges and valid.any():
-        vi = np.flatnonzero(valid)
-        near_edge = _nearest_edges(network, pts[vi], limit)
-        near_dist = shapely.distance(pts[vi], network.edge_geometry[near_edge])
-        access[vi] = near_dist
-        comp = network.edge_component
-        ok = (near_dist <= limit) & (comp[near_edge] == network.main_component)
-        ok &= ~_crosses_barrier(network, pts[vi], near_edge, near_dist)
-        edge[vi[ok]] = near_edge[ok]
-        retry = vi[~ok & (near_dist <= limit)]
-        for i in retry:
-            e = _snap_one(network, pts[i], limit)
-            if e >= 0:
-                edge[i] = e
-                moved[i] = True
-                access[i] = float(shapely.distance(pts[i], network.edge_geometry[e]))
-    reachable = edge >= 0
-    node_u = np.full(k, -1, dtype=np.int64)
-    node_v = np.full(k, -1, dtype=np.int64)
-    along = np.full(k, np.nan)
-    off_u = np.full(k, np.inf)
-    off_v = np.full(k, np.inf)
-    component = np.full(k, -1, dtype=np.int64)
-    if reachable.any():
-        r = np.flatnonzero(reachable)
-        er = edge[r]
-        geom = network.edge_geometry[er]
-        t = shapely.line_locate_point(geom, pts[r])
-        length = network.edge_length[er]
-        t = np.clip(t, 0.0, length)
-        node_u[r] = network.edge_u[er]
-        node_v[r] = network.edge_v[er]
-        along[r] = t
-        off_u[r] = access[r] + t
-        off_v[r] = access[r] + (length - t)
-        component[r] = network.component[network.edge_u[er]]
-    return SnapResult(
-        index=np.asarray(index),
-        edge=edge,
-        node_u=node_u,
-        node_v=node_v,
-        along_m=along,
-        access_m=access,
-        offset_u=off_u,
-        offset_v=off_v,
-        reachable=reachable,
-        component=component,
-        moved=moved,
-    )
-
-
-def _nearest_edges(network: WalkNetwork, pts: np.ndarray, limit: float) -> np.ndarray:
-    """Nearest edge of each point (ties: lowest edge index); a short radius first, for speed."""
-    tree = network.edge_tree
-    near = np.full(len(pts), -1, dtype=np.int64)
-    radius = min(limit, 30.0)
-    pi, ei = tree.query(pts, predicate="dwithin", distance=radius)
-    if len(pi):
-        d = shapely.distance(pts[pi], network.edge_geometry[ei])
-        order = np.lexsort((ei, d, pi))
-        pi, ei = pi[order], ei[order]
-        first = np.ones(len(pi), dtype=bool)
-        first[1:] = pi[1:] != pi[:-1]
-        near[pi[first]] = ei[first]
-    rest = np.flatnonzero(near < 0)
-    if len(rest):
-        ri, re = tree.query_nearest(pts[rest], all_matches=True)
-        # all_matches returns every equidistant edge: keep the lowest index per point
-        order = np.lexsort((re, ri))
-        ri, re = ri[order], re[order]
-        first = np.ones(len(ri), dtype=bool)
-        first[1:] = ri[1:] != ri[:-1]
-        near[rest[ri[first]]] = re[first]
-    return near
-
-
-def _access_lines(network: WalkNetwork, pts: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    geom = network.edge_geometry[edges]
-    proj = shapely.line_interpolate_point(geom, shapely.line_locate_point(geom, pts))
-    coords = np.stack([shapely.get_coordinates(pts), shapely.get_coordinates(proj)], axis=1)
-    return shapely.linestrings(coords)
-
-
-def _crosses_barrier(
-    network: WalkNetwork, pts: np.ndarray, edges: np.ndarray, reach: np.ndarray | None = None
-) -> np.ndarray:
-    out = np.zeros(len(pts), dtype=bool)
-    if len(network.barriers) == 0 or len(pts) == 0:
-        return out
-    # only points with a barrier line or outline within reach of their edge can cross one
-    if reach is None:
-        reach = shapely.distance(pts, network.edge_geometry[edges])
-    tree = network.barrier_segment_tree
-    near = np.unique(tree.query(pts, predicate="dwithin", distance=reach)[0])
-    if len(near) == 0:
-        return out
-    lines = _access_lines(network, pts[near], edges[near])
-    hit = network.barrier_tree.query(lines, predicate="crosses")[0]
-    out[near[np.unique(hit)]] = True
-    return out
-
-
-def _snap_one(network: WalkNetwork, pt: Any, limit: float) -> int:
-    """Best edge for one point: main component first, then nearest, never across a barrier."""
-    cand = network.edge_tree.query(pt, predicate="dwithin", distance=limit)
-    if len(cand) == 0:
-        return -1
-    cand = np.sort(cand)
-    dist = shapely.distance(pt, network.edge_geometry[cand])
-    not_main = network.edge_component[cand] != network.main_component
-    order = np.lexsort((cand, dist, not_main))
-    cand = cand[order]
-    crosses = _crosses_barrier(network, np.full(len(cand), pt, dtype=object), cand)
-    good = np.flatnonzero(~crosses)
-    return int(cand[good[0]]) if len(good) else -1
 
 
 def _augmented(network: WalkNetwork, nodes: np.ndarray, offsets: np.ndarray) -> sparse.csr_matrix:
