@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from _layers import UTM, X0, Y0, valid_layers
 from pyproj import CRS
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from gridplan._errors import DataError
 from gridplan._validate import check_dataset
@@ -26,69 +27,14 @@ from gridplan.io import (
 )
 from gridplan.offsets import convert_geoseries, local_utm_crs, wgs84_to_gcj02
 
-UTM = "EPSG:32648"
-X0, Y0 = 600000.0, 2900000.0
 TOWN = Path(__file__).resolve().parents[1] / "data" / "town"
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None
 
 
 def _layers(crs: str = "EPSG:4326") -> dict[str, Any]:
-    comms = gpd.GeoDataFrame(
-        {"community_id": ["A", "B"], "name": ["Alpha", "Beta"], "households_total": [None, 200]},
-        geometry=[box(X0, Y0, X0 + 400, Y0 + 400), box(X0 + 400, Y0, X0 + 800, Y0 + 400)],
-        crs=UTM,
-    )
-    rows = []
-    for c, dx in (("A", 0), ("B", 400)):
-        for i in range(3):
-            for j in range(3):
-                bx, by = X0 + dx + 50 + i * 110, Y0 + 50 + j * 110
-                rows.append(
-                    {
-                        "building_id": f"{c}{i}{j}",
-                        "households": 12.0 if (i + j) % 2 == 0 else None,
-                        "floors": 6,
-                        "use": "residential",
-                        "geometry": box(bx, by, bx + 40, by + 12),
-                    }
-                )
-    layers: dict[str, Any] = {
-        "buildings": gpd.GeoDataFrame(rows, crs=UTM),
-        "communities": comms,
-        "roads": gpd.GeoDataFrame(
-            {"road_class": ["primary", "footway"]},
-            geometry=[
-                LineString([(X0, Y0 + 200), (X0 + 800, Y0 + 200)]),
-                LineString([(X0 + 400, Y0), (X0 + 400, Y0 + 400)]),
-            ],
-            crs=UTM,
-        ),
-        "facilities": gpd.GeoDataFrame(
-            {"facility_id": ["F1", "F2"], "category": ["kindergarten", "market"]},
-            geometry=[Point(X0 + 100, Y0 + 100), box(X0 + 500, Y0 + 300, X0 + 520, Y0 + 320)],
-            crs=UTM,
-        ),
-        "sites": gpd.GeoDataFrame(
-            {"site_id": ["S1"], "categories": ["kindergarten;market"]},
-            geometry=[Point(X0 + 300, Y0 + 300)],
-            crs=UTM,
-        ),
-    }
-    layers = {k: v.to_crs(crs) for k, v in layers.items()}
-    layers["people"] = pd.DataFrame(
-        {
-            "person_id": ["P1", "P2"],
-            "building_id": ["A00", "B11"],
-            "party_member": ["yes", "0"],
-            "roles": ["grid_head", "volunteer;unit_head"],
-            "full_time": ["true", "false"],
-            "capacity_households": [None, 30],
-        }
-    )
-    layers["vulnerable"] = pd.DataFrame(
-        {"building_id": ["A00"], "households": [2], "kind": ["elderly_alone"]}
-    )
-    return layers
+    """The shared valid dataset as files give it: in ``crs`` (WGS84 by default), yes/no flags
+    as text, and no community_id or height columns (communities are found by location)."""
+    return valid_layers(crs, community_ids=False, heights=False, text_flags=True)
 
 
 def _write_folder(folder: Path, layers: dict[str, pd.DataFrame], ext: str = "geojson") -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from _layers import UTM, X0, Y0, valid_layers
 from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon, box
 
@@ -15,77 +16,9 @@ from gridplan._validate import check_dataset, format_ids, parse_bool, split_list
 from gridplan.io import Dataset, read_dataset
 from gridplan.settings import load_config
 
-UTM = "EPSG:32648"
-X0, Y0 = 600000.0, 2900000.0
-
-
-def _layers() -> dict[str, pd.DataFrame]:
-    comms = gpd.GeoDataFrame(
-        {"community_id": ["A", "B"], "name": ["Alpha", "Beta"], "households_total": [None, 200]},
-        geometry=[box(X0, Y0, X0 + 400, Y0 + 400), box(X0 + 400, Y0, X0 + 800, Y0 + 400)],
-        crs=UTM,
-    )
-    rows = []
-    for c, dx in (("A", 0), ("B", 400)):
-        for i in range(3):
-            for j in range(3):
-                bx, by = X0 + dx + 50 + i * 110, Y0 + 50 + j * 110
-                rows.append(
-                    {
-                        "building_id": f"{c}{i}{j}",
-                        "households": 12.0 if (i + j) % 2 == 0 else None,
-                        "floors": 6,
-                        "height": 18.0,
-                        "use": "residential",
-                        "community_id": c,
-                        "geometry": box(bx, by, bx + 40, by + 12),
-                    }
-                )
-    buildings = gpd.GeoDataFrame(rows, crs=UTM)
-    roads = gpd.GeoDataFrame(
-        {"road_class": ["primary", "footway"]},
-        geometry=[
-            LineString([(X0, Y0 + 200), (X0 + 800, Y0 + 200)]),
-            LineString([(X0 + 400, Y0), (X0 + 400, Y0 + 400)]),
-        ],
-        crs=UTM,
-    )
-    facilities = gpd.GeoDataFrame(
-        {"facility_id": ["F1", "F2"], "category": ["kindergarten", "market"]},
-        geometry=[Point(X0 + 100, Y0 + 100), box(X0 + 500, Y0 + 300, X0 + 520, Y0 + 320)],
-        crs=UTM,
-    )
-    sites = gpd.GeoDataFrame(
-        {"site_id": ["S1"], "categories": ["kindergarten;market"]},
-        geometry=[Point(X0 + 300, Y0 + 300)],
-        crs=UTM,
-    )
-    people = pd.DataFrame(
-        {
-            "person_id": ["P1", "P2"],
-            "building_id": ["A00", "B11"],
-            "party_member": ["yes", "0"],
-            "roles": ["grid_head", "volunteer;unit_head"],
-            "full_time": [True, False],
-            "capacity_households": [None, 30],
-        }
-    )
-    vulnerable = pd.DataFrame(
-        {"building_id": ["A00"], "households": [2], "kind": ["elderly_alone"]}
-    )
-    return {
-        "buildings": buildings,
-        "communities": comms,
-        "roads": roads,
-        "facilities": facilities,
-        "sites": sites,
-        "people": people,
-        "vulnerable": vulnerable,
-    }
-
 
 def _ds(layers: dict[str, pd.DataFrame] | None = None, **kw) -> Dataset:
-    layers = _layers() if layers is None else layers
+    layers = valid_layers() if layers is None else layers
     crs = CRS.from_user_input(kw.pop("crs", UTM))
     layer_crs = kw.pop(
         "layer_crs",
@@ -116,7 +49,7 @@ def test_valid_dataset_has_no_errors_and_warns_about_estimates() -> None:
 
 
 def test_validate_raises_once_with_every_problem() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "households"] = -3
     layers["facilities"].loc[0, "category"] = "karaoke"
     with pytest.raises(DataError) as exc:
@@ -130,13 +63,13 @@ def test_validate_raises_once_with_every_problem() -> None:
 
 
 def test_missing_buildings_layer() -> None:
-    layers = _layers()
+    layers = valid_layers()
     del layers["buildings"]
     _one(_errors(_ds(layers)), "buildings: missing layer")
 
 
 def test_empty_buildings_layer() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"] = layers["buildings"].iloc[0:0]
     _one(_errors(_ds(layers)), "buildings: the layer is empty")
 
@@ -155,7 +88,7 @@ def test_empty_buildings_layer() -> None:
     ],
 )
 def test_missing_required_column(layer: str, column: str) -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers[layer] = layers[layer].drop(columns=[column])
     _one(_errors(_ds(layers)), f"{layer}: missing required column {column}")
 
@@ -170,21 +103,21 @@ def test_missing_required_column(layer: str, column: str) -> None:
     ],
 )
 def test_duplicate_ids(layer: str, column: str, dup: str) -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers[layer].loc[1, column] = dup
     msg = _one(_errors(_ds(layers)), f"{layer}: duplicate {column}")
     assert dup in msg
 
 
 def test_duplicate_site_ids() -> None:
-    layers = _layers()
+    layers = valid_layers()
     s = layers["sites"]
     layers["sites"] = pd.concat([s, s], ignore_index=True)
     _one(_errors(_ds(layers)), "sites: duplicate site_id", "S1")
 
 
 def test_missing_ids() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[4, "building_id"] = None
     _one(_errors(_ds(layers)), "buildings: missing building_id", "row 5")
 
@@ -193,7 +126,7 @@ def test_missing_ids() -> None:
 
 
 def test_empty_geometry() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[2, "geometry"] = None
     layers["facilities"].loc[0, "geometry"] = Point()
     errors = _errors(_ds(layers))
@@ -202,7 +135,7 @@ def test_empty_geometry() -> None:
 
 
 def test_empty_road_geometry_is_a_warning() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["roads"].loc[1, "geometry"] = None
     errors, warnings = check_dataset(_ds(layers))
     assert errors == []
@@ -210,7 +143,7 @@ def test_empty_road_geometry_is_a_warning() -> None:
 
 
 def test_invalid_repairable_geometry_is_a_warning() -> None:
-    layers = _layers()
+    layers = valid_layers()
     bowtie = Polygon(
         [(X0 + 50, Y0 + 50), (X0 + 90, Y0 + 62), (X0 + 90, Y0 + 50), (X0 + 50, Y0 + 62)]
     )
@@ -222,7 +155,7 @@ def test_invalid_repairable_geometry_is_a_warning() -> None:
 
 
 def test_invalid_unrepairable_geometry_is_an_error() -> None:
-    layers = _layers()
+    layers = valid_layers()
     flat = Polygon([(X0 + 50, Y0 + 50), (X0 + 60, Y0 + 50), (X0 + 70, Y0 + 50)])
     layers["buildings"].loc[0, "geometry"] = flat
     _one(_errors(_ds(layers)), "buildings: invalid geometry that cannot be repaired", "A00")
@@ -238,7 +171,7 @@ def test_invalid_unrepairable_geometry_is_an_error() -> None:
     ],
 )
 def test_wrong_geometry_type(layer: str, geom, label: str) -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers[layer].loc[0, "geometry"] = geom
     _one(_errors(_ds(layers)), f"{layer}: wrong geometry type", label)
 
@@ -247,19 +180,19 @@ def test_wrong_geometry_type(layer: str, geom, label: str) -> None:
 
 
 def test_negative_households() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "households"] = -4
     _one(_errors(_ds(layers)), "buildings: negative households", "A00=-4")
 
 
 def test_non_integer_households() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "households"] = 12.5
     _one(_errors(_ds(layers)), "households is not a whole number", "A00=12.5")
 
 
 def test_non_numeric_households() -> None:
-    layers = _layers()
+    layers = valid_layers()
     b = layers["buildings"]
     b["households"] = b["households"].astype(object)
     b.loc[0, "households"] = "twelve"
@@ -267,7 +200,7 @@ def test_non_numeric_households() -> None:
 
 
 def test_absurd_households_above_cap() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "households"] = 5000
     msg = _one(_errors(_ds(layers)), "absurd households", "A00=5000")
     assert "max_households_per_building" in msg
@@ -277,7 +210,7 @@ def test_absurd_households_above_cap() -> None:
 
 
 def test_implausible_household_density() -> None:
-    layers = _layers()
+    layers = valid_layers()
     b = layers["buildings"]
     # a 1-floor 50 m² house with 400 households
     b.loc[0, "geometry"] = box(X0 + 50, Y0 + 50, X0 + 60, Y0 + 55)
@@ -287,7 +220,7 @@ def test_implausible_household_density() -> None:
 
 
 def test_zero_households_residential_is_a_warning() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[2, "households"] = 0
     errors, warnings = check_dataset(_ds(layers))
     assert errors == []
@@ -295,7 +228,7 @@ def test_zero_households_residential_is_a_warning() -> None:
 
 
 def test_negative_floors_and_height() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "floors"] = -2
     layers["buildings"].loc[1, "height"] = -9.0
     errors = _errors(_ds(layers))
@@ -304,7 +237,7 @@ def test_negative_floors_and_height() -> None:
 
 
 def test_unknown_use() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[3, "use"] = "castle"
     _one(_errors(_ds(layers)), "buildings: unknown use", "A10='castle'")
 
@@ -313,13 +246,13 @@ def test_unknown_use() -> None:
 
 
 def test_buildings_outside_every_community() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "geometry"] = box(X0 - 500, Y0, X0 - 460, Y0 + 12)
     _one(_errors(_ds(layers)), "buildings: outside every community", "A00")
 
 
 def test_overlapping_communities() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["communities"].loc[1, "geometry"] = box(X0 + 390, Y0, X0 + 800, Y0 + 400)
     msg = _one(_errors(_ds(layers)), "communities: overlapping communities", "A/B")
     assert "4000 m²" in msg
@@ -331,13 +264,13 @@ def test_touching_communities_do_not_overlap() -> None:
 
 
 def test_unknown_community_id_on_buildings() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[0, "community_id"] = "Z"
     _one(_errors(_ds(layers)), "community_id not found in communities", "A00=Z")
 
 
 def test_bad_households_total() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["communities"].loc[1, "households_total"] = -200
     _one(_errors(_ds(layers)), "communities: negative households_total", "B")
 
@@ -346,25 +279,25 @@ def test_bad_households_total() -> None:
 
 
 def test_person_home_building_missing() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["people"].loc[1, "building_id"] = "NOPE"
     _one(_errors(_ds(layers)), "people: home building does not exist", "P2→NOPE")
 
 
 def test_person_unknown_role() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["people"].loc[0, "roles"] = "grid_head;mayor"
     _one(_errors(_ds(layers)), "people: unknown role", "P1=mayor")
 
 
 def test_person_unreadable_party_member() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["people"].loc[0, "party_member"] = "maybe"
     _one(_errors(_ds(layers)), "people: party_member is not yes/no", "P1")
 
 
 def test_unknown_facility_category_and_config_extension() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["facilities"].loc[1, "category"] = "karaoke"
     _one(_errors(_ds(layers)), "facilities: unknown facility category", "F2=karaoke")
     cfg = load_config({"coverage": {"categories": ["karaoke"]}})
@@ -372,19 +305,19 @@ def test_unknown_facility_category_and_config_extension() -> None:
 
 
 def test_site_unknown_category() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["sites"].loc[0, "categories"] = "market;zoo"
     _one(_errors(_ds(layers)), "sites: unknown facility category", "S1=zoo")
 
 
 def test_vulnerable_missing_building() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["vulnerable"].loc[0, "building_id"] = "GHOST"
     _one(_errors(_ds(layers)), "vulnerable: building does not exist", "GHOST")
 
 
 def test_vulnerable_more_than_building_has() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["vulnerable"] = pd.DataFrame(
         {"building_id": ["A00", "A00"], "households": [8, 7], "kind": ["disabled", "low_income"]}
     )
@@ -392,7 +325,7 @@ def test_vulnerable_more_than_building_has() -> None:
 
 
 def test_vulnerable_unknown_kind() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["vulnerable"].loc[0, "kind"] = "rich"
     _one(_errors(_ds(layers)), "vulnerable: unknown kind", "'rich'")
 
@@ -403,7 +336,7 @@ def test_vulnerable_unknown_kind() -> None:
 def test_missing_crs() -> None:
     layers = {
         k: (v.set_crs(None, allow_override=True) if isinstance(v, gpd.GeoDataFrame) else v)
-        for k, v in _layers().items()
+        for k, v in valid_layers().items()
     }
     ds = _ds(layers, layer_crs=dict.fromkeys(("buildings", "communities", "roads")))
     _one(_errors(ds), "missing CRS", "buildings")
@@ -416,7 +349,7 @@ def test_offset_declared_on_projected_data() -> None:
 def test_projected_coordinates_labelled_geographic() -> None:
     layers = {
         k: (v.set_crs(4326, allow_override=True) if isinstance(v, gpd.GeoDataFrame) else v)
-        for k, v in _layers().items()
+        for k, v in valid_layers().items()
     }
     msg = _one(_errors(_ds(layers, crs="EPSG:4326")), "buildings: coordinates out of range")
     assert "A00" in msg and "and 8 more" in msg
@@ -455,7 +388,7 @@ def test_helpers() -> None:
 
 
 def test_non_residential_with_households_is_a_warning() -> None:
-    layers = _layers()
+    layers = valid_layers()
     layers["buildings"].loc[4, "use"] = "non_residential"
     errors, warnings = check_dataset(_ds(layers))
     assert errors == []

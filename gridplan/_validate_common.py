@@ -1,0 +1,165 @@
+"""Shared vocabulary of dataset validation: ids per layer, value parsing, row labels,
+and the report that collects error and warning sentences (layer, ids, fix).
+
+Every per-layer check module (:mod:`gridplan._validate_geometry`,
+:mod:`gridplan._validate_buildings`, :mod:`gridplan._validate_people`) writes into a
+:class:`_Report` through these helpers; :mod:`gridplan._validate` re-exports the public names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: How many ids a message lists before "and N more".
+MAX_IDS = 10
+
+#: The id column of each layer that has one.
+ID_COLUMNS: dict[str, str] = {
+    "buildings": "building_id",
+    "communities": "community_id",
+    "facilities": "facility_id",
+    "people": "person_id",
+    "sites": "site_id",
+}
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "1.0"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "否", "0.0", ""})
+_SPLIT = re.compile(r"[;,，；、|]")
+
+
+def format_ids(ids: Iterable[Any], limit: int = MAX_IDS) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` ids, then how many were left out."""
+    items = [str(i) for i in ids]
+    if len(items) <= limit:
+        return ", ".join(items)
+    return f"{', '.join(items[:limit])} and {len(items) - limit} more"
+
+
+def split_list(value: Any) -> list[str]:
+    """Split a ``;``-list (``,``, ``、``, ``|`` also accepted) into stripped lowercase items."""
+    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+        return []
+    parts = value if isinstance(value, list | tuple) else _SPLIT.split(str(value))
+    return [p.strip().lower() for p in (str(x) for x in parts) if p.strip()]
+
+
+def parse_bool(value: Any) -> bool | None:
+    """``True``/``False`` for the usual spellings (yes/no, 1/0, 是/否), ``None`` if unreadable.
+
+    Missing values read as ``False``.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return False
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def _labels(frame: pd.DataFrame, layer: str) -> pd.Series:
+    """A label per row: its id when it has one, else ``row N`` (1-based)."""
+    rows = pd.Series([f"row {i + 1}" for i in range(len(frame))], index=frame.index)
+    col = ID_COLUMNS.get(layer)
+    if col and col in frame.columns:
+        ids = frame[col]
+        return ids.astype("object").where(ids.notna(), rows).astype(str)
+    return rows
+
+
+def _pairs(labels: pd.Series, mask: pd.Series, values: pd.Series, fmt: Any) -> list[str]:
+    """``fmt(label, value)`` for the rows selected by ``mask``."""
+    return [
+        fmt(lab, v) for lab, v in zip(labels[mask].tolist(), values[mask].tolist(), strict=True)
+    ]
+
+
+class _Report:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> None:
+        self.errors.append(_message(layer, what, ids, fix))
+
+    def warn(self, layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> None:
+        self.warnings.append(_message(layer, what, ids, fix))
+
+
+def _message(layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> str:
+    text = f"{layer}: {what}"
+    if ids is not None:
+        items = list(ids)
+        text += f" ({len(items)}): {format_ids(items)}"
+    return f"{text}. Fix: {fix}"
+
+
+def _numeric_problems(
+    frame: pd.DataFrame,
+    column: str,
+    labels: pd.Series,
+    layer: str,
+    rep: _Report,
+    *,
+    integer: bool,
+    what: str,
+) -> pd.Series:
+    """Report non-numeric, negative and (when ``integer``) fractional values; return numbers."""
+    raw = frame[column]
+    num = pd.to_numeric(raw, errors="coerce").astype("float64")
+    present = raw.notna() & (raw.astype(str).str.strip() != "")
+    bad = present & (num.isna() | ~np.isfinite(num.fillna(0.0)))
+    if bad.any():
+        rep.error(
+            layer,
+            f"{column} is not a number",
+            _pairs(labels, bad, raw, lambda lab, v: f"{lab}={v!r}"),
+            f"give {what} as a plain number, or leave it empty",
+        )
+    neg = num < 0
+    if neg.any():
+        rep.error(
+            layer,
+            f"negative {column}",
+            _pairs(labels, neg, num, lambda lab, v: f"{lab}={v:g}"),
+            f"{what} cannot be negative; correct or blank the value",
+        )
+    if integer:
+        frac = (num >= 0) & np.isfinite(num) & (num != np.floor(num))
+        if frac.any():
+            rep.error(
+                layer,
+                f"{column} is not a whole number",
+                _pairs(labels, frac, num, lambda lab, v: f"{lab}={v:g}"),
+                f"{what} counts whole units; round the value",
+            )
+    return num.where(~(bad | neg))
+
+
+def _unknown_values(
+    values: pd.Series,
+    allowed: Sequence[str],
+    labels: pd.Series,
+    rep: _Report,
+    layer: str,
+    column: str,
+    fix: str,
+) -> None:
+    """An error naming the rows whose ``column`` is not one of ``allowed`` (case and spaces
+    aside); missing values are fine."""
+    unknown = values.notna() & ~values.astype(str).str.strip().str.lower().isin(allowed)
+    if unknown.any():
+        rep.error(
+            layer,
+            f"unknown {column} (allowed: {', '.join(allowed)})",
+            _pairs(labels, unknown, values, lambda lab, v: f"{lab}={v!r}"),
+            fix,
+        )
