@@ -7,9 +7,9 @@ shortest-path core used by :mod:`gridplan.coverage` and :mod:`gridplan.siting`) 
 networkx graph of the same edges on demand (:attr:`WalkNetwork.graph`).
 
 :func:`snap_points` (from :mod:`gridplan.snapping`) joins buildings, facilities and candidate
-sites to the network at the nearest point of the nearest walkable edge. A point's distance to the two ends of its edge is its access
-distance plus the distance along the edge, so no virtual node is inserted and the network is
-shared by every query.
+sites to the network at the nearest point of the nearest walkable edge. A point's distance to
+the two ends of its edge is its access distance plus the distance along the edge, so no
+virtual node is inserted and the network is shared by every query.
 
 Rivers and other ``barriers`` are crossed only where a road crosses them: the walk graph holds
 road edges only, so a river with one bridge is crossed only on the bridge road. Barriers also
@@ -54,7 +54,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
-from gridplan.snapping import SnapResult, snap_points
+from gridplan.snapping import SegmentIndex, SnapResult, segment_index, snap_points
 
 __all__ = [
     "SnapResult",
@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 
 #: Precision grid used to node road lines, metres: ends closer than this are joined.
 NODING_GRID_M = 0.01
+#: Segments of two lines closer than this (metres) meet: they are noded together exactly.
+TOUCH_M = 1e-6
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,11 @@ class WalkNetwork:
     def edge_tree(self) -> shapely.STRtree:
         """Spatial index over :attr:`edge_geometry`."""
         return shapely.STRtree(self.edge_geometry)
+
+    @cached_property
+    def segment_index(self) -> SegmentIndex:
+        """The edges' straight segments with a k-d tree, for exact nearest-edge snapping."""
+        return segment_index(self.edge_geometry)
 
     @cached_property
     def barrier_tree(self) -> shapely.STRtree:
@@ -350,66 +357,7 @@ def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return lines, src, np.empty((0, 2))
     coords, idx = shapely.get_coordinates(lines, return_index=True)
     key = np.round(coords / NODING_GRID_M).astype(np.int64)
-    # lines needing an exact overlay: crossings or touches not at a vertex of both lines
-    tree = shapely.STRtree(lines)
-    needs = np.zeros(len(lines), dtype=bool)
-    vert = pd.DataFrame({"line": idx, "kx": key[:, 0], "ky": key[:, 1]}).drop_duplicates()
-    a, b = tree.query(lines, predicate="intersects")
-    pair = a < b
-    a, b = a[pair], b[pair]
-    # pairs meeting only at end points of both (the usual junction) need nothing more;
-    # two straight segments sharing one end and not collinear meet only there
-    nv = shapely.get_num_coordinates(lines)
-    start = np.concatenate([[0], np.cumsum(nv)[:-1]])
-    p0, p1 = coords[start], coords[start + nv - 1]
-    seg = (nv[a] == 2) & (nv[b] == 2)
-    ka0, ka1, kb0, kb1 = (
-        _key1(key[start][x]) if i % 2 == 0 else _key1(key[start + nv - 1][x])
-        for i, x in enumerate((a, a, b, b))
-    )
-    shared = (ka0 == kb0) | (ka0 == kb1) | (ka1 == kb0) | (ka1 == kb1)
-    da, db = p1[a] - p0[a], p1[b] - p0[b]
-    cross = da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0]
-    simple = seg & shared & (np.abs(cross) > 1e-9 * (np.hypot(*da.T) * np.hypot(*db.T)))
-    a, b = a[~simple], b[~simple]
-    im = np.asarray(shapely.relate(lines[a], lines[b]), dtype="U9").view("U1").reshape(-1, 9)
-    ends_only = (im[:, 0] == "F") & (im[:, 1] == "F") & (im[:, 3] == "F") & (im[:, 4] == "0")
-    a, b, im = a[~ends_only], b[~ends_only], im[~ends_only]
-    # interiors disjoint: the lines meet only at end points of one of them; such a meeting
-    # point is fine when it is a vertex of the other line too
-    touch = im[:, 0] == "F"
-    if touch.any():
-        ta, tb = a[touch], b[touch]
-        end_line = np.concatenate([ta, ta, tb, tb])
-        other = np.concatenate([tb, tb, ta, ta])
-        end_xy = np.concatenate([p0[ta], p1[ta], p0[tb], p1[tb]])
-        ek = np.round(end_xy / NODING_GRID_M).astype(np.int64)
-        probe = pd.DataFrame({"p": np.arange(len(other)), "line": other})
-        probe["kx"], probe["ky"] = ek[:, 0], ek[:, 1]
-        hit = probe.merge(vert, on=["line", "kx", "ky"], how="left", indicator=True)
-        off_vertex = hit.loc[hit["_merge"] == "left_only", "p"].to_numpy()
-        on = shapely.intersects_xy(lines[other[off_vertex]], *end_xy[off_vertex].T)
-        bad_p = off_vertex[on]
-        needs[end_line[bad_p]] = True
-        needs[other[bad_p]] = True
-        a, b = a[~touch], b[~touch]
-    if len(a):
-        # pairs meeting only at vertices both lines share are fine; test the others exactly
-        inter = shapely.intersection(lines[a], lines[b])
-        pts_xy, pidx = shapely.get_coordinates(inter, return_index=True)
-        not_point = shapely.get_type_id(inter) != 0
-        not_point &= shapely.get_type_id(inter) != 4  # Point / MultiPoint
-        pk = np.round(pts_xy / NODING_GRID_M).astype(np.int64)
-        probe = pd.DataFrame({"p": pidx, "kx": pk[:, 0], "ky": pk[:, 1]})
-        bad = np.zeros(len(a), dtype=bool)
-        for side in (a, b):
-            probe["line"] = side[pidx]
-            hit = probe.merge(vert, on=["line", "kx", "ky"], how="left", indicator=True)
-            miss = hit.loc[hit["_merge"] == "left_only", "p"].to_numpy()
-            bad[miss] = True
-        bad |= not_point
-        needs[a[bad]] = True
-        needs[b[bad]] = True
+    needs = _needs_overlay(lines, coords, idx, key)
     if needs.any():
         noded = shapely.union_all(lines[needs], grid_size=NODING_GRID_M)
         parts = shapely.get_parts(noded)
@@ -444,6 +392,72 @@ def _node_lines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     last_at = np.append(first_at[1:] - 1, len(c2) - 1)
     ends = np.concatenate([c2[first_at[ok]], c2[last_at[ok]]])
     return pieces[ok], piece_src[ok], ends
+
+
+def _needs_overlay(
+    lines: np.ndarray, coords: np.ndarray, idx: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """Lines that cross or touch another line away from a vertex of both (exact overlay needed).
+
+    Works segment by segment: GEOS finds the pairs of straight segments of different lines
+    that intersect; a pair is the usual junction when the segments share an end point (a
+    vertex of both lines) and are not collinear, since two such segments meet only there.
+    Every other intersecting pair is a crossing, an end on the other line's interior or an
+    overlap, and both lines go to the overlay.
+    """
+    needs = np.zeros(len(lines), dtype=bool)
+    same = idx[1:] == idx[:-1]
+    s0, s1 = coords[:-1][same], coords[1:][same]
+    k0, k1 = _key1(key[:-1][same]), _key1(key[1:][same])
+    line = idx[:-1][same]
+    # a two-point line is its own segment: make geometries for the longer lines' segments only
+    nv = shapely.get_num_coordinates(lines)
+    two = nv[line] == 2
+    segs = np.empty(len(line), dtype=object)
+    segs[two] = lines[line[two]]
+    if (~two).any():
+        segs[~two] = shapely.linestrings(np.stack([s0[~two], s1[~two]], axis=1))
+    a, b = shapely.STRtree(segs).query(segs)  # bounding boxes meet
+    keep = line[a] < line[b]
+    a, b = a[keep], b[keep]
+    shared = (k0[a] == k0[b]) | (k0[a] == k1[b]) | (k1[a] == k0[b]) | (k1[a] == k1[b])
+    da, db = s1[a] - s0[a], s1[b] - s0[b]
+    cross = da[:, 0] * db[:, 1] - da[:, 1] * db[:, 0]
+    bent = np.abs(cross) > 1e-9 * (np.hypot(*da.T) * np.hypot(*db.T))
+    junction = shared & bent
+    a, b, da, db = a[~junction], b[~junction], da[~junction], db[~junction]
+    # the rest meet when they cross properly or pass within TOUCH_M of each other
+    p, q, r, t = s0[a], s1[a], s0[b], s1[b]
+    o1, o2 = _orient(p, da, r), _orient(p, da, t)
+    o3, o4 = _orient(r, db, p), _orient(r, db, q)
+    proper = (o1 * o2 < 0) & (o3 * o4 < 0)
+    gap = np.minimum.reduce(
+        [
+            _point_segment(p, r, db),
+            _point_segment(q, r, db),
+            _point_segment(r, p, da),
+            _point_segment(t, p, da),
+        ]
+    )
+    bad = proper | (gap <= TOUCH_M)
+    needs[line[a[bad]]] = True
+    needs[line[b[bad]]] = True
+    return needs
+
+
+def _orient(origin: np.ndarray, vec: np.ndarray, pt: np.ndarray) -> np.ndarray:
+    """Twice the signed area of (origin, origin + vec, pt): which side of the line pt is on."""
+    rel = pt - origin
+    return np.asarray(vec[:, 0] * rel[:, 1] - vec[:, 1] * rel[:, 0])
+
+
+def _point_segment(pt: np.ndarray, start: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """Distance from each point to the segment ``start .. start + vec``."""
+    rel = pt - start
+    len2 = (vec * vec).sum(axis=1)
+    t = np.clip((rel * vec).sum(axis=1) / np.where(len2 > 0, len2, 1.0), 0.0, 1.0)
+    d = rel - t[:, None] * vec
+    return np.asarray(np.hypot(d[:, 0], d[:, 1]))
 
 
 def _barrier_geometries(barriers: gpd.GeoDataFrame | gpd.GeoSeries | None) -> np.ndarray:

@@ -23,13 +23,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from gridplan.settings import DEFAULT, Config
 
 if TYPE_CHECKING:
     from gridplan.network import WalkNetwork
 
-__all__ = ["SnapResult", "snap_points"]
+__all__ = ["SegmentIndex", "SnapResult", "segment_index", "snap_points"]
+
+#: Longest piece of a segment in the k-d tree of :func:`segment_index`, metres.
+PIECE_M = 20.0
+#: Candidate pieces looked at per point before falling back to the exact GEOS query.
+CANDIDATES = 12
 
 
 @dataclass(frozen=True)
@@ -140,12 +146,13 @@ def snap_points(
     edge = np.full(k, -1, dtype=np.int64)
     access = np.full(k, np.inf)
     moved = np.zeros(k, dtype=bool)
+    along = np.full(k, np.nan)
     valid = ~(shapely.is_missing(pts) | shapely.is_empty(pts))
     if network.n_edges and valid.any():
         vi = np.flatnonzero(valid)
-        near_edge = _nearest_edges(network, pts[vi], limit)
-        near_dist = shapely.distance(pts[vi], network.edge_geometry[near_edge])
+        near_edge, near_dist, near_along = _nearest(network, pts[vi], limit)
         access[vi] = near_dist
+        along[vi] = near_along
         comp = network.edge_component
         ok = (near_dist <= limit) & (comp[near_edge] == network.main_component)
         ok &= ~_crosses_barrier(network, pts[vi], near_edge, near_dist)
@@ -157,23 +164,25 @@ def snap_points(
                 edge[i] = e
                 moved[i] = True
                 access[i] = float(shapely.distance(pts[i], network.edge_geometry[e]))
+                g = network.edge_geometry[e]
+                along[i] = min(
+                    max(float(shapely.line_locate_point(g, pts[i])), 0.0),
+                    float(network.edge_length[e]),
+                )
     reachable = edge >= 0
     node_u = np.full(k, -1, dtype=np.int64)
     node_v = np.full(k, -1, dtype=np.int64)
-    along = np.full(k, np.nan)
+    along[~reachable] = np.nan
     off_u = np.full(k, np.inf)
     off_v = np.full(k, np.inf)
     component = np.full(k, -1, dtype=np.int64)
     if reachable.any():
         r = np.flatnonzero(reachable)
         er = edge[r]
-        geom = network.edge_geometry[er]
-        t = shapely.line_locate_point(geom, pts[r])
+        t = along[r]
         length = network.edge_length[er]
-        t = np.clip(t, 0.0, length)
         node_u[r] = network.edge_u[er]
         node_v[r] = network.edge_v[er]
-        along[r] = t
         off_u[r] = access[r] + t
         off_v[r] = access[r] + (length - t)
         component[r] = network.component[network.edge_u[er]]
@@ -190,6 +199,125 @@ def snap_points(
         component=component,
         moved=moved,
     )
+
+
+@dataclass(frozen=True)
+class SegmentIndex:
+    """The straight segments of a network's edges, with a k-d tree over short pieces of them.
+
+    Attributes
+    ----------
+    start, vector
+        First vertex of each segment and the vector to its second vertex, shape ``(s, 2)``.
+    length
+        Segment lengths, metres.
+    edge
+        Edge of each segment (segments are ordered by edge, then along it).
+    offset
+        Distance along the edge to the segment's first vertex, metres.
+    piece_segment
+        Segment of each piece in the k-d tree.
+    half_piece
+        Half the longest piece: no point of a segment is farther than this from the midpoint
+        of its nearest piece.
+    tree
+        k-d tree over the piece midpoints.
+    """
+
+    start: np.ndarray
+    vector: np.ndarray
+    length: np.ndarray
+    edge: np.ndarray
+    offset: np.ndarray
+    piece_segment: np.ndarray
+    half_piece: float
+    tree: cKDTree
+
+
+def segment_index(edge_geometry: np.ndarray, *, piece_m: float = PIECE_M) -> SegmentIndex:
+    """Index the straight segments of ``edge_geometry`` for exact nearest-edge queries.
+
+    Parameters
+    ----------
+    edge_geometry
+        The network's edges (LineStrings without repeated consecutive vertices).
+    piece_m
+        Longest piece a segment is cut into for the k-d tree, metres.
+
+    Returns
+    -------
+    SegmentIndex
+        The segments and the tree (:attr:`WalkNetwork.segment_index` caches it).
+    """
+    xy, idx = shapely.get_coordinates(edge_geometry, return_index=True)
+    same = idx[1:] == idx[:-1]
+    start = xy[:-1][same]
+    vector = xy[1:][same] - start
+    edge = idx[:-1][same].astype(np.int64)
+    length = np.hypot(vector[:, 0], vector[:, 1])
+    cum = np.cumsum(length) - length  # running total at each segment's start
+    first = np.ones(len(edge), dtype=bool)
+    first[1:] = edge[1:] != edge[:-1]
+    offset = cum - cum[np.maximum.accumulate(np.where(first, np.arange(len(edge)), 0))]
+    n_pieces = np.maximum(np.ceil(length / piece_m), 1).astype(np.int64)
+    seg = np.repeat(np.arange(len(edge)), n_pieces)
+    k = np.arange(len(seg)) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
+    frac = (k + 0.5) / n_pieces[seg]
+    mid = start[seg] + vector[seg] * frac[:, None]
+    half = float((length / n_pieces).max() / 2) if len(edge) else 0.0
+    return SegmentIndex(
+        start=start,
+        vector=vector,
+        length=length,
+        edge=edge,
+        offset=offset,
+        piece_segment=seg,
+        half_piece=half,
+        tree=cKDTree(mid),
+    )
+
+
+def _nearest(
+    network: WalkNetwork, pts: np.ndarray, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest edge of each point, its distance and the distance along it to the nearest point.
+
+    Candidates come from the segment index; a point the candidates cannot prove exact (another
+    segment might be as near) goes to the GEOS query. Ties: the lowest edge index, then the
+    first point along it.
+    """
+    index = network.segment_index
+    xy = shapely.get_coordinates(pts)
+    n = len(xy)
+    k = min(CANDIDATES, len(index.piece_segment))
+    dk, pk = index.tree.query(xy, k=k)
+    dk, pk = dk.reshape(n, k), pk.reshape(n, k)
+    seg = index.piece_segment[pk]
+    rel = xy[:, None, :] - index.start[seg]
+    vec = index.vector[seg]
+    length = index.length[seg]
+    len2 = np.where(length > 0, length * length, 1.0)
+    t = np.clip((rel * vec).sum(axis=2) / len2, 0.0, 1.0)
+    diff = rel - t[:, :, None] * vec
+    dist = np.hypot(diff[:, :, 0], diff[:, :, 1])
+    best = dist.min(axis=1)
+    tol = 1e-9 * np.maximum(best, 1.0)
+    # among (near-)equal candidates the lowest segment index: lowest edge, first along it
+    pick = np.where(dist <= (best + tol)[:, None], seg, np.iinfo(np.int64).max).argmin(axis=1)
+    rows = np.arange(n)
+    s = seg[rows, pick]
+    edge = index.edge[s]
+    along = np.minimum(index.offset[s] + t[rows, pick] * index.length[s], network.edge_length[edge])
+    # another segment within best + tol has a piece midpoint within best + tol + half_piece
+    exact = (dk[:, -1] - index.half_piece > best + 2 * tol) | (k == len(index.piece_segment))
+    slow = np.flatnonzero(~exact)
+    if len(slow):
+        e = _nearest_edges(network, pts[slow], limit)
+        g = network.edge_geometry[e]
+        edge[slow] = e
+        best[slow] = shapely.distance(pts[slow], g)
+        along[slow] = np.clip(shapely.line_locate_point(g, pts[slow]), 0.0, network.edge_length[e])
+    return edge, best, along
 
 
 def _nearest_edges(network: WalkNetwork, pts: np.ndarray, limit: float) -> np.ndarray:

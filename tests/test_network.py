@@ -7,6 +7,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
@@ -284,3 +285,38 @@ def test_a_wall_line_keeps_a_point_on_its_side():
     assert walled.access_m[0] == pytest.approx(55)
     assert bool(walled.moved[0]) and not bool(open_.moved[0])
     assert walled.access_m[1] == pytest.approx(30)  # on the near side: unaffected
+
+
+_lattice_line = st.lists(
+    st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=2, max_size=3, unique=True
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_lattice_line, min_size=2, max_size=6))
+def test_noding_matches_a_full_overlay(raw):
+    # lines on a coarse lattice cross, touch, end on each other and overlap in every way
+    lines = [LineString([(10.0 * x, 10.0 * y) for x, y in pts]) for pts in raw]
+    lines = [g for g in lines if g.is_simple and g.length > 0]
+    if len(lines) < 2:
+        return
+    net = build_walk_network(roads_of(lines))
+    ref_parts = shapely.get_parts(shapely.union_all(lines, grid_size=0.01))
+    ref = nx.Graph()
+    for part in ref_parts:
+        xy = np.asarray(part.coords)
+        a, b = tuple(xy[0].round(2)), tuple(xy[-1].round(2))
+        w = min(part.length, ref.edges[a, b]["w"]) if ref.has_edge(a, b) else part.length
+        ref.add_edge(a, b, w=w)
+    nodes = {tuple(p) for p in net.xy.round(2).tolist()}
+    assert nodes == set(ref.nodes)
+    ours = nx.Graph()
+    for u, v, w in zip(net.edge_u, net.edge_v, net.edge_length, strict=True):
+        a, b = tuple(net.xy[u].round(2)), tuple(net.xy[v].round(2))
+        w = min(w, ours.edges[a, b]["w"]) if ours.has_edge(a, b) else w
+        ours.add_edge(a, b, w=w)
+    got = dict(nx.all_pairs_dijkstra_path_length(ours, weight="w"))
+    want = dict(nx.all_pairs_dijkstra_path_length(ref, weight="w"))
+    for a, row in want.items():
+        for b, d in row.items():
+            assert got[a][b] == pytest.approx(d, abs=1e-6)
