@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 from shapely.geometry import LineString, Point
 
+from gridplan import covering
 from gridplan._errors import ConfigError
 from gridplan.coverage import compute_coverage
 from gridplan.network import build_walk_network, snap_points
@@ -180,6 +182,37 @@ def test_set_cover_is_minimal_against_brute_force(data, share):
         assert sol.status == "infeasible"
     else:
         assert sol.objective == min(sizes)
+        assert sol.bound <= min(sizes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.lists(st.lists(st.booleans(), min_size=8, max_size=8), min_size=2, max_size=14),
+    weights=st.lists(st.integers(1, 60), min_size=14, max_size=14),
+    share=st.floats(0.2, 0.95),
+)
+def test_set_cover_bounds_never_exceed_the_optimum(data, weights, share):
+    a = sparse.csr_matrix(np.array(data, dtype=np.int8))
+    w = np.array(weights[: a.shape[0]], dtype=np.int64)
+    need = int(np.ceil(share * w.sum()))
+    dense = a.toarray().astype(bool)
+    sizes = [
+        k
+        for k in range(a.shape[1] + 1)
+        for c in itertools.combinations(range(a.shape[1]), k)
+        if w[dense[:, list(c)].any(axis=1)].sum() >= need
+    ]
+    if not sizes:
+        return
+    best = min(sizes)
+    everything = list(range(a.shape[1]))
+    assert covering._lagrangian_bound(w, a, need, a.shape[1], time.perf_counter() + 5) <= best
+    lp_bound, cover = covering._set_cover_bound(w, a, need, everything, time.perf_counter() + 5)
+    assert lp_bound <= best
+    assert w[dense[:, cover].any(axis=1)].sum() >= need
+    kept = covering._drop_redundant(w, a, everything, need)
+    assert w[dense[:, kept].any(axis=1)].sum() >= need
+    assert len(kept) >= best
 
 
 def test_town_siting_from_sites_layer(town_dataset):
