@@ -32,7 +32,8 @@ distance is always the straight line to the unit.
 
 The models (:mod:`gridplan._assign_models`): unit, building and grid heads are assignment
 problems solved exactly as min-cost max-flows (CP-SAT when a party share must be kept and the
-flow misses it); full-time workers are a CP-SAT model warm-started by an exact one-grid-each
+flow misses it); full-time workers choose one cluster of adjacent grids each, the heaviest load
+proven by bisection on a linear relaxation and CP-SAT, warm-started by an exact one-grid-each
 flow (the flow alone when no worker's capacity fits two grids); part-time workers and
 volunteers are min-cost max-flows.
 """
