@@ -9,8 +9,8 @@ Two measurements, each run in a fresh subprocess (so that peak memory is that ru
   of the process and of its child processes (the Dask workers) and keeps the largest total per
   stage; stages are told apart by the progress lines. ``ru_maxrss`` of the process
   (``resource.getrusage``) is quoted too.
-- **province**, :func:`gridplan.batched.plan_to_folder_batched` (partition, units and staffing
-  batch by batch) on 1 and 2 workers: households per second, scaling efficiency
+- **province**, :func:`gridplan.batched.plan_to_folder_batched` (partition, units, staffing
+  and coverage batch by batch) on 1 and 2 workers: households per second, scaling efficiency
   (``t1 / (2 · t2)``), peak memory per worker process, and where the time goes (driver: read,
   validate and prepare a batch, staffing, writing; workers: the communities), from which a
   32-node cluster is extrapolated (Amdahl: the driver's part stays, the workers' part divides).
@@ -304,8 +304,9 @@ def _province_section(p1: dict[str, Any], p2: dict[str, Any], n: int, batch: int
         f"The sample's default is 400 communities; {n} keep a run to a few minutes on this "
         "shared machine. `plan_to_folder_batched`: each batch is one task on a worker (read "
         "with a `community_id IN (…)` filter, validate, prepare, partition, units, staffing, "
-        "write its GeoPackage); the driver appends the batches into `plan.gpkg` at the end. "
-        "Coverage is skipped batch by batch. Wall times include starting the local cluster.\n\n"
+        "coverage and catchments on the roads and facilities within the search radius, write "
+        "its GeoPackage); the driver appends the batches into `plan.gpkg` at the end. Siting "
+        "is skipped. Wall times include starting the local cluster.\n\n"
         + table(
             [
                 "workers",

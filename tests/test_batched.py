@@ -1,0 +1,221 @@
+"""Batched province runs compute coverage batch by batch, as a whole-dataset run does."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString, Point
+
+from gridplan._errors import ConfigError
+from gridplan.batched import (
+    _expand_box,
+    _merge_coverage,
+    _merge_open_components,
+    plan_to_folder_batched,
+    search_radius_m,
+)
+from gridplan.network import build_walk_network, snap_points
+from gridplan.settings import load_config
+
+#: Slow walkers and short access: a 350 m search radius, so that each batch of the ~1.4 km town
+#: reads only part of its roads and facilities (the default radius, 2.3 km, reads all of them).
+SLOW = {"coverage": {"speed_m_per_min": 10.0, "max_access_m": 50.0}}
+STAGES = ["partition", "coverage"]
+KEY = ["building_id", "tier", "category"]
+SUMMARY_KEY = ["level", "area_id", "tier", "category"]
+
+
+@pytest.fixture(scope="module")
+def slow_runs(town_path, tmp_path_factory):
+    """The town planned in memory and batch by batch (one community a batch), slow walkers."""
+    from gridplan.io import load_dataset
+    from gridplan.pipeline import plan_dataset
+    from gridplan.planfile import read_plan
+
+    cfg = load_config(SLOW)
+    mem = plan_dataset(load_dataset(town_path, config=cfg), config=cfg, stages=STAGES)
+    out = tmp_path_factory.mktemp("batched") / "plan"
+    plan_to_folder_batched(town_path, out, config=cfg, batch_size=1, stages=STAGES)
+    return mem, read_plan(out)
+
+
+def test_search_radius_is_the_largest_search_bound_plus_access():
+    cfg = load_config(SLOW)
+    # 15 minutes × 10 m/min × search factor 2, plus 50 m of access
+    assert search_radius_m(cfg) == pytest.approx(350.0)
+    assert search_radius_m() == pytest.approx(15 * 60 * 2 + 500)
+
+
+def test_batches_read_only_the_roads_near_them(slow_runs, town_path):
+    _, got = slow_runs
+    roads = gpd.read_file(town_path / "roads.geojson")
+    info = got.metadata["batched"]["coverage"]
+    assert got.metadata["batched"]["batches"] == 3
+    assert info["search_radius_m"] == pytest.approx(350.0)
+    # the bbox filter left roads out (three batches reading everything would read 3 × n)
+    assert info["roads_read"] < 3 * len(roads)
+
+
+def test_coverage_table_equals_the_whole_dataset_run(slow_runs):
+    mem, got = slow_runs
+    a = mem.layers["coverage"].sort_values(KEY).reset_index(drop=True)
+    b = got.layers["coverage"].sort_values(KEY).reset_index(drop=True)
+    assert len(a) == len(b) > 0
+    assert b[KEY].equals(a[KEY].astype(b[KEY].dtypes.to_dict()))
+    ma, mb = a["minutes"].to_numpy(float), b["minutes"].to_numpy(float)
+    assert (np.isnan(ma) == np.isnan(mb)).all()
+    both = ~np.isnan(ma)
+    assert both.any() and (~both).any()  # some reached, some beyond the search bound
+    np.testing.assert_allclose(mb[both], ma[both], rtol=0, atol=1e-6)
+    assert (a["covered"].to_numpy(bool) == b["covered"].to_numpy(bool)).all()
+    assert a["covered"].any()
+
+
+def test_summary_metrics_and_flags_equal_the_whole_dataset_run(slow_runs):
+    mem, got = slow_runs
+    a = mem.layers["coverage_summary"].sort_values(SUMMARY_KEY).reset_index(drop=True)
+    b = got.layers["coverage_summary"].sort_values(SUMMARY_KEY).reset_index(drop=True)
+    assert set(b["level"]) == {"all", "community", "grid"}
+    pd.testing.assert_frame_equal(b, a, check_dtype=False)
+    # the whole-plan rows come first, once
+    raw = got.layers["coverage_summary"]
+    n_all = int((raw["level"] == "all").sum())
+    assert (raw["level"].iloc[:n_all] == "all").all()
+
+    def untimed(m):
+        return {k: v for k, v in m.items() if k != "seconds"}
+
+    cov_a, cov_b = mem.metadata["metrics"]["coverage"], got.metadata["metrics"]["coverage"]
+    assert untimed(cov_b) == untimed(cov_a)
+    assert got.metadata["flags"]["coverage"] == mem.metadata["flags"]["coverage"]
+
+
+def test_each_facility_and_catchment_is_written_once(slow_runs):
+    mem, got = slow_runs
+    fac = got.layers["facilities"]["facility_id"]
+    assert fac.is_unique
+    assert sorted(fac) == sorted(mem.layers["facilities"]["facility_id"])
+    keys = ["facility_id", "tier"]
+    ca = mem.layers["catchments"].sort_values(keys).reset_index(drop=True)
+    cb = got.layers["catchments"].to_crs(ca.crs).sort_values(keys).reset_index(drop=True)
+    assert cb[keys].equals(ca[keys])
+    ga, gb = ca.geometry, cb.geometry
+    ok = ga.notna() & ~ga.is_empty
+    assert (ok == (gb.notna() & ~gb.is_empty)).all()
+    # the same polygons, up to the round trip through the input's CRS
+    assert float(ga[ok].symmetric_difference(gb[ok]).area.max()) < 1e-3
+
+
+def test_siting_is_left_out_and_says_why(slow_runs, town_path, tmp_path):
+    _, got = slow_runs
+    assert "whole area" in got.metadata["skipped"]["site"]
+    assert any("siting" in f for f in got.metadata["flags"]["batched"])
+    assert "sites" not in got.metadata["metrics"]
+    with pytest.raises(ConfigError, match="site"):
+        plan_to_folder_batched(town_path, tmp_path / "p", stages=["site"])
+
+
+def test_whole_shares_are_weighted_by_households():
+    cfg = load_config({"coverage": {"tiers": {5: ["kindergarten"]}}})
+
+    def part(hh: int, covered: int) -> dict:
+        return {
+            "all": [["5min", "*", hh, covered, 0], ["5min", "kindergarten", hh, covered, 0]],
+            "residential_buildings": 1,
+            "households": hh,
+            "households_unreachable": 0,
+            "buildings_unreachable": 0,
+            "buildings_moved_off_fragment_or_barrier": 0,
+            "unreachable_building_ids": [],
+            "facilities": 1,
+            "facilities_unreachable": 0,
+            "unreachable_facility_ids": [],
+            "categories_reachable": ["kindergarten"],
+            "seconds": {"total": 1.0},
+        }
+
+    rows, metrics, flags = _merge_coverage([part(900, 900), part(100, 0)], cfg)
+    # 900 of 1000 households: 0.9, not the mean of the batches' shares (0.5)
+    assert metrics["covered_share"] == {"5min": {"kindergarten": 0.9}}
+    assert metrics["complete_share"] == {"5min": 0.9}
+    assert rows["households"].tolist() == [1000, 1000]
+    assert rows["share_covered"].tolist() == [0.9, 0.9]
+    assert metrics["seconds"] == {"total": 2.0}
+    assert flags == []
+    _, metrics, flags = _merge_coverage([part(100, 10), part(300, 30)], cfg)
+    assert metrics["complete_share"] == {"5min": 0.1}
+    assert flags and "only 10%" in flags[0]
+
+
+def test_cut_pieces_of_the_network_count_as_its_main_component():
+    # batch area: x, y in 0..100, radius 50. Roads A and B run out of the batch's reach (their
+    # pieces read for the batch are not joined here, but may be outside it); C is a short
+    # fragment wholly inside, nearer the house than A. B is the longest piece read, so without
+    # the rule only B would be the main component and the house would join the fragment.
+    roads = gpd.GeoDataFrame(
+        {"road_class": ["residential"] * 3},
+        geometry=[
+            LineString([(0, 0), (400, 0)]),  # A: open, 40 m from the house
+            LineString([(-600, 100), (0, 100)]),  # B: open, the longest
+            LineString([(40, 30), (60, 30)]),  # C: closed fragment, 10 m from the house
+        ],
+        crs="EPSG:32648",
+    )
+    net = build_walk_network(roads)
+    house = gpd.GeoSeries([Point(50, 40)], crs="EPSG:32648")
+    before = snap_points(net, house, max_access_m=60.0)
+    assert before.access_m[0] == pytest.approx(10.0)  # the fragment, B being the main one
+    merged, info = _merge_open_components(net, (0.0, 0.0, 100.0, 100.0), 50.0)
+    assert info == {"open_components": 2}
+    main = merged.main_component
+    edge_comp = merged.component[merged.edge_u]
+    # both open roads are main, the fragment is not
+    assert (edge_comp[merged.edge_length > 150] == main).all()
+    assert len(set(edge_comp[merged.edge_length > 150])) == 1
+    frag = np.flatnonzero(np.isclose(merged.edge_length, 20.0))
+    assert (edge_comp[frag] != main).all()
+    # the house joins the main network 40 m away, not the fragment 10 m away
+    snap = snap_points(merged, house, max_access_m=60.0)
+    assert snap.reachable[0] and snap.access_m[0] == pytest.approx(40.0)
+    assert snap.moved[0]
+    # with everything inside the radius the rule is the network's own
+    same, info = _merge_open_components(net, (-700.0, -700.0, 700.0, 700.0), 50.0)
+    assert info == {"open_components": 0} and same is net
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lon=st.floats(70.0, 135.0),
+    lat=st.floats(-60.0, 60.0),
+    size=st.floats(0.0, 0.5),
+    metres=st.floats(1.0, 20_000.0),
+    kind=st.sampled_from(["lonlat", "web", "utm"]),
+)
+def test_a_grown_box_holds_every_point_within_the_distance(lon, lat, size, metres, kind):
+    from pyproj import Geod, Transformer
+
+    zone = int((lon + 180) // 6) + 1
+    utm = f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+    crs = {"lonlat": "EPSG:4326", "web": "EPSG:3857", "utm": utm}[kind]
+    box_ll = (lon, lat, lon + size, lat + size)
+    to = Transformer.from_crs(4326, crs, always_xy=True)
+    box = to.transform_bounds(*box_ll, densify_pts=21)
+    grown = _expand_box(box, crs, metres)
+    geod = Geod(ellps="WGS84")
+    # points `metres` away from the box's corners and edge midpoints, in every direction
+    xs = [lon, lon + size / 2, lon + size]
+    ys = [lat, lat + size / 2, lat + size]
+    starts = [(x, y) for x in xs for y in ys if x in (xs[0], xs[2]) or y in (ys[0], ys[2])]
+    az = np.arange(0, 360, 15.0)
+    for x, y in starts:
+        px, py, _ = geod.fwd(np.full(len(az), x), np.full(len(az), y), az, np.full(len(az), metres))
+        gx, gy = to.transform(px, py)
+        assert (gx >= grown[0]).all() and (gx <= grown[2]).all()
+        assert (gy >= grown[1]).all() and (gy <= grown[3]).all()
+    assert all(math.isfinite(v) for v in grown)
