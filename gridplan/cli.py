@@ -261,7 +261,7 @@ def _run(
             offset=offset,
             progress=state.say,
         )
-        click.echo(f"wrote {out} (batched: partition, units, staffing)")
+        click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
         return
     ds = _load(state, dataset, offset, cfg, communities)
     if workers is not None or scheduler is not None:
@@ -315,7 +315,10 @@ def _summary(plan: Any, out: Path) -> None:
     "--batch-size",
     type=click.IntRange(min=1),
     default=None,
-    help="Plan N communities at a time from disk (provinces): partition, units, staffing only.",
+    help=(
+        "Plan N communities at a time from disk (provinces): partition, units, staffing,"
+        " coverage; no siting, map or report."
+    ),
 )
 @click.pass_obj
 @_library_errors
