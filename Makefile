@@ -37,6 +37,7 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-bench
 	cd benchmarks && for f in bench_*.py; do echo "== $$f"; ../$(BIN)/python $$f || exit 1; done
+	cd benchmarks && ../$(BIN)/python bench_siting.py --set-cover
 	cd benchmarks && ../$(BIN)/python run_all.py
 
 lint: $(VENV)/.stamp-test
