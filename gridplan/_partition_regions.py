@@ -9,10 +9,12 @@ grids' territories, which tile the area. The algorithm is described in
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +23,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
-from gridplan._partition_search import partition_face
+from gridplan._partition_search import _RESTARTS, partition_face
 from gridplan.adjacency import (
     cell_graph,
     connected_components,
@@ -42,6 +44,7 @@ __all__ = [
     "make_nodes",
     "number_regions",
     "plan_area",
+    "sizes_allow",
     "unary",
 ]
 
@@ -174,6 +177,178 @@ def choose_count(households: int, target: int, low: int, high: int) -> tuple[int
     return min(cands, key=lambda k: (violation(k), k)), False
 
 
+def _band(target: float, tolerance: float) -> tuple[int, int]:
+    """Integer households ``[lo, hi]`` within ``± tolerance`` of ``target``."""
+    return math.ceil(target * (1 - tolerance) - 1e-9), math.floor(target * (1 + tolerance) + 1e-9)
+
+
+def _pack(items: list[int], k: int, lo: int, hi: int) -> bool:
+    """Try to pack ``items`` into ``k`` bins each holding ``lo..hi`` (greedy, then repair).
+
+    Largest item first into the lightest bin, then up to ``8 k`` repairs between the heaviest
+    and the lightest bin (move one item, or swap two, towards equal loads). ``True`` proves
+    that a packing exists; ``False`` proves nothing.
+    """
+    loads = [0] * k
+    bins: list[list[int]] = [[] for _ in range(k)]
+    heap = [(0, b) for b in range(k)]
+    for x in sorted(items, reverse=True):
+        load, b = heapq.heappop(heap)
+        bins[b].append(x)
+        loads[b] = load + x
+        heapq.heappush(heap, (loads[b], b))
+    for _ in range(8 * k + 8):
+        a = max(range(k), key=lambda i: (loads[i], -i))
+        b = min(range(k), key=lambda i: (loads[i], i))
+        if loads[a] <= hi and loads[b] >= lo:
+            return True
+        gap = loads[a] - loads[b]
+        best, best_err = None, gap  # (index in a, index in b or -1)
+        for i, x in enumerate(bins[a]):
+            if 0 < x < gap and abs(gap - 2 * x) < best_err:
+                best, best_err = (i, -1), abs(gap - 2 * x)
+        small_b = sorted(set(bins[b]))
+        for i, x in enumerate(bins[a]):
+            # swap x (from a) with y (from b): a loses x - y; best when x - y ≈ gap / 2
+            want = x - gap / 2
+            j = bisect.bisect_left(small_b, want)
+            for y in small_b[max(0, j - 1) : j + 1]:
+                d = x - y
+                if 0 < d < gap and abs(gap - 2 * d) < best_err:
+                    best, best_err = (i, bins[b].index(y)), abs(gap - 2 * d)
+        if best is None:
+            return False
+        i, j = best
+        x = bins[a].pop(i)
+        bins[b].append(x)
+        loads[a] -= x
+        loads[b] += x
+        if j >= 0:
+            y = bins[b].pop(j)
+            bins[a].append(y)
+            loads[b] -= y
+            loads[a] += y
+    return min(loads) >= lo and max(loads) <= hi
+
+
+def _search_pack(items: list[int], k: int, lo: int, hi: int, budget: int) -> bool | None:
+    """Exact depth-first packing (largest item first, bins of equal load tried once).
+
+    ``True``/``False`` when decided within ``budget`` steps, else ``None``.
+    """
+    xs = sorted(items, reverse=True)
+    rest = [0] * (len(xs) + 1)
+    for i in range(len(xs) - 1, -1, -1):
+        rest[i] = rest[i + 1] + xs[i]
+    loads = [0] * k
+    steps = 0
+
+    def go(i: int) -> bool | None:
+        nonlocal steps
+        steps += 1
+        if steps > budget:
+            return None
+        if i == len(xs):
+            return min(loads) >= lo
+        need = sum(max(0, lo - x) for x in loads)
+        room = sum(hi - x for x in loads)
+        if rest[i] < need or rest[i] > room:
+            return False
+        x = xs[i]
+        tried: set[int] = set()
+        for b in range(k):
+            if loads[b] in tried or loads[b] + x > hi:
+                continue
+            tried.add(loads[b])
+            loads[b] += x
+            r = go(i + 1)
+            loads[b] -= x
+            if r is not False:
+                return r
+        return False
+
+    return go(0)
+
+
+def _glue_enclosed(households: np.ndarray, edges: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Node households after gluing each node that can only share its grid with one other.
+
+    A node with a single neighbour whose households alone are outside ``[lo, hi]`` must be in
+    its neighbour's grid for that grid to be within ``[lo, hi]`` (a grid is connected); it is
+    added to the neighbour, repeatedly (the neighbour may become such a node in turn).
+    """
+    w = [int(x) for x in households.tolist()]
+    nbrs: list[set[int]] = [set() for _ in w]
+    for i, j in edges.tolist():
+        if i != j:
+            nbrs[i].add(j)
+            nbrs[j].add(i)
+    alive = [True] * len(w)
+    todo = sorted(range(len(w)), reverse=True)
+    while todo:
+        v = todo.pop()
+        if not alive[v] or len(nbrs[v]) != 1 or w[v] == 0 or lo <= w[v] <= hi:
+            continue
+        (u,) = nbrs[v]
+        w[u] += w[v]
+        alive[v] = False
+        nbrs[u].discard(v)
+        todo.append(u)
+    return np.array([x for x, a in zip(w, alive, strict=True) if a], dtype=np.int64)
+
+
+def sizes_allow(
+    households: np.ndarray,
+    k: int,
+    target: float,
+    *,
+    tolerance: float = 0.1,
+    edges: np.ndarray | None = None,
+) -> bool | None:
+    """Whether ``k`` grids within ``± tolerance`` of ``target`` can be made of these nodes.
+
+    Nodes (buildings, or the parts of a building above ``max_households``) are indivisible;
+    where they lie is ignored, so ``True`` is the weakest excuse: a grid of a face where this
+    is ``True`` but that deviates more than the tolerance is a weakness of the search, not of
+    the building sizes. With ``edges`` (the face's adjacency), one piece of geography is
+    used: a node adjacent to a single other node (a tower enclosed by its neighbour's cell)
+    and too small or too large for a grid alone counts as one node with that neighbour.
+
+    Returns
+    -------
+    bool or None
+        ``True`` when a packing was found, ``False`` when none exists (the total is out of
+        reach of ``k`` grids, a node alone exceeds the band, or no subset of the nodes can
+        form ``j`` of the grids for some ``j < k``: a subset-sum check, or an exhaustive
+        search of at most 20 000 steps finds no packing), ``None`` when none of this decides.
+
+    Examples
+    --------
+    >>> sizes_allow(np.array([300, 250, 150, 100]), 2, 400)
+    True
+    >>> sizes_allow(np.array([450, 350]), 2, 400)
+    False
+    """
+    lo, hi = _band(target, tolerance)
+    if edges is not None and len(edges):
+        households = _glue_enclosed(households, edges, lo, hi)
+    items = [int(x) for x in households.tolist() if x > 0]
+    total = sum(items)
+    if k < 1 or total < k * lo or total > k * hi or (items and max(items) > hi):
+        return False
+    if _pack(items, k, lo, hi):
+        return True
+    reach = 1  # bit s set: some subset of the nodes holds s households
+    for x in items:
+        reach |= reach << x
+    for j in range(1, k):
+        a = max(j * lo, total - (k - j) * hi)
+        b = min(j * hi, total - (k - j) * lo)
+        if a > b or (reach >> a) & ((1 << (b - a + 1)) - 1) == 0:
+            return False
+    return _search_pack(items, k, lo, hi, budget=20_000)
+
+
 # --------------------------------------------------------------------------- area planning
 
 
@@ -197,6 +372,8 @@ class AreaPlan:
     group_households: dict[int, int]
     group_count: dict[int, int]
     where: str
+    #: per face group: can its nodes make its grids within ±10 % (:func:`sizes_allow`)
+    group_sizes_allow: dict[int, bool | None] = field(default_factory=dict)
 
 
 def assign_faces(faces: Sequence[Polygon], xy: np.ndarray) -> np.ndarray:
@@ -351,6 +528,7 @@ def plan_area(
     largest: dict[int, int] = {}
     g_households: dict[int, int] = {}
     g_count: dict[int, int] = {}
+    g_allow: dict[int, bool | None] = {}
     for gi, fs in enumerate(group_list):
         poly = unary(faces, fs)
         member_mask = np.isin(face_of, fs)
@@ -368,6 +546,7 @@ def plan_area(
         H = int(w.sum())
         k, feasible = choose_count(H, T, lo, hi)
         k = max(1, min(k, int((w > 0).sum()) or 1))
+        allow = sizes_allow(w, k, float(T), edges=edges)
         labels = partition_face(
             nodes.xy[idx],
             w,
@@ -382,6 +561,7 @@ def plan_area(
             deadline=deadline,
             anchor_cost=anchor_cost,
             home=None if home is None else home[idx],
+            restarts=0 if allow is False else _RESTARTS,
         )
         n_edges += len(edges)
         if len(edges):
@@ -389,6 +569,8 @@ def plan_area(
         largest[gi] = int(w.max()) if len(w) else 0
         g_households[gi] = H
         g_count[gi] = k
+        made = int(labels.max()) + 1
+        g_allow[gi] = allow if made == k else sizes_allow(w, made, float(T), edges=edges)
         cell_arr = np.asarray(cells, dtype=object)
         for r in range(int(labels.max()) + 1):
             sel = np.flatnonzero(labels == r)
@@ -402,6 +584,7 @@ def plan_area(
         )
         g_households[0] = 0
         g_count[0] = 1
+        g_allow[0] = False
         empty_polys = []
     _attach_empty(regions, empty_polys)
     _single_polygons(regions, nodes.xy)
@@ -416,6 +599,7 @@ def plan_area(
         group_households=g_households,
         group_count=g_count,
         where=where,
+        group_sizes_allow=g_allow,
     )
 
 

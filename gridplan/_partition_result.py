@@ -22,6 +22,7 @@ __all__ = [
     "grid_metrics",
     "prepare_inputs",
     "region_flags",
+    "size_summary",
 ]
 
 
@@ -39,7 +40,10 @@ class PartitionResult:
         grids, the grid holding most of its households).
     metrics
         JSON-serialisable plan quality: households per grid, balance shares, compactness, cut
-        edges, faces, merges, contiguity, time, and the same per community.
+        edges, faces, merges, contiguity, time, and the same per community; each community's
+        metrics also give the balance where building sizes allow (``max_deviation_sizes_allow``,
+        ``share_within_10pct_sizes_allow``, ``grids_size_forced``, ``size_forced_grids``; see
+        :func:`size_summary` for the plan-wide figures).
     flags
         Sentences for the report: grids out of bounds (reason and fix), faces merged.
     building_parts
@@ -180,7 +184,83 @@ def grid_metrics(
         "contiguity_ok": bool(contiguous),
         "time_s": round(seconds, 3),
     }
+    if "size_forced" in grids:
+        out.update(_size_metrics(grids, T))
     return out
+
+
+def _size_metrics(grids: pd.DataFrame, target: float) -> dict[str, Any]:
+    """Balance where building sizes allow: over the grids that are not size-forced.
+
+    A grid is *size-forced* when the indivisible nodes (buildings, or parts of buildings above
+    ``max_households``) of its face group cannot make that group's number of grids all within
+    ±10 % of the target, wherever they lie (but a node enclosed by one neighbour's cell counts
+    as one with it; :func:`gridplan._partition_regions.sizes_allow`).
+    """
+    h = grids["households"].to_numpy(dtype=float)
+    forced = grids["size_forced"].fillna(False).to_numpy(dtype=bool)
+    unproven = (
+        grids["size_unproven"].fillna(False).to_numpy(dtype=bool)
+        if "size_unproven" in grids
+        else np.zeros(len(h), dtype=bool)
+    )
+    T = float(target)
+    free = h[~forced]
+    ok = np.abs(free - T) <= 0.1 * T
+    return {
+        "grids_size_forced": int(forced.sum()),
+        "size_forced_grids": sorted(grids.loc[forced, "grid_id"].astype(str).tolist()),
+        "grids_size_unproven": int(unproven.sum()),
+        "grids_within_10pct_sizes_allow": int(ok.sum()),
+        "max_deviation_sizes_allow": round(float(np.abs(free - T).max() / T), 4)
+        if len(free)
+        else 0.0,
+        "share_within_10pct_sizes_allow": round(float(ok.mean()), 4) if len(free) else 1.0,
+    }
+
+
+def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The plan-wide "where building sizes allow" figures from the per-community metrics.
+
+    Parameters
+    ----------
+    per_community
+        ``metrics["communities"]`` of a partition (community id → its metrics).
+
+    Returns
+    -------
+    dict
+        ``grids_size_forced``, ``size_forced_grids``, ``grids_size_unproven``,
+        ``grids_within_10pct_sizes_allow``, ``max_deviation_sizes_allow`` and
+        ``share_within_10pct_sizes_allow`` over all communities (communities planned
+        without the size check, such as re-planned ones, count as not forced).
+    """
+    grids = forced = unproven = ok = 0
+    worst = 0.0
+    ids: list[str] = []
+    for cid in sorted(per_community):
+        m = per_community[cid]
+        n = int(m.get("grids", 0))
+        f = int(m.get("grids_size_forced", 0))
+        grids += n
+        forced += f
+        unproven += int(m.get("grids_size_unproven", 0))
+        ids.extend(m.get("size_forced_grids", []))
+        if "grids_within_10pct_sizes_allow" in m:
+            ok += int(m["grids_within_10pct_sizes_allow"])
+            worst = max(worst, float(m["max_deviation_sizes_allow"]))
+        else:
+            ok += round(float(m.get("share_within_10pct", 1.0)) * n)
+            worst = max(worst, float(m.get("max_deviation", 0.0)))
+    free = grids - forced
+    return {
+        "grids_size_forced": forced,
+        "size_forced_grids": sorted(ids),
+        "grids_size_unproven": unproven,
+        "grids_within_10pct_sizes_allow": ok,
+        "max_deviation_sizes_allow": round(worst, 4),
+        "share_within_10pct_sizes_allow": round(ok / free, 4) if free else 1.0,
+    }
 
 
 def empty_grids(crs: Any) -> gpd.GeoDataFrame:
@@ -267,6 +347,7 @@ def assemble(
     metrics["bounds"] = [cfg.grids.min_households, cfg.grids.max_households]
     metrics["flags"] = len(flags)
     metrics["grids_out_of_bounds"] = len(bound_flags)
+    metrics.update(size_summary(per_comm))
     if cfg.grids.strict and bound_flags:
         msg = "grids out of bounds (grids.strict is on): " + " ".join(bound_flags)
         raise InfeasibleError(msg)

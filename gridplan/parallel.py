@@ -51,6 +51,7 @@ import shapely
 
 from gridplan import _errors
 from gridplan._errors import DataError, GridplanError
+from gridplan._partition_result import size_summary
 from gridplan.io import Dataset
 from gridplan.pipeline import GridStage, StageTimer, plan_stages
 from gridplan.planfile import Plan
@@ -463,7 +464,7 @@ def _partition_metrics(
         return int(sum(int(m.get(key, 0)) for m in per.values()))
 
     n = len(h)
-    return {
+    out = {
         "grids": n,
         "households": int(h.sum()),
         "households_min": int(h.min()) if n else 0,
@@ -495,6 +496,8 @@ def _partition_metrics(
             int(p.partition_metrics.get("grids_out_of_bounds", 0)) for p in parts
         ),
     }
+    out.update(size_summary(per))
+    return out
 
 
 def _units_metrics(

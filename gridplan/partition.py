@@ -26,9 +26,24 @@ The algorithm, per community:
    trees of their union (both halves connected by construction; this is what balances coarse
    towers), (b) *chains*: households shifted along a path of grids from an over-full grid to an
    under-full one, and (c) the boundary moves again, until a round gains less than 3 %.
+   Last, every grid still beyond ±10 % of the target is *re-split* with two (or all) of its
+   neighbours: their union is cut along random spanning trees into as many connected pieces,
+   each cut separating a subtree that best fits a whole number of grids (a few towers that
+   no two grids can share evenly often fit among three or four).
 6. **Territories.** A grid's polygon is the union of its nodes' cells; cells tile the face and a
    grid's nodes are connected, so grids tile the community with one polygon each.
 7. **Codes.** ``<community_id>-NNN`` numbered west→east within bands north→south.
+8. **Size-forced grids.** A grid is *size-forced* when the indivisible nodes of its face group
+   (buildings, or parts of buildings above ``max_households``) cannot make that group's number
+   of grids all within ±10 % of the target, wherever the nodes lie, except that a node whose
+   cell touches only one other node's cell counts as one with it when it is no grid alone
+   (a packing check: totals, a node alone beyond +10 %, subset sums, then a bounded
+   exhaustive search; see :func:`gridplan._partition_regions.sizes_allow`). Each
+   community's metrics report the balance over the other grids:
+   ``max_deviation_sizes_allow``, ``share_within_10pct_sizes_allow`` (and
+   ``grids_size_forced``, ``size_forced_grids``, ``grids_within_10pct_sizes_allow``,
+   ``grids_size_unproven``); :func:`gridplan._partition_result.size_summary` gives the
+   plan-wide figures.
 
 The same inputs and seed give the same plan (all ties are broken by ids); the time limit
 (``grids.time_limit_s`` per community) only stops the local search early, and what is returned
@@ -180,6 +195,7 @@ def partition_grids(
         flags.extend(plan.flags + bflags)
         rows = []
         for reg, code, h in zip(plan.regions, codes, hh, strict=True):
+            allow = plan.group_sizes_allow.get(reg.group)
             rows.append(
                 {
                     "grid_id": code,
@@ -187,6 +203,8 @@ def partition_grids(
                     "households": h,
                     "population": round(float(nodes.pop[reg.nodes].sum()), 2),
                     "geometry": reg.geometry,
+                    "size_forced": allow is False,
+                    "size_unproven": allow is None,
                 }
             )
             node_grid_parts.append(
