@@ -1,4 +1,4 @@
-"""Coverage by tier and category: hand-computed minutes, tiers, profiles, summaries, catchments."""
+"""Coverage by tier and category: hand-computed minutes, tiers, profiles, summaries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from shapely.geometry import LineString, Point, Polygon
 
 from gridplan._errors import ConfigError, DataError
 from gridplan.coverage import compute_coverage
-from gridplan.isochrones import catchments
 from gridplan.network import build_walk_network
 from gridplan.settings import load_config
 
@@ -220,18 +219,6 @@ def test_deterministic_and_inputs_untouched():
     pd.testing.assert_frame_equal(a.coverage, c.coverage)
     pd.testing.assert_frame_equal(a.summary, c.summary)
     pd.testing.assert_frame_equal(b, before)
-
-
-def test_catchments_follow_the_street():
-    f = facilities_at([("kindergarten", 1000.0), ("primary_school", 1000.0)])
-    cat = catchments(f, street(), config=CFG, buffer_m=20)
-    assert list(cat.columns) == ["facility_id", "category", "tier", "minutes", "geometry"]
-    assert cat.tier.tolist() == ["5min", "10min"]
-    five = cat.geometry.iloc[0]
-    assert five.contains(Point(1250, 10))
-    assert not five.contains(Point(1350, 10))  # beyond 300 m
-    assert not five.contains(Point(1000, 100))  # off the street corridor
-    assert cat.geometry.iloc[1].contains(Point(1550, 10))
 
 
 def test_town_minutes_match_networkx(town_dataset):
