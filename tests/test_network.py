@@ -320,3 +320,26 @@ def test_noding_matches_a_full_overlay(raw):
     for a, row in want.items():
         for b, d in row.items():
             assert got[a][b] == pytest.approx(d, abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), spread=st.sampled_from([5.0, 60.0, 400.0]))
+def test_nearest_edge_is_exact_and_lowest_on_ties(seed, spread):
+    from gridplan.snapping import _nearest
+
+    rng = np.random.default_rng(seed)
+    grid = [LineString([(0, y), (300, y)]) for y in (0, 100, 200)]
+    grid += [LineString([(x, 0), (x, 200)]) for x in (0, 150, 300)]
+    grid.append(LineString([(20, 20), (90, 60), (140, 180), (280, 150)]))  # a bent street
+    net = build_walk_network(roads_of(grid))
+    xy = rng.uniform(-spread, 300 + spread, size=(120, 2))
+    xy[:20] = net.xy[rng.integers(0, net.n_nodes, 20)]  # on junctions: ties between edges
+    pts = shapely.points(xy)
+    edge, dist, along = _nearest(net, pts, 300.0)
+    every = shapely.distance(pts[:, None], net.edge_geometry[None, :])
+    best = every.min(axis=1)
+    assert np.allclose(dist, best, atol=1e-9)
+    tie = every <= best[:, None] + 1e-9 * np.maximum(best[:, None], 1.0)
+    assert (edge == tie.argmax(axis=1)).all()
+    located = shapely.line_locate_point(net.edge_geometry[edge], pts)
+    assert np.allclose(along, located, atol=1e-6)
