@@ -161,6 +161,15 @@ def render_markdown(
             [lab["hh_mean"], h["mean"]],
             [lab["hh_std"], h["std"]],
             [lab["within_10"], _pct(h["share_within_10pct"])],
+        ]
+        if "share_within_10pct_sizes_allow" in h:
+            rows.append(
+                [
+                    lab["within_10_allow"].format(n=h["grids_size_forced"]),
+                    _pct(h["share_within_10pct_sizes_allow"]),
+                ]
+            )
+        rows += [
             [lab["within_bounds"], _pct(h["share_within_bounds"])],
             [lab["below_min"], h["below_min"] or "–"],
             [lab["above_max"], h["above_max"] or "–"],

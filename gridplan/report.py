@@ -154,6 +154,11 @@ def _quality(plan: Plan) -> dict[str, Any]:
             "polsby_popper_min": _r(pp.min()),
             "least_compact_grid": str(ids[worst]),
         }
+    if "share_within_10pct_sizes_allow" in metrics:
+        out["households"]["share_within_10pct_sizes_allow"] = metrics[
+            "share_within_10pct_sizes_allow"
+        ]
+        out["households"]["grids_size_forced"] = metrics.get("grids_size_forced", 0)
     if "faces_merged" in metrics:
         out["faces_merged"] = metrics["faces_merged"]
     known = {
@@ -162,6 +167,8 @@ def _quality(plan: Plan) -> dict[str, Any]:
         "households_mean",
         "households_std",
         "share_within_10pct",
+        "share_within_10pct_sizes_allow",
+        "grids_size_forced",
         "share_within_bounds",
         "polsby_popper_mean",
         "polsby_popper_min",

@@ -188,3 +188,14 @@ def test_unknown_metrics_rendered_generically() -> None:
     assert "| `C01` | 2 | 60 |" in md and "| `C02` | 1 | 36 |" in md
     assert "- `seconds.total`: 1.25" in md
     assert "- `status`: OPTIMAL" in md
+
+
+def test_town_report_separates_size_forced_grids(town_plan) -> None:
+    report = build_report(town_plan)
+    h = report["quality"]["households"]
+    part = town_plan.metadata["metrics"]["partition"]
+    assert h["grids_size_forced"] == part["grids_size_forced"]
+    assert h["share_within_10pct_sizes_allow"] == part["share_within_10pct_sizes_allow"]
+    assert h["share_within_10pct_sizes_allow"] >= h["share_within_10pct"] - 1e-9
+    md = render_markdown(report, lang="en")
+    assert f"size-forced grids: {h['grids_size_forced']}" in md
