@@ -587,6 +587,7 @@ def plan_area(
         g_allow[0] = False
         empty_polys = []
     _attach_empty(regions, empty_polys)
+    _fill_gaps(regions, area)
     _single_polygons(regions, nodes.xy)
     return AreaPlan(
         regions=regions,
@@ -672,6 +673,23 @@ def _attach_empty(regions: list[Region], empty: list[Polygon]) -> None:
                 regions[j].geometry = glue(regions[j].geometry, piece)
             return
         pending = rest
+
+
+def _fill_gaps(regions: list[Region], area: Polygon) -> None:
+    """Give any part of ``area`` no region covers to its neighbours (safety net for tiling).
+
+    Cells and faces normally tile the area exactly; a face lost to rounding or a cell clipped
+    away would leave a hole in the plan, so each such piece goes the way of a building-free
+    piece: to the region sharing most boundary with it.
+    """
+    if not regions:
+        return
+    covered = shapely.union_all([r.geometry for r in regions])
+    gap = shapely.difference(area, covered)
+    if gap.is_empty or gap.area <= 1e-6 * max(area.area, 1.0):
+        return
+    parts = [p for p in shapely.get_parts(gap) if p.geom_type == "Polygon" and p.area > 1e-3]
+    _attach_empty(regions, parts)
 
 
 def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:

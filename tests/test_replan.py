@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 from test_partition import CRS, check_plan, town
@@ -98,6 +98,7 @@ def test_no_change_keeps_everything() -> None:
     drop=st.floats(0.0, 0.5),
     towers=st.integers(0, 8),
 )
+@example(seed=10000, n=111, drop=0.5, towers=1)  # once left a hole in the tiling (CI, session 2)
 def test_replan_random_changes(seed: int, n: int, drop: float, towers: int) -> None:
     b, c, _ = town(seed, n, max_hh=30)
     old = partition_grids(b, c, seed=seed)
