@@ -146,6 +146,8 @@ class Ctx:
     vacancies: list[dict[str, str]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    #: role -> posts, filled, possible (matching bound) and the kinds of vacancy
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

@@ -49,6 +49,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridplan._assign_bounds import (
+    HIGHER_POST,
+    OUT_OF_REACH,
+    SAME_ROLE,
+    check_matching_posts,
+    worker_bound,
+)
 from gridplan._assign_context import (
     _GRID_ROLES,
     _TIER,
@@ -75,7 +82,7 @@ from gridplan._assign_models import (
 from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
 
-__all__ = ["ROLES", "DistanceFn", "StaffingResult", "assign_staff"]
+__all__ = ["POST_ROLES", "ROLES", "DistanceFn", "StaffingResult", "assign_staff"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +95,11 @@ ROLES: tuple[str, ...] = (
     "building_head",
     "volunteer",
 )
+
+
+#: Roles of ``metrics["posts"]`` (filled against the most possible), most important first;
+#: ``grid_worker`` counts grids with at least one worker.
+POST_ROLES: tuple[str, ...] = ("grid_head", "grid_worker", "building_head", "unit_head")
 
 
 @dataclass(frozen=True)
@@ -239,24 +251,33 @@ def assign_staff(
         ),
         flags=flags,
     )
-    _unit_heads(ctx, units, unit_members, bld)
-    _building_heads(ctx, bld)
+    # the hierarchy, most important post first: a person is taken by a lower post only when
+    # no higher one needs them (see the module docstring)
     heads_party, heads_total = _grid_heads(ctx)
-    _grid_workers(ctx, heads_party, heads_total, float(max_worker_distance_m))
+    spare = _grid_workers(ctx, heads_party, heads_total, float(max_worker_distance_m))
+    if st.unit_head_may_be_building_head:
+        # a unit head may also head the building: the two posts never compete for a person
+        _unit_heads(ctx, units, unit_members, bld)
+        _building_heads(ctx, bld)
+    else:
+        _building_heads(ctx, bld)
+        _unit_heads(ctx, units, unit_members, bld)
+    _restore_spare_workers(ctx, spare)
     _volunteers(ctx, vulnerable, bld, volunteer_capacity_households)
     return _result(ctx, g, units)
 
 
-def _tier_resident(ctx: Ctx, i: int, *, doubling: bool) -> int | None:
+def _tier_resident(ctx: Ctx, i: int, *, doubling: bool, ignore_held: bool = False) -> int | None:
     """Preference tier of person ``i`` for a resident post (unit or building head).
 
     ``unit_head`` volunteers first, then party members and other residents who signed up for
     nothing else; people who signed up for other posts are kept for them unless they also
-    offered ``unit_head`` (last) or several posts are allowed.
+    offered ``unit_head`` (last) or several posts are allowed. ``ignore_held``: as if no one
+    held a post yet (the eligibility behind the matching bound).
     """
     roles = ctx.roles[i]
     multi = ctx.cfg.staffing.allow_multiple_roles
-    if i in ctx.held and not multi:
+    if i in ctx.held and not multi and not ignore_held:
         return 3 if doubling else None
     if "unit_head" in roles:
         return 4 if roles & _GRID_ROLES else 0
@@ -314,6 +335,14 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.Da
         ],
         dtype=np.int64,
     )
+    able = np.array(
+        [
+            _tier_resident(ctx, i, doubling=False, ignore_held=True) is not None
+            for i in range(len(ctx.pid))
+        ],
+        dtype=bool,
+    )
+    every = pairs[able[pairs[:, 1]]] if len(pairs) else pairs  # ignoring posts held
     pairs = pairs[tiers[pairs[:, 1]] >= 0] if len(pairs) else pairs
     pt, pp = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     # distance to the unit (0 inside) is reported; the cost prefers the resident nearest the
@@ -339,6 +368,16 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.Da
         seed=ctx.seed,
     )
     ctx.record("unit_heads", info)
+    check = check_matching_posts(
+        "unit_heads",
+        len(uid),
+        len(ctx.pid),
+        every[:, 0].astype(np.int64),
+        every[:, 1].astype(np.int64),
+        match,
+        tiers >= 0,
+    )
+    ctx.posts["unit_head"] = check.counts()
     dist_of = {(int(a), int(b)): float(d) for a, b, d in zip(pt, pp, dist, strict=True)}
     hh = pd.to_numeric(u["households"]).fillna(0).to_numpy(dtype=np.int64)
     for t, i in enumerate(match.tolist()):
@@ -355,7 +394,13 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.Da
                     "role": "unit_head",
                     "target_id": str(uid[t]),
                     "reason": _why_unit(
-                        ctx, str(uid[t]), rows_of.get(uid[t], []), by_building, inside.get(t, [])
+                        ctx,
+                        str(uid[t]),
+                        rows_of.get(uid[t], []),
+                        by_building,
+                        inside.get(t, []),
+                        check.kind.get(t, ""),
+                        check.blamed.get(t),
                     ),
                 }
             )
@@ -367,6 +412,8 @@ def _why_unit(
     rows: list[dict[Any, Any]],
     by_building: dict[str, list[int]],
     residents: list[int],
+    kind: str = "",
+    blamed: int | None = None,
 ) -> str:
     if not rows:
         return f"unit {unit}: no resident volunteer (unit_members lists no building for it)"
@@ -390,19 +437,34 @@ def _why_unit(
             f"the roster's residents of the building ({who}) live in other entrances or "
             "floors; recruit one here"
         )
-    busy = [i for i in residents if i in ctx.held]
-    reserved = [
-        i
-        for i in residents
-        if i not in ctx.held and "unit_head" not in ctx.roles[i] and ctx.roles[i]
-    ]
-    parts = [f"{ctx.pid[i]} is already {ctx.holding(i)}" for i in busy[:3]]
-    parts += [f"{ctx.pid[i]} signed up for other posts" for i in reserved[: max(0, 3 - len(parts))]]
     hint = (
         ""
         if ctx.cfg.staffing.allow_multiple_roles
         else (" or allow [staffing] allow_multiple_roles")
     )
+    if kind == HIGHER_POST and blamed is not None:
+        # true by the bound: the unit heads can be rearranged to head this unit too, but only
+        # by taking someone who holds a more important post
+        return (
+            f"unit {unit}: no resident volunteer free; it could be headed if "
+            f"{ctx.pid[blamed]} ({ctx.holding(blamed)}) were free, but that is a more "
+            f"important post; recruit another resident{hint}"
+        )
+    # same role: the residents able to head it are all needed as unit heads (or kept for the
+    # posts they signed up for); people holding a more important post are not blamed here
+    busy = [i for i in residents if any(r == "unit_head" for r, _ in ctx.held.get(i, []))]
+    reserved = [
+        i
+        for i in residents
+        if i not in busy
+        and "unit_head" not in ctx.roles[i]
+        and ctx.roles[i]
+        and not ctx.cfg.staffing.allow_multiple_roles
+    ]
+    parts = [f"{ctx.pid[i]} is already {ctx.holding(i)}" for i in busy[:3]]
+    parts += [f"{ctx.pid[i]} signed up for other posts" for i in reserved[: max(0, 3 - len(parts))]]
+    if not parts:
+        parts = [f"its {len(residents)} residents on the roster are needed for other units"]
     return (
         f"unit {unit}: no resident volunteer free ({'; '.join(parts)}); recruit another "
         f"resident{hint}"
@@ -415,10 +477,14 @@ def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
     big = sorted(str(b) for b in hh.index[hh >= st.building_head_min_households])
     bindex = {b: i for i, b in enumerate(big)}
     pt, pp, pc = [], [], []
+    et, ep = [], []  # eligible ignoring posts held: the bound's graph
     for i, b in enumerate(ctx.home):
         t = bindex.get(str(b))
         if t is None:
             continue
+        if _tier_resident(ctx, i, doubling=False, ignore_held=True) is not None:
+            et.append(t)
+            ep.append(i)
         doubling = st.unit_head_may_be_building_head and all(
             r == "unit_head" for r, _ in ctx.held.get(i, [])
         )
@@ -441,20 +507,45 @@ def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
         seed=ctx.seed,
     )
     ctx.record("building_heads", info)
+    free = np.zeros(len(ctx.pid), dtype=bool)
+    free[np.asarray(pp, dtype=np.int64)] = True
+    check = check_matching_posts(
+        "building_heads",
+        len(big),
+        len(ctx.pid),
+        np.array(et, dtype=np.int64),
+        np.array(ep, dtype=np.int64),
+        match,
+        free,
+    )
+    ctx.posts["building_head"] = check.counts()
     for t, i in enumerate(match.tolist()):
         b = big[t]
         if i >= 0:
             ctx.give(i, "building_head", b, 0.0, int(hh[b]), "straight_line")
+    for t, i in enumerate(match.tolist()):
+        b = big[t]
+        if i >= 0:
             continue
         residents = home_of.get(b, [])
+        blamed = check.blamed.get(t)
         if not residents:
             why = "no one on the roster lives there; recruit a resident"
+        elif check.kind.get(t) == HIGHER_POST and blamed is not None:
+            why = (
+                f"it could be headed if {ctx.pid[blamed]} ({ctx.holding(blamed)}) were free, "
+                "but that is a more important post; recruit another resident"
+            )
         else:
+            # no resident was ever eligible: they signed up only for other posts
             who = "; ".join(
                 f"{ctx.pid[j]} is " + (ctx.holding(j) or "kept for the post they signed up for")
                 for j in residents[:3]
             )
-            why = f"its residents on the roster hold other posts ({who})"
+            why = (
+                f"its residents on the roster signed up only for other posts ({who}); recruit "
+                "a resident who will head it"
+            )
         ctx.vacancies.append(
             {
                 "role": "building_head",
@@ -491,6 +582,20 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
         seed=ctx.seed,
     )
     ctx.record("grid_heads", info)
+    # the bound: every eligible person, whatever they hold (grid heads come first, so with one
+    # post per person this is the same graph; a party share can still leave posts empty)
+    ap, ag, _ = ctx.grid_distances(np.flatnonzero(eligible).astype(np.int64), limit)
+    free = np.zeros(len(ctx.pid), dtype=bool)
+    free[cand] = True
+    check = check_matching_posts("grid_heads", len(ctx.grid_ids), len(ctx.pid), ag, ap, match, free)
+    ctx.posts["grid_head"] = check.counts()
+    if check.filled < check.possible and st.min_party_share <= 0:
+        log.warning(
+            "grid heads: %d filled but %d possible without a party share; vacant: %s",
+            check.filled,
+            check.possible,
+            ", ".join(str(ctx.grid_ids[t]) for t in check.kind),
+        )
     dist = {(int(a), int(b)): float(c) for a, b, c in zip(gg, pp, dd, strict=True)}
     for t, i in enumerate(match.tolist()):
         if i >= 0:
@@ -502,7 +607,13 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
                 "role": "grid_head",
                 "target_id": str(ctx.grid_ids[t]),
                 "reason": _why_grid(
-                    ctx, t, "grid_head", np.flatnonzero(eligible), limit, share=st.min_party_share
+                    ctx,
+                    t,
+                    "grid_head",
+                    np.flatnonzero(eligible),
+                    limit,
+                    share=st.min_party_share,
+                    higher=check.kind.get(t) == HIGHER_POST,
                 ),
             }
         )
@@ -510,7 +621,14 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
 
 
 def _why_grid(
-    ctx: Ctx, t: int, role: str, eligible: np.ndarray, limit: float, *, share: float = 0.0
+    ctx: Ctx,
+    t: int,
+    role: str,
+    eligible: np.ndarray,
+    limit: float,
+    *,
+    share: float = 0.0,
+    higher: bool = False,
 ) -> str:
     gid = ctx.grid_ids[t]
     words = "grid head" if role == "grid_head" else "grid worker"
@@ -549,13 +667,24 @@ def _why_grid(
             else "needed elsewhere"
         )
         parts.append(f"{ctx.pid[i]} at {_m(dist[i])} m is {held}")
+    taken = "hold a more important post" if higher else "are taken"
     return (
-        f"grid {gid} has no {words}: all {len(near)} eligible within {_m(limit)} {unit} are "
-        f"taken ({'; '.join(parts)}); recruit another {words} near it"
+        f"grid {gid} has no {words}: all {len(near)} eligible within {_m(limit)} {unit} "
+        f"{taken} ({'; '.join(parts)}); recruit another {words} near it"
     )
 
 
-def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) -> None:
+def _grid_workers(
+    ctx: Ctx, heads_party: int, heads_total: int, limit: float
+) -> list[tuple[int, int, float]]:
+    """Full-time then part-time grid workers; returns the spare part-time workers held back.
+
+    A grid's worker post is its first worker; further part-time workers are extra hands. An
+    extra part-time worker who also offered ``unit_head`` is held back (not given the post yet)
+    so the unit and building heads may take them; :func:`_restore_spare_workers` places those
+    no unit or building took. With a party share only non-members are held back (their
+    leaving can only raise the share).
+    """
     st = ctx.cfg.staffing
     is_worker = np.array(["grid_worker" in r for r in ctx.roles], dtype=bool)
     free = np.array([ctx.free(i) for i in range(len(ctx.pid))], dtype=bool)
@@ -613,8 +742,13 @@ def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) ->
     for w, t in full_out:
         ctx.give(w, "grid_worker_full", str(ctx.grid_ids[t]), fdist[(w, t)], int(ctx.grid_hh[t]))
         loads[w] = loads.get(w, 0) + int(ctx.grid_hh[t])
+    spare = _spare_part_time(ctx, full_out, part_out, pdist)
+    held_back = {(w, t) for w, t, _ in spare}
     for w, t in part_out:
-        ctx.give(w, "grid_worker_part", str(ctx.grid_ids[t]), pdist[(w, t)], int(ctx.grid_hh[t]))
+        if (w, t) not in held_back:
+            ctx.give(
+                w, "grid_worker_part", str(ctx.grid_ids[t]), pdist[(w, t)], int(ctx.grid_hh[t])
+            )
     if loads:
         ratios = [loads[w] / max(int(cap[w]), 1) for w in loads]
         ctx.metrics["grid_workers"]["heaviest_load_households"] = max(loads.values())
@@ -624,6 +758,7 @@ def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) ->
         )
     covered = {t for _, t in full_out} | {t for _, t in part_out}
     eligible = np.flatnonzero(is_worker)
+    kind = _worker_posts(ctx, is_worker, free, cap, limit, covered)
     for t in range(len(ctx.grid_ids)):
         if t not in covered:
             ctx.vacancies.append(
@@ -631,10 +766,120 @@ def _grid_workers(ctx: Ctx, heads_party: int, heads_total: int, limit: float) ->
                     "role": "grid_worker",
                     "target_id": str(ctx.grid_ids[t]),
                     "reason": _why_grid(
-                        ctx, t, "grid_worker", eligible, limit, share=st.min_party_share
+                        ctx,
+                        t,
+                        "grid_worker",
+                        eligible,
+                        limit,
+                        share=st.min_party_share,
+                        higher=kind.get(t) == HIGHER_POST,
                     ),
                 }
             )
+    return spare
+
+
+def _worker_posts(
+    ctx: Ctx,
+    is_worker: np.ndarray,
+    free: np.ndarray,
+    cap: np.ndarray,
+    limit: float,
+    covered: set[int],
+) -> dict[int, str]:
+    """Grids with a worker against the most possible, and the kind of each uncovered grid.
+
+    The bound is an upper one (a max flow in which a full-time worker takes as many reachable
+    grids as their capacity fits, adjacency ignored), on every eligible worker whatever they
+    hold. An uncovered grid is blamed on a higher post only when every worker in its reach
+    holds a more important post (is a grid head).
+    """
+    full = np.flatnonzero(is_worker & ctx.full_time)
+    part = np.flatnonzero(is_worker & ~ctx.full_time)
+    fp, fg, _ = ctx.grid_distances(full, limit)
+    ok = ctx.grid_hh[fg] <= cap[fp]
+    fp, fg = fp[ok], fg[ok]
+    pp, pg, _ = ctx.grid_distances(part, limit)
+    each = np.ones(len(ctx.pid), dtype=np.int64)
+    for w in np.unique(fp).tolist():
+        sizes = np.sort(ctx.grid_hh[fg[fp == w]])
+        each[w] = max(1, int(np.sum(np.cumsum(sizes) <= cap[w])))
+    aw, ag = np.concatenate([fp, pp]), np.concatenate([fg, pg])
+    n = len(ctx.grid_ids)
+    possible = worker_bound(n, (aw, ag), each)
+    kind: dict[int, str] = {}
+    for t in range(n):
+        if t in covered:
+            continue
+        who = aw[ag == t]
+        if len(who) == 0:
+            kind[t] = OUT_OF_REACH
+        elif not free[who].any():
+            kind[t] = HIGHER_POST
+        else:
+            kind[t] = SAME_ROLE
+    kinds = list(kind.values())
+    ctx.posts["grid_worker"] = {
+        "posts": n,
+        "filled": len(covered),
+        "possible": possible,
+        "bound": "upper",
+        "vacant": n - len(covered),
+        "vacant_higher_post": kinds.count(HIGHER_POST),
+        "vacant_same_role": kinds.count(SAME_ROLE),
+        "vacant_out_of_reach": kinds.count(OUT_OF_REACH),
+        "vacant_other": 0,
+    }
+    if len(covered) > possible:
+        log.warning(
+            "grid workers: %d grids covered but the bound is %d; the bound is wrong",
+            len(covered),
+            possible,
+        )
+    return kind
+
+
+def _spare_part_time(
+    ctx: Ctx,
+    full_out: list[tuple[int, int]],
+    part_out: list[tuple[int, int]],
+    pdist: dict[tuple[int, int], float],
+) -> list[tuple[int, int, float]]:
+    """Extra part-time workers who also offered ``unit_head``: (worker, grid, metres)."""
+    st = ctx.cfg.staffing
+    if st.allow_multiple_roles:
+        return []
+    with_full = {t for _, t in full_out}
+    by_grid: dict[int, list[int]] = {}
+    for w, t in part_out:
+        by_grid.setdefault(t, []).append(w)
+    spare: list[tuple[int, int, float]] = []
+    for t, ws in sorted(by_grid.items()):
+        offer = [
+            w
+            for w in ws
+            if "unit_head" in ctx.roles[w] and not (st.min_party_share > 0 and ctx.party[w])
+        ]
+        offer.sort(key=lambda w: (pdist[(w, t)], str(ctx.pid[w])))
+        if t not in with_full and len(offer) == len(ws):
+            offer = offer[1:]  # the nearest keeps the grid's worker post
+        spare += [(w, t, pdist[(w, t)]) for w in offer]
+    return spare
+
+
+def _restore_spare_workers(ctx: Ctx, spare: list[tuple[int, int, float]]) -> None:
+    """Place the spare part-time workers no unit or building head post took."""
+    back = 0
+    for w, t, d in spare:
+        if ctx.free(w):
+            ctx.give(w, "grid_worker_part", str(ctx.grid_ids[t]), d, int(ctx.grid_hh[t]))
+            back += 1
+    if spare:
+        log.info(
+            "staffing: %d spare part-time workers offered to units, %d back to their grids",
+            len(spare),
+            back,
+        )
 
 
 def _volunteers(
@@ -787,6 +1032,7 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
         }
         for r, s in a.groupby("role")["distance_m"]
     }
+    m["posts"] = {r: dict(ctx.posts[r]) for r in POST_ROLES if r in ctx.posts}
     m["n_assignments"] = len(a)
     m["n_people_with_posts"] = int(a["person_id"].nunique())
     m["n_vacancies"] = len(vac)
@@ -806,6 +1052,17 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
             flags.append(
                 f"{nv} {words} ({', '.join(vids[:5])}{', ...' if nv > 5 else ''}); "
                 "see the vacancies for each reason"
+            )
+    for role, words in (
+        ("grid_worker", "grids have no grid worker"),
+        ("building_head", "buildings have no building head"),
+        ("unit_head", "units have no unit head"),
+    ):
+        n_higher = int(m["posts"].get(role, {}).get("vacant_higher_post", 0))
+        if n_higher:
+            flags.append(
+                f"{n_higher} {words} only because the people who could take the post hold a "
+                "more important one"
             )
     log.info("staffing: %d posts filled, %d vacancies", len(a), len(vac))
     return StaffingResult(
