@@ -219,6 +219,33 @@ def render_markdown(
             [lab["role"], lab["filled"], lab["vacant"]],
             [[role_label(r, lang), v["filled"], v["vacant"]] for r, v in st["roles"].items()],
         )
+        posts = st.get("filled_vs_possible") or {}
+        if posts:
+            L += [f"### {lab['filled_vs_possible']}", ""]
+            L += _table(
+                [
+                    lab["role"],
+                    lab["posts"],
+                    lab["filled"],
+                    lab["possible"],
+                    lab["vacant_higher_post"],
+                    lab["vacant_same_role"],
+                    lab["vacant_out_of_reach"],
+                ],
+                [
+                    [
+                        role_label(r, lang) + ("" if v.get("bound") != "upper" else " *"),
+                        v.get("posts"),
+                        v.get("filled"),
+                        v.get("possible"),
+                        v.get("vacant_higher_post"),
+                        v.get("vacant_same_role"),
+                        v.get("vacant_out_of_reach"),
+                    ]
+                    for r, v in posts.items()
+                ],
+            )
+            L += [lab["possible_note"], ""]
         party = st["party_share"]
         L += [f"{lab['party_share']}: {lab['party_unknown'] if party is None else _pct(party)}", ""]
         if st["vacancies"]:

@@ -276,17 +276,40 @@ def _staffing(plan: Plan) -> dict[str, Any]:
             )
             party = _r(float(np.mean([flag.get(str(p), False) for p in core["person_id"]])))
     solver = _solver_entries(metrics)
-    used = {"status", "objective", "bound", "gap", *solver}
+    used = {"status", "objective", "bound", "gap", "posts", *solver}
     return {
         "ran": True,
         "roles": {
             r: {"filled": int(filled.get(r, 0)), "vacant": int(vacant.get(r, 0))} for r in roles
         },
         "vacancies": vac_rows,
+        "filled_vs_possible": _posts(metrics),
         "party_share": party,
         "solver": solver,
         "metrics": _rest(metrics, used),
         "flags": _flags(plan, "staffing") + _flags(plan, "assign"),
+    }
+
+
+def _posts(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per role: posts, filled, the most possible and why the rest are vacant (by kind)."""
+    posts = metrics.get("posts")
+    if not isinstance(posts, dict):
+        return {}
+    keys = (
+        "posts",
+        "filled",
+        "possible",
+        "bound",
+        "vacant_higher_post",
+        "vacant_same_role",
+        "vacant_out_of_reach",
+        "vacant_other",
+    )
+    return {
+        str(role): {k: row.get(k) for k in keys}
+        for role, row in posts.items()
+        if isinstance(row, dict)
     }
 
 
