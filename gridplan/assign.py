@@ -1,22 +1,32 @@
 """Staffing with OR-Tools: grid heads, grid workers, unit heads, building heads and volunteers.
 
-:func:`assign_staff` fills every post a plan needs from the ``people`` roster, one problem after
-the other, each solved by OR-Tools with a time limit (the models are in
-:mod:`gridplan._assign_models`):
+:func:`assign_staff` fills every post a plan needs from the ``people`` roster in the order a
+community fills its hierarchy, most important post first, so that a person is taken by a lower
+post only when no higher one needs them; each problem is solved by OR-Tools with a time limit
+(the models are in :mod:`gridplan._assign_models`):
 
-1. **unit heads** (联户长): one per unit, a resident of one of the unit's buildings (of the unit's
+1. **grid heads** (网格长): one per grid from people with the ``grid_head`` role (party members
+   only when ``staffing.grid_head_party_only``), living within ``staffing.max_head_distance_m``
+   of the grid (0 inside it); most grids headed (the maximum matching), then residents of the
+   grid first, then the shortest total distance;
+2. **grid workers** (网格员): every grid at least one; full-time workers cover adjacent grids up
+   to their capacity, the heaviest load as light as possible; part-time workers fill the rest.
+   A grid's extra part-time workers who also offered ``unit_head`` are held back until the
+   unit and building heads are chosen, and return to their grid when no unit needs them;
+3. **unit heads** (联户长): one per unit, a resident of one of the unit's buildings (of the unit's
    own entrance and floors where both the roster and ``unit_members`` say which);
    ``unit_head`` volunteers first, then party members, then other residents;
-2. **building heads** (楼栋长): one per building of at least
+4. **building heads** (楼栋长): one per building of at least
    ``staffing.building_head_min_households`` households, a resident of it; a unit head may also
-   be the building head when ``staffing.unit_head_may_be_building_head``;
-3. **grid heads** (网格长): one per grid from people with the ``grid_head`` role (party members
-   only when ``staffing.grid_head_party_only``), living within ``staffing.max_head_distance_m``
-   of the grid (0 inside it); residents of the grid first, then the shortest total distance;
-4. **grid workers** (网格员): every grid at least one; full-time workers cover adjacent grids up
-   to their capacity, the heaviest load as light as possible; part-time workers fill the rest;
+   be the building head when ``staffing.unit_head_may_be_building_head`` (then the two posts
+   never compete for a person; otherwise building heads are chosen before unit heads);
 5. **volunteers**: matched by skill (``staffing.skill_needs``) to grids with vulnerable
    households, within capacity and ``staffing.max_volunteer_distance_m``, most needs met.
+
+For each role the metrics (``posts``) give the posts filled against the most possible: the
+maximum matching of the role's eligibility graph ignoring every other role, computed
+independently by SciPy (:mod:`gridplan._assign_bounds`; an upper bound for grid workers). A
+vacancy's reason blames a more important post only when that bound confirms it.
 
 A person holds one post unless ``staffing.allow_multiple_roles``; people who declared a grid
 role are kept for it (they head a unit or building only when they also declared ``unit_head``
@@ -122,7 +132,10 @@ class StaffingResult:
     metrics
         Per problem (``unit_heads``, ``building_heads``, ``grid_heads``, ``grid_workers``,
         ``volunteers``): solver, status, objective, bound, gap, time_s, n_targets, n_filled,
-        n_vacant, stages; plus party shares and distances.
+        n_vacant, stages; plus party shares and distances; ``posts``: per role of
+        :data:`POST_ROLES`, posts, filled, possible (matching bound) and vacant posts by cause
+        (``vacant_higher_post``, ``vacant_same_role``, ``vacant_out_of_reach``,
+        ``vacant_other``).
     flags
         Sentences for the report.
     """
