@@ -413,7 +413,7 @@ def face_groups(
         one sentence per merge; the number of merges.
     """
     nodes_w = w
-    faces = split_faces(area, list(lines.geometry.array)) if len(lines) else [area]
+    faces = split_faces(area, list(lines.geometry.array), where=where) if len(lines) else [area]
     face_of = assign_faces(faces, xy) if len(nodes_w) else np.zeros(0, dtype=np.int64)
     nf = len(faces)
     hh = np.bincount(face_of, weights=nodes_w, minlength=nf).astype(np.int64)
@@ -537,9 +537,16 @@ def plan_area(
             empty_polys.extend(p for p in shapely.get_parts(poly) if p.area > 0)
             continue
         parts = [p for p in shapely.get_parts(poly) if p.area > 0]
-        if len(parts) > 1:  # should not happen: merged faces share boundaries
+        if len(parts) > 1:  # merged faces share boundaries: never seen, but say so if it is
             poly = max(parts, key=lambda p: p.area)
             empty_polys.extend(p for p in parts if p is not poly)
+            log.warning(
+                "%s: merged faces at %s came apart in %d pieces; buildings outside the largest "
+                "are moved into it, across a barrier",
+                where,
+                _fmt_xy(poly),
+                len(parts),
+            )
         cells, edges, lengths = cell_graph(poly, nodes.xy[idx])
         edges, lengths = _bridge_components(nodes.xy[idx], edges, lengths)
         w = nodes.w[idx]

@@ -27,6 +27,9 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, Polygon
 from shapely.ops import polygonize, unary_union
 
+from gridplan import settings
+from gridplan._errors import InfeasibleError
+
 __all__ = [
     "BARRIER_STRENGTH",
     "barrier_lines",
@@ -148,32 +151,175 @@ def barrier_lines(
     return gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
 
 
-def split_faces(area: Polygon, lines: Iterable[LineString]) -> list[Polygon]:
-    """Cut ``area`` into faces along ``lines``.
+def _close_ends(
+    chains: list[LineString], boundary: shapely.Geometry, tol: float
+) -> list[LineString]:
+    """Chains whose free ends lie within ``tol`` of other linework, carried just across it.
 
-    Lines that end inside the area (dangling) do not separate anything. The faces tile the
-    area exactly and are returned sorted north to south, west to east.
+    A barrier clipped to a community ends on the boundary only up to rounding (the clipped
+    end may sit 1e-13 m inside it), and a road drawn to a river bank may stop a few
+    decimetres short: left as they are, such ends dangle and the barrier separates nothing.
+    Each free end (one no other chain shares) that lies within ``tol`` of the boundary or of
+    another chain is joined to the nearest point there and carried 1 cm past it, so noding
+    meets a true crossing; the overshoot dangles and polygonize drops it.
     """
-    lines = [ln for ln in lines if ln is not None and not ln.is_empty]
-    if not lines:
-        return [area]
-    noded = unary_union([area.boundary, *lines])
-    faces = []
-    for poly in polygonize(noded):
-        if poly.area <= 0:
+    if not chains:
+        return chains
+    ends: dict[tuple[float, float], int] = {}
+    for ch in chains:
+        for xy in (ch.coords[0], ch.coords[-1]):
+            key = (float(xy[0]), float(xy[1]))
+            ends[key] = ends.get(key, 0) + 1
+    others = [boundary, *chains]
+    tree = shapely.STRtree(others)
+    out: list[LineString] = []
+    for k, ch in enumerate(chains):
+        coords = np.asarray(ch.coords, dtype=float)
+        if ch.is_ring or len(coords) < 2:
+            out.append(ch)
             continue
-        rp = poly.representative_point()
-        if area.covers(rp):
-            faces.append(poly)
-    if not faces:
+        grown: list[np.ndarray] = []
+        for end, prev in ((coords[0], coords[1]), (coords[-1], coords[-2])):
+            if ends[(float(end[0]), float(end[1]))] > 1:  # a junction, noded exactly
+                grown.append(end[None, :])
+                continue
+            p = shapely.Point(end)
+            near = [
+                int(j)
+                for j in tree.query(p, predicate="dwithin", distance=tol).tolist()
+                if j != k + 1
+            ]
+            if not near:
+                grown.append(end[None, :])
+                continue
+            target = shapely.union_all([others[j] for j in near])
+            d = float(shapely.distance(p, target))
+            if d > 1e-9:
+                q = np.asarray(shapely.ops.nearest_points(target, p)[0].coords[0])
+                tip = q + 0.01 * (q - end) / d
+            else:  # on the line up to rounding: carry it on in its own direction
+                step = end - prev
+                norm = float(np.hypot(step[0], step[1]))
+                tip = end + 0.01 * step / norm if norm > 0 else end
+            grown.append(np.vstack([end, tip]))
+        head, tail = grown
+        out.append(LineString(np.vstack([head[::-1], coords[1:-1], tail])))
+    return out
+
+
+def split_faces(
+    area: Polygon,
+    lines: Iterable[LineString],
+    *,
+    snap_m: float | None = None,
+    sliver_m: float | None = None,
+    where: str = "area",
+) -> list[Polygon]:
+    """Cut ``area`` into faces along ``lines``; the faces always tile the area.
+
+    Lines that end inside the area (dangling) do not separate anything. A line end within
+    ``snap_m`` of the boundary or of another line is carried across it, so a barrier clipped
+    to the community (whose clipped ends sit on the boundary only up to rounding) or drawn a
+    little short of a river still cuts. Pieces thinner than ``sliver_m`` (a road running
+    along, almost on, the community line leaves such strips) are merged into the neighbour
+    they share the longest boundary with; no barrier is dropped for them. The faces are
+    returned sorted north to south, west to east.
+
+    Parameters
+    ----------
+    area
+        One polygon (a community, in a metric CRS).
+    lines
+        Barrier lines, clipped to the area or not.
+    snap_m, sliver_m
+        Tolerances in metres; ``None`` takes :data:`gridplan.settings.BARRIER_SNAP_M` and
+        :data:`gridplan.settings.SLIVER_M`.
+    where
+        What the area is, for messages ("community C01").
+
+    Raises
+    ------
+    InfeasibleError
+        If the faces do not tile the area (never seen; it names the area rather than carrying
+        on without its barriers).
+    """
+    snap = settings.BARRIER_SNAP_M if snap_m is None else snap_m
+    thin = settings.SLIVER_M if sliver_m is None else sliver_m
+    parts = [p for ln in lines if ln is not None and not ln.is_empty for p in _as_lines(ln)]
+    if not parts:
         return [area]
-    # Faces inside a hole of the area are dropped by the covers test; check the tiling.
-    total = sum(f.area for f in faces)
+    merged = shapely.line_merge(shapely.union_all(parts))
+    chains = [c for c in _as_lines(merged) if c.length > 0]
+    chains = _close_ends(chains, area.boundary, snap)
+    noded = shapely.union_all([area.boundary, *chains])
+    polys = np.asarray(list(polygonize(noded)), dtype=object)
+    if len(polys) == 0:
+        return [area]
+    inside = shapely.intersection(polys, area)
+    pieces = [
+        p for g in inside for p in shapely.get_parts(g) if p.geom_type == "Polygon" and p.area > 0
+    ]
+    rest = shapely.difference(area, shapely.union_all(pieces)) if pieces else area
+    pieces.extend(p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > 0)
+    faces = _merge_slivers(pieces, thin)
+    total = float(sum(f.area for f in faces))
     if abs(total - area.area) > 1e-6 * max(area.area, 1.0):
-        log.debug("faces cover %.3f of %.3f m²; falling back to the uncut area", total, area.area)
-        return [area]
+        msg = (
+            f"{where}: the faces cut by its {len(parts)} barrier lines cover {total:.1f} m² of "
+            f"{area.area:.1f} m²; check the barrier and boundary geometries there (make them "
+            "valid, drop duplicate or self-overlapping lines)"
+        )
+        raise InfeasibleError(msg)
     faces.sort(key=lambda f: (-round(f.centroid.y, 3), round(f.centroid.x, 3)))
     return faces
+
+
+def _thickness(poly: Polygon) -> float:
+    """Twice area over perimeter: about the width of a long strip."""
+    return 2.0 * poly.area / poly.length if poly.length > 0 else 0.0
+
+
+def _merge_slivers(pieces: list[Polygon], thin: float) -> list[Polygon]:
+    """Glue every piece thinner than ``thin`` into the neighbour with the longest shared edge."""
+    if len(pieces) < 2:
+        return pieces
+    keep = [p for p in pieces if _thickness(p) >= thin]
+    slivers = [p for p in pieces if _thickness(p) < thin]
+    if not keep:  # nothing but slivers (a tiny area): keep them as they are
+        return pieces
+    for _ in range(len(slivers) + 1):
+        if not slivers:
+            break
+        tree = shapely.STRtree(keep)
+        rest = []
+        for s in slivers:
+            best, best_len = -1, 1e-9
+            for j in tree.query(s, predicate="intersects").tolist():
+                shared = shapely.intersection(s.boundary, keep[j].boundary).length
+                if shared > best_len:
+                    best, best_len = j, shared
+            if best < 0:
+                rest.append(s)
+                continue
+            _absorb(keep, best, s)
+        if len(rest) == len(slivers):  # touching nothing kept: join the nearest piece
+            for s in rest:
+                _absorb(keep, int(shapely.STRtree(keep).nearest(s)), s)
+            rest = []
+        slivers = rest
+    return keep
+
+
+def _absorb(faces: list[Polygon], j: int, sliver: Polygon) -> None:
+    """Glue ``sliver`` into ``faces[j]`` when the result is one polygon (dust of no area
+    dropped); otherwise keep the sliver as a face of its own."""
+    merged = glue(faces[j], sliver)
+    parts = [p for p in shapely.get_parts(merged) if p.geom_type == "Polygon" and p.area > 0]
+    main = max(parts, key=lambda p: p.area)
+    if all(p is main or p.area < 1e-6 for p in parts):
+        faces[j] = main
+    else:
+        faces.append(sliver)
 
 
 def face_neighbours(

@@ -260,9 +260,14 @@ def replan_grids(
 
         # which grids must change: out of bounds, or holding buildings of two face groups
         # (faces cut by today's barriers, small faces merged as partition_grids does)
-        _faces, face_of, groups, _fl, _m = face_groups(
+        # merges of small faces are reported for the whole community (kept grids may hold
+        # them), and again by a re-planned part that needed merges of its own
+        faces, face_of, groups, merge_flags, merges = face_groups(
             area, nodes.xy, nodes.w, lines, lo, f"community {cid}"
         )
+        flags.extend(merge_flags)
+        totals["faces"] += len(faces)
+        totals["merged"] += merges
         group_of_face = {f: gi for gi, fs in enumerate(groups) for f in fs}
         group_of = np.array([group_of_face[int(f)] for f in face_of], dtype=np.int64)
         changed: set[int] = set()
@@ -381,13 +386,12 @@ def replan_grids(
                 cfg,
                 seed=community_seed(seed, cid) + pi,
                 deadline=time.perf_counter() + limit,
-                where=f"community {cid}",
+                where=f"community {cid} (re-planned part)",
                 home=patch_home,
                 anchor_cost=_ANCHOR * T,
             )
             totals["cut"] += plan.cut_edges
             totals["edges"] += plan.edges
-            totals["faces"] += plan.faces
             totals["merged"] += plan.faces_merged
             flags.extend(plan.flags)
             # ids: match regions to old grids by shared households

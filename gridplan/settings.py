@@ -30,10 +30,12 @@ from typing import Any
 from gridplan._errors import ConfigError
 
 __all__ = [
+    "BARRIER_SNAP_M",
     "BUILDING_USES",
     "DEFAULT",
     "FACILITY_CATEGORIES",
     "PERSON_ROLES",
+    "SLIVER_M",
     "VULNERABLE_KINDS",
     "Config",
     "CoverageSettings",
@@ -68,6 +70,16 @@ PERSON_ROLES: tuple[str, ...] = ("grid_head", "grid_worker", "unit_head", "volun
 
 #: Kinds of vulnerable household (the "yellow list").
 VULNERABLE_KINDS: tuple[str, ...] = ("elderly_alone", "disabled", "low_income", "left_behind_child")
+
+#: Metres within which a barrier's free end is carried across the boundary or another barrier
+#: when faces are cut (a line clipped to a community ends on its boundary only up to rounding;
+#: roads are often drawn a little short of a river bank). Half a lane width or less.
+BARRIER_SNAP_M: float = 1.0
+
+#: Faces thinner than this (twice area over perimeter, about a strip's width, metres) are
+#: slivers left by a barrier running along, almost on, a community line; they are merged into
+#: the neighbour they share most boundary with. No building fits in such a strip.
+SLIVER_M: float = 0.5
 
 #: Values of ``buildings.use``.
 BUILDING_USES: tuple[str, ...] = ("residential", "mixed", "non_residential")
