@@ -32,7 +32,7 @@ from gridplan._map_assets import (
 from gridplan.i18n import category_label, label, tier_label
 from gridplan.planfile import Plan
 from gridplan.rosters import cell_text as _t
-from gridplan.rosters import grid_workers, people_directory
+from gridplan.rosters import grid_workers, people_directory, person_phone
 
 #: Above this many buildings (or units) the heavy layers start switched off.
 BIG_PLAN_FEATURES = 3000
@@ -209,13 +209,15 @@ class _Ctx:
         return label(key, self.lang, **fmt)
 
     def person(self, pid: str) -> str | None:
-        """``name (masked phone)``; ``None`` for a vacancy (shown as "vacant")."""
+        """``name (masked phone)``, the phone ``无`` / ``none`` when the roster gives none;
+        ``None`` for a vacancy (shown as "vacant")."""
         if not pid:
             return None
-        person = self.people.get(pid)
-        if person is None:
+        if not self.people:  # no roster of people in the plan: ids only
             return pid
-        return f"{person.name} ({person.phone})" if person.phone else person.name
+        person = self.people.get(pid)
+        name = person.name if person is not None else pid
+        return f"{name} ({person_phone(pid, self.people, self.lang)})"
 
     def spec(self, keys: list[str], **extra: Any) -> dict[str, Any]:
         return {"keys": [self.label(k) for k in keys], "vacant": self.label("vacant"), **extra}

@@ -24,6 +24,10 @@ REPORT_LABELS: dict[str, dict[str, str]] = {
         "not_run": "This stage did not run. Run it with `{command}`.",
         "not_replan": "This plan is not a re-plan. After the data change, `{command}` re-plans "
         "moving as few households as possible, and this section compares before and after.",
+        "params_changed": "⚠ Parameters changed from the old plan (households move that would "
+        "stay with the old plan's parameters)",
+        "params_same": "Parameters: the same as the old plan's.",
+        "params_missing": "Not recorded in the old plan, documented defaults used: {keys}.",
         "no_charts": "Charts were skipped: matplotlib is not installed "
         "(`pip install gridplan[charts]`).",
         "communities": "Communities",
@@ -122,6 +126,9 @@ REPORT_LABELS: dict[str, dict[str, str]] = {
         "not_run": "该步骤未运行。运行命令：`{command}`。",
         "not_replan": "本规划不是调整规划。数据变化后运行 `{command}`，以最少的住户变动重新规划，"
         "本节将对比调整前后。",
+        "params_changed": "⚠ 参数与原规划不同（按原规划参数本可不动的住户也会变动）",
+        "params_same": "参数：与原规划相同。",
+        "params_missing": "原规划未记录以下参数，采用默认值：{keys}。",
         "no_charts": "未生成图表：未安装 matplotlib（`pip install gridplan[charts]`）。",
         "communities": "社区数",
         "buildings": "楼栋数",

@@ -332,7 +332,8 @@ def render_markdown(
     if not rp["ran"]:
         L += [lab["not_replan"].format(command=rp["command"]), ""]
     else:
-        L += _replan_lines({k: v for k, v in rp.items() if k not in ("ran", "flows")}, lab)
+        L += _parameter_lines(rp, lab)
+        L += _replan_lines({k: v for k, v in rp.items() if k not in _NOT_IN_REPLAN_TABLE}, lab)
         if rp.get("flows"):
             L += [f"{lab['flows']}:", ""]
             L += _table(
@@ -375,6 +376,30 @@ def _solver_lines(solver: dict[str, dict[str, Any]], lab: dict[str, str], stage:
         "",
         *_table([lab["problem"], lab["status"], lab["objective"], lab["bound"], lab["gap"]], rows),
     ]
+
+
+_NOT_IN_REPLAN_TABLE = ("ran", "flows", "parameters_changed", "parameters_not_in_old_plan")
+
+
+def _parameter_lines(rp: dict[str, Any], lab: dict[str, str]) -> list[str]:
+    """Whether the re-plan used the old plan's parameters; a warning line when it did not."""
+    lines: list[str] = []
+    changed = rp.get("parameters_changed")
+    if isinstance(changed, list):
+        if changed:
+            pairs = "; ".join(
+                f"`{c.get('key')}` {_fmt(c.get('old'))} → {_fmt(c.get('new'))}"
+                for c in changed
+                if isinstance(c, dict)
+            )
+            lines += [f"**{lab['params_changed']}**: {pairs}", ""]
+        else:
+            lines += [lab["params_same"], ""]
+    missing = rp.get("parameters_not_in_old_plan")
+    if isinstance(missing, list) and missing:
+        keys = ", ".join(f"`{k}`" for k in missing)
+        lines += [lab["params_missing"].format(keys=keys), ""]
+    return lines
 
 
 def _replan_lines(rp: dict[str, Any], lab: dict[str, str]) -> list[str]:

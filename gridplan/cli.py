@@ -138,15 +138,19 @@ def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _config(config_path: Path | None, seed: int | None, strict: bool) -> Any:
-    from gridplan.settings import load_config
-
+def _overrides(seed: int | None, strict: bool) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if seed is not None:
         overrides["seed"] = seed
     if strict:
         overrides["grids"] = {"strict": True}
-    return load_config(config_path, **overrides)
+    return overrides
+
+
+def _config(config_path: Path | None, seed: int | None, strict: bool) -> Any:
+    from gridplan.settings import load_config
+
+    return load_config(config_path, **_overrides(seed, strict))
 
 
 # -- the group ----------------------------------------------------------------------------------
@@ -401,15 +405,18 @@ for _stage, _doc in (
 @click.pass_obj
 @_library_errors
 def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -> None:
-    """Re-plan DATASET after a change, moving as few households as possible from OLD_PLAN."""
-    from gridplan.pipeline import replan_dataset, run_to_folder
+    """Re-plan DATASET after a change, moving as few households as possible from OLD_PLAN.
+
+    The re-plan uses OLD_PLAN's parameters and seed; --config, --seed and --strict override
+    them key by key (with a warning: changed parameters move more households)."""
+    from gridplan.pipeline import replan_config, replan_dataset, run_to_folder
     from gridplan.planfile import check_output_dir, read_plan
 
     overwrite = kw.pop("overwrite")
     check_output_dir(out, overwrite=overwrite)  # fail before any work
-    cfg = _config(kw.pop("config_path"), kw.pop("seed"), kw.pop("strict"))
-    ds = _load(state, dataset, kw.pop("offset"), cfg, None)
     old = read_plan(old_plan)
+    cfg = replan_config(old, kw.pop("config_path"), **_overrides(kw.pop("seed"), kw.pop("strict")))
+    ds = _load(state, dataset, kw.pop("offset"), cfg, None)
     plan = replan_dataset(old, ds, config=cfg, progress=state.say)
     run_to_folder(plan, out, overwrite=overwrite, progress=state.say, **kw)
     _summary(plan, out)

@@ -32,7 +32,15 @@ from gridplan.io import Dataset
 from gridplan.planfile import Plan, atomic_output_dir, write_plan_gpkg
 from gridplan.settings import DEFAULT, Config
 
-__all__ = ["STAGES", "plan_dataset", "resolve_stages", "run_to_folder", "subset_communities"]
+__all__ = [
+    "STAGES",
+    "plan_dataset",
+    "plan_parameters",
+    "replan_config",
+    "resolve_stages",
+    "run_to_folder",
+    "subset_communities",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -419,12 +427,37 @@ def replan_dataset(
 
     Grids still within bounds keep their buildings and codes; the fewest households move; the
     units of untouched grids are kept as they were. The plan's metadata gains ``replan``:
-    changed and kept grids and the households moved (also the ``moved`` layer).
+    changed and kept grids and the households moved (also the ``moved`` layer), and
+    ``parameters_changed`` / ``parameters_not_in_old_plan``: how ``config`` differs from the
+    parameters the old plan was made with.
+
+    Parameters
+    ----------
+    old
+        The old plan (:func:`gridplan.planfile.read_plan`).
+    dataset
+        The changed dataset.
+    config
+        Settings; ``None`` for the old plan's own parameters (:func:`replan_config`). Settings
+        that differ from the old plan's are logged as a warning: they move households that
+        would otherwise stay.
+    progress
+        Called with a short line as each stage starts.
     """
     from gridplan.replan import replan_grids
+    from gridplan.settings import parameter_changes
     from gridplan.units import UnitsResult
 
-    cfg = config or DEFAULT
+    old_params = plan_parameters(old.metadata)
+    cfg = config if config is not None else replan_config(old)
+    changed_params, not_recorded = parameter_changes(old_params, cfg)
+    if changed_params:
+        logger.warning(
+            "the re-plan's parameters differ from the old plan's: %s; households move that "
+            "would stay with the old plan's parameters (re-plan without --config, or with the "
+            "old plan's settings, to keep the change minimal)",
+            "; ".join(f"{c['key']} {c['old']!r} → {c['new']!r}" for c in changed_params),
+        )
     crs = dataset.crs
     old_grids = old.grids.to_crs(crs)
     old_buildings = old.buildings.to_crs(crs)
@@ -450,13 +483,44 @@ def replan_dataset(
             flags=[],
         )
     order = list(STAGES)
-    return plan_stages(
-        dataset,
-        cfg,
-        order,
-        progress,
-        lambda timer: grid_stage(dataset, cfg, order, timer, partition, previous_units=previous),
-    )
+
+    def grids_and_units(timer: StageTimer) -> GridStage:
+        gs = grid_stage(dataset, cfg, order, timer, partition, previous_units=previous)
+        info = gs.metadata.setdefault("replan", {})
+        info["parameters_changed"] = changed_params
+        info["parameters_not_in_old_plan"] = not_recorded
+        return gs
+
+    return plan_stages(dataset, cfg, order, progress, grids_and_units)
+
+
+def plan_parameters(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a plan was made with, from its metadata (``parameters``, and ``seed``
+    when the parameters lack it); ``{}`` when the metadata records none."""
+    params = metadata.get("parameters")
+    out = dict(params) if isinstance(params, dict) else {}
+    if "seed" not in out and "seed" in metadata:
+        out["seed"] = metadata["seed"]
+    return out
+
+
+def replan_config(
+    old: Plan, source: str | Path | dict[str, Any] | None = None, **overrides: Any
+) -> Config:
+    """The settings of a re-plan of ``old``: the old plan's parameters (seed included), with
+    ``source`` (a ``plan.toml``) and ``overrides`` on top of them, key by key.
+
+    Parameters the old plan does not record take the documented defaults, with a warning
+    (:func:`gridplan.settings.load_config_over`).
+
+    Raises
+    ------
+    ConfigError
+        A bad ``source`` or override, or bounds that are inconsistent once merged.
+    """
+    from gridplan.settings import load_config_over
+
+    return load_config_over(plan_parameters(old.metadata), source, **overrides)
 
 
 def bundled_town() -> Path:

@@ -25,7 +25,7 @@ from gridplan.i18n import check_lang, label, role_label
 from gridplan.planfile import Plan
 from gridplan.privacy import mask_id_number, mask_phone
 
-__all__ = ["Person", "people_directory", "roster_tables", "write_rosters"]
+__all__ = ["Person", "people_directory", "person_phone", "roster_tables", "write_rosters"]
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +159,20 @@ def _names(ids: list[str], people: dict[str, Person], sep: str = "、") -> str:
     return sep.join(people[p].name if p in people else p for p in ids)
 
 
-def _phones(ids: list[str], people: dict[str, Person], sep: str = "、") -> str:
-    return sep.join(people[p].phone for p in ids if p in people and people[p].phone)
+def person_phone(pid: str, people: dict[str, Person], lang: str) -> str:
+    """The phone of ``pid`` as a roster shows it (masked unless revealed), or the placeholder
+    ``无`` / ``none`` when the roster of people gives none, so that a list of phones stays
+    beside its list of names."""
+    person = people.get(pid)
+    return person.phone if person is not None and person.phone else label("no_phone", lang)
+
+
+def _phones(ids: list[str], people: dict[str, Person], lang: str, sep: str = "、") -> str:
+    """One phone per id, in the order of :func:`_names` (a placeholder for a missing phone);
+    ``""`` when the plan has no roster of people at all."""
+    if not people:
+        return ""
+    return sep.join(person_phone(p, people, lang) for p in ids)
 
 
 def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict[str, pd.DataFrame]:
@@ -210,9 +222,9 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
                     label("n_buildings", lang): rec.get("n_buildings"),
                     label("n_units", lang): rec.get("n_units"),
                     label("grid_head", lang): _names([head], people) if head else "",
-                    label("grid_head_phone", lang): _phones([head], people) if head else "",
+                    label("grid_head_phone", lang): _phones([head], people, lang) if head else "",
                     label("workers", lang): _names(wids, people, sep),
-                    label("workers_phones", lang): _phones(wids, people, sep),
+                    label("workers_phones", lang): _phones(wids, people, lang, sep),
                 }
             )
         sheets["grids"] = pd.DataFrame(rows)
@@ -237,7 +249,7 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
                     label("grid_id", lang): cell_text(rec.get("grid_id")),
                     label("households", lang): rec.get("households"),
                     label("unit_head", lang): _names([head], people) if head else "",
-                    label("unit_head_phone", lang): _phones([head], people) if head else "",
+                    label("unit_head_phone", lang): _phones([head], people, lang) if head else "",
                     label("buildings_list", lang): sep.join(blds.get(uid, [])),
                 }
             )
@@ -262,7 +274,7 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
                     label("role", lang): role_label(cell_text(rec.get("role")), lang),
                     label("target_id", lang): cell_text(rec.get("target_id")),
                     label("party_member", lang): "" if party is None else (yes if party else no),
-                    label("phone", lang): person.phone if person else "",
+                    label("phone", lang): person_phone(pid, people, lang) if people else "",
                     label("id_number", lang): person.id_number if person else "",
                     label("distance_m", lang): (
                         round(float(rec["distance_m"]))

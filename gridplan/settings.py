@@ -22,12 +22,17 @@ Example
 
 from __future__ import annotations
 
+import json
+import logging
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from gridplan._errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BARRIER_SNAP_M",
@@ -44,7 +49,10 @@ __all__ = [
     "SitingSettings",
     "StaffingSettings",
     "UnitSettings",
+    "flat_parameters",
     "load_config",
+    "load_config_over",
+    "parameter_changes",
 ]
 
 #: Facility categories known to gridplan (DESIGN.md §1). Extend with ``[coverage] categories``.
@@ -364,25 +372,7 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
     ConfigError
         An unknown section or key, a value of the wrong type, or inconsistent bounds.
     """
-    data: dict[str, Any]
-    if source is None:
-        data = {}
-    elif isinstance(source, dict):
-        data = dict(source)
-    else:
-        path = Path(source)
-        try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
+    data = _merge(_read_source(source), overrides)
 
     cfg = DEFAULT
     unknown = [k for k in data if k != "seed" and k not in _SECTIONS]
@@ -412,3 +402,154 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
         cfg = replace(cfg, **{name: replace(current, **changes)})
     _check(cfg)
     return cfg
+
+
+def _read_source(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:
+    """The raw tables of a ``plan.toml`` path or dict (``{}`` for ``None``)."""
+    if source is None:
+        return {}
+    if isinstance(source, dict):
+        return dict(source)
+    path = Path(source)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(data: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with ``top`` on top of it, key by key inside each section table."""
+    out = dict(data)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def flat_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"seed": 0, "grids": {"target_households": 400}}`` → ``{"seed": 0,
+    "grids.target_households": 400}``: the parameters of :meth:`Config.to_dict` (as recorded in
+    a plan's metadata) one key per setting."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            for name, v in value.items():
+                out[f"{key}.{name}"] = v
+        else:
+            out[str(key)] = value
+    return out
+
+
+def _usable(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The keys of recorded ``params`` that :func:`load_config` accepts, as a source dict; the
+    known keys it lacks (or holds with a value of the wrong type); and its unknown keys."""
+    base: dict[str, Any] = {}
+    missing: list[str] = []
+    unknown: list[str] = []
+    seed = params.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        base["seed"] = seed
+    else:
+        missing.append("seed")
+    for name, cls in _SECTIONS.items():
+        table = params.get(name)
+        table = table if isinstance(table, dict) else {}
+        current = getattr(DEFAULT, name)
+        for f in fields(cls):
+            if f.name not in table:
+                missing.append(f"{name}.{f.name}")
+                continue
+            try:
+                _coerce(name, f.name, getattr(current, f.name), table[f.name])
+            except (ConfigError, TypeError, ValueError):
+                missing.append(f"{name}.{f.name}")
+                continue
+            base.setdefault(name, {})[f.name] = table[f.name]
+        valid = {f.name for f in fields(cls)}
+        unknown += [f"{name}.{k}" for k in sorted(set(table) - valid)]
+    unknown += sorted(str(k) for k in params if k != "seed" and k not in _SECTIONS)
+    return base, missing, unknown
+
+
+def load_config_over(
+    defaults: Mapping[str, Any],
+    source: str | Path | dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Like :func:`load_config`, but a key that ``source`` and ``overrides`` leave out takes its
+    value from ``defaults`` (the ``parameters`` of a plan's metadata, :meth:`Config.to_dict`)
+    instead of the documented default.
+
+    A re-plan uses this so that it plans with the settings of the plan it re-plans: an explicit
+    ``plan.toml`` still wins, key by key. Keys ``defaults`` lacks (a plan written by an older
+    gridplan, or values of the wrong type) fall back to the documented defaults, and keys it
+    holds that this gridplan does not know are ignored; both with a warning.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`load_config`, for ``source`` and ``overrides``, or bounds that are
+        inconsistent once merged.
+    """
+    base, missing, unknown = _usable(defaults)
+    given = flat_parameters(_merge(_read_source(source), overrides))
+    fallback = [k for k in missing if k not in given]
+    if fallback:
+        if len(fallback) == len(flat_parameters(DEFAULT.to_dict())):
+            logger.warning(
+                "the old plan records no parameters: the re-plan uses the documented defaults"
+            )
+        else:
+            logger.warning(
+                "the old plan does not record %s: the re-plan uses the documented default%s (%s)",
+                ", ".join(fallback),
+                "s" if len(fallback) > 1 else "",
+                ", ".join(f"{k}={_value(k, DEFAULT.to_dict())!r}" for k in fallback),
+            )
+    if unknown:
+        logger.warning(
+            "the old plan records parameters this gridplan does not know, ignored: %s",
+            ", ".join(unknown),
+        )
+    data = _merge(_merge(base, _read_source(source)), overrides)
+    return load_config(data)
+
+
+def _value(key: str, params: Mapping[str, Any]) -> Any:
+    return flat_parameters(params).get(key)
+
+
+def _normal(value: Any) -> Any:
+    """A parameter value as JSON would give it back (tuples → lists, dict keys → text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def parameter_changes(
+    old: Mapping[str, Any], config: Config
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """What ``config`` changes from the recorded parameters ``old`` (a plan's metadata).
+
+    Returns
+    -------
+    changed
+        ``{"key": "grids.target_households", "old": 300, "new": 400}`` per setting whose value
+        differs, in :meth:`Config.to_dict` order.
+    missing
+        Settings ``old`` does not record (their old value is unknown).
+    """
+    old_flat = flat_parameters(old)
+    changed: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for key, new in flat_parameters(config.to_dict()).items():
+        if key not in old_flat:
+            missing.append(key)
+            continue
+        was, now = _normal(old_flat[key]), _normal(new)
+        if was != now:
+            changed.append({"key": key, "old": was, "new": now})
+    return changed, missing

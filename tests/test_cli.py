@@ -165,3 +165,126 @@ def test_import_osm_cli(runner, tmp_path):
     assert Path(out, "buildings.gpkg").exists()
     res = runner.invoke(main, ["import-osm", "x.osm.pbf", "--out", str(out), "--bbox", "1,2,3"])
     assert res.exit_code == 2
+
+
+def _add_towers(town_path: Path, out: Path) -> None:
+    """``town_path`` copied to ``out`` with four new residential buildings of 60 households in
+    C01, each 30 m east of an existing residential building."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    shutil.copytree(town_path, out)
+    b = gpd.read_file(out / "buildings.geojson")
+    m = b.to_crs(32650)
+    res = m[(m["community_id"] == "C01") & (m["households"].fillna(0) > 0)]
+    pick = res.sort_values("building_id").iloc[[5, 40, 80, 120]].copy()
+    pick["geometry"] = [box(p.x + 30, p.y - 7, p.x + 55, p.y + 8) for p in pick.geometry.centroid]
+    pick["building_id"] = [f"BN{i:03d}" for i in range(4)]
+    pick["households"] = 60.0
+    pick["population"] = 157.0
+    pick["floors"] = 12
+    pick["height"] = 36.0
+    pick["use"] = "residential"
+    pick["compound"] = None
+    new = pd.concat([b, pick.to_crs(b.crs)], ignore_index=True)
+    gpd.GeoDataFrame(new, geometry="geometry", crs=b.crs).to_file(
+        out / "buildings.geojson", driver="GeoJSON"
+    )
+
+
+def _moves(old_dir: Path, new_dir: Path) -> tuple[int, int, dict[str, str]]:
+    """Households moved and grids changed, computed from the two plan folders' layers (not
+    from the re-plan's own metadata), and every building's new grid. A grid changed when its
+    buildings are not the same as before."""
+    import pandas as pd
+
+    from gridplan.planfile import read_plan
+
+    old, new = read_plan(old_dir), read_plan(new_dir)
+
+    def parts(plan) -> pd.DataFrame:
+        bp = plan.layers.get("building_parts")
+        if bp is None or len(bp) == 0:
+            bp = plan.buildings
+        return pd.DataFrame(bp[["building_id", "grid_id", "households"]])
+
+    old_grids = parts(old).groupby("building_id")["grid_id"].agg(set)
+    n = parts(new)
+    n = n[n["building_id"].isin(old_grids.index)]
+    # households of an existing building now in a grid that was not its grid
+    away = [g not in old_grids[b] for b, g in zip(n["building_id"], n["grid_id"], strict=True)]
+    moved = int(n.loc[away, "households"].sum())
+    og = {
+        g: frozenset(old.buildings.loc[old.buildings["grid_id"] == g, "building_id"])
+        for g in old.grids["grid_id"]
+    }
+    ng = {
+        g: frozenset(new.buildings.loc[new.buildings["grid_id"] == g, "building_id"])
+        for g in new.grids["grid_id"]
+    }
+    changed = len({g for g in set(og) | set(ng) if og.get(g) != ng.get(g)})
+    grid_of = dict(zip(new.buildings["building_id"], new.buildings["grid_id"], strict=True))
+    return moved, changed, grid_of
+
+
+def test_replan_takes_the_old_plans_parameters(runner, town_path, tmp_path):
+    """Issue 13 A: a re-plan without --config uses the old plan's settings and seed."""
+    conf = tmp_path / "plan.toml"
+    conf.write_text("[grids]\ntarget_households = 300\n\n[units]\ntarget_households = 15\n")
+    old = tmp_path / "old"
+    res = runner.invoke(main, ["units", str(town_path), "--out", str(old), "--config", str(conf)])
+    assert res.exit_code == 0, res.output
+    changed = tmp_path / "changed"
+    _add_towers(town_path, changed)
+
+    plain, same = tmp_path / "plain", tmp_path / "same"
+    res = runner.invoke(main, ["replan", str(old), str(changed), "--out", str(plain)])
+    assert res.exit_code == 0, res.output
+    assert "differ from the old plan" not in res.output
+    res = runner.invoke(
+        main, ["replan", str(old), str(changed), "--out", str(same), "--config", str(conf)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "differ from the old plan" not in res.output
+
+    moved_plain, changed_plain, grids_plain = _moves(old, plain)
+    moved_same, changed_same, grids_same = _moves(old, same)
+    assert moved_plain == moved_same
+    assert changed_plain == changed_same
+    assert grids_plain == grids_same
+    from gridplan.planfile import read_plan
+
+    meta = read_plan(plain).metadata
+    assert meta["parameters"]["grids"]["target_households"] == 300
+    assert meta["parameters"]["units"]["target_households"] == 15
+    assert meta["replan"]["households_moved"] == moved_plain
+    assert meta["replan"]["parameters_changed"] == []
+    for lang, line in (("report.md", "参数：与原规划相同"),):
+        text = (plain / lang).read_text(encoding="utf-8")
+        assert line in text
+        assert "⚠" not in text.split("## 调整前后对比")[1].split("\n## ")[0]
+    report = json.loads((plain / "report.json").read_text(encoding="utf-8"))
+    assert report["replan"]["parameters_changed"] == []
+
+    # a different explicit config wins, key by key, and says so loudly
+    other_conf = tmp_path / "other.toml"
+    other_conf.write_text("seed = 3\n[grids]\ntarget_households = 400\n")
+    other = tmp_path / "other"
+    args = ["replan", str(old), str(changed), "--out", str(other), "--lang", "en"]
+    res = runner.invoke(main, [*args, "--config", str(other_conf)])
+    assert res.exit_code == 0, res.output
+    assert "WARNING" in res.output and "differ from the old plan" in res.output
+    assert "grids.target_households 300 → 400" in res.output
+    assert "seed 0 → 3" in res.output
+    meta = read_plan(other).metadata
+    assert meta["parameters"]["units"]["target_households"] == 15  # kept from the old plan
+    assert meta["replan"]["parameters_changed"] == [
+        {"key": "seed", "old": 0, "new": 3},
+        {"key": "grids.target_households", "old": 300, "new": 400},
+    ]
+    text = (other / "report.md").read_text(encoding="utf-8")
+    assert "Parameters changed from the old plan" in text
+    assert "`grids.target_households` 300 → 400" in text
+    report = json.loads((other / "report.json").read_text(encoding="utf-8"))
+    assert len(report["replan"]["parameters_changed"]) == 2

@@ -116,3 +116,130 @@ def test_phone_read_as_float_is_masked_like_text() -> None:
     directory = people_directory(plan)
     assert directory["P00"].phone == "138****5678"
     assert people_directory(plan, reveal=True)["P00"].phone == "13812345678"
+
+
+def _plan_with_missing_phones():
+    """The synthetic plan with G01 served by four workers, two of them without a phone, and a
+    unit head without a phone (issue 13 B: a missing phone shifted every later phone)."""
+    plan = synthetic_plan()
+    people = plan.layers["people"].copy()
+    people["phone"] = people["phone"].astype(object)
+    people.loc[people["person_id"].isin(["P03", "P05", "P06"]), "phone"] = None
+    plan.layers["people"] = people
+    extra = pd.DataFrame(
+        [
+            ("P02", "grid_worker_part", "G01", 30.0),
+            ("P05", "grid_worker_part", "G01", 60.0),
+            ("P04", "grid_worker_part", "G01", 90.0),
+        ],
+        columns=["person_id", "role", "target_id", "distance_m"],
+    )
+    plan.layers["assignments"] = pd.concat([plan.layers["assignments"], extra], ignore_index=True)
+    return plan
+
+
+def _expected_phones(plan, lang: str) -> dict[str, str]:
+    """Name -> the phone a roster must show beside it, from the people layer: the mobile
+    masked as 138****5678, or the placeholder."""
+    none = {"zh": "无", "en": "none"}[lang]
+    out = {}
+    people = plan.layers["people"]
+    for name, phone in zip(people["name"], people["phone"], strict=True):
+        out[name] = none if phone is None else f"{phone[:3]}****{phone[-4:]}"
+    return out
+
+
+def _pairs(names: str, phones: str, sep: str) -> list[tuple[str, str]]:
+    n = str(names).split(sep) if names else []
+    p = str(phones).split(sep) if phones else []
+    assert len(n) == len(p), (names, phones)
+    return list(zip(n, p, strict=True))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_phones_stay_beside_their_names(tmp_path: Path, lang: str) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    plan = _plan_with_missing_phones()
+    expected = _expected_phones(plan, lang)
+    sep = "、" if lang == "zh" else "; "
+    write_rosters(plan, tmp_path, lang=lang)
+    book = openpyxl.load_workbook(tmp_path / "rosters.xlsx")
+
+    def sheet_rows(name: str) -> list[dict[str, str]]:
+        rows = list(book[name].iter_rows(values_only=True))
+        return [
+            {str(h): ("" if v is None else str(v)) for h, v in zip(rows[0], r, strict=True)}
+            for r in rows[1:]
+        ]
+
+    csv = pd.read_csv(tmp_path / "rosters" / "grids.csv", dtype=str, encoding="utf-8-sig")
+    csv_rows = csv.fillna("").to_dict("records")
+    grid_pairs = [
+        ("grid_head", "grid_head_phone"),
+        ("workers", "workers_phones"),
+    ]
+    seen = 0
+    for rows in (sheet_rows("grids"), csv_rows):
+        assert len(rows) == 3
+        for row in rows:
+            for names, phones in grid_pairs:
+                for name, phone in _pairs(row[label(names, lang)], row[label(phones, lang)], sep):
+                    assert phone == expected[name], (row[label("grid_id", lang)], name)
+                    seen += 1
+        g01 = next(r for r in rows if r[label("grid_id", lang)] == "G01")
+        assert g01[label("workers", lang)] == sep.join(["刘洋", "李娜", "杨磊", "陈静"])
+        assert g01[label("workers_phones", lang)] == sep.join(
+            [expected["刘洋"], expected["李娜"], expected["杨磊"], expected["陈静"]]
+        )
+        assert expected["刘洋"] == expected["杨磊"] == {"zh": "无", "en": "none"}[lang]
+    assert seen > 10
+    for row in sheet_rows("units"):
+        for name, phone in _pairs(
+            row[label("unit_head", lang)], row[label("unit_head_phone", lang)], sep
+        ):
+            assert phone == expected[name]
+    for row in sheet_rows("staff"):
+        assert row[label("phone", lang)] == expected[row[label("person_name", lang)]]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_map_popups_pair_names_with_their_phones(tmp_path: Path, lang: str) -> None:
+    import json
+    import re
+
+    from gridplan.maps import write_map
+
+    plan = _plan_with_missing_phones()
+    expected = _expected_phones(plan, lang)
+    html = write_map(plan, tmp_path / "map.html", lang=lang).read_text(encoding="utf-8")
+    # every JSON string of the page, decoded (folium escapes non-ASCII as \uXXXX)
+    strings = []
+    for lit in re.findall(r'"((?:[^"\\]|\\.)*)"', html):
+        try:
+            strings.append(json.loads(f'"{lit}"'))
+        except ValueError:
+            continue
+    shown: dict[str, set[str]] = {}
+    for s in strings:
+        m = re.fullmatch(r"(.+) \((.*)\)", s)
+        if m and m.group(1) in expected:
+            shown.setdefault(m.group(1), set()).add(m.group(2))
+    # every staffed person is listed, each beside their own phone or the placeholder
+    staffed = set(
+        plan.layers["people"]
+        .set_index("person_id")
+        .loc[sorted(set(plan.layers["assignments"]["person_id"])), "name"]
+    )
+    assert staffed <= set(shown)
+    for name, phones in shown.items():
+        assert phones == {expected[name]}, name
+    # G01's workers, in order, as the grid pop-up lists them
+    g01 = [f"{n} ({expected[n]})" for n in ("刘洋", "李娜", "杨磊", "陈静")]
+    assert re.search(
+        r"\[\s*" + r",\s*".join(re.escape(json.dumps(x)) for x in g01) + r"\s*\]", html
+    ) or re.search(
+        r"\[\s*"
+        + r",\s*".join(re.escape(json.dumps(x, ensure_ascii=False)) for x in g01)
+        + r"\s*\]",
+        html,
+    )

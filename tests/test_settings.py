@@ -72,3 +72,39 @@ def test_known_categories_extendable():
     cfg = load_config({"coverage": {"categories": ["canteen"]}})
     assert "canteen" in cfg.known_categories
     assert set(FACILITY_CATEGORIES) <= set(cfg.known_categories)
+
+
+def test_load_config_over_old_parameters(caplog):
+    from gridplan.settings import load_config_over, parameter_changes
+
+    old = load_config({"seed": 4, "grids": {"target_households": 300}}).to_dict()
+    cfg = load_config_over(old)
+    assert cfg.seed == 4 and cfg.grids.target_households == 300
+    assert parameter_changes(old, cfg) == ([], [])
+    # an explicit source wins key by key; overrides win over both
+    cfg = load_config_over(old, {"units": {"target_households": 12}}, seed=9)
+    assert (cfg.seed, cfg.grids.target_households, cfg.units.target_households) == (9, 300, 12)
+    changed, missing = parameter_changes(old, cfg)
+    assert changed == [
+        {"key": "seed", "old": 4, "new": 9},
+        {"key": "units.target_households", "old": 10, "new": 12},
+    ]
+    assert missing == []
+    # an old plan lacking some parameters: documented defaults, with a warning naming them
+    del old["grids"]["min_households"]
+    del old["seed"]
+    old["grids"]["retired_key"] = 1
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gridplan"):
+        cfg = load_config_over(old)
+    assert cfg.seed == 0 and cfg.grids.min_households == 300
+    assert cfg.grids.target_households == 300
+    text = caplog.text
+    assert "grids.min_households" in text and "seed" in text and "grids.retired_key" in text
+    _, missing = parameter_changes(old, cfg)
+    assert missing == ["seed", "grids.min_households"]
+    # nothing recorded at all
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gridplan"):
+        assert load_config_over({}) == DEFAULT
+    assert "records no parameters" in caplog.text
