@@ -777,7 +777,9 @@ def community_polygon(geom: shapely.Geometry, cid: str) -> Polygon:
         raise DataError(msg)
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
+    # a polygon made valid (a grid read back from WGS84 may touch itself at a vertex) can shed
+    # pieces of no area: dust, not parts
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 1e-3]
     if not parts:
         msg = f"communities: community {cid} is not a polygon"
         raise DataError(msg)
