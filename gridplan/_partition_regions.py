@@ -29,6 +29,8 @@ from gridplan.adjacency import (
     connected_components,
     face_neighbours,
     glue,
+    on_grid,
+    shared_length,
     split_faces,
 )
 from gridplan.settings import Config
@@ -515,6 +517,7 @@ def plan_area(
     anchor_cost: float = 0.0,
 ) -> AreaPlan:
     """Faces, merges, cells and regions of one area (a community, or a re-planned patch)."""
+    area = on_grid(area)  # faces are cut on a fixed grid; the regions tile the same polygon
     g = cfg.grids
     T, lo, hi = g.target_households, g.min_households, g.max_households
     faces, face_of, group_list, flags, merged = face_groups(
@@ -666,7 +669,7 @@ def _attach_empty(regions: list[Region], empty: list[Polygon]) -> None:
             for ri, reg in enumerate(regions):
                 if not reg.geometry.intersects(piece):
                     continue
-                shared = shapely.intersection(reg.geometry.boundary, piece.boundary).length
+                shared = shared_length(piece, reg.geometry)
                 if shared > best_len:
                     best, best_len = ri, shared
             if best < 0:
@@ -699,6 +702,10 @@ def _fill_gaps(regions: list[Region], area: Polygon) -> None:
     _attach_empty(regions, parts)
 
 
+#: Pieces smaller than this (m²) are overlay dust, not territory.
+_DUST_M2 = 1e-3
+
+
 def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
     """Make every region one Polygon (safety net; normally a no-op).
 
@@ -715,6 +722,10 @@ def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
             parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
             if not parts:
                 continue
+            solid = [p for p in parts if p.area >= _DUST_M2]
+            if len(solid) == 1:  # the rest is overlay dust of no area: drop it
+                reg.geometry = solid[0]
+                continue
             pts = shapely.points(xy[reg.nodes]) if len(reg.nodes) else None
             counts = [int(shapely.covers(p, pts).sum()) if pts is not None else 0 for p in parts]
             main_i = max(range(len(parts)), key=lambda i: (counts[i], parts[i].area))
@@ -723,28 +734,40 @@ def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
         if not strays:
             return
         for ri, piece in strays:
-            best, best_len = ri, -1.0
-            for rj, reg in enumerate(regions):
-                if rj == ri or not reg.geometry.intersects(piece):
-                    continue
-                shared = shapely.intersection(reg.geometry.boundary, piece.boundary).length
-                if shared > best_len:
-                    best, best_len = rj, shared
-            if best == ri:
-                dists = [
-                    reg.geometry.distance(piece) if rj != ri else math.inf
-                    for rj, reg in enumerate(regions)
-                ]
-                best = int(np.argmin(dists)) if len(regions) > 1 else ri
+            # the region sharing most boundary with the piece, its own first among equals (a
+            # piece can touch its own main part along an edge the union did not close)
+            shared = [
+                shared_length(piece, reg.geometry) if reg.geometry.intersects(piece) else 0.0
+                for reg in regions
+            ]
+            order = sorted(range(len(regions)), key=lambda rj: (-shared[rj], rj != ri, rj))
+            best = order[0] if shared[order[0]] > 1e-6 else -1
+            if best < 0:  # touching no region: the nearest one
+                dists = [reg.geometry.distance(piece) for reg in regions]
+                best = int(np.argmin(dists))
             regions[best].geometry = glue(regions[best].geometry, piece)
             src = regions[ri]
             if best != ri and len(src.nodes):
                 inside = shapely.covers(piece, shapely.points(xy[src.nodes]))
                 if inside.any() and not inside.all():
+                    log.warning(
+                        "a grid territory came apart: %d buildings in a detached piece at %s "
+                        "join the neighbouring grid, which may lie across a barrier",
+                        int(inside.sum()),
+                        _fmt_xy(piece),
+                    )
                     regions[best].nodes = np.sort(
                         np.concatenate([regions[best].nodes, src.nodes[inside]])
                     )
                     src.nodes = src.nodes[~inside]
+    still = [i for i, reg in enumerate(regions) if reg.geometry.geom_type != "Polygon"]
+    if still:
+        log.warning(
+            "%d grid territories are still in several parts after repair (regions %s); "
+            "their buildings lie in them, but the territory is not one polygon",
+            len(still),
+            still[:10],
+        )
 
 
 # --------------------------------------------------------------------------- codes

@@ -38,6 +38,8 @@ __all__ = [
     "connected_components",
     "face_neighbours",
     "glue",
+    "on_grid",
+    "shared_length",
     "split_faces",
 ]
 
@@ -204,6 +206,43 @@ def _close_ends(
             grown.append(np.vstack([end, tip]))
         head, tail = grown
         out.append(LineString(np.vstack([head[::-1], coords[1:-1], tail])))
+    return out + _gap_connectors(chains, boundary, tol)
+
+
+def _gap_connectors(
+    chains: list[LineString], boundary: shapely.Geometry, tol: float
+) -> list[LineString]:
+    """Short cuts across gaps narrower than ``tol`` between a barrier and other linework.
+
+    A river bank that comes within a few centimetres of the community line (or of another
+    barrier) without touching it leaves a channel that joins the land on both sides; a
+    connector from each vertex that close to the nearest point there (1 cm past it) closes
+    the channel. The pieces it cuts off are slivers, merged into their neighbours.
+    """
+    others = [boundary, *chains]
+    tree = shapely.STRtree(others)
+    grid = settings.PRECISION_M
+    out: list[LineString] = []
+    for k, ch in enumerate(chains):
+        coords = np.asarray(ch.coords, dtype=float)
+        if len(coords) < 3:
+            continue
+        inner = coords if ch.is_ring else coords[1:-1]
+        pts = shapely.points(inner)
+        if not ch.is_ring:  # vertices next to the chain's own ends are the ends' business
+            ends = shapely.points(coords[[0, -1]])
+            far = np.min(shapely.distance(pts[:, None], ends[None, :]), axis=1) > tol
+            pts, inner = pts[far], inner[far]
+        if len(pts) == 0:
+            continue
+        vi, oj = tree.query(pts, predicate="dwithin", distance=tol)
+        keep = oj != k + 1
+        for v, j in zip(vi[keep].tolist(), oj[keep].tolist(), strict=True):
+            d = float(shapely.distance(pts[v], others[j]))
+            if d <= 2 * grid:  # touching up to the grid: noding joins them
+                continue
+            q = np.asarray(shapely.ops.nearest_points(others[j], pts[v])[0].coords[0])
+            out.append(LineString([inner[v], q + 0.01 * (q - inner[v]) / d]))
     return out
 
 
@@ -217,13 +256,17 @@ def split_faces(
 ) -> list[Polygon]:
     """Cut ``area`` into faces along ``lines``; the faces always tile the area.
 
-    Lines that end inside the area (dangling) do not separate anything. A line end within
-    ``snap_m`` of the boundary or of another line is carried across it, so a barrier clipped
-    to the community (whose clipped ends sit on the boundary only up to rounding) or drawn a
-    little short of a river still cuts. Pieces thinner than ``sliver_m`` (a road running
-    along, almost on, the community line leaves such strips) are merged into the neighbour
-    they share the longest boundary with; no barrier is dropped for them. The faces are
-    returned sorted north to south, west to east.
+    Coordinates are rounded to :data:`gridplan.settings.PRECISION_M` first (the faces tile
+    the rounded area, :func:`on_grid`), so lines that coincide up to rounding are one line
+    and every crossing is a true node. Lines that end inside the area (dangling) separate
+    nothing, but a line end within ``snap_m`` of the boundary or of another line is carried
+    across it, and a gap narrower than ``snap_m`` between a line and other linework is
+    closed: a barrier clipped to the community (its clipped ends sit on the boundary only up
+    to rounding), drawn a little short of a river, or passing a hair from the community line
+    still cuts. Pieces thinner than ``sliver_m`` (a road running along, almost on, the
+    community line leaves such strips) are merged into the neighbour they share the longest
+    boundary with; no barrier is dropped for them. The faces are returned sorted north to
+    south, west to east.
 
     Parameters
     ----------
@@ -245,25 +288,42 @@ def split_faces(
     """
     snap = settings.BARRIER_SNAP_M if snap_m is None else snap_m
     thin = settings.SLIVER_M if sliver_m is None else sliver_m
+    grid = settings.PRECISION_M
+    area = on_grid(area)
     parts = [p for ln in lines if ln is not None and not ln.is_empty for p in _as_lines(ln)]
     if not parts:
         return [area]
-    merged = shapely.line_merge(shapely.union_all(parts))
+    merged = shapely.line_merge(shapely.union_all(parts, grid_size=grid))
     chains = [c for c in _as_lines(merged) if c.length > 0]
     chains = _close_ends(chains, area.boundary, snap)
-    noded = shapely.union_all([area.boundary, *chains])
+    # noding on a fixed grid: lines that coincide up to rounding become one line, so a road
+    # drawn on the community line leaves no sliver, and every crossing is a true node
+    noded = shapely.union_all([area.boundary, *chains], grid_size=grid)
     polys = np.asarray(list(polygonize(noded)), dtype=object)
-    if len(polys) == 0:
-        return [area]
-    inside = shapely.intersection(polys, area)
+    inside = shapely.area(shapely.intersection(polys, area)) if len(polys) else np.zeros(0)
     pieces = [
-        p for g in inside for p in shapely.get_parts(g) if p.geom_type == "Polygon" and p.area > 0
+        p
+        for p, a_in in zip(polys.tolist(), np.asarray(inside).tolist(), strict=True)
+        if p.area > 0 and a_in > 0.5 * p.area
     ]
-    rest = shapely.difference(area, shapely.union_all(pieces)) if pieces else area
-    pieces.extend(p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > 0)
+    total = float(sum(p.area for p in pieces))
+    if abs(total - area.area) > 1e-6 * max(area.area, 1.0):
+        rest = shapely.difference(area, shapely.union_all(pieces)) if pieces else area
+        extra = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > 0]
+        log.warning(
+            "%s: faces cut by %d barrier lines covered %.1f of %.1f m²; the %d uncovered "
+            "pieces are kept as faces of their own",
+            where,
+            len(parts),
+            total,
+            area.area,
+            len(extra),
+        )
+        pieces.extend(extra)
     faces = _merge_slivers(pieces, thin)
     total = float(sum(f.area for f in faces))
-    if abs(total - area.area) > 1e-6 * max(area.area, 1.0):
+    # gluing a sliver may snap a vertex by up to half a metre: a few m² per km² is noise
+    if abs(total - area.area) > 1e-4 * max(area.area, 1.0):
         msg = (
             f"{where}: the faces cut by its {len(parts)} barrier lines cover {total:.1f} m² of "
             f"{area.area:.1f} m²; check the barrier and boundary geometries there (make them "
@@ -272,6 +332,11 @@ def split_faces(
         raise InfeasibleError(msg)
     faces.sort(key=lambda f: (-round(f.centroid.y, 3), round(f.centroid.x, 3)))
     return faces
+
+
+def on_grid(geom: shapely.Geometry) -> shapely.Geometry:
+    """``geom`` with coordinates rounded to :data:`gridplan.settings.PRECISION_M` (valid)."""
+    return shapely.set_precision(geom, settings.PRECISION_M)
 
 
 def _thickness(poly: Polygon) -> float:
@@ -295,7 +360,7 @@ def _merge_slivers(pieces: list[Polygon], thin: float) -> list[Polygon]:
         for s in slivers:
             best, best_len = -1, 1e-9
             for j in tree.query(s, predicate="intersects").tolist():
-                shared = shapely.intersection(s.boundary, keep[j].boundary).length
+                shared = shared_length(s, keep[j])
                 if shared > best_len:
                     best, best_len = j, shared
             if best < 0:
@@ -327,6 +392,9 @@ def face_neighbours(
 ) -> dict[tuple[int, int], tuple[int, float, str]]:
     """Which faces touch, and how strong the barrier between them is.
 
+    Faces sharing less than :data:`gridplan.settings.BARRIER_SNAP_M` of boundary are not
+    neighbours.
+
     Returns
     -------
     dict
@@ -348,7 +416,9 @@ def face_neighbours(
             continue
         shared = shapely.intersection(faces[i].boundary, faces[j].boundary)
         length = float(shared.length)
-        if length <= 1e-6:
+        if length < settings.BARRIER_SNAP_M:
+            # faces meeting at a point (two banks where a river meets the community line)
+            # or along a hair are no neighbours: merging them would not make one territory
             continue
         strength, kind = 0, ""
         if line_tree is not None:
@@ -510,18 +580,42 @@ def glue(base: shapely.Geometry, piece: shapely.Geometry) -> shapely.Geometry:
     """Union ``piece`` into ``base``; when rounding leaves them apart, snap the piece first.
 
     The pieces glued here touch ``base`` along a boundary that overlay arithmetic may have
-    moved by a few nanometres; snapping the piece's vertices to ``base`` (1 cm, then 0.5 m)
-    closes the gap so the result is one polygon.
+    moved by a few nanometres; a union on the :data:`gridplan.settings.PRECISION_M` grid, or
+    else snapping the piece's vertices to ``base`` (1 cm, then 0.5 m), closes the gap so the
+    result is one polygon.
     """
-    merged = shapely.union(base, piece)
+    merged = _union(base, piece)
     if merged.geom_type == "Polygon":
         return merged
+    # edges apart by rounding only: overlay on the fixed grid makes them one
+    cand = shapely.union(base, piece, grid_size=settings.PRECISION_M)
+    if cand.geom_type == "Polygon":
+        return cand
     for tol in (0.01, 0.5):
-        snapped = shapely.snap(piece, base, tol)
-        cand = shapely.union(base, snapped)
+        snapped = shapely.make_valid(shapely.snap(piece, base, tol))
+        cand = _union(base, snapped)
         if cand.geom_type == "Polygon":
             return cand
     return merged
+
+
+def _union(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    """Union, on the fixed :data:`gridplan.settings.PRECISION_M` grid when floating-point
+    overlay fails on nearly coincident edges (GEOS "side location conflict")."""
+    try:
+        return shapely.union(a, b)
+    except shapely.errors.GEOSException:
+        return shapely.union(a, b, grid_size=settings.PRECISION_M)
+
+
+def shared_length(a: shapely.Geometry, b: shapely.Geometry, tol: float = 1e-6) -> float:
+    """Length of ``a``'s boundary lying within ``tol`` metres of ``b``'s boundary.
+
+    Two pieces cut from one arrangement share an edge whose vertices overlay arithmetic may
+    have moved by a few nanometres; an exact intersection of the boundaries then has no
+    length, this measure has.
+    """
+    return float(shapely.length(shapely.intersection(a.boundary, shapely.buffer(b.boundary, tol))))
 
 
 def _cell_edges(cells: Sequence[Polygon]) -> tuple[np.ndarray, np.ndarray]:

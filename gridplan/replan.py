@@ -50,7 +50,7 @@ from gridplan._partition_result import assemble as _assemble
 from gridplan._partition_result import grid_metrics as _metrics
 from gridplan._partition_result import prepare_inputs as _prepare_inputs
 from gridplan._partition_result import region_flags as _region_flags
-from gridplan.adjacency import barrier_lines, glue
+from gridplan.adjacency import barrier_lines, glue, shared_length
 from gridplan.partition import PartitionResult, community_seed
 from gridplan.settings import DEFAULT, Config
 
@@ -474,6 +474,7 @@ def replan_grids(
             changed_here.extend(r for r in retired if r not in changed_here)
         changed_all.extend(changed_here)
         rows_c = [r for r in grid_rows if r["community_id"] == cid]
+        flags.extend(_heal_detached(rows_c, nodes.xy, cid))
         cg = gpd.GeoDataFrame(rows_c, geometry="geometry", crs=crs)
         per_comm[cid] = _metrics(
             cg,
@@ -515,6 +516,48 @@ def replan_grids(
         moved=moved,
         kept=sorted(kept_all),
     )
+
+
+def _heal_detached(rows: list[dict[str, Any]], xy: np.ndarray, cid: str) -> list[str]:
+    """Give each building-free piece cut off from its grid to the grid it touches most.
+
+    A re-planned grid can inherit an empty piece of an old grid (land beyond a river) that
+    touches none of the new grids of its patch, only a kept grid; left in place the grid would
+    be two polygons. The piece joins the grid sharing most boundary with it (its households do
+    not change). Returns one sentence per piece moved.
+    """
+    pts = shapely.points(xy) if len(xy) else None
+    out: list[str] = []
+    for r in rows:
+        geom = r["geometry"]
+        if geom.geom_type == "Polygon":
+            continue
+        parts = sorted(
+            (p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0),
+            key=lambda p: -p.area,
+        )
+        held = [int(shapely.covers(p, pts).sum()) if pts is not None else 0 for p in parts]
+        main = max(range(len(parts)), key=lambda i: (held[i], parts[i].area))
+        keep = [parts[main]]
+        for i, piece in enumerate(parts):
+            if i == main:
+                continue
+            if held[i]:
+                keep.append(piece)
+                continue
+            shared = [shared_length(piece, o["geometry"]) if o is not r else 0.0 for o in rows]
+            best = int(np.argmax(shared)) if shared else -1
+            if best < 0 or shared[best] <= 1e-3:
+                keep.append(piece)
+                continue
+            rows[best]["geometry"] = glue(rows[best]["geometry"], piece)
+            out.append(
+                f"community {cid}: a building-free piece of grid {r['grid_id']} "
+                f"({piece.area:.0f} m²) lies beyond a barrier from the rest of it and joins "
+                f"grid {rows[best]['grid_id']}, which it touches."
+            )
+        r["geometry"] = keep[0] if len(keep) == 1 else shapely.union_all(keep)
+    return out
 
 
 def _only_lines(lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

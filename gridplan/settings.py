@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT",
     "FACILITY_CATEGORIES",
     "PERSON_ROLES",
+    "PRECISION_M",
     "SLIVER_M",
     "VULNERABLE_KINDS",
     "Config",
@@ -88,6 +89,10 @@ BARRIER_SNAP_M: float = 1.0
 #: slivers left by a barrier running along, almost on, a community line; they are merged into
 #: the neighbour they share most boundary with. No building fits in such a strip.
 SLIVER_M: float = 0.5
+
+#: Grid (metres) that community and barrier coordinates are rounded to before faces are cut:
+#: lines that coincide up to rounding (a road drawn on the community line) become one line.
+PRECISION_M: float = 0.001
 
 #: Values of ``buildings.use``.
 BUILDING_USES: tuple[str, ...] = ("residential", "mixed", "non_residential")
