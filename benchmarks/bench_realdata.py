@@ -16,8 +16,8 @@ from pathlib import Path
 from _common import CHROMIUM, CHROMIUM_ARGS, WORK_DIR, table, write_section
 
 from gridplan.households import household_sensitivity
-from gridplan.io import load_dataset
-from gridplan.pipeline import plan_dataset, run_to_folder
+from gridplan.io.load import load_dataset
+from gridplan.run.pipeline import plan_dataset, run_to_folder
 
 SHENZHEN = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "shenzhen_nanshan.gpkg"
@@ -91,7 +91,7 @@ def _plan_one(name: str, path: Path, rows: list, notes: list) -> None:
 def main() -> None:
     import pyrosm
 
-    from gridplan.osm import import_osm
+    from gridplan.io.osm import import_osm
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     rows: list = []

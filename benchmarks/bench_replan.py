@@ -23,16 +23,16 @@ from shapely.geometry import Point
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, timed, write_section
 
-from gridplan.partition import partition_grids
-from gridplan.replan import replan_grids
+from gridplan.partition.grids import partition_grids
+from gridplan.partition.replan import replan_grids
 
 warnings.filterwarnings("ignore")
 
 
 def load_town() -> tuple[dict[str, Any], str]:
     try:
-        from gridplan.io import load_dataset
-        from gridplan.sample import write_sample
+        from gridplan.io.load import load_dataset
+        from gridplan.sample.generate import write_sample
     except ImportError:  # pragma: no cover - before the sample generator landed
         raise SystemExit("needs gridplan.sample and gridplan.io.load_dataset") from None
     path = WORK_DIR / "town"

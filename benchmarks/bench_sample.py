@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import WORK_DIR, table, timed, write_section
 
-from gridplan.sample import write_sample
+from gridplan.sample.generate import write_sample
 
 
 def _counts(folder: Path) -> dict[str, int]:
@@ -51,7 +51,7 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in out.iterdir()) / 1e6
     rows = [[f"`write_sample(scale={args.scale!r})`", gen_s, f"{size_mb:.1f} MB on disk"]]
 
-    import gridplan.io
+    import gridplan.io.load
 
     load = getattr(gridplan.io, "load_dataset", None)  # the reader may not be there yet
     if load is not None:

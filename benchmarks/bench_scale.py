@@ -109,9 +109,9 @@ class Sampler:
 
 
 def run_city(dataset: Path, out: Path, workers: int) -> dict[str, Any]:
-    from gridplan.io import load_dataset
-    from gridplan.parallel import plan_by_community, plan_parallel
-    from gridplan.pipeline import run_to_folder
+    from gridplan.io.load import load_dataset
+    from gridplan.run.parallel import plan_by_community, plan_parallel
+    from gridplan.run.pipeline import run_to_folder
 
     s = Sampler()
     t0 = time.perf_counter()
@@ -137,8 +137,8 @@ def run_city(dataset: Path, out: Path, workers: int) -> dict[str, Any]:
 
 
 def run_province(dataset: Path, out: Path, workers: int, batch_size: int) -> dict[str, Any]:
-    from gridplan.batched import plan_to_folder_batched
-    from gridplan.planfile import read_plan
+    from gridplan.output.planfile import read_plan
+    from gridplan.run.batched import plan_to_folder_batched
 
     s = Sampler()
     t0 = time.perf_counter()
@@ -197,7 +197,7 @@ def spawn(*args: Any) -> dict[str, Any]:
 
 
 def _sample(scale: str, n: int | None) -> Path:
-    from gridplan.sample import write_sample
+    from gridplan.sample.generate import write_sample
 
     name = f"scale-{scale}" + (f"-{n}" if n else "")
     path = WORK_DIR / name

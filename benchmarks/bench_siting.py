@@ -38,14 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, write_section
 from bench_coverage import load_sample, synthetic_city
 
-from gridplan.coverage import compute_coverage, residential_buildings
-from gridplan.network import build_walk_network, snap_points
-from gridplan.siting import (
-    candidate_coverage,
-    generate_candidates,
-    solve_max_cover,
-    solve_set_cover,
-)
+from gridplan.access.coverage import compute_coverage, residential_buildings
+from gridplan.access.covering import solve_max_cover, solve_set_cover
+from gridplan.access.siting import candidate_coverage, generate_candidates
+from gridplan.network.graph import build_walk_network
+from gridplan.network.snapping import snap_points
 
 
 def run_spopt(payload: Path) -> None:
@@ -109,7 +106,7 @@ def city_instances() -> list[dict[str, Any]]:
         need = (block["reachable"] & ~block["covered"]).to_numpy()
         idx = np.flatnonzero(need)
         w = res["households"].to_numpy()[idx]
-        from gridplan.coverage import _subset
+        from gridplan.access.coverage import _subset
 
         dem = _subset(bsnap, np.isin(np.arange(len(res)), idx))
         radius = minutes * 60.0

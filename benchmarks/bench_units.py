@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, timed, write_section
 
 from gridplan.settings import load_config
-from gridplan.units import form_units
+from gridplan.units.form import form_units
 
 ANSHUN_HH, ANSHUN_UNITS = 8800, 510
 
@@ -37,9 +37,9 @@ def prepared(scale: str) -> dict[str, Any]:
     if cache.exists():
         with cache.open("rb") as fh:
             return pickle.load(fh)
-    from gridplan.io import load_dataset
-    from gridplan.partition import partition_grids
-    from gridplan.sample import write_sample
+    from gridplan.io.load import load_dataset
+    from gridplan.partition.grids import partition_grids
+    from gridplan.sample.generate import write_sample
 
     folder = WORK_DIR / f"units-{scale}"
     write_sample(folder, scale, seed=0, overwrite=True)

@@ -184,7 +184,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @_library_errors
 def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> None:
     """Write a deterministic synthetic sample dataset to OUT."""
-    from gridplan.sample import write_sample
+    from gridplan.sample.generate import write_sample
 
     state.say(f"generating the {scale} sample (seed {seed}) …")
     path = write_sample(out, scale, seed=seed, overwrite=overwrite)
@@ -199,8 +199,8 @@ def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> 
 @_library_errors
 def validate(state: _State, dataset: Path, offset: str | None, config_path: Path | None) -> None:
     """Check DATASET against the dataset contract; list every problem at once."""
-    from gridplan._validate import check_dataset
-    from gridplan.io import read_dataset
+    from gridplan.io.load import read_dataset
+    from gridplan.validate.checks import check_dataset
 
     cfg = _config(config_path, None, False)
     errors, warnings = check_dataset(read_dataset(dataset, offset=offset), config=cfg)
@@ -213,8 +213,8 @@ def validate(state: _State, dataset: Path, offset: str | None, config_path: Path
 
 
 def _load(state: _State, dataset: Path, offset: str | None, cfg: Any, communities: str | None):
-    from gridplan.io import load_dataset
-    from gridplan.pipeline import subset_communities
+    from gridplan.io.load import load_dataset
+    from gridplan.run.pipeline import subset_communities
 
     state.say(f"reading {dataset} …")
     ds = load_dataset(dataset, offset=offset, config=cfg)
@@ -246,13 +246,13 @@ def _run(
     scheduler: str | None = None,
     batch_size: int | None = None,
 ) -> None:
-    from gridplan.pipeline import plan_dataset, run_to_folder
-    from gridplan.planfile import check_output_dir
+    from gridplan.output.planfile import check_output_dir
+    from gridplan.run.pipeline import plan_dataset, run_to_folder
 
     check_output_dir(out, overwrite=overwrite)  # fail before any work
     cfg = _config(config_path, seed, strict)
     if batch_size is not None:
-        from gridplan.batched import plan_to_folder_batched
+        from gridplan.run.batched import plan_to_folder_batched
 
         plan_to_folder_batched(
             dataset,
@@ -269,7 +269,7 @@ def _run(
         return
     ds = _load(state, dataset, offset, cfg, communities)
     if workers is not None or scheduler is not None:
-        from gridplan.parallel import plan_parallel
+        from gridplan.run.parallel import plan_parallel
 
         plan = plan_parallel(
             ds,
@@ -362,7 +362,7 @@ def run(
 @_library_errors
 def demo(state: _State, out: Path | None, **kw: Any) -> None:
     """Run the whole pipeline on the bundled sample town (writes ./demo-plan by default)."""
-    from gridplan.pipeline import bundled_town
+    from gridplan.run.pipeline import bundled_town
 
     out = out or Path("demo-plan")
     dataset = bundled_town()
@@ -409,8 +409,8 @@ def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -
 
     The re-plan uses OLD_PLAN's parameters and seed; --config, --seed and --strict override
     them key by key (with a warning: changed parameters move more households)."""
-    from gridplan.pipeline import replan_config, replan_dataset, run_to_folder
-    from gridplan.planfile import check_output_dir, read_plan
+    from gridplan.output.planfile import check_output_dir, read_plan
+    from gridplan.run.pipeline import replan_config, replan_dataset, run_to_folder
 
     overwrite = kw.pop("overwrite")
     check_output_dir(out, overwrite=overwrite)  # fail before any work
@@ -443,7 +443,7 @@ def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
 @_library_errors
 def import_osm_cmd(state: _State, pbf: Path, out: Path, bbox: Any, overwrite: bool) -> None:
     """Import an OpenStreetMap .osm.pbf extract as a dataset folder OUT."""
-    from gridplan.osm import import_osm
+    from gridplan.io.osm import import_osm
 
     state.say(f"reading {pbf} …")
     import_osm(pbf, out, bbox=bbox, overwrite=overwrite)

@@ -20,7 +20,7 @@ def town_path() -> Path:
 
 @pytest.fixture(scope="session")
 def town_dataset(town_path: Path):
-    from gridplan.io import load_dataset
+    from gridplan.io.load import load_dataset
 
     return load_dataset(town_path)
 
@@ -28,7 +28,7 @@ def town_dataset(town_path: Path):
 @pytest.fixture(scope="session")
 def town_plan(town_dataset):
     """The whole pipeline on the town, in memory (shared: never mutate it in a test)."""
-    from gridplan.pipeline import plan_dataset
+    from gridplan.run.pipeline import plan_dataset
 
     return plan_dataset(town_dataset)
 
@@ -36,7 +36,7 @@ def town_plan(town_dataset):
 @pytest.fixture(scope="session")
 def town_plan_dir(town_plan, tmp_path_factory) -> Path:
     """The town plan written to a folder, as `gridplan run` writes it."""
-    from gridplan.pipeline import run_to_folder
+    from gridplan.run.pipeline import run_to_folder
 
     out = tmp_path_factory.mktemp("town") / "plan"
     return run_to_folder(town_plan, out, lang="zh")

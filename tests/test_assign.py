@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import Point, box
 
-from gridplan._assign_models import solve_matching
 from gridplan._errors import DataError
-from gridplan.assign import ROLES, assign_staff
 from gridplan.settings import DEFAULT, Config
+from gridplan.staffing.assign import ROLES, assign_staff
+from gridplan.staffing.flows import solve_matching
 
 CRS = "EPSG:32648"
 SIDE = 500.0

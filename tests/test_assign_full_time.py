@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import gridplan._assign_clusters as clusters_mod
-from gridplan._assign_clusters import enumerate_clusters
-from gridplan._assign_full_time import solve_full_time
+import gridplan.staffing.clusters as clusters_mod
+from gridplan.staffing.clusters import enumerate_clusters
+from gridplan.staffing.full_time import solve_full_time
 
 LOAD_GOAL = "heaviest full-time load (permille of capacity)"
 

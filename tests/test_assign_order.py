@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from test_assign import cfg_with, check_invariants, make_town, person, roster
 from test_maps import synthetic_plan
 
-from gridplan.assign import POST_ROLES, assign_staff
-from gridplan.report import build_report, render_markdown
+from gridplan.output.report.render import render_markdown
+from gridplan.output.report.write import build_report
 from gridplan.settings import Config
+from gridplan.staffing.assign import POST_ROLES, assign_staff
 
 HIGHER = "more important post"
 

@@ -26,8 +26,8 @@ from shapely.geometry import LineString, Point, Polygon
 from test_partition import CRS
 
 from gridplan.adjacency import on_grid, split_faces
-from gridplan.partition import partition_grids
-from gridplan.replan import replan_grids
+from gridplan.partition.grids import partition_grids
+from gridplan.partition.replan import replan_grids
 from gridplan.settings import BARRIER_SNAP_M
 
 SIZE = 900.0

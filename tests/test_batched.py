@@ -13,14 +13,11 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point
 
 from gridplan._errors import ConfigError
-from gridplan.batched import (
-    _expand_box,
-    _merge_coverage,
-    _merge_open_components,
-    plan_to_folder_batched,
-    search_radius_m,
-)
-from gridplan.network import build_walk_network, snap_points
+from gridplan.network.graph import build_walk_network
+from gridplan.network.snapping import snap_points
+from gridplan.run.batch_coverage import _merge_coverage, _merge_open_components, search_radius_m
+from gridplan.run.batch_read import _expand_box
+from gridplan.run.batched import plan_to_folder_batched
 from gridplan.settings import load_config
 
 #: Slow walkers and short access: a 350 m search radius, so that each batch of the ~1.4 km town
@@ -34,9 +31,9 @@ SUMMARY_KEY = ["level", "area_id", "tier", "category"]
 @pytest.fixture(scope="module")
 def slow_runs(town_path, tmp_path_factory):
     """The town planned in memory and batch by batch (one community a batch), slow walkers."""
-    from gridplan.io import load_dataset
-    from gridplan.pipeline import plan_dataset
-    from gridplan.planfile import read_plan
+    from gridplan.io.load import load_dataset
+    from gridplan.output.planfile import read_plan
+    from gridplan.run.pipeline import plan_dataset
 
     cfg = load_config(SLOW)
     mem = plan_dataset(load_dataset(town_path, config=cfg), config=cfg, stages=STAGES)

@@ -110,7 +110,7 @@ def test_run_one_community(runner, town_path, tmp_path):
         assert (out / name).exists(), name
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report  # machine-readable figures
-    from gridplan.planfile import read_plan
+    from gridplan.output.planfile import read_plan
 
     plan = read_plan(out)
     assert set(plan.grids["community_id"]) == {"C01"}
@@ -145,7 +145,7 @@ def test_replan_after_new_compound(runner, town_path, tmp_path):
     new = tmp_path / "new"
     res = runner.invoke(main, ["replan", str(old), str(changed), "--out", str(new)])
     assert res.exit_code == 0, res.output
-    from gridplan.planfile import read_plan
+    from gridplan.output.planfile import read_plan
 
     old_plan, new_plan = read_plan(old), read_plan(new)
     info = new_plan.metadata["replan"]
@@ -199,7 +199,7 @@ def _moves(old_dir: Path, new_dir: Path) -> tuple[int, int, dict[str, str]]:
     buildings are not the same as before."""
     import pandas as pd
 
-    from gridplan.planfile import read_plan
+    from gridplan.output.planfile import read_plan
 
     old, new = read_plan(old_dir), read_plan(new_dir)
 
@@ -253,7 +253,7 @@ def test_replan_takes_the_old_plans_parameters(runner, town_path, tmp_path):
     assert moved_plain == moved_same
     assert changed_plain == changed_same
     assert grids_plain == grids_same
-    from gridplan.planfile import read_plan
+    from gridplan.output.planfile import read_plan
 
     meta = read_plan(plain).metadata
     assert meta["parameters"]["grids"]["target_households"] == 300

@@ -9,8 +9,8 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon
 
 from gridplan._errors import ConfigError, DataError
-from gridplan.coverage import compute_coverage
-from gridplan.network import build_walk_network
+from gridplan.access.coverage import compute_coverage
+from gridplan.network.graph import build_walk_network
 from gridplan.settings import load_config
 
 CRS = "EPSG:32648"
@@ -225,8 +225,8 @@ def test_town_minutes_match_networkx(town_dataset):
     """Every residential building of the sample town, against an independent Dijkstra."""
     import networkx as nx
 
-    from gridplan.coverage import residential_buildings
-    from gridplan.network import snap_points
+    from gridplan.access.coverage import residential_buildings
+    from gridplan.network.snapping import snap_points
 
     roads, barriers = town_dataset.layer("roads"), town_dataset.layer("barriers")
     buildings, facilities = town_dataset.layer("buildings"), town_dataset.layer("facilities")

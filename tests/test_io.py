@@ -16,16 +16,11 @@ from pyproj import CRS
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from gridplan._errors import DataError
-from gridplan._validate import check_dataset
-from gridplan.io import (
-    Dataset,
-    layer_checksum,
-    load_dataset,
-    prepare_dataset,
-    read_dataset,
-    to_output_crs,
-)
+from gridplan.dataset import Dataset
+from gridplan.io.load import layer_checksum, load_dataset, read_dataset, to_output_crs
+from gridplan.io.prepare import prepare_dataset
 from gridplan.offsets import convert_geoseries, local_utm_crs, wgs84_to_gcj02
+from gridplan.validate.checks import check_dataset
 
 TOWN = Path(__file__).resolve().parents[1] / "data" / "town"
 HAS_PYARROW = importlib.util.find_spec("pyarrow") is not None

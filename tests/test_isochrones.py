@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from shapely import ops
 from shapely.geometry import LineString, Point
 
-import gridplan.isochrones as iso
-from gridplan.coverage import _check_facilities, _subset, _tier_pairs, profile_speed
-from gridplan.isochrones import catchments
-from gridplan.network import build_walk_network, node_distances, snap_points
+import gridplan.access.isochrones as iso
+from gridplan.access.coverage import _check_facilities, _subset, _tier_pairs, profile_speed
+from gridplan.access.isochrones import catchments
+from gridplan.network.distances import node_distances
+from gridplan.network.graph import build_walk_network
+from gridplan.network.snapping import snap_points
 from gridplan.settings import DEFAULT, load_config
 
 CRS = "EPSG:32648"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gridplan.i18n import label, tier_label
-from gridplan.maps import write_map
+from gridplan.output.maps.make import write_map
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ import pytest
 from shapely.geometry import Point, box
 
 from gridplan.i18n import LABELS, category_label, label, tier_label
-from gridplan.maps import grid_colors, make_map, write_map
-from gridplan.planfile import Plan
+from gridplan.output.maps.make import grid_colors, make_map, write_map
+from gridplan.output.planfile import Plan
 
 CRS = "EPSG:32649"  # UTM 49N: Guangxi
 X0, Y0 = 500_000.0, 2_700_000.0
@@ -291,7 +291,7 @@ def html_en(plan: Plan) -> str:
 
 def test_labels_complete_in_both_languages() -> None:
     from gridplan.i18n import CATEGORY_LABELS, ROLE_LABELS
-    from gridplan.report import REPORT_LABELS
+    from gridplan.output.report.labels import REPORT_LABELS
     from gridplan.settings import FACILITY_CATEGORIES
 
     for table in (LABELS, CATEGORY_LABELS, ROLE_LABELS, REPORT_LABELS):

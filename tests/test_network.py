@@ -13,14 +13,13 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
 from gridplan._errors import DataError
-from gridplan.network import (
-    build_walk_network,
+from gridplan.network.distances import (
     distance_matrix,
     distance_to_nearest,
     nearest_source_distances,
-    snap_points,
-    walkable_mask,
 )
+from gridplan.network.graph import build_walk_network, walkable_mask
+from gridplan.network.snapping import snap_points
 
 CRS = "EPSG:32648"
 
@@ -325,7 +324,7 @@ def test_noding_matches_a_full_overlay(raw):
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), spread=st.sampled_from([5.0, 60.0, 400.0]))
 def test_nearest_edge_is_exact_and_lowest_on_ties(seed, spread):
-    from gridplan.snapping import _nearest
+    from gridplan.network.snapping import _nearest
 
     rng = np.random.default_rng(seed)
     grid = [LineString([(0, y), (300, y)]) for y in (0, 100, 200)]

@@ -16,7 +16,7 @@ def helsinki_pbf() -> str:
 
 @pytest.fixture(scope="module")
 def helsinki_layers(helsinki_pbf):
-    from gridplan.osm import read_osm
+    from gridplan.io.osm import read_osm
 
     return read_osm(helsinki_pbf)
 
@@ -53,7 +53,7 @@ def test_barriers_include_rail(helsinki_layers):
 
 
 def test_bbox_reads_less(helsinki_pbf, helsinki_layers):
-    from gridplan.osm import read_osm
+    from gridplan.io.osm import read_osm
 
     b = helsinki_layers["buildings"].total_bounds
     mid = (b[0] + b[2]) / 2
@@ -62,7 +62,7 @@ def test_bbox_reads_less(helsinki_pbf, helsinki_layers):
 
 
 def test_import_writes_dataset_and_refuses_overwrite(helsinki_pbf, tmp_path):
-    from gridplan.osm import import_osm
+    from gridplan.io.osm import import_osm
 
     out = import_osm(helsinki_pbf, tmp_path / "hel")
     assert (out / "buildings.gpkg").exists() and (out / "roads.gpkg").exists()
@@ -71,7 +71,7 @@ def test_import_writes_dataset_and_refuses_overwrite(helsinki_pbf, tmp_path):
 
 
 def test_missing_file_is_a_data_error(tmp_path):
-    from gridplan.osm import read_osm
+    from gridplan.io.osm import read_osm
 
     with pytest.raises(DataError, match="does not exist"):
         read_osm(tmp_path / "nope.osm.pbf")

@@ -10,8 +10,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from gridplan.batched import plan_to_folder_batched
-from gridplan.parallel import plan_by_community, plan_parallel
+from gridplan.run.batched import plan_to_folder_batched
+from gridplan.run.parallel import plan_by_community, plan_parallel
 
 distributed = pytest.importorskip("distributed")
 
@@ -120,7 +120,7 @@ def test_two_workers_give_the_sequential_plan(town_dataset, town_sequential, cli
 def test_per_community_equals_the_pipeline_on_that_community(town_dataset, town_sequential):
     """Each community's grids and units are those the pipeline plans for it alone
     (``--communities C03`` gives C03 the grids it has in the whole run)."""
-    from gridplan.pipeline import plan_dataset, subset_communities
+    from gridplan.run.pipeline import plan_dataset, subset_communities
 
     cid = sorted(town_dataset.layers["communities"]["community_id"])[-1]
     alone = plan_dataset(subset_communities(town_dataset, [cid]), stages=["units"])
@@ -158,15 +158,15 @@ def test_scheduler_address(town_dataset, town_sequential, client):
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory) -> Path:
-    from gridplan.sample import write_sample
+    from gridplan.sample.generate import write_sample
 
     out = tmp_path_factory.mktemp("prov") / "province"
     return write_sample(out, "province", seed=3, n_communities=3)
 
 
 def test_batched_on_dask_gives_the_in_memory_grids(province, client, tmp_path):
-    from gridplan.io import load_dataset
-    from gridplan.planfile import read_plan
+    from gridplan.io.load import load_dataset
+    from gridplan.output.planfile import read_plan
 
     marker = tmp_path / "fail-once"
     out = plan_to_folder_batched(
@@ -193,7 +193,7 @@ def test_batched_on_dask_gives_the_in_memory_grids(province, client, tmp_path):
 
 
 def test_batched_resumes_after_a_failure(province, tmp_path):
-    from gridplan.planfile import read_plan
+    from gridplan.output.planfile import read_plan
 
     out = tmp_path / "plan"
     comms = gpd.read_file(province / "communities.geojson")

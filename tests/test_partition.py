@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
 
 from gridplan._errors import DataError, InfeasibleError
-from gridplan.partition import choose_count, number_regions, partition_grids
+from gridplan.partition.grids import partition_grids
+from gridplan.partition.regions import choose_count, number_regions
 from gridplan.settings import load_config
 
 CRS = "EPSG:32648"

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, box
 
-from gridplan._partition_regions import _band, sizes_allow
-from gridplan._partition_result import size_summary
-from gridplan._partition_search import _Search
-from gridplan.partition import partition_grids
+from gridplan.partition.grids import partition_grids
+from gridplan.partition.regions import _band, sizes_allow
+from gridplan.partition.result import size_summary
+from gridplan.partition.search import _Search
 
 CRS = "EPSG:32648"
 

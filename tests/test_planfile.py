@@ -6,7 +6,13 @@ import pytest
 from shapely.geometry import Point, box
 
 from gridplan._errors import DataError, OutputExistsError
-from gridplan.planfile import CONTRACT_LAYERS, Plan, atomic_output_dir, read_plan, write_plan_gpkg
+from gridplan.output.planfile import (
+    CONTRACT_LAYERS,
+    Plan,
+    atomic_output_dir,
+    read_plan,
+    write_plan_gpkg,
+)
 
 
 def _plan() -> Plan:

@@ -12,13 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
-from gridplan.privacy import (
-    PersonalDataFilter,
-    mask_id_number,
-    mask_people,
-    mask_phone,
-    mask_text,
-)
+from gridplan.privacy import PersonalDataFilter, mask_id_number, mask_people, mask_phone, mask_text
 
 mobiles = st.builds(
     lambda second, rest: f"1{second}{rest:09d}",

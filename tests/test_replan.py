@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 from test_partition import CRS, check_plan, town
 
-from gridplan.partition import partition_grids
-from gridplan.replan import replan_grids
+from gridplan.partition.grids import partition_grids
+from gridplan.partition.replan import replan_grids
 
 
 def add_compound(

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from test_maps import PHONES, synthetic_plan, unmasked_numbers
 
-from gridplan.report import COMMANDS, build_report, render_markdown, write_report
+from gridplan.output.report.render import render_markdown
+from gridplan.output.report.write import COMMANDS, build_report, write_report
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def test_stages_that_did_not_run_say_so() -> None:
 
 
 def test_empty_plan_reports_without_crashing(tmp_path: Path) -> None:
-    from gridplan.planfile import Plan
+    from gridplan.output.planfile import Plan
 
     paths = write_report(Plan(), tmp_path, lang="zh")
     assert [p.name for p in paths] == ["report.md", "report.json"]

@@ -10,7 +10,7 @@ import pytest
 from test_maps import ID_NUMBER, PHONES, synthetic_plan, unmasked_numbers
 
 from gridplan.i18n import label
-from gridplan.rosters import people_directory, roster_tables, write_rosters
+from gridplan.output.rosters import people_directory, roster_tables, write_rosters
 
 
 def _all_text(paths: list[Path]) -> str:
@@ -207,7 +207,7 @@ def test_map_popups_pair_names_with_their_phones(tmp_path: Path, lang: str) -> N
     import json
     import re
 
-    from gridplan.maps import write_map
+    from gridplan.output.maps.make import write_map
 
     plan = _plan_with_missing_phones()
     expected = _expected_phones(plan, lang)

@@ -13,9 +13,9 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridplan import sample
 from gridplan._errors import ConfigError, OutputExistsError
-from gridplan.sample import generate_sample, write_sample
+from gridplan.sample import generate as sample
+from gridplan.sample.generate import generate_sample, write_sample
 from gridplan.settings import FACILITY_CATEGORIES, PERSON_ROLES, VULNERABLE_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent

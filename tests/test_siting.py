@@ -13,18 +13,14 @@ from hypothesis import strategies as st
 from scipy import sparse
 from shapely.geometry import LineString, Point
 
-from gridplan import covering
 from gridplan._errors import ConfigError
-from gridplan.coverage import compute_coverage
-from gridplan.network import build_walk_network, snap_points
+from gridplan.access import covering
+from gridplan.access.coverage import compute_coverage
+from gridplan.access.covering import solve_max_cover, solve_set_cover
+from gridplan.access.siting import candidate_coverage, generate_candidates, site_facilities
+from gridplan.network.graph import build_walk_network
+from gridplan.network.snapping import snap_points
 from gridplan.settings import load_config
-from gridplan.siting import (
-    candidate_coverage,
-    generate_candidates,
-    site_facilities,
-    solve_max_cover,
-    solve_set_cover,
-)
 
 CRS = "EPSG:32648"
 CFG = load_config({"coverage": {"tiers": {"5": ["kindergarten"]}}, "siting": {"new_sites": 1}})

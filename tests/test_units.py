@@ -14,13 +14,8 @@ from shapely.geometry import LineString, Point, box
 
 from gridplan._errors import DataError
 from gridplan.settings import load_config
-from gridplan.units import (
-    UnitsResult,
-    _band_entrance,
-    _split_building,
-    _split_sequence,
-    form_units,
-)
+from gridplan.units.form import UnitsResult, form_units
+from gridplan.units.split import _band_entrance, _split_building, _split_sequence
 
 CRS = "EPSG:32648"
 

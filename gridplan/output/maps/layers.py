@@ -1,0 +1,727 @@
+"""The overlays of ``map.html``: communities, grids, units, buildings, facilities, catchments,
+uncovered households and recommended sites.
+
+Private to :mod:`gridplan.maps`: :func:`gridplan.maps.make_map` builds a :class:`_Ctx` and calls
+the ``_add_*`` builders, each adding its layer (and legend lines) to the map.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gridplan._errors import DataError
+from gridplan.i18n import category_label, label, tier_label
+from gridplan.output.maps.assets import (
+    CATEGORY_COLORS,
+    CATEGORY_GLYPHS,
+    COVERAGE_COLORS,
+    PALETTE,
+    _Data,
+    _feature_collection,
+    _GeoLayer,
+    _js_json,
+)
+from gridplan.output.planfile import Plan
+from gridplan.output.rosters import cell_text as _t
+from gridplan.output.rosters import grid_workers, people_directory, person_phone
+
+#: Above this many buildings (or units) the heavy layers start switched off.
+BIG_PLAN_FEATURES = 3000
+
+#: Decimal places kept in lon/lat (6 ≈ 0.1 m).
+COORD_DECIMALS = 6
+
+
+# --------------------------------------------------------------------------- geometry helpers
+
+
+def _nonempty(plan: Plan, name: str) -> pd.DataFrame | None:
+    df = plan.layers.get(name)
+    if df is None or len(df) == 0:
+        return None
+    return df
+
+
+def _spatial(plan: Plan, name: str) -> gpd.GeoDataFrame | None:
+    df = _nonempty(plan, name)
+    if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df.columns:
+        return None
+    df = df[df.geometry.notna() & ~df.geometry.is_empty]
+    if len(df) == 0:
+        return None
+    if df.crs is None:
+        if plan.crs is None:
+            msg = (
+                f"map: layer {name!r} has no CRS and the plan none either; "
+                "set plan.crs to the CRS of its layers"
+            )
+            raise DataError(msg)
+        df = df.set_crs(plan.crs)
+    return df
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``gdf`` in a metric CRS (its own when projected, else its UTM zone)."""
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_projected:
+        return gdf
+    return gdf.to_crs(gdf.estimate_utm_crs())
+
+
+def _gcj02(geoms: np.ndarray) -> np.ndarray:
+    from gridplan.offsets import wgs84_to_gcj02
+
+    def shift(coords: np.ndarray) -> np.ndarray:
+        lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+        return np.column_stack([np.asarray(lon), np.asarray(lat)])
+
+    return shapely.transform(geoms, shift)
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, *, simplify_m: float, gcj: bool) -> np.ndarray:
+    """Geometries simplified (metres), in lon/lat, shifted to GCJ-02 if asked, rounded."""
+    metric = _metric(gdf)
+    geoms = metric.geometry.to_numpy()
+    if simplify_m > 0:
+        kinds = shapely.get_type_id(geoms)
+        lines_polys = kinds != 0  # points are left alone
+        geoms = geoms.copy()
+        geoms[lines_polys] = shapely.simplify(
+            geoms[lines_polys], simplify_m, preserve_topology=True
+        )
+    lonlat = gpd.GeoSeries(geoms, crs=metric.crs).to_crs(4326).to_numpy()
+    if gcj:
+        lonlat = _gcj02(lonlat)
+    return shapely.transform(lonlat, lambda c: np.round(c, COORD_DECIMALS))
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def _num(value: Any) -> str:
+    text = _t(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if math.isfinite(number) and number.is_integer():
+        return f"{int(number):,}"
+    return f"{number:,.1f}"
+
+
+def _float(value: Any) -> float:
+    """``value`` as a float; 0 when missing or not a number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in rec.items()} for rec in df.to_dict("records")]
+
+
+# --------------------------------------------------------------------------- coverage helpers
+
+#: Per building: (covered share of its (tier, category) checks, the missing (tier, category)).
+CoverageByBuilding = dict[str, tuple[float, list[tuple[str, str]]]]
+
+
+def _coverage_by_building(plan: Plan) -> CoverageByBuilding | None:
+    """Per building: share of (tier, category) checks covered and the missing ones."""
+    cov = _nonempty(plan, "coverage")
+    if cov is None or not {"building_id", "covered"} <= set(cov.columns):
+        return None
+    bids = cov["building_id"].astype(str).tolist()
+    covered = cov["covered"].fillna(False).astype(bool).tolist()
+    tiers = cov["tier"].tolist() if "tier" in cov.columns else [""] * len(cov)
+    cats = cov["category"].tolist() if "category" in cov.columns else [""] * len(cov)
+    counts: dict[str, list[int]] = {}
+    missing: dict[str, list[tuple[str, str]]] = {}
+    for bid, ok, tier, cat in zip(bids, covered, tiers, cats, strict=True):
+        tally = counts.setdefault(bid, [0, 0])
+        tally[0] += int(ok)
+        tally[1] += 1
+        if not ok:
+            missing.setdefault(bid, []).append((_t(tier), _t(cat)))
+    return {
+        bid: (ok / total if total else float("nan"), missing.get(bid, []))
+        for bid, (ok, total) in counts.items()
+    }
+
+
+def _coverage_class(share: float | None) -> str:
+    if share is None or (isinstance(share, float) and math.isnan(share)):
+        return "cov_unknown"
+    if share >= 1.0 - 1e-9:
+        return "cov_all"
+    return "cov_none" if share <= 1e-9 else "cov_part"
+
+
+# --------------------------------------------------------------------------- layers
+
+
+class _Ctx:
+    """What every layer builder needs."""
+
+    def __init__(self, plan: Plan, lang: str, simplify_m: float, gcj: bool) -> None:
+        self.plan = plan
+        self.lang = lang
+        self.simplify_m = simplify_m
+        self.gcj = gcj
+        self.people = people_directory(plan)
+        self.big = any(
+            len(df) > BIG_PLAN_FEATURES
+            for name in ("buildings", "units", "unit_members")
+            if (df := _nonempty(plan, name)) is not None
+        )
+        self.legend: list[str] = []
+        self.missing_labels: list[str] = []
+        self._missing_index: dict[tuple[str, str], int] = {}
+
+    def missing(self, pairs: list[tuple[str, str]]) -> list[int]:
+        """Indices into :attr:`missing_labels` for (tier, category) pairs."""
+        out = []
+        for tier, cat in pairs:
+            key = (tier, cat)
+            if key not in self._missing_index:
+                self._missing_index[key] = len(self.missing_labels)
+                self.missing_labels.append(
+                    f"{category_label(cat, self.lang)} ({tier_label(tier, self.lang)})"
+                )
+            out.append(self._missing_index[key])
+        return out
+
+    def lonlat(self, gdf: gpd.GeoDataFrame) -> np.ndarray:
+        return _to_wgs84(gdf, simplify_m=self.simplify_m, gcj=self.gcj)
+
+    def label(self, key: str, **fmt: object) -> str:
+        return label(key, self.lang, **fmt)
+
+    def person(self, pid: str) -> str | None:
+        """``name (masked phone)``, the phone ``无`` / ``none`` when the roster gives none;
+        ``None`` for a vacancy (shown as "vacant")."""
+        if not pid:
+            return None
+        if not self.people:  # no roster of people in the plan: ids only
+            return pid
+        person = self.people.get(pid)
+        name = person.name if person is not None else pid
+        return f"{name} ({person_phone(pid, self.people, self.lang)})"
+
+    def spec(self, keys: list[str], **extra: Any) -> dict[str, Any]:
+        return {"keys": [self.label(k) for k in keys], "vacant": self.label("vacant"), **extra}
+
+
+def _style_from_props() -> str:
+    return "function (f) { return f.properties.style; }"
+
+
+def _add_communities(m: folium.Map, ctx: _Ctx) -> None:
+    gdf = _spatial(ctx.plan, "communities")
+    if gdf is None:
+        return
+    names = gdf["name"] if "name" in gdf.columns else gdf["community_id"]
+    props = [
+        {"tip": html.escape(_t(n) or _t(c))}
+        for c, n in zip(gdf["community_id"], names, strict=True)
+    ]
+    _GeoLayer(
+        ctx.label("communities"),
+        data=_feature_collection(ctx.lonlat(gdf), props),
+        style_js="function () { return {color: '#222', weight: 3, dashArray: '6 4', "
+        "fill: false}; }",
+    ).add_to(m)
+
+
+def _tier_minutes(tier: str) -> int:
+    digits = "".join(ch for ch in str(tier) if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def _grid_coverage(
+    plan: Plan, by_building: CoverageByBuilding | None
+) -> dict[str, dict[str, float]]:
+    """Grid id -> tier -> household-weighted covered share."""
+    cov = _nonempty(plan, "coverage")
+    buildings = _nonempty(plan, "buildings")
+    if cov is None or buildings is None or by_building is None:
+        return {}
+    if not {"grid_id", "building_id"} <= set(buildings.columns) or "tier" not in cov.columns:
+        return {}
+    b = pd.DataFrame(
+        {
+            "building_id": buildings["building_id"].astype(str),
+            "grid_id": buildings["grid_id"].astype(str),
+            "households": pd.to_numeric(
+                buildings.get("households", pd.Series(1, index=buildings.index)), errors="coerce"
+            ).fillna(0),
+        }
+    )
+    c = pd.DataFrame(
+        {
+            "building_id": cov["building_id"].astype(str),
+            "tier": cov["tier"].astype(str),
+            "covered": cov["covered"].fillna(False).astype(bool),
+        }
+    ).merge(b, on="building_id", how="inner")
+    c = c[c["households"] > 0]
+    if len(c) == 0:
+        return {}
+    c["hh_cov"] = c["households"] * c["covered"]
+    agg = c.groupby(["grid_id", "tier"])[["hh_cov", "households"]].sum().reset_index()
+    out: dict[str, dict[str, float]] = {}
+    for gid, tier, hc, hh in zip(
+        agg["grid_id"], agg["tier"], agg["hh_cov"], agg["households"], strict=True
+    ):
+        out.setdefault(str(gid), {})[str(tier)] = float(hc) / float(hh)
+    return out
+
+
+#: Units listed by name in a grid's pop-up (the rest are counted).
+UNITS_IN_GRID_POPUP = 40
+
+
+def _add_grids(
+    m: folium.Map, ctx: _Ctx, colors: dict[str, str], by_building: CoverageByBuilding | None
+) -> _GeoLayer | None:
+    gdf = _spatial(ctx.plan, "grids")
+    if gdf is None:
+        return None
+    gdf = gdf.sort_values("grid_id")
+    workers = grid_workers(ctx.plan)
+    units_by_grid: dict[str, list[list[Any]]] = {}
+    units = _nonempty(ctx.plan, "units")
+    if units is not None and {"unit_id", "grid_id"} <= set(units.columns):
+        for rec in _records(units.sort_values("unit_id")):
+            units_by_grid.setdefault(_t(rec["grid_id"]), []).append(
+                [
+                    _t(rec["unit_id"]),
+                    _num(rec.get("households")),
+                    ctx.person(_t(rec.get("head_id"))),
+                ]
+            )
+    communities = _nonempty(ctx.plan, "communities")
+    community_names: dict[str, str] = {}
+    if communities is not None and "name" in communities.columns:
+        community_names = {
+            _t(c): _t(n)
+            for c, n in zip(communities["community_id"], communities["name"], strict=True)
+        }
+    cov = _grid_coverage(ctx.plan, by_building)
+    unit_word = ctx.label("households_unit")
+    sep = "" if ctx.lang == "zh" else " "
+    props = []
+    for rec in _records(gdf.drop(columns=gdf.geometry.name)):
+        gid = _t(rec["grid_id"])
+        cid = _t(rec.get("community_id"))
+        title = f"{ctx.label('grid')} {gid}"
+        if cid:
+            title += f" · {community_names.get(cid) or cid}"
+        values: list[Any] = [_num(rec.get("households"))]
+        for key in ("population", "n_buildings", "n_units"):
+            value = pd.to_numeric(pd.Series([rec.get(key)]), errors="coerce").iloc[0]
+            values.append(_num(round(float(value))) if pd.notna(value) else False)
+        values.append(ctx.person(_t(rec.get("head_id"))))
+        wids = workers.get(gid, [])
+        values.append([ctx.person(w) for w in wids] if wids else False)
+        shares = cov.get(gid, {})
+        values.append(
+            " · ".join(
+                f"{tier_label(t, ctx.lang)} {round(100 * s)}%"
+                for t, s in sorted(shares.items(), key=lambda kv: _tier_minutes(kv[0]))
+            )
+            if shares
+            else False
+        )
+        color = colors.get(gid, PALETTE[0])
+        prop: dict[str, Any] = {
+            "grid_id": gid,
+            "tip": html.escape(f"{gid} · {_num(rec.get('households'))}{sep}{unit_word}"),
+            "t": title,
+            "v": values,
+            "style": {"fillColor": color, "color": "#333", "weight": 1.5, "fillOpacity": 0.35},
+        }
+        unit_rows = units_by_grid.get(gid, [])
+        if unit_rows:
+            prop["x"] = unit_rows[:UNITS_IN_GRID_POPUP]
+            prop["xn"] = len(unit_rows)
+            if len(unit_rows) > UNITS_IN_GRID_POPUP:
+                prop["xm"] = ctx.label("more_units", n=len(unit_rows) - UNITS_IN_GRID_POPUP)
+        props.append(prop)
+    spec = ctx.spec(
+        [
+            "households",
+            "population",
+            "n_buildings",
+            "n_units",
+            "grid_head",
+            "workers",
+            "covered_share",
+        ],
+        xh=[ctx.label("unit"), ctx.label("households"), ctx.label("unit_head")],
+        xs=ctx.label("units"),
+        tip={"permanent": True, "direction": "center", "className": "gp-label"},
+    )
+    layer = _GeoLayer(
+        ctx.label("grids"),
+        data=_feature_collection(ctx.lonlat(gdf), props),
+        spec=spec,
+        style_js=_style_from_props(),
+        popup=True,
+        hover=True,
+    )
+    layer.add_to(m)
+    ctx.legend.append(
+        "<div>"
+        + "".join(f"<i style='background:{c};opacity:.6'></i>" for c in PALETTE[:5])
+        + f"{html.escape(ctx.label('legend_grids'))}</div>"
+    )
+    return layer
+
+
+def _floors(rec: dict[str, Any]) -> str:
+    lo, hi = _t(rec.get("floor_from")), _t(rec.get("floor_to"))
+    if lo and hi and lo != hi:
+        return f"{lo}–{hi}"
+    return lo or hi
+
+
+def _add_units(m: folium.Map, ctx: _Ctx, colors: dict[str, str]) -> None:
+    gdf = _spatial(ctx.plan, "units")
+    if gdf is None:
+        return
+    gdf = gdf.sort_values("unit_id")
+    members = _nonempty(ctx.plan, "unit_members")
+    by_unit: dict[str, list[list[Any]]] = {}
+    if members is not None and "unit_id" in members.columns:
+        sort_cols = [
+            c for c in ("unit_id", "building_id", "entrance", "floor_from") if c in members.columns
+        ]
+        for rec in _records(members.sort_values(sort_cols)):
+            by_unit.setdefault(_t(rec["unit_id"]), []).append(
+                [
+                    _t(rec.get("building_id")),
+                    _t(rec.get("entrance")),
+                    _floors(rec),
+                    _num(rec.get("households")),
+                ]
+            )
+    # Units of one big building share its footprint: they are drawn once, with one marker
+    # whose pop-up lists every unit of the building (entrance and floors tell them apart).
+    groups: dict[bytes, list[int]] = {}
+    for i, key in enumerate(shapely.to_wkb(gdf.geometry.to_numpy())):
+        groups.setdefault(key, []).append(i)
+    records = _records(gdf.drop(columns=gdf.geometry.name))
+    hh_word = ctx.label("households_unit")
+    firsts, outline, points = [], [], []
+    for rows in groups.values():
+        recs = [records[i] for i in rows]
+        uids = [_t(r["unit_id"]) for r in recs]
+        gid = _t(recs[0].get("grid_id"))
+        hh = sum(_float(r.get("households")) for r in recs)
+        color = colors.get(gid, PALETTE[0])
+        if len(uids) == 1:
+            tip = f"{uids[0]} · {_num(hh)} {hh_word}"
+            title = f"{ctx.label('unit')} {uids[0]}"
+        else:
+            tip = f"{uids[0]} … {uids[-1]} ({len(uids)}) · {_num(hh)} {hh_word}"
+            title = f"{ctx.label('units')} {uids[0]} … {uids[-1]} ({len(uids)})"
+        firsts.append(rows[0])
+        outline.append({"tip": html.escape(tip), "c": color})
+        heads = [ctx.person(_t(r.get("head_id"))) for r in recs]
+        prop: dict[str, Any] = {
+            "c": color,
+            "t": title,
+            "v": [gid, _num(hh), heads if len(heads) > 1 else heads[0]],
+        }
+        table = [
+            [uid, head, *row]
+            for uid, head in zip(uids, heads, strict=True)
+            for row in by_unit.get(uid, [[None, None, None, None]])
+        ]
+        if by_unit:
+            prop["x"] = table
+        points.append(prop)
+    shapes = gdf.iloc[firsts]
+    # Outlines carry no fill, so a click inside a unit reaches the grid below; the units'
+    # pop-up opens from a small marker at the shape's representative point.
+    group = folium.FeatureGroup(name=ctx.label("units"), show=not ctx.big)
+    _GeoLayer(
+        None,
+        data=_feature_collection(ctx.lonlat(shapes), outline),
+        style_js="function (f) { return {color: f.properties.c, weight: 1.5, fill: false, "
+        "dashArray: '4 3'}; }",
+        control=False,
+        lazy=ctx.big,
+    ).add_to(group)
+    reps = shapes.set_geometry(shapes.geometry.representative_point())
+    _GeoLayer(
+        None,
+        data=_feature_collection(ctx.lonlat(reps), points),
+        spec=ctx.spec(
+            ["grid", "households", "unit_head"],
+            xh=[
+                ctx.label(k)
+                for k in ("unit", "unit_head", "building", "entrance", "floors", "households")
+            ],
+            xt=ctx.label("members"),
+        ),
+        point_js="function (f, ll) { return L.circleMarker(ll, {radius: 4, color: '#333', "
+        "weight: 1, fillColor: f.properties.c, fillOpacity: 0.9}); }",
+        tooltip=None,
+        popup=True,
+        control=False,
+        lazy=ctx.big,
+    ).add_to(group)
+    group.add_to(m)
+
+
+_COVERAGE_STYLE = (
+    "function (f) { return {weight: 0.5, color: '#444', fillOpacity: 0.7, "
+    "fillColor: %s[f.properties.k]}; }"
+)
+
+
+def _add_buildings(
+    m: folium.Map, ctx: _Ctx, colors: dict[str, str], by_building: CoverageByBuilding | None
+) -> None:
+    gdf = _spatial(ctx.plan, "buildings")
+    if gdf is None:
+        return
+    gdf = gdf.sort_values("building_id")
+    geoms = ctx.lonlat(gdf)
+    ids = [_t(b) for b in gdf["building_id"]]
+    hh = gdf["households"] if "households" in gdf.columns else pd.Series("", index=gdf.index)
+    est = (
+        gdf["households_estimated"].fillna(False).astype(bool)
+        if "households_estimated" in gdf.columns
+        else pd.Series(False, index=gdf.index)
+    )
+    gids = gdf["grid_id"] if "grid_id" in gdf.columns else pd.Series("", index=gdf.index)
+    est_note = f" ({ctx.label('households_estimated')})"
+    classes = list(COVERAGE_COLORS)
+    props = []
+    for bid, h, e, g in zip(ids, hh, est, gids, strict=True):
+        tip = f"{bid} · {_num(h)} {ctx.label('households_unit')}{est_note if e else ''}"
+        if _t(g):
+            tip += f" · {ctx.label('grid')} {_t(g)}"
+        prop: dict[str, Any] = {"tip": html.escape(tip), "c": colors.get(_t(g), "#999999")}
+        if by_building is not None:
+            share, missing = by_building.get(bid, (float("nan"), []))
+            prop["k"] = classes.index(_coverage_class(share))
+            if not math.isnan(share):
+                prop["s"] = round(100 * share)
+            if missing:
+                prop["m"] = ctx.missing(missing)
+        props.append(prop)
+    shared = _Data(_feature_collection(geoms, props))
+    m.add_child(shared)
+    _GeoLayer(
+        ctx.label("buildings_by_grid"),
+        shared=shared,
+        style_js="function (f) { return {weight: 0.5, color: '#444', fillOpacity: 0.7, "
+        "fillColor: f.properties.c}; }",
+        show=not ctx.big,
+    ).add_to(m)
+    if by_building is None:
+        return
+    palette = _js_json([COVERAGE_COLORS[k] for k in classes])
+    _GeoLayer(
+        ctx.label("buildings_by_coverage"),
+        shared=shared,
+        style_js=_COVERAGE_STYLE % palette,
+        tooltip_js="gp.covtip",
+        spec={
+            "lk": ctx.missing_labels,
+            "cs": ctx.label("covered_share"),
+            "ms": ctx.label("missing_services"),
+        },
+        show=False,
+    ).add_to(m)
+    ctx.legend.append(
+        "".join(
+            f"<div><i style='background:{COVERAGE_COLORS[k]}'></i>{html.escape(ctx.label(k))}</div>"
+            for k in ("cov_all", "cov_part", "cov_none", "cov_unknown")
+        )
+    )
+
+
+def _add_uncovered(m: folium.Map, ctx: _Ctx, by_building: CoverageByBuilding | None) -> None:
+    gdf = _spatial(ctx.plan, "buildings")
+    if gdf is None or by_building is None:
+        return
+    gdf = gdf.assign(_bid=gdf["building_id"].astype(str))
+    gdf = gdf[gdf["_bid"].isin(list(by_building))]
+    if "households" in gdf.columns:
+        gdf = gdf[pd.to_numeric(gdf["households"], errors="coerce").fillna(0) > 0]
+    gdf = gdf[[len(by_building[b][1]) > 0 for b in gdf["_bid"]]]
+    if len(gdf) == 0:
+        return
+    gdf = gdf.sort_values("_bid")
+    points = gdf.set_geometry(gdf.geometry.representative_point())
+    hh = (
+        pd.to_numeric(gdf["households"], errors="coerce").fillna(0)
+        if "households" in gdf.columns
+        else pd.Series(1, index=gdf.index)
+    )
+    props = [
+        {
+            "t": f"{ctx.label('building')} {bid}",
+            "v": [_num(h), {"k": ctx.missing(by_building[bid][1])}],
+            "r": round(min(12.0, 2.5 + math.sqrt(float(h)) / 2), 1),
+            "o": round(0.2 + 0.6 * (1 - by_building[bid][0]), 2),
+        }
+        for bid, h in zip(gdf["_bid"], hh, strict=True)
+    ]
+    _GeoLayer(
+        ctx.label("uncovered"),
+        data=_feature_collection(ctx.lonlat(points), props),
+        spec=ctx.spec(["households", "missing_services"], lk=ctx.missing_labels),
+        point_js="function (f, ll) { return L.circleMarker(ll, {radius: f.properties.r, "
+        "color: '#7f0000', weight: 1, fillColor: '#d73027', "
+        "fillOpacity: f.properties.o}); }",
+        tooltip=None,
+        popup=True,
+    ).add_to(m)
+    ctx.legend.append(
+        "<div><i style='background:#d73027;border-radius:50%'></i>"
+        f"{html.escape(ctx.label('uncovered'))}</div>"
+    )
+
+
+_ICON_JS = (
+    "function (f, ll) { var s = %s[f.properties.c] || ['#555555', '?']; "
+    "return L.marker(ll, {icon: L.divIcon({className: 'gp-divicon', iconSize: [22, 22], "
+    'iconAnchor: [11, 11], html: \'<div class="gp-icon" style="background:\' + s[0] + '
+    "'\">' + gp.esc(s[1]) + '</div>'})}); }"
+)
+
+
+def _add_facilities(m: folium.Map, ctx: _Ctx) -> None:
+    gdf = _spatial(ctx.plan, "facilities")
+    if gdf is None or "category" not in gdf.columns:
+        return
+    gdf = gdf.sort_values(["category", "facility_id"])
+    points = gdf.set_geometry(gdf.geometry.representative_point())
+    names = gdf["name"] if "name" in gdf.columns else gdf["facility_id"]
+    cats = [_t(c) for c in gdf["category"]]
+    props = [
+        {"c": c, "tip": html.escape(f"{_t(n) or _t(fid)} · {category_label(c, ctx.lang)}")}
+        for c, n, fid in zip(cats, names, gdf["facility_id"], strict=True)
+    ]
+    icons = {
+        c: [CATEGORY_COLORS.get(c, "#555555"), CATEGORY_GLYPHS[ctx.lang].get(c, c[:1].upper())]
+        for c in sorted(set(cats))
+    }
+    _GeoLayer(
+        ctx.label("facilities"),
+        data=_feature_collection(ctx.lonlat(points), props),
+        point_js=_ICON_JS % _js_json(icons),
+    ).add_to(m)
+    legend = "".join(
+        f"<div><i style='background:{color};border-radius:50%'></i>"
+        f"{html.escape(category_label(c, ctx.lang))}</div>"
+        for c, (color, _glyph) in icons.items()
+    )
+    ctx.legend.append(f"<div><b>{html.escape(ctx.label('facilities'))}</b></div>{legend}")
+
+
+def _add_catchments(m: folium.Map, ctx: _Ctx) -> None:
+    gdf = _spatial(ctx.plan, "catchments")
+    if gdf is None:
+        return
+    if "tier" not in gdf.columns:
+        if "minutes" not in gdf.columns:
+            return
+        gdf = gdf.assign(tier=[f"{_t(v)}min" for v in gdf["minutes"]])
+    for tier in sorted(gdf["tier"].astype(str).unique(), key=_tier_minutes):
+        part = gdf[gdf["tier"].astype(str) == tier]
+        sort_cols = [c for c in ("category", "facility_id") if c in part.columns]
+        if sort_cols:
+            part = part.sort_values(sort_cols)
+        cats = part["category"] if "category" in part.columns else pd.Series("", index=part.index)
+        fids = part["facility_id"] if "facility_id" in part.columns else cats
+        props = [
+            {
+                "tip": html.escape(
+                    f"{category_label(_t(c), ctx.lang)} {_t(f)} · {tier_label(tier, ctx.lang)}"
+                ),
+                "c": CATEGORY_COLORS.get(_t(c), "#555555"),
+            }
+            for c, f in zip(cats, fids, strict=True)
+        ]
+        _GeoLayer(
+            ctx.label("catchments", tier=tier_label(tier, ctx.lang)),
+            data=_feature_collection(ctx.lonlat(part), props),
+            style_js="function (f) { return {color: f.properties.c, weight: 1, "
+            "fillColor: f.properties.c, fillOpacity: 0.08}; }",
+            show=False,
+        ).add_to(m)
+
+
+def _add_sites(m: folium.Map, ctx: _Ctx) -> None:
+    gdf = _spatial(ctx.plan, "sites")
+    if gdf is None:
+        return
+    if "site_id" not in gdf.columns:
+        gdf = gdf.assign(site_id=[str(i + 1) for i in range(len(gdf))])
+    sort_cols = [c for c in ("site_id", "rank", "category") if c in gdf.columns]
+    gdf = gdf.sort_values(sort_cols)
+    # A site recommended for several categories is one place: one marker, one row per category.
+    firsts: list[int] = []
+    props: list[dict[str, Any]] = []
+    records = _records(gdf.drop(columns=gdf.geometry.name))
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for i, rec in enumerate(records):
+        sid = _t(rec.get("site_id"))
+        if sid not in by_site:
+            firsts.append(i)
+            by_site[sid] = []
+        by_site[sid].append(rec)
+    for sid, recs in by_site.items():
+        rows = [
+            [
+                category_label(_t(r.get("category")), ctx.lang) if _t(r.get("category")) else "",
+                tier_label(_t(r.get("tier")), ctx.lang) if _t(r.get("tier")) else "",
+                _num(r.get("households_newly_covered")),
+                _num(r.get("rank")),
+            ]
+            for r in recs
+        ]
+        newly = sum(_float(r.get("households_newly_covered")) for r in recs)
+        props.append(
+            {
+                "t": f"{ctx.label('sites')}: {sid}",
+                "v": [_num(newly)],
+                "x": rows,
+                "tip": html.escape(f"{sid} · {', '.join(r[0] for r in rows if r[0])}"),
+            }
+        )
+    points = gdf.iloc[firsts]
+    points = points.set_geometry(points.geometry.representative_point())
+    _GeoLayer(
+        ctx.label("sites"),
+        data=_feature_collection(ctx.lonlat(points), props),
+        spec=ctx.spec(
+            ["households_newly_covered"],
+            xh=[ctx.label(k) for k in ("category", "tier", "households_newly_covered", "rank")],
+        ),
+        point_js="function (f, ll) { return L.marker(ll, {icon: L.divIcon({className: "
+        "'gp-divicon', iconSize: [24, 24], iconAnchor: [12, 12], "
+        "html: '<div class=\"gp-site\">★</div>'})}); }",
+        popup=True,
+    ).add_to(m)
+    ctx.legend.append(
+        f"<div><span style='color:#d4a000'>★</span> {html.escape(ctx.label('sites'))}</div>"
+    )

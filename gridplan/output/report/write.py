@@ -1,0 +1,550 @@
+"""The plan report: ``report.md`` for planners, ``report.json`` with the same figures, PNG charts.
+
+Sections: summary, plan quality (grid balance, compactness, faces merged, flags), ten-household
+units, staffing (filled and vacant roles, vacancies with reasons, party share, solver status),
+coverage by tier × category and by grid (worst first), siting, re-plan before/after and the
+sensitivity of household estimates when the metadata holds them. A section whose stage did not
+run says so and names the command that runs it; nothing is ever a placeholder.
+
+Figures are computed from the plan's layers where they can be, and completed by the metrics
+each stage left in ``plan.metadata["metrics"]`` (known keys shown by name, the rest listed).
+
+Example
+-------
+>>> from gridplan.report import build_report, write_report
+>>> report = build_report(plan)                                # doctest: +SKIP
+>>> report["quality"]["households"]["share_within_10pct"]      # doctest: +SKIP
+0.83
+>>> write_report(plan, "out/town", lang="en")                  # doctest: +SKIP
+[PosixPath('out/town/report.md'), PosixPath('out/town/report.json'), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan.i18n import check_lang
+from gridplan.output.planfile import Plan
+from gridplan.output.report.charts import _charts
+from gridplan.output.report.common import (
+    _clean,
+    _flags,
+    _group_sums,
+    _households,
+    _metric_crs,
+    _metrics,
+    _minutes,
+    _nonempty,
+    _params,
+    _r,
+    _records,
+    _rest,
+)
+from gridplan.output.report.labels import REPORT_LABELS
+from gridplan.output.report.render import render_markdown
+from gridplan.settings import DEFAULT
+
+__all__ = ["REPORT_LABELS", "build_report", "render_markdown", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+#: Commands that run each stage (DESIGN.md §3), named when a section's stage did not run.
+COMMANDS: dict[str, str] = {
+    "quality": "gridplan partition DATASET --out DIR",
+    "units": "gridplan units DATASET --out DIR",
+    "staffing": "gridplan assign DATASET --out DIR",
+    "coverage": "gridplan coverage DATASET --out DIR",
+    "siting": "gridplan site DATASET --out DIR",
+    "replan": "gridplan replan OLD_PLAN_DIR DATASET --out DIR",
+}
+
+STAFF_ROLES: tuple[str, ...] = (
+    "grid_head",
+    "grid_worker_full",
+    "grid_worker_part",
+    "unit_head",
+    "building_head",
+    "volunteer",
+)
+_PARTY_ROLES = {"grid_head", "grid_worker_full", "grid_worker_part", "grid_worker"}
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary(plan: Plan) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    communities = _nonempty(plan, "communities")
+    buildings = _nonempty(plan, "buildings")
+    grids = _nonempty(plan, "grids")
+    units = _nonempty(plan, "units")
+    if communities is not None:
+        out["communities"] = len(communities)
+    elif buildings is not None and "community_id" in buildings.columns:
+        out["communities"] = int(buildings["community_id"].nunique())
+    if buildings is not None:
+        hh = _households(buildings)
+        out["buildings"] = len(buildings)
+        out["residential_buildings"] = int((hh > 0).sum())
+        out["households"] = int(hh.sum())
+        if "households_estimated" in buildings.columns:
+            est = buildings["households_estimated"].fillna(False).astype(bool).to_numpy()
+            out["buildings_estimated"] = int((est & (hh.to_numpy() > 0)).sum())
+            out["households_estimated"] = int(hh.to_numpy()[est].sum())
+    elif grids is not None:
+        out["households"] = int(_households(grids).sum())
+    if grids is not None and "population" in grids.columns:
+        out["population"] = round(float(pd.to_numeric(grids["population"]).fillna(0).sum()))
+    out["grids"] = 0 if grids is None else len(grids)
+    out["units"] = 0 if units is None else len(units)
+    return out
+
+
+def _quality(plan: Plan) -> dict[str, Any]:
+    grids = _nonempty(plan, "grids")
+    metrics = _metrics(plan, "partition")
+    if grids is None:
+        return {"ran": False, "command": COMMANDS["quality"]}
+    gp = _params(plan, "grids")
+    target = int(
+        metrics.get("target_households")
+        or gp.get("target_households")
+        or DEFAULT.grids.target_households
+    )
+    bounds = metrics.get("bounds") or [
+        gp.get("min_households", DEFAULT.grids.min_households),
+        gp.get("max_households", DEFAULT.grids.max_households),
+    ]
+    lo, hi = int(bounds[0]), int(bounds[1])
+    hh = _households(grids).to_numpy(dtype=float)
+    ids = grids["grid_id"].astype(str).to_numpy()
+    out: dict[str, Any] = {
+        "ran": True,
+        "households": {
+            "min": int(hh.min()),
+            "max": int(hh.max()),
+            "mean": _r(hh.mean(), 2),
+            "std": _r(hh.std(), 2),
+            "target": target,
+            "min_allowed": lo,
+            "max_allowed": hi,
+            "share_within_10pct": _r((np.abs(hh - target) <= 0.1 * target).mean()),
+            "share_within_bounds": _r(((hh >= lo) & (hh <= hi)).mean()),
+            "below_min": sorted(ids[hh < lo].tolist()),
+            "above_max": sorted(ids[hh > hi].tolist()),
+        },
+    }
+    if isinstance(grids, gpd.GeoDataFrame) and grids.geometry.name in grids.columns:
+        metric = _metric_crs(grids, plan)
+        geoms = metric.geometry.to_numpy()
+        area, perim = shapely.area(geoms), shapely.length(geoms)
+        pp = np.where(perim > 0, 4 * math.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+        worst = int(np.argmin(pp))
+        out["compactness"] = {
+            "polsby_popper_mean": _r(pp.mean()),
+            "polsby_popper_min": _r(pp.min()),
+            "least_compact_grid": str(ids[worst]),
+        }
+    if "share_within_10pct_sizes_allow" in metrics:
+        out["households"]["share_within_10pct_sizes_allow"] = metrics[
+            "share_within_10pct_sizes_allow"
+        ]
+        out["households"]["grids_size_forced"] = metrics.get("grids_size_forced", 0)
+    if "faces_merged" in metrics:
+        out["faces_merged"] = metrics["faces_merged"]
+    known = {
+        "households_min",
+        "households_max",
+        "households_mean",
+        "households_std",
+        "share_within_10pct",
+        "share_within_10pct_sizes_allow",
+        "grids_size_forced",
+        "share_within_bounds",
+        "polsby_popper_mean",
+        "polsby_popper_min",
+        "faces_merged",
+        "target_households",
+        "bounds",
+        "grids",
+        "households",
+        "flags",
+    }
+    out["metrics"] = _rest(metrics, known)
+    out["flags"] = _flags(plan, "partition")
+    return out
+
+
+def _units(plan: Plan) -> dict[str, Any]:
+    units = _nonempty(plan, "units")
+    if units is None:
+        return {"ran": False, "command": COMMANDS["units"]}
+    up = _params(plan, "units")
+    lo = int(up.get("min_households", DEFAULT.units.min_households))
+    hi = int(up.get("max_households", DEFAULT.units.max_households))
+    hh = _households(units).astype(int)
+    dist = hh.value_counts().sort_index()
+    metrics = _metrics(plan, "units")
+    return {
+        "ran": True,
+        "count": len(units),
+        "min_allowed": lo,
+        "max_allowed": hi,
+        "households_min": int(hh.min()),
+        "households_max": int(hh.max()),
+        "households_mean": _r(hh.mean(), 2),
+        "share_in_range": _r(((hh >= lo) & (hh <= hi)).mean()),
+        "size_distribution": {
+            str(int(k)): int(v) for k, v in zip(dist.index, dist.to_numpy(), strict=True)
+        },
+        "metrics": _rest(
+            metrics,
+            {
+                "share_in_range",
+                "n_units",
+                "households",
+                "mean_households",
+                "min_households",
+                "max_households",
+                "size_histogram",
+                "bounds",
+                "seed",
+                "n_grids",
+            },
+        ),
+        "flags": _flags(plan, "units"),
+    }
+
+
+def _solver_entries(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every (possibly nested) metrics dict with a solver ``status``: name -> its figures."""
+    out: dict[str, dict[str, Any]] = {}
+    if "status" in metrics:
+        out["_"] = {k: metrics.get(k) for k in ("status", "objective", "bound", "gap")}
+    for key, value in metrics.items():
+        if isinstance(value, dict) and "status" in value:
+            out[str(key)] = {k: value.get(k) for k in ("status", "objective", "bound", "gap")}
+    return out
+
+
+def _staffing(plan: Plan) -> dict[str, Any]:
+    assignments = _nonempty(plan, "assignments")
+    vacancies = _nonempty(plan, "vacancies")
+    metrics = _metrics(plan, "staffing")
+    if assignments is None and vacancies is None and not metrics:
+        return {"ran": False, "command": COMMANDS["staffing"]}
+    filled = (
+        assignments["role"].astype(str).value_counts().to_dict()
+        if assignments is not None and "role" in assignments.columns
+        else {}
+    )
+    vacant = (
+        vacancies["role"].astype(str).value_counts().to_dict()
+        if vacancies is not None and "role" in vacancies.columns
+        else {}
+    )
+    roles = [r for r in STAFF_ROLES if r in filled or r in vacant]
+    roles += sorted({str(r) for r in (*filled, *vacant)} - set(roles))
+    vac_rows: list[dict[str, Any]] = []
+    if vacancies is not None:
+        cols = [c for c in ("role", "target_id", "reason") if c in vacancies.columns]
+        vac_rows = _records(vacancies[cols].astype(str).sort_values(cols)) if cols else []
+    party: float | None = None
+    people = _nonempty(plan, "people")
+    if (
+        assignments is not None
+        and people is not None
+        and {"person_id", "party_member"} <= set(people.columns)
+    ):
+        core = assignments[assignments["role"].isin(_PARTY_ROLES)]
+        if len(core):
+            flag = dict(
+                zip(
+                    people["person_id"].astype(str),
+                    people["party_member"].fillna(False).astype(bool),
+                    strict=True,
+                )
+            )
+            party = _r(float(np.mean([flag.get(str(p), False) for p in core["person_id"]])))
+    solver = _solver_entries(metrics)
+    used = {"status", "objective", "bound", "gap", "posts", *solver}
+    return {
+        "ran": True,
+        "roles": {
+            r: {"filled": int(filled.get(r, 0)), "vacant": int(vacant.get(r, 0))} for r in roles
+        },
+        "vacancies": vac_rows,
+        "filled_vs_possible": _posts(metrics),
+        "party_share": party,
+        "solver": solver,
+        "metrics": _rest(metrics, used),
+        "flags": _flags(plan, "staffing") + _flags(plan, "assign"),
+    }
+
+
+def _posts(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per role: posts, filled, the most possible and why the rest are vacant (by kind)."""
+    posts = metrics.get("posts")
+    if not isinstance(posts, dict):
+        return {}
+    keys = (
+        "posts",
+        "filled",
+        "possible",
+        "bound",
+        "vacant_higher_post",
+        "vacant_same_role",
+        "vacant_out_of_reach",
+        "vacant_other",
+    )
+    return {
+        str(role): {k: row.get(k) for k in keys}
+        for role, row in posts.items()
+        if isinstance(row, dict)
+    }
+
+
+def _coverage_rows(plan: Plan) -> pd.DataFrame | None:
+    """Coverage rows joined to building households and grids."""
+    cov = _nonempty(plan, "coverage")
+    if cov is None or not {"building_id", "tier", "category", "covered"} <= set(cov.columns):
+        return None
+    c = pd.DataFrame(
+        {
+            "building_id": cov["building_id"].astype(str),
+            "tier": cov["tier"].astype(str),
+            "category": cov["category"].astype(str),
+            "covered": cov["covered"].fillna(False).astype(bool),
+        }
+    )
+    buildings = _nonempty(plan, "buildings")
+    if buildings is not None and "building_id" in buildings.columns:
+        b = pd.DataFrame(
+            {
+                "building_id": buildings["building_id"].astype(str),
+                "households": _households(buildings).to_numpy(),
+                "grid_id": (
+                    buildings["grid_id"].astype(str).to_numpy()
+                    if "grid_id" in buildings.columns
+                    else ""
+                ),
+            }
+        ).drop_duplicates("building_id")
+        c = c.merge(b, on="building_id", how="left")
+        c["households"] = c["households"].fillna(0)
+    else:
+        c["households"] = 1.0
+        c["grid_id"] = ""
+    c = c[c["households"] > 0]
+    c["hh_covered"] = c["households"] * c["covered"]
+    return c
+
+
+def _tier_category_row(tier: Any, cat: Any, hh: float, hc: float) -> dict[str, Any]:
+    """One row of the coverage table: households and the share covered."""
+    return {
+        "tier": tier,
+        "category": cat,
+        "households": int(hh),
+        "households_covered": int(hc),
+        "share": _r(hc / hh) if hh else None,
+    }
+
+
+def _coverage(plan: Plan) -> dict[str, Any]:
+    rows = _coverage_rows(plan)
+    metrics = _metrics(plan, "coverage")
+    summary = _nonempty(plan, "coverage_summary")
+    if rows is None and summary is None:
+        return {"ran": False, "command": COMMANDS["coverage"]}
+    by_tc: list[dict[str, Any]] = []
+    by_grid: list[dict[str, Any]] = []
+    if rows is not None and len(rows):
+        for (tier, cat), (hh, hc) in _group_sums(
+            rows, ["tier", "category"], ["households", "hh_covered"]
+        ):
+            by_tc.append(_tier_category_row(tier, cat, hh, hc))
+        if (rows["grid_id"] != "").any():
+            per_tier: dict[str, dict[str, float]] = {}
+            for (gid, tier), (hh, hc) in _group_sums(
+                rows, ["grid_id", "tier"], ["households", "hh_covered"]
+            ):
+                per_tier.setdefault(gid, {})[tier] = _r(hc / hh) if hh else 1.0
+            for (gid,), (hh, hc) in _group_sums(rows, ["grid_id"], ["households", "hh_covered"]):
+                tiers = dict(sorted(per_tier.get(gid, {}).items(), key=lambda kv: _minutes(kv[0])))
+                by_grid.append(
+                    {"grid_id": gid, "share": _r(hc / hh) if hh else 1.0, "by_tier": tiers}
+                )
+    elif summary is not None and {"level", "tier", "category"} <= set(summary.columns):
+        s = summary[
+            (summary["level"].astype(str) == "community") & (summary["category"].astype(str) != "*")
+        ]
+        for (tier, cat), (hh, hc) in _group_sums(
+            s, ["tier", "category"], ["households", "households_covered"]
+        ):
+            by_tc.append(_tier_category_row(tier, cat, hh, hc))
+        sg = summary[summary["level"].astype(str) == "grid"]
+        id_col = "area_id" if "area_id" in summary.columns else "id"
+        if len(sg) and id_col in sg.columns:
+            sg = sg[sg["category"].astype(str) != "*"]
+            for (gid,), (hh, hc) in _group_sums(sg, [id_col], ["households", "households_covered"]):
+                by_grid.append({"grid_id": gid, "share": _r(hc / hh) if hh else 1.0, "by_tier": {}})
+    by_tc.sort(key=lambda d: (_minutes(d["tier"]), d["category"]))
+    by_grid.sort(key=lambda d: (d["share"], d["grid_id"]))
+    return {
+        "ran": True,
+        "by_tier_category": by_tc,
+        "by_grid": by_grid,
+        "metrics": _rest(metrics, {"covered_share", "households"}),
+        "flags": _flags(plan, "coverage"),
+    }
+
+
+def _siting(plan: Plan) -> dict[str, Any]:
+    sites = _nonempty(plan, "sites")
+    metrics = _metrics(plan, "siting")
+    if sites is None and not metrics:
+        return {"ran": False, "command": COMMANDS["siting"]}
+    rows: list[dict[str, Any]] = []
+    if sites is not None:
+        cols = [
+            c
+            for c in ("site_id", "category", "tier", "rank", "households_newly_covered")
+            if c in sites.columns
+        ]
+        table = pd.DataFrame(sites[cols])
+        sort = [c for c in ("category", "rank", "site_id") if c in table.columns]
+        rows = [_clean(r) for r in _records(table.sort_values(sort))]
+    by_cat: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        entry = by_cat.setdefault(
+            str(r.get("category", "")), {"sites": 0, "households_newly_covered": 0}
+        )
+        entry["sites"] += 1
+        entry["households_newly_covered"] += int(r.get("households_newly_covered") or 0)
+    solver = _solver_entries(metrics)
+    return {
+        "ran": True,
+        "sites": rows,
+        "by_category": by_cat,
+        "solver": solver,
+        "metrics": _rest(metrics, {"status", "objective", "bound", "gap", *solver}),
+        "flags": _flags(plan, "siting"),
+    }
+
+
+def _replan(plan: Plan) -> dict[str, Any]:
+    meta = plan.metadata.get("replan")
+    if not isinstance(meta, dict) or not meta:
+        return {"ran": False, "command": COMMANDS["replan"]}
+    out: dict[str, Any] = {"ran": True, **meta}
+    moved = _nonempty(plan, "moved")
+    if moved is not None and {"old_grid_id", "new_grid_id", "households"} <= set(moved.columns):
+        m = pd.DataFrame(moved[["old_grid_id", "new_grid_id"]]).fillna("–")
+        m["households"] = _households(moved).to_numpy()
+        out["flows"] = [
+            {"from": old, "to": new, "households": int(hh)}
+            for (old, new), (hh,) in _group_sums(m, ["old_grid_id", "new_grid_id"], ["households"])
+        ]
+    return out
+
+
+def _find_sensitivity(plan: Plan) -> Any:
+    meta = plan.metadata
+    if meta.get("sensitivity"):
+        return meta["sensitivity"]
+    metrics = meta.get("metrics") or {}
+    for stage in ("households", "partition", "dataset"):
+        value = metrics.get(stage)
+        if isinstance(value, dict) and value.get("sensitivity"):
+            return value["sensitivity"]
+    return None
+
+
+def build_report(plan: Plan) -> dict[str, Any]:
+    """Every figure of the report, as plain JSON-serialisable data.
+
+    Parameters
+    ----------
+    plan
+        The plan (any stage may be missing: its section then says ``"ran": false`` and names
+        the command that runs it).
+
+    Returns
+    -------
+    dict
+        Keys ``gridplan_version``, ``seed``, ``summary``, ``quality``, ``units``, ``staffing``,
+        ``coverage``, ``siting``, ``replan`` and, when the metadata has one, ``sensitivity``.
+    """
+    meta = plan.metadata
+    report: dict[str, Any] = {
+        "gridplan_version": meta.get("gridplan_version"),
+        "seed": meta.get("seed"),
+        "dataset": meta.get("dataset"),
+        "summary": _summary(plan),
+        "quality": _quality(plan),
+        "units": _units(plan),
+        "staffing": _staffing(plan),
+        "coverage": _coverage(plan),
+        "siting": _siting(plan),
+    }
+    report["replan"] = _replan(plan)
+    sensitivity = _find_sensitivity(plan)
+    if sensitivity is not None:
+        report["sensitivity"] = sensitivity
+    cleaned: dict[str, Any] = _clean(report)
+    return cleaned
+
+
+def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Path]:
+    """Write ``report.md``, ``report.json`` and the PNG charts into ``folder``.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    folder
+        Where to write (created when missing).
+    lang
+        Language of ``report.md`` and the charts (``"en"`` or ``"zh"``); ``report.json`` keys
+        are always English.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``report.md``, ``report.json`` and any charts written. Without matplotlib the charts
+        are skipped, and the report says so.
+    """
+    check_lang(lang)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = build_report(plan)
+    charts: list[Path] = []
+    note: str | None = None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        note = REPORT_LABELS[lang]["no_charts"]
+        logger.warning("matplotlib is not installed: report charts skipped")
+    else:
+        charts = _charts(report, plan, folder, lang)
+    report["charts"] = [p.name for p in charts]
+    md = folder / "report.md"
+    md.write_text(
+        render_markdown(report, lang=lang, charts=[p.name for p in charts], charts_note=note),
+        encoding="utf-8",
+    )
+    js = folder / "report.json"
+    js.write_text(
+        json.dumps(report, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8"
+    )
+    return [md, js, *charts]

@@ -1,0 +1,356 @@
+"""Grids: input checks, flags, metrics and the assembled result of a partition."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan._errors import DataError, InfeasibleError
+from gridplan.partition.regions import AreaPlan
+from gridplan.settings import Config
+
+__all__ = [
+    "PartitionResult",
+    "assemble",
+    "empty_grids",
+    "grid_metrics",
+    "prepare_inputs",
+    "region_flags",
+    "size_summary",
+]
+
+
+@dataclass(frozen=True)
+class PartitionResult:
+    """Grids of every community.
+
+    Attributes
+    ----------
+    grids
+        grid_id, community_id, households, population, n_buildings, geometry (one Polygon per
+        grid, metric CRS; the grids of a community tile its polygon).
+    buildings
+        A copy of the input buildings with ``grid_id`` (for a building split over several
+        grids, the grid holding most of its households).
+    metrics
+        JSON-serialisable plan quality: households per grid, balance shares, compactness, cut
+        edges, faces, merges, contiguity, time, and the same per community; each community's
+        metrics also give the balance where building sizes allow (``max_deviation_sizes_allow``,
+        ``share_within_10pct_sizes_allow``, ``grids_size_forced``, ``size_forced_grids``; see
+        :func:`size_summary` for the plan-wide figures).
+    flags
+        Sentences for the report: grids out of bounds (reason and fix), faces merged.
+    building_parts
+        One row per building and grid it has households in: building_id, grid_id, households,
+        share. Buildings split over grids have several rows; rows of a building sum to its
+        households.
+    """
+
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    metrics: dict[str, Any]
+    flags: list[str]
+    building_parts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def prepare_inputs(
+    buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    problems = []
+    for col in ("building_id", "households", "community_id"):
+        if col not in buildings:
+            problems.append(f"buildings: column {col!r} is missing (prepare the dataset first)")
+    for col in ("community_id",):
+        if col not in communities:
+            problems.append(f"communities: column {col!r} is missing")
+    if problems:
+        raise DataError("; ".join(problems), problems)
+    if buildings.crs is not None and buildings.crs.is_geographic:
+        msg = "buildings: the layer is in a geographic CRS; prepare the dataset (metric UTM CRS)"
+        raise DataError(msg)
+    known = set(communities["community_id"].astype(str))
+    bad = sorted(set(buildings["community_id"].astype(str)) - known)
+    if bad:
+        ids = ", ".join(bad[:10])
+        msg = (
+            f"buildings: community_id {ids} not in the communities layer; add those communities "
+            "or fix the buildings' community_id"
+        )
+        raise DataError(msg)
+    if buildings["households"].isna().any():
+        ids = ", ".join(
+            buildings.loc[buildings["households"].isna(), "building_id"].astype(str)[:10]
+        )
+        msg = f"buildings: households missing for {ids}; estimate them first (gridplan.households)"
+        raise DataError(msg)
+    return buildings, communities
+
+
+def _bounds_fix(households: int, lo: int, hi: int) -> str:
+    """What to change so that ``households`` can be split within the bounds."""
+    if households <= 0:
+        return (
+            "nothing to split (no households live here); keep it as an empty grid or join it "
+            "to a neighbouring grid by hand"
+        )
+    if households < lo:
+        return (
+            f"lower grids.min_households to {households}, or let the barrier around it be "
+            "crossed (grids.barrier_road_classes)"
+        )
+    more = math.ceil(households / hi)
+    fewer = households // lo
+    return (
+        f"lower grids.min_households to {households // more} or raise grids.max_households to "
+        f"{math.ceil(households / max(fewer, 1))}, or let a barrier road be crossed "
+        "(grids.barrier_road_classes)"
+    )
+
+
+def region_flags(plan: AreaPlan, codes: list[str], cfg: Config, households: list[int]) -> list[str]:
+    g = cfg.grids
+    lo, hi = g.min_households, g.max_households
+    out = []
+    for reg, code, h in zip(plan.regions, codes, households, strict=True):
+        if lo <= h <= hi:
+            continue
+        side = "above the maximum" if h > hi else "below the minimum"
+        limit = hi if h > hi else lo
+        gh = plan.group_households.get(reg.group, h)
+        gk = plan.group_count.get(reg.group, 1)
+        if not reg.feasible:
+            reason = (
+                f"the {gh} households between its barriers cannot be split into grids of "
+                f"{lo}–{hi} ({gk} grid{'s' if gk > 1 else ''} of about {gh / gk:.0f})"
+            )
+            fix = _bounds_fix(gh, lo, hi)
+        else:
+            big = plan.largest_node.get(reg.group, 0)
+            reason = (
+                f"buildings here are too coarse to balance exactly (the largest holds {big} "
+                "households) or the time limit stopped the search"
+            )
+            fix = "raise grids.time_limit_s, or widen the bounds slightly"
+        out.append(
+            f"{plan.where}: grid {code} holds {h} households, {side} {limit}: {reason}. Fix: {fix}."
+        )
+    return out
+
+
+def grid_metrics(
+    grids: gpd.GeoDataFrame,
+    cfg: Config,
+    *,
+    cut_edges: int,
+    edges: int,
+    faces: int,
+    merged: int,
+    contiguous: bool,
+    seconds: float,
+) -> dict[str, Any]:
+    g = cfg.grids
+    h = grids["households"].to_numpy(dtype=float)
+    geoms = np.asarray(grids.geometry.array, dtype=object)
+    area = shapely.area(geoms) if len(geoms) else np.zeros(0)
+    perim = shapely.length(geoms) if len(geoms) else np.zeros(0)
+    pp = np.where(perim > 0, 4 * math.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
+    T = g.target_households
+    out: dict[str, Any] = {
+        "grids": len(grids),
+        "households": int(h.sum()),
+        "households_min": int(h.min()) if len(h) else 0,
+        "households_max": int(h.max()) if len(h) else 0,
+        "households_mean": round(float(h.mean()), 2) if len(h) else 0.0,
+        "households_std": round(float(h.std()), 2) if len(h) else 0.0,
+        "max_deviation": round(float(np.abs(h - T).max() / T), 4) if len(h) else 0.0,
+        "share_within_10pct": round(float((np.abs(h - T) <= 0.1 * T).mean()), 4) if len(h) else 1.0,
+        "share_within_bounds": round(
+            float(((h >= g.min_households) & (h <= g.max_households)).mean()), 4
+        )
+        if len(h)
+        else 1.0,
+        "polsby_popper_mean": round(float(pp.mean()), 4) if len(pp) else 0.0,
+        "polsby_popper_min": round(float(pp.min()), 4) if len(pp) else 0.0,
+        "cut_edges": int(cut_edges),
+        "adjacency_edges": int(edges),
+        "faces": int(faces),
+        "faces_merged": int(merged),
+        "contiguity_ok": bool(contiguous),
+        "time_s": round(seconds, 3),
+    }
+    if "size_forced" in grids:
+        out.update(_size_metrics(grids, T))
+    return out
+
+
+def _size_metrics(grids: pd.DataFrame, target: float) -> dict[str, Any]:
+    """Balance where building sizes allow: over the grids that are not size-forced.
+
+    A grid is *size-forced* when the indivisible nodes (buildings, or parts of buildings above
+    ``max_households``) of its face group cannot make that group's number of grids all within
+    ±10 % of the target, wherever they lie (but a node enclosed by one neighbour's cell counts
+    as one with it; :func:`gridplan._partition_regions.sizes_allow`).
+    """
+    h = grids["households"].to_numpy(dtype=float)
+    forced = grids["size_forced"].fillna(False).to_numpy(dtype=bool)
+    unproven = (
+        grids["size_unproven"].fillna(False).to_numpy(dtype=bool)
+        if "size_unproven" in grids
+        else np.zeros(len(h), dtype=bool)
+    )
+    T = float(target)
+    free = h[~forced]
+    ok = np.abs(free - T) <= 0.1 * T
+    return {
+        "grids_size_forced": int(forced.sum()),
+        "size_forced_grids": sorted(grids.loc[forced, "grid_id"].astype(str).tolist()),
+        "grids_size_unproven": int(unproven.sum()),
+        "grids_within_10pct_sizes_allow": int(ok.sum()),
+        "max_deviation_sizes_allow": round(float(np.abs(free - T).max() / T), 4)
+        if len(free)
+        else 0.0,
+        "share_within_10pct_sizes_allow": round(float(ok.mean()), 4) if len(free) else 1.0,
+    }
+
+
+def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The plan-wide "where building sizes allow" figures from the per-community metrics.
+
+    Parameters
+    ----------
+    per_community
+        ``metrics["communities"]`` of a partition (community id → its metrics).
+
+    Returns
+    -------
+    dict
+        ``grids_size_forced``, ``size_forced_grids``, ``grids_size_unproven``,
+        ``grids_within_10pct_sizes_allow``, ``max_deviation_sizes_allow`` and
+        ``share_within_10pct_sizes_allow`` over all communities (communities planned
+        without the size check, such as re-planned ones, count as not forced).
+    """
+    grids = forced = unproven = ok = 0
+    worst = 0.0
+    ids: list[str] = []
+    for cid in sorted(per_community):
+        m = per_community[cid]
+        n = int(m.get("grids", 0))
+        f = int(m.get("grids_size_forced", 0))
+        grids += n
+        forced += f
+        unproven += int(m.get("grids_size_unproven", 0))
+        ids.extend(m.get("size_forced_grids", []))
+        if "grids_within_10pct_sizes_allow" in m:
+            ok += int(m["grids_within_10pct_sizes_allow"])
+            worst = max(worst, float(m["max_deviation_sizes_allow"]))
+        else:
+            ok += round(float(m.get("share_within_10pct", 1.0)) * n)
+            worst = max(worst, float(m.get("max_deviation", 0.0)))
+    free = grids - forced
+    return {
+        "grids_size_forced": forced,
+        "size_forced_grids": sorted(ids),
+        "grids_size_unproven": unproven,
+        "grids_within_10pct_sizes_allow": ok,
+        "max_deviation_sizes_allow": round(worst, 4),
+        "share_within_10pct_sizes_allow": round(ok / free, 4) if free else 1.0,
+    }
+
+
+def empty_grids(crs: Any) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "grid_id": pd.Series([], dtype=object),
+            "community_id": pd.Series([], dtype=object),
+            "households": pd.Series([], dtype="int64"),
+            "population": pd.Series([], dtype=float),
+            "n_buildings": pd.Series([], dtype="int64"),
+        },
+        geometry=gpd.GeoSeries([], crs=crs),
+        crs=crs,
+    )
+
+
+def assemble(
+    buildings: gpd.GeoDataFrame,
+    grid_rows: list[dict[str, Any]],
+    node_grid_parts: list[pd.DataFrame],
+    flags: list[str],
+    per_comm: dict[str, Any],
+    totals: dict[str, int],
+    cfg: Config,
+    *,
+    crs: Any,
+    seconds: float,
+    bound_flags: list[str],
+) -> PartitionResult:
+    """Buildings with grid ids, building parts, grids frame, overall metrics, strict check."""
+    out_b = buildings.copy()
+    if node_grid_parts:
+        parts = pd.concat(node_grid_parts, ignore_index=True)
+        agg = parts.groupby(["row", "grid_id"], sort=True, as_index=False)[
+            ["households", "nodes"]
+        ].sum()
+        agg = agg.sort_values(
+            ["row", "households", "nodes", "grid_id"], ascending=[True, False, False, True]
+        )
+        main = agg.drop_duplicates("row", keep="first").set_index("row")["grid_id"]
+        grid_col = pd.Series(main.reindex(range(len(buildings))).to_numpy(), index=buildings.index)
+        bid = buildings["building_id"].astype(str).to_numpy()
+        tot = buildings["households"].fillna(0).astype("int64").to_numpy()
+        bp = pd.DataFrame(
+            {
+                "building_id": bid[agg["row"].to_numpy()],
+                "grid_id": agg["grid_id"].to_numpy(),
+                "households": agg["households"].to_numpy().astype("int64"),
+            }
+        )
+        denom = tot[agg["row"].to_numpy()]
+        bp["share"] = np.where(denom > 0, bp["households"] / np.maximum(denom, 1), 1.0)
+        bp = bp.sort_values(["building_id", "grid_id"], kind="stable").reset_index(drop=True)
+    else:
+        grid_col = pd.Series([None] * len(buildings), index=buildings.index, dtype=object)
+        bp = pd.DataFrame({"building_id": [], "grid_id": [], "households": [], "share": []}).astype(
+            {"households": "int64", "share": float}
+        )
+    out_b["grid_id"] = grid_col.astype(object)
+    if grid_rows:
+        grids = gpd.GeoDataFrame(grid_rows, geometry="geometry", crs=crs)
+        nb = out_b["grid_id"].value_counts()
+        grids["n_buildings"] = grids["grid_id"].map(nb).fillna(0).astype("int64")
+        grids = grids[
+            ["grid_id", "community_id", "households", "population", "n_buildings", "geometry"]
+        ]
+        grids["households"] = grids["households"].astype("int64")
+        grids = grids.sort_values("grid_id", kind="stable").reset_index(drop=True)
+    else:
+        grids = empty_grids(crs)
+    contiguous = all(m["contiguity_ok"] for m in per_comm.values())
+    metrics = grid_metrics(
+        grids,
+        cfg,
+        cut_edges=totals["cut"],
+        edges=totals["edges"],
+        faces=totals["faces"],
+        merged=totals["merged"],
+        contiguous=contiguous,
+        seconds=seconds,
+    )
+    metrics["communities"] = per_comm
+    metrics["target_households"] = cfg.grids.target_households
+    metrics["bounds"] = [cfg.grids.min_households, cfg.grids.max_households]
+    metrics["flags"] = len(flags)
+    metrics["grids_out_of_bounds"] = len(bound_flags)
+    metrics.update(size_summary(per_comm))
+    if cfg.grids.strict and bound_flags:
+        msg = "grids out of bounds (grids.strict is on): " + " ".join(bound_flags)
+        raise InfeasibleError(msg)
+    return PartitionResult(
+        grids=grids, buildings=out_b, metrics=metrics, flags=flags, building_parts=bp
+    )

@@ -1,0 +1,572 @@
+"""Plans a province batch by batch of communities from disk, resuming an interrupted run.
+
+:func:`plan_to_folder_batched` reads, plans and writes a batch of communities at a time and
+resumes an interrupted run from the batches already written. Each batch is planned community by
+community with the runners of :mod:`gridplan.parallel` (in this process or on Dask workers), so
+a batch's grids and units are those of an in-memory run. Coverage runs batch by batch too, on
+the roads and facilities within reach of the batch (:func:`search_radius_m`), so a building's
+minutes are those of a whole-dataset run; siting does not split into batches and is left out.
+
+Example
+-------
+>>> from gridplan.batched import plan_to_folder_batched                # doctest: +SKIP
+>>> plan_to_folder_batched("province.gpkg", "out", batch_size=16)      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gridplan import _errors
+from gridplan._errors import DataError, GridplanError
+from gridplan.output.planfile import check_output_dir, write_plan_gpkg
+from gridplan.run.batch_coverage import (
+    _batch_coverage,
+    _facility_owners,
+    _merge_coverage,
+    _write_coverage_summary,
+    search_radius_m,
+)
+from gridplan.run.batch_coverage import _merge_open_components as _merge_open_components
+from gridplan.run.batch_read import Box, _layer_files, _read, _read_batch, _write_scratch
+from gridplan.run.batch_read import _expand_box as _expand_box
+from gridplan.run.parallel import (
+    DEFAULT_RETRIES,
+    Progress,
+    _dask_runner,
+    _LocalRunner,
+    _order,
+    _plan_with,
+)
+from gridplan.settings import DEFAULT, Config
+
+__all__ = ["BATCHED_STAGES", "SITING_SKIPPED", "plan_to_folder_batched", "search_radius_m"]
+
+logger = logging.getLogger(__name__)
+
+#: Stages :func:`plan_to_folder_batched` runs (siting, map and report need the whole province).
+BATCHED_STAGES: tuple[str, ...] = ("partition", "units", "assign", "coverage")
+
+#: Why siting does not run batch by batch (in the plan's ``skipped`` metadata).
+SITING_SKIPPED = (
+    "batched mode: siting is one optimisation over the whole area (a new site serves "
+    "households of several batches and the number of sites is shared), so it does not split "
+    "into batches; run `gridplan site` on a city in memory"
+)
+
+
+def _fingerprint(path: Path, cfg: Config, batch_size: int, offset: str | None) -> str:
+    from gridplan import __version__
+
+    h = hashlib.sha256()
+    h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
+    h.update(f"{__version__}|{batch_size}|{offset}|{path.resolve()}".encode())
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    for f in files:
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _resumable_output_dir(out: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Like :func:`gridplan.planfile.atomic_output_dir`, but the work folder survives failure.
+
+    The folder is ``.<out>.partial`` beside ``out`` (a fixed name, so a re-run finds it). On
+    success it replaces ``out`` in one rename; on an error it is kept, with its
+    ``progress.json``, for the next run to resume; ``out`` is never touched before success.
+    """
+    check_output_dir(out, overwrite=overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.name}.partial"
+    work.mkdir(exist_ok=True)
+    try:
+        yield work
+    except BaseException:
+        logger.warning("kept %s to resume from; run the same command again", work)
+        raise
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    try:
+        os.replace(work, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)
+        raise
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _Appender:
+    """Appends batch GeoPackages into one, in batch order, one batch in memory at a time.
+
+    A layer is created from the first batch where it has rows (so that its field types come
+    from real values) and appended to afterwards (pyogrio ``append=True``); a layer that is
+    empty in every batch is written empty at :meth:`finish`. Layers named in ``later`` are
+    left out (the caller writes them: :func:`_write_coverage_summary`).
+    """
+
+    def __init__(self, target: Path, *, later: tuple[str, ...] = ()) -> None:
+        self.target = target
+        self.later = later
+        self.created: dict[str, list[str]] = {}
+        self.empty: dict[str, Any] = {}
+        self.rows: dict[str, int] = {}
+        self.seconds = 0.0
+
+    def add(self, src: Path) -> None:
+        t0 = time.perf_counter()
+        for name, _ in pyogrio.list_layers(src):
+            name = str(name)
+            if name == "metadata" or name in self.later:
+                continue
+            df = pyogrio.read_dataframe(src, layer=name)
+            if not len(df):
+                self.empty.setdefault(name, df)
+                continue
+            if name in self.created:
+                df = df[[c for c in self.created[name] if c in df.columns]]
+                pyogrio.write_dataframe(df, self.target, layer=name, driver="GPKG", append=True)
+            else:
+                pyogrio.write_dataframe(df, self.target, layer=name, driver="GPKG")
+                self.created[name] = list(df.columns)
+            self.rows[name] = self.rows.get(name, 0) + len(df)
+        self.seconds += time.perf_counter() - t0
+
+    def finish(self) -> dict[str, int]:
+        for name, df in self.empty.items():
+            if name not in self.created:
+                pyogrio.write_dataframe(df, self.target, layer=name, driver="GPKG")
+                self.rows[name] = 0
+        return dict(self.rows)
+
+
+def _batch_task(
+    files: dict[str, tuple[Path, str | None]],
+    comms: gpd.GeoDataFrame,
+    batch: list[str],
+    has_cid: bool,
+    cfg: Config,
+    order: list[str],
+    offset: str | None,
+    source: Path,
+    gpkg: Path,
+    inject: Mapping[str, str] | None,
+    coverage: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Read, prepare, plan and write one batch; return its summary (runs on a worker).
+
+    ``coverage`` (``radius_m``, ``owned``: the ids of the facilities the batch owns, ``box``:
+    their bounds) makes the batch compute coverage and catchments too (:func:`_batch_coverage`).
+    """
+    from gridplan.io.load import load_dataset
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    scratch = gpkg.parent / f"{gpkg.stem}-scratch"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    if gpkg.exists():
+        gpkg.unlink()
+    try:
+        raw = _read_batch(files, comms, batch, has_cid, coverage=coverage, offset=offset)
+        _write_scratch(scratch, raw)
+        del raw
+        try:
+            ds = load_dataset(scratch, offset=offset, config=cfg)
+        except DataError as exc:
+            msg = f"batch of communities {', '.join(batch)}: {exc}"
+            raise DataError(msg) from None
+        ds.source = source
+        t_read = time.perf_counter() - t0
+        grid_order = [s for s in order if s != "coverage"]
+        plan = _plan_with(ds, cfg, grid_order, _LocalRunner(), None, inject=inject)
+        plan.layers.pop("people", None)
+        figures: dict[str, Any] | None = None
+        if coverage is not None:
+            t_cov = time.perf_counter()
+            cov_layers, figures = _batch_coverage(
+                ds, plan.buildings, list(coverage["owned"]), cfg, float(coverage["radius_m"])
+            )
+            plan.layers.update(cov_layers)
+            plan.metadata["timings_s"]["coverage"] = round(time.perf_counter() - t_cov, 3)
+        t1 = time.perf_counter()
+        partial = gpkg.with_suffix(".part.gpkg")
+        if partial.exists():
+            partial.unlink()
+        write_plan_gpkg(plan, partial)
+        os.replace(partial, gpkg)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    flags = [f for stage in plan.metadata.get("flags", {}).values() for f in stage]
+    return {
+        "ids": batch,
+        "communities": len(batch),
+        "buildings": len(plan.buildings),
+        "households": int(plan.buildings["households"].sum()),
+        "grids": len(plan.grids),
+        "units": len(plan.layer("units")),
+        "flags": flags,
+        "seconds": {
+            "read_prepare": round(t_read, 3),
+            **plan.metadata.get("timings_s", {}),
+            "write": round(time.perf_counter() - t1, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        },
+        "cpu_s": round(time.process_time() - c0, 3),
+        "community_cpu_s": float(plan.metadata["parallel"].get("task_cpu_s", 0.0)),
+        "coverage": figures,
+    }
+
+
+def plan_to_folder_batched(
+    dataset_path: str | Path,
+    out: str | Path,
+    *,
+    config: Config | None = None,
+    batch_size: int = 16,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    stages: Iterable[str] | None = None,
+    offset: str | None = None,
+    retries: int = DEFAULT_RETRIES,
+    client: Any = None,
+    inject_failure: Mapping[str, str] | None = None,
+) -> Path:
+    """Plan a large dataset batch by batch of communities, never holding all of it in memory.
+
+    A batch is ``batch_size`` communities (in id order). Planning a batch is one task: read its
+    buildings with a ``community_id IN (…)`` filter (buildings without a community id: by the
+    batch's bounding box, kept when inside a batch community), the roads, barriers, facilities
+    and sites by the batch's bounding box (+5 %), the rosters by building id; validate and
+    prepare it as a dataset of its own (:func:`gridplan.io.load_dataset`); plan it community by
+    community (the same grids as in memory: :func:`~gridplan.parallel.plan_by_community`);
+    write its own GeoPackage. With ``workers``/``scheduler`` the batches run on Dask workers,
+    one batch per worker at a time (so a worker holds one batch); the driver holds only the
+    communities layer and the batches' summaries. As batches finish, their layers are appended into
+    ``plan.gpkg`` in batch order, one batch at a time (pyogrio ``append=True``), while the
+    workers plan the next batches; a ``metadata`` table ends it.
+
+    Stages: partition, units, staffing (within the batch: a head never comes from another
+    batch) and coverage. Coverage: the roads, barriers and facilities are read in the box of
+    the batch's communities, buildings and owned facilities grown by :func:`search_radius_m`
+    (the largest coverage search bound plus ``coverage.max_access_m``, as ground distance,
+    with pyogrio's ``bbox`` filter), which holds every walk a search can take from a batch
+    building, so the coverage rows (one per building, tier and category) are those of a
+    whole-dataset run and partition cleanly. A road component reaching beyond that box is
+    taken as part of the main network (snapping prefers the main component; see
+    :func:`_merge_open_components`: the one approximation, which matters only for a building
+    nearer a disconnected fragment reaching out of the box than the main network). Each
+    facility belongs to one batch (the batch of the community containing it, else of the
+    nearest community), which writes its row of ``facilities`` and its ``catchments``. The
+    ``coverage_summary`` community and grid rows come from their batch; its ``all`` rows and
+    the coverage metrics and flags are summed over the batches (households, then shares: a
+    share is weighted by households, never an average of the batches' shares).
+
+    Siting is left out (``metadata["skipped"]["site"]`` and a flag say so): choosing new
+    sites is one optimisation over the whole area (a site serves households of several
+    batches; the number of sites is shared), which does not split into batches. Map, report
+    and rosters are skipped too; plan a city in memory for those.
+
+    Resume: the work happens in ``.<out>.partial`` beside ``out``, whose ``progress.json`` lists
+    the finished batches with their communities (a batch's GeoPackage is renamed into place
+    only when complete). A run that fails keeps that folder; the same command run again (same
+    dataset files, config, stages and batch size) plans only the batches not finished. The
+    finished folder replaces ``out`` in one rename (a resume-aware variant of
+    :func:`gridplan.planfile.atomic_output_dir`: ``out`` is untouched until then).
+
+    Parameters
+    ----------
+    dataset_path
+        A dataset folder (one file per layer) or GeoPackage with a ``communities`` layer. With
+        ``scheduler``, the dataset and ``out`` must be on a file system the workers share.
+    out
+        The plan folder to write.
+    config
+        Settings; ``None`` for the defaults.
+    batch_size
+        Communities per batch (a worker's memory grows with it; a province community is
+        ~500 buildings).
+    workers, scheduler, client
+        Run the batches on Dask (see :func:`~gridplan.parallel.plan_parallel`).
+    overwrite
+        Replace an existing ``out``.
+    progress
+        Called with a line per batch.
+    stages
+        Some of ``partition``, ``units``, ``assign``, ``coverage`` (those they need are
+        added); ``None`` for all four. Coverage is skipped (and said so in the metadata) when
+        the dataset has no roads or no facilities.
+    offset
+        ``"gcj02"`` or ``"bd09"`` for offset coordinates.
+    retries
+        Times a batch is re-run after a worker error (Dask only); listed in the metadata.
+    inject_failure
+        For tests: community id -> marker file; that community fails once (see
+        :func:`~gridplan.parallel.plan_parallel`). Without Dask the failure stops the run (to
+        test resume).
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    DataError
+        A layer is missing or a batch does not validate (naming the batch's communities).
+    GridplanError
+        Batches failed on the workers even after ``retries`` (the finished ones are kept for a
+        resume).
+    """
+    cfg = config or DEFAULT
+    if batch_size < 1:
+        msg = f"batch_size must be at least 1, not {batch_size}"
+        raise _errors.ConfigError(msg)
+    src = Path(dataset_path)
+    files = _layer_files(src)
+    out = Path(out)
+    order = _order(BATCHED_STAGES if stages is None else stages)
+    beyond = [s for s in order if s not in BATCHED_STAGES]
+    if beyond:
+        msg = (
+            f"stage(s) {', '.join(beyond)} cannot run batch by batch; batched planning runs "
+            f"{', '.join(BATCHED_STAGES)}: plan in memory for the others"
+        )
+        raise _errors.ConfigError(msg)
+    comms = _read(files["communities"])
+    comms["community_id"] = comms["community_id"].astype(str)
+    comms = comms.sort_values("community_id", kind="stable").reset_index(drop=True)
+    ids = comms["community_id"].tolist()
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    info = pyogrio.read_info(files["buildings"][0], layer=files["buildings"][1])
+    has_cid = "community_id" in list(info["fields"])
+    n_buildings_in = int(info["features"])
+    fp = _fingerprint(src, cfg, batch_size, offset) + "|" + ",".join(order)
+    radius = search_radius_m(cfg)
+    cov_skip: str | None = None
+    owned: dict[int, list[str]] = {}
+    owned_box: dict[int, Box] = {}
+    n_facilities = 0
+    if "coverage" in order:
+        n_roads = (
+            int(pyogrio.read_info(files["roads"][0], layer=files["roads"][1])["features"])
+            if "roads" in files
+            else 0
+        )
+        if n_roads and "facilities" in files:
+            owned, owned_box, n_facilities = _facility_owners(
+                files["facilities"], comms, batch_size
+            )
+        if not n_roads or not n_facilities:
+            cov_skip = "the dataset needs `roads` and `facilities` layers"
+    with_cov = "coverage" in order and cov_skip is None
+    use_dask = client is not None or workers is not None or scheduler is not None
+
+    with contextlib.ExitStack() as stack:
+        work = stack.enter_context(_resumable_output_dir(out, overwrite=overwrite)).resolve()
+        state_path = work / "progress.json"
+        state: dict[str, Any] = {}
+        if state_path.exists():
+            with contextlib.suppress(ValueError):
+                state = json.loads(state_path.read_text(encoding="utf-8"))
+        if state.get("fingerprint") != fp:
+            if state:
+                logger.warning("%s belongs to another run (inputs changed): starting over", work)
+            for p in work.iterdir():
+                if p.is_dir():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            state = {"fingerprint": fp, "batches": {}, "resumed": 0, "retried": {}}
+        else:
+            state["resumed"] = int(state.get("resumed", 0)) + 1
+        (work / "batches").mkdir(exist_ok=True)
+
+        def save_state() -> None:
+            tmp_state = state_path.with_suffix(".json.tmp")
+            tmp_state.write_text(json.dumps(state, indent=1, default=str), encoding="utf-8")
+            os.replace(tmp_state, state_path)
+
+        save_state()
+        jobs: dict[str, tuple[Any, ...]] = {}
+        tags: dict[str, str] = {}
+        for bi, batch in enumerate(batches, start=1):
+            tag = f"{bi:05d}"
+            gpkg = work / "batches" / f"batch-{tag}.gpkg"
+            if tag in state["batches"] and gpkg.exists():
+                if progress:
+                    progress(f"batch {bi}/{len(batches)} already written: skipped")
+                continue
+            sub = comms[comms["community_id"].isin(batch)]
+            key = f"batch-{tag}"
+            tags[key] = tag
+            cov_job = (
+                {"radius_m": radius, "owned": owned.get(bi - 1, []), "box": owned_box.get(bi - 1)}
+                if with_cov
+                else None
+            )
+            jobs[key] = (
+                files,
+                sub,
+                batch,
+                has_cid,
+                cfg,
+                [s for s in order if with_cov or s != "coverage"],
+                offset,
+                src,
+                gpkg,
+                inject_failure,
+                cov_job,
+            )
+        runner: Any = (
+            stack.enter_context(_dask_runner(workers, scheduler, client, retries))
+            if use_dask
+            else _LocalRunner()
+        )
+        t_start = time.perf_counter()
+        cpu0 = time.process_time()
+        # plan.gpkg is rebuilt from the batch files on every run, in batch order, while the
+        # workers plan the remaining batches (a crash mid-append costs nothing: it is redone)
+        target = work / "plan.gpkg"
+        if target.exists():
+            target.unlink()
+        appender = _Appender(target, later=("coverage_summary",) if with_cov else ())
+        next_tag = [1]
+
+        def append_ready() -> None:
+            while next_tag[0] <= len(batches) and f"{next_tag[0]:05d}" in state["batches"]:
+                appender.add(work / "batches" / f"batch-{next_tag[0]:05d}.gpkg")
+                next_tag[0] += 1
+
+        for done_now, (key, summary) in enumerate(runner.run(_batch_task, jobs), start=1):
+            tag = tags[key]
+            state["batches"][tag] = summary
+            if key in runner.retried:
+                state["retried"][f"{key} ({', '.join(summary['ids'])})"] = runner.retried[key]
+            save_state()
+            append_ready()
+            if progress:
+                progress(
+                    f"batch {int(tag)}/{len(batches)} ({summary['ids'][0]}–{summary['ids'][-1]}) "
+                    f"planned: {summary['households']:,} households ({done_now}/{len(jobs)})"
+                )
+        if runner.failed:
+            lines = "; ".join(f"{k}: {why}" for k, why in sorted(runner.failed.items()))
+            msg = (
+                f"{len(runner.failed)} batch(es) failed on the workers even after {retries} "
+                f"retries ({lines}); the {len(state['batches'])} finished batch(es) are kept in "
+                f"{work}: run the same command again to resume"
+            )
+            raise GridplanError(msg)
+
+        if progress:
+            progress("appending the last batches to plan.gpkg …")
+        append_ready()
+        rows = appender.finish()
+        done = [state["batches"][t] for t in sorted(state["batches"])]
+        metrics: dict[str, Any] = {}
+        all_flags: dict[str, list[str]] = {}
+        cov_info: dict[str, Any] = {}
+        if with_cov:
+            parts = [d["coverage"] for d in done if d.get("coverage")]
+            whole, metrics["coverage"], all_flags["coverage"] = _merge_coverage(parts, cfg)
+            files_in_order = [
+                work / "batches" / f"batch-{i:05d}.gpkg" for i in range(1, len(batches) + 1)
+            ]
+            rows["coverage_summary"] = _write_coverage_summary(target, whole, files_in_order)
+            cov_info = {
+                "search_radius_m": round(radius, 3),
+                "facilities": n_facilities,
+                "facilities_read": sum(int(p["facilities_read"]) for p in parts),
+                "roads_read": sum(int(p["roads_read"]) for p in parts),
+                "open_components": sum(int(p["open_components"]) for p in parts),
+            }
+        summary_all = {
+            k: sum(int(d[k]) for d in done)
+            for k in ("communities", "buildings", "households", "grids", "units")
+        }
+        flags = [f for d in done for f in d.get("flags", [])]
+        if summary_all["buildings"] != n_buildings_in:
+            flags.append(
+                f"buildings: {n_buildings_in} in the dataset but {summary_all['buildings']} "
+                "planned; the others lie outside every community polygon and have no "
+                "community_id: give those buildings a community_id"
+            )
+        skipped = {"site": SITING_SKIPPED, "map": "batched mode", "report": "batched mode"}
+        if "coverage" not in order:
+            skipped["coverage"] = "not asked for (stages)"
+        elif cov_skip:
+            skipped["coverage"] = cov_skip
+        flags.append(
+            "siting (new facility sites) did not run: it optimises over the whole area and does "
+            "not split into batches; run `gridplan site` on a city in memory for it"
+        )
+        from gridplan import __version__
+
+        meta = {
+            "gridplan_version": __version__,
+            "seed": cfg.seed,
+            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parameters": cfg.to_dict(),
+            "stages": order,
+            "dataset": {"source": str(src)},
+            "batched": {
+                "batch_size": batch_size,
+                "batches": len(batches),
+                "resumed_runs": state.get("resumed", 0),
+                "mode": runner.mode,
+                "workers": int(runner.workers),
+                "retried": state.get("retried", {}),
+                "failed": {},
+                "rows": rows,
+                "seconds_this_run": round(time.perf_counter() - t_start, 3),
+                "append_seconds": round(appender.seconds, 3),
+                "cpu_s": {
+                    "batch_tasks": round(sum(float(d.get("cpu_s", 0.0)) for d in done), 3),
+                    "community_tasks": round(
+                        sum(float(d.get("community_cpu_s", 0.0)) for d in done), 3
+                    ),
+                    "driver_this_run": round(time.process_time() - cpu0, 3),
+                },
+                "batch_seconds": {tag: d.get("seconds", {}) for tag, d in state["batches"].items()},
+                "coverage": cov_info,
+                **summary_all,
+            },
+            "metrics": metrics,
+            "flags": {"batched": flags, **all_flags},
+            "skipped": skipped,
+        }
+        table = pd.DataFrame(
+            {
+                "key": list(meta),
+                "value": [
+                    json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+                    for v in meta.values()
+                ],
+            }
+        )
+        pyogrio.write_dataframe(table, target, layer="metadata", driver="GPKG")
+        shutil.rmtree(work / "batches", ignore_errors=True)
+        state_path.unlink(missing_ok=True)
+    return out

@@ -1,0 +1,609 @@
+"""The whole pipeline: dataset → grids → units → staffing, coverage, siting → plan folder.
+
+Data flows one way (DESIGN.md §4): no stage reaches back into an earlier one. Each stage is a
+library function of its own module; this module only decides which stages run, in which order,
+and assembles their results into a :class:`~gridplan.planfile.Plan`.
+
+Example
+-------
+>>> from gridplan import load_dataset, plan_dataset          # doctest: +SKIP
+>>> plan = plan_dataset(load_dataset("data/town"))           # doctest: +SKIP
+>>> plan.grids[["grid_id", "households"]].head()             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from gridplan import __version__
+from gridplan._errors import ConfigError, DataError
+from gridplan.dataset import Dataset
+from gridplan.output.planfile import Plan, atomic_output_dir, write_plan_gpkg
+from gridplan.settings import DEFAULT, Config
+
+__all__ = [
+    "STAGES",
+    "bundled_town",
+    "plan_dataset",
+    "plan_parameters",
+    "replan_config",
+    "replan_dataset",
+    "resolve_stages",
+    "run_to_folder",
+    "subset_communities",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Every stage, in the order they run.
+STAGES: tuple[str, ...] = ("partition", "units", "assign", "coverage", "site", "map", "report")
+
+#: What each stage needs before it (DESIGN.md §3: a stage command runs the stages it needs).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "partition": (),
+    "units": ("partition",),
+    "assign": ("partition", "units"),
+    "coverage": ("partition",),
+    "site": ("partition", "coverage"),
+    "map": ("partition", "units", "assign", "coverage", "site"),
+    "report": ("partition", "units", "assign", "coverage", "site"),
+}
+
+Progress = Callable[[str], None]
+
+
+def resolve_stages(requested: Iterable[str] | None) -> list[str]:
+    """The stages to run for ``requested`` (``None``: all), with everything they need, in order.
+
+    Raises
+    ------
+    ConfigError
+        An unknown stage name.
+    """
+    if requested is None:
+        return list(STAGES)
+    wanted: set[str] = set()
+    for stage in requested:
+        if stage not in NEEDS:
+            msg = f"unknown stage {stage!r}; stages are {', '.join(STAGES)}"
+            raise ConfigError(msg)
+        wanted.add(stage)
+        wanted.update(NEEDS[stage])
+    return [s for s in STAGES if s in wanted]
+
+
+def subset_communities(dataset: Dataset, community_ids: Sequence[str]) -> Dataset:
+    """A copy of ``dataset`` restricted to the given communities (``--communities``).
+
+    Buildings, people living in them and vulnerable rows are filtered by community; roads,
+    facilities and sites are kept whole so that coverage near a community edge stays right.
+
+    Raises
+    ------
+    DataError
+        An id that is not in the ``communities`` layer.
+    """
+    comms = dataset.layers["communities"]
+    known = set(comms["community_id"])
+    missing = [c for c in community_ids if c not in known]
+    if missing:
+        msg = (
+            f"communities: unknown id(s) {', '.join(missing)} in --communities; "
+            f"the dataset has {', '.join(sorted(known))}"
+        )
+        raise DataError(msg)
+    keep = set(community_ids)
+    layers = dict(dataset.layers)
+    layers["communities"] = comms[comms["community_id"].isin(keep)].copy()
+    b = layers["buildings"]
+    layers["buildings"] = b[b["community_id"].isin(keep)].copy()
+    kept_buildings = set(layers["buildings"]["building_id"])
+    for name in ("people", "vulnerable"):
+        df = layers.get(name)
+        if df is not None:
+            layers[name] = df[df["building_id"].isin(kept_buildings)].copy()
+    return replace(dataset, layers=layers, warnings=list(dataset.warnings))
+
+
+@dataclass
+class StageTimer:
+    progress: Progress | None
+    times: dict[str, float]
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.progress:
+            self.progress(f"{name} …")
+        t0 = time.perf_counter()
+        result = fn()
+        self.times[name] = round(time.perf_counter() - t0, 3)
+        logger.info("stage %s done in %.2f s", name, self.times[name])
+        return result
+
+
+def _metadata(dataset: Dataset, config: Config, stages: list[str]) -> dict[str, Any]:
+    return {
+        "gridplan_version": __version__,
+        "seed": config.seed,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "parameters": config.to_dict(),
+        "stages": stages,
+        "dataset": {
+            "source": str(dataset.source) if dataset.source else None,
+            "input_crs": dataset.input_crs.to_string() if dataset.input_crs else None,
+            "working_crs": dataset.crs.to_string() if dataset.crs else None,
+            "offset": dataset.offset,
+            "layers": {k: len(v) for k, v in dataset.layers.items() if v is not None},
+            "warnings": list(dataset.warnings),
+        },
+        "checksums": dict(dataset.checksums),
+        "metrics": {},
+        "flags": {},
+        "timings_s": {},
+    }
+
+
+def _has(dataset: Dataset, name: str) -> bool:
+    df = dataset.layer(name)
+    return df is not None and len(df) > 0
+
+
+def plan_dataset(
+    dataset: Dataset,
+    *,
+    config: Config | None = None,
+    stages: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    """Run the planning stages on a prepared dataset and return the plan in memory.
+
+    Stages whose input layers are missing are skipped with a note in the metadata
+    (staffing needs ``people``; coverage needs ``roads`` and ``facilities``).
+
+    Parameters
+    ----------
+    dataset
+        A prepared dataset (:func:`gridplan.io.load_dataset`).
+    config
+        Settings; ``None`` for the defaults.
+    stages
+        Stages to run (those they need are added); ``None`` for all.
+    progress
+        Called with a short line as each stage starts.
+
+    Returns
+    -------
+    Plan
+        Layers in the dataset's metric CRS; ``output_crs`` is the input's CRS.
+    """
+    from gridplan.partition.grids import partition_grids
+
+    cfg = config or DEFAULT
+
+    def partition() -> Any:
+        return partition_grids(
+            dataset.layers["buildings"],
+            dataset.layers["communities"],
+            roads=dataset.layer("roads"),
+            barriers=dataset.layer("barriers"),
+            config=cfg,
+            seed=cfg.seed,
+        )
+
+    order = resolve_stages(stages)
+    return plan_stages(
+        dataset,
+        cfg,
+        order,
+        progress,
+        lambda timer: grid_stage(dataset, cfg, order, timer, partition),
+    )
+
+
+@dataclass
+class GridStage:
+    """What the grid and unit stages produced, however they ran (at once, per community on
+    Dask workers, or as a re-plan)."""
+
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    building_parts: pd.DataFrame
+    units: gpd.GeoDataFrame | None = None
+    unit_members: pd.DataFrame | None = None
+    #: stage name ("partition", "units") -> metrics / flags
+    metrics: dict[str, Any] = field(default_factory=dict)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    #: extra metadata blocks ("replan", "parallel") and extra layers ("moved")
+    metadata: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def grid_stage(
+    dataset: Dataset,
+    cfg: Config,
+    order: list[str],
+    timer: StageTimer,
+    partition: Callable[[], Any],
+    *,
+    previous_units: Any = None,
+) -> GridStage:
+    """Grids (``partition()``: a fresh partition or a re-plan), then units, in this process."""
+    part = timer.run("partition", partition)
+    out = GridStage(
+        grids=part.grids.copy(),
+        buildings=part.buildings,
+        building_parts=part.building_parts,
+        metrics={"partition": part.metrics},
+        flags={"partition": list(part.flags)},
+    )
+    if hasattr(part, "changed_grids"):
+        out.metadata["replan"] = {
+            "changed_grids": list(part.changed_grids),
+            "kept_grids": list(part.kept),
+            "households_moved": int(part.moved["households"].sum()) if len(part.moved) else 0,
+            "buildings_moved": len(part.moved),
+        }
+        out.layers["moved"] = part.moved
+    if "units" in order:
+        from gridplan.units.form import form_units
+
+        res = timer.run(
+            "units",
+            lambda: form_units(
+                part.buildings,
+                roads=dataset.layer("roads"),
+                config=cfg,
+                seed=cfg.seed,
+                previous=previous_units,
+                keep_grids=list(getattr(part, "kept", ())),
+                building_parts=part.building_parts,
+            ),
+        )
+        out.units, out.unit_members = res.units, res.unit_members
+        out.metrics["units"] = res.metrics
+        out.flags["units"] = list(res.flags)
+    return out
+
+
+Catchments = Callable[[gpd.GeoDataFrame, Any, Config], gpd.GeoDataFrame]
+
+
+def plan_stages(
+    dataset: Dataset,
+    cfg: Config,
+    order: list[str],
+    progress: Progress | None,
+    grids_and_units: Callable[[StageTimer], GridStage],
+    *,
+    catchments_fn: Catchments | None = None,
+) -> Plan:
+    """Every stage of ``order``: grids and units from ``grids_and_units``, then staffing,
+    coverage and siting, shared by a fresh plan, a re-plan and a Dask run."""
+    meta = _metadata(dataset, cfg, order)
+    timer = StageTimer(progress, meta["timings_s"])
+    skipped: dict[str, str] = {}
+    layers: dict[str, pd.DataFrame] = {"communities": dataset.layers["communities"]}
+    roads = dataset.layer("roads")
+    barriers = dataset.layer("barriers")
+
+    gs = grids_and_units(timer)
+    meta["metrics"].update(gs.metrics)
+    meta["flags"].update(gs.flags)
+    meta.update(gs.metadata)
+    layers.update(gs.layers)
+    grids = gs.grids
+    planned = gs.buildings
+    if planned["households_estimated"].any():
+        from gridplan.households import grid_household_sensitivity
+
+        meta["sensitivity"] = timer.run(
+            "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg)
+        )
+    if len(gs.building_parts):
+        layers["building_parts"] = gs.building_parts
+    units, members = gs.units, gs.unit_members
+    if units is not None and members is not None:
+        layers["units"] = units
+        layers["unit_members"] = members
+        n_units = units.groupby("grid_id").size()
+        grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
+
+    network = None
+    need_network = ("coverage" in order or "assign" in order) and _has(dataset, "roads")
+    if need_network:
+        from gridplan.network.graph import build_walk_network
+
+        network = timer.run(
+            "network", lambda: build_walk_network(roads, barriers=barriers, config=cfg)
+        )
+
+    if "assign" in order:
+        if not _has(dataset, "people"):
+            skipped["assign"] = "the dataset has no `people` layer"
+        elif units is None or members is None:
+            skipped["assign"] = "units were not formed"
+        else:
+            from gridplan.staffing.assign import assign_staff
+
+            staff = timer.run(
+                "assign",
+                lambda: assign_staff(
+                    dataset.layers["people"],
+                    grids=grids,
+                    units=units,
+                    unit_members=members,
+                    buildings=planned,
+                    vulnerable=dataset.layer("vulnerable"),
+                    network=network,
+                    config=cfg,
+                    seed=cfg.seed,
+                ),
+            )
+            grids = staff.grids
+            layers["units"] = staff.units
+            layers["assignments"] = staff.assignments
+            layers["vacancies"] = staff.vacancies
+            meta["metrics"]["staffing"] = staff.metrics
+            meta["flags"]["staffing"] = list(staff.flags)
+
+    cov = None
+    if "coverage" in order:
+        if network is None or not _has(dataset, "facilities"):
+            skipped["coverage"] = "the dataset needs `roads` and `facilities` layers"
+        else:
+            from gridplan.access.coverage import compute_coverage
+
+            facilities = dataset.layers["facilities"]
+            cov = timer.run(
+                "coverage", lambda: compute_coverage(planned, facilities, network, config=cfg)
+            )
+            layers["coverage"] = cov.coverage
+            layers["coverage_summary"] = cov.summary
+            layers["facilities"] = facilities
+            meta["metrics"]["coverage"] = cov.metrics
+            meta["flags"]["coverage"] = list(cov.flags)
+            layers["catchments"] = timer.run(
+                "catchments",
+                lambda: (catchments_fn or _catchments)(facilities, network, cfg),
+            )
+
+    if "site" in order:
+        if cov is None or network is None:
+            skipped["site"] = "coverage did not run"
+        else:
+            from gridplan.access.siting import site_facilities
+
+            site = timer.run(
+                "site",
+                lambda: site_facilities(
+                    planned,
+                    cov.coverage,
+                    network,
+                    sites=dataset.layer("sites"),
+                    facilities=dataset.layer("facilities"),
+                    config=cfg,
+                ),
+            )
+            layers["sites"] = site.sites
+            meta["metrics"]["siting"] = site.metrics
+            meta["flags"]["siting"] = list(getattr(site, "flags", []))
+
+    if "n_units" not in grids.columns:
+        grids["n_units"] = 0
+    if "head_id" not in grids.columns:
+        grids["head_id"] = None
+    layers["grids"] = grids
+    layers["buildings"] = planned
+    if _has(dataset, "people"):
+        layers["people"] = dataset.layers["people"]
+    meta["skipped"] = skipped
+    for stage, why in skipped.items():
+        logger.warning("stage %s skipped: %s", stage, why)
+    return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
+
+
+def _catchments(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
+    from gridplan.access.isochrones import catchments
+
+    return catchments(facilities, network, config=cfg)
+
+
+def replan_dataset(
+    old: Plan,
+    dataset: Dataset,
+    *,
+    config: Config | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    """Re-plan ``dataset`` after a change, keeping as much of ``old`` as the bounds allow.
+
+    Grids still within bounds keep their buildings and codes; the fewest households move; the
+    units of untouched grids are kept as they were. The plan's metadata gains ``replan``:
+    changed and kept grids and the households moved (also the ``moved`` layer), and
+    ``parameters_changed`` / ``parameters_not_in_old_plan``: how ``config`` differs from the
+    parameters the old plan was made with.
+
+    Parameters
+    ----------
+    old
+        The old plan (:func:`gridplan.planfile.read_plan`).
+    dataset
+        The changed dataset.
+    config
+        Settings; ``None`` for the old plan's own parameters (:func:`replan_config`). Settings
+        that differ from the old plan's are logged as a warning: they move households that
+        would otherwise stay.
+    progress
+        Called with a short line as each stage starts.
+    """
+    from gridplan.partition.replan import replan_grids
+    from gridplan.settings import parameter_changes
+    from gridplan.units.form import UnitsResult
+
+    old_params = plan_parameters(old.metadata)
+    cfg = config if config is not None else replan_config(old)
+    changed_params, not_recorded = parameter_changes(old_params, cfg)
+    if changed_params:
+        logger.warning(
+            "the re-plan's parameters differ from the old plan's: %s; households move that "
+            "would stay with the old plan's parameters (re-plan without --config, or with the "
+            "old plan's settings, to keep the change minimal)",
+            "; ".join(f"{c['key']} {c['old']!r} → {c['new']!r}" for c in changed_params),
+        )
+    crs = dataset.crs
+    old_grids = old.grids.to_crs(crs)
+    old_buildings = old.buildings.to_crs(crs)
+
+    def partition() -> Any:
+        return replan_grids(
+            old_buildings,
+            old_grids,
+            dataset.layers["buildings"],
+            dataset.layers["communities"],
+            roads=dataset.layer("roads"),
+            barriers=dataset.layer("barriers"),
+            config=cfg,
+            seed=cfg.seed,
+        )
+
+    previous = None
+    if "units" in old.layers and len(old.units):
+        previous = UnitsResult(
+            units=old.units.to_crs(crs),
+            unit_members=old.unit_members,
+            metrics={},
+            flags=[],
+        )
+    order = list(STAGES)
+
+    def grids_and_units(timer: StageTimer) -> GridStage:
+        gs = grid_stage(dataset, cfg, order, timer, partition, previous_units=previous)
+        info = gs.metadata.setdefault("replan", {})
+        info["parameters_changed"] = changed_params
+        info["parameters_not_in_old_plan"] = not_recorded
+        return gs
+
+    return plan_stages(dataset, cfg, order, progress, grids_and_units)
+
+
+def plan_parameters(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a plan was made with, from its metadata (``parameters``, and ``seed``
+    when the parameters lack it); ``{}`` when the metadata records none."""
+    params = metadata.get("parameters")
+    out = dict(params) if isinstance(params, dict) else {}
+    if "seed" not in out and "seed" in metadata:
+        out["seed"] = metadata["seed"]
+    return out
+
+
+def replan_config(
+    old: Plan, source: str | Path | dict[str, Any] | None = None, **overrides: Any
+) -> Config:
+    """The settings of a re-plan of ``old``: the old plan's parameters (seed included), with
+    ``source`` (a ``plan.toml``) and ``overrides`` on top of them, key by key.
+
+    Parameters the old plan does not record take the documented defaults, with a warning
+    (:func:`gridplan.settings.load_config_over`).
+
+    Raises
+    ------
+    ConfigError
+        A bad ``source`` or override, or bounds that are inconsistent once merged.
+    """
+    from gridplan.settings import load_config_over
+
+    return load_config_over(plan_parameters(old.metadata), source, **overrides)
+
+
+def bundled_town() -> Path:
+    """Path of the bundled sample town (``data/town`` of the source tree).
+
+    When gridplan is installed without its source tree, the town is generated once (it is
+    deterministic) into the user's cache folder.
+    """
+    here = Path(__file__).resolve().parents[2] / "data" / "town"
+    if (here / "buildings.geojson").exists():
+        return here
+    from gridplan.sample.generate import write_sample
+
+    cache = Path.home() / ".cache" / "gridplan" / f"town-{__version__}"
+    if not (cache / "buildings.geojson").exists():
+        write_sample(cache, "town", seed=0, overwrite=True)
+    return cache
+
+
+def _public_layers(plan: Plan) -> Plan:
+    """The plan as written: the people roster itself never goes into ``plan.gpkg``."""
+    layers = {k: v for k, v in plan.layers.items() if k != "people"}
+    return Plan(layers=layers, metadata=plan.metadata, crs=plan.crs, output_crs=plan.output_crs)
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run_to_folder(
+    plan: Plan,
+    out: str | Path,
+    *,
+    stages: Iterable[str] | None = None,
+    overwrite: bool = False,
+    lang: str = "zh",
+    reveal_personal: bool = False,
+    basemap: str = "osm",
+    tianditu_key: str | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Write a plan folder atomically: ``plan.gpkg``, report, rosters and (when asked) the map.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false; nothing is changed.
+    """
+    order = resolve_stages(stages)
+    out = Path(out)
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        if progress:
+            progress("writing plan.gpkg …")
+        write_plan_gpkg(_public_layers(plan), tmp / "plan.gpkg")
+        if "report" in order:
+            from gridplan.output.report.write import write_report
+
+            if progress:
+                progress("writing report …")
+            write_report(plan, tmp, lang="zh" if lang == "zh" else "en")
+        if "assign" in order and "assignments" in plan.layers:
+            from gridplan.output.rosters import write_rosters
+
+            write_rosters(plan, tmp, lang=lang, reveal=reveal_personal)
+        if "map" in order:
+            from gridplan.output.maps.make import write_map
+
+            if progress:
+                progress("writing map.html …")
+            write_map(plan, tmp / "map.html", lang=lang, basemap=basemap, tianditu_key=tianditu_key)
+        manifest = {
+            p.relative_to(tmp).as_posix(): file_checksum(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file()
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8"
+        )
+    return out

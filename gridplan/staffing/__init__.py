@@ -1,0 +1,14 @@
+"""Staffing with OR-Tools: grid heads, grid workers, building and unit heads, volunteers."""
+
+from __future__ import annotations
+
+from gridplan.staffing.assign import POST_ROLES, ROLES, StaffingResult, assign_staff
+from gridplan.staffing.context import DistanceFn
+
+__all__ = [
+    "POST_ROLES",
+    "ROLES",
+    "DistanceFn",
+    "StaffingResult",
+    "assign_staff",
+]
