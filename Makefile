@@ -44,6 +44,7 @@ lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check gridplan tests benchmarks
 	$(BIN)/ruff format --check gridplan tests benchmarks
 	$(BIN)/mypy gridplan
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layers.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -39,9 +39,9 @@ from _common import WORK_DIR, table, write_section
 from gridplan.access.coverage import (
     _check_facilities,
     _subset,
-    _tier_pairs,
     profile_speed,
     tier_label,
+    tier_pairs,
 )
 from gridplan.access.isochrones import catchments
 from gridplan.io.load import load_dataset
@@ -65,7 +65,7 @@ def plain_catchments(facilities: gpd.GeoDataFrame, network: WalkNetwork) -> gpd.
     snap = snap_points(network, fac.geometry, config=cfg)
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
-    pairs = _tier_pairs(cfg)
+    pairs = tier_pairs(cfg)
     for i, (fid, cat) in enumerate(zip(fac["facility_id"], fac["category"], strict=True)):
         for t in [t for t, c in pairs if c == cat]:
             budget = t * speed

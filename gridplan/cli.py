@@ -246,7 +246,7 @@ def _run(
     scheduler: str | None = None,
     batch_size: int | None = None,
 ) -> None:
-    from gridplan.output.planfile import check_output_dir
+    from gridplan._atomic import check_output_dir
     from gridplan.run.pipeline import plan_dataset, run_to_folder
 
     check_output_dir(out, overwrite=overwrite)  # fail before any work
@@ -409,7 +409,8 @@ def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -
 
     The re-plan uses OLD_PLAN's parameters and seed; --config, --seed and --strict override
     them key by key (with a warning: changed parameters move more households)."""
-    from gridplan.output.planfile import check_output_dir, read_plan
+    from gridplan._atomic import check_output_dir
+    from gridplan.output.planfile import read_plan
     from gridplan.run.pipeline import replan_config, replan_dataset, run_to_folder
 
     overwrite = kw.pop("overwrite")

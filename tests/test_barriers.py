@@ -119,6 +119,7 @@ def pieces_of(community: Polygon, barriers: list[shapely.Geometry]) -> list[Poly
     ``settings.BARRIER_SNAP_M`` (1 m) between barriers and the community line are closed, as
     split_faces closes them; buildings keep 4 m from barriers, so no building is lost."""
     lines = [g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g for g in barriers]
+    lines.append(community.boundary)
     cut = shapely.difference(community, shapely.union_all(lines).buffer(BARRIER_SNAP_M / 2))
     return [p for p in shapely.get_parts(cut) if p.area > 1.0]
 

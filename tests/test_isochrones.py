@@ -13,7 +13,7 @@ from shapely import ops
 from shapely.geometry import LineString, Point
 
 import gridplan.access.isochrones as iso
-from gridplan.access.coverage import _check_facilities, _subset, _tier_pairs, profile_speed
+from gridplan.access.coverage import _check_facilities, _subset, profile_speed, tier_pairs
 from gridplan.access.isochrones import catchments
 from gridplan.network.distances import node_distances
 from gridplan.network.graph import build_walk_network
@@ -66,7 +66,7 @@ def reference(facilities, network, config=None, buffer_m=None):
     snap = snap_points(network, fac.geometry, config=cfg)
     out = []
     for i, cat in enumerate(fac["category"]):
-        for t in [t for t, c in _tier_pairs(cfg) if c == cat]:
+        for t in [t for t, c in tier_pairs(cfg) if c == cat]:
             if not snap.reachable[i]:
                 out.append(None)
                 continue

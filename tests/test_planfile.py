@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from gridplan._atomic import atomic_output_dir
 from gridplan._errors import DataError, OutputExistsError
 from gridplan.output.planfile import (
     CONTRACT_LAYERS,
     Plan,
-    atomic_output_dir,
     read_plan,
     write_plan_gpkg,
 )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from gridplan.access.coverage import (
     PROFILES,
+    SEARCH_FACTOR,
     CoverageResult,
     compute_coverage,
     profile_speed,
     residential_buildings,
     tier_label,
+    tier_pairs,
 )
 from gridplan.access.covering import CoverSolution, solve_max_cover, solve_set_cover
 from gridplan.access.isochrones import catchments
@@ -21,6 +23,7 @@ from gridplan.access.siting import (
 
 __all__ = [
     "PROFILES",
+    "SEARCH_FACTOR",
     "CoverSolution",
     "CoverageResult",
     "SitingResult",
@@ -34,4 +37,5 @@ __all__ = [
     "solve_max_cover",
     "solve_set_cover",
     "tier_label",
+    "tier_pairs",
 ]

@@ -48,14 +48,20 @@ from gridplan.settings import DEFAULT, Config
 
 __all__ = [
     "PROFILES",
+    "SEARCH_FACTOR",
     "CoverageResult",
     "compute_coverage",
     "profile_speed",
     "residential_buildings",
     "tier_label",
+    "tier_pairs",
 ]
 
 log = logging.getLogger(__name__)
+
+#: Minutes to a category are searched up to this many times the tier's walk (farther is
+#: reported as beyond the search).
+SEARCH_FACTOR = 2.0
 
 #: Walking-speed profiles: ``standard`` (``speed_m_per_min``), ``elderly``.
 PROFILES: tuple[str, ...] = ("standard", "elderly")
@@ -140,7 +146,8 @@ def _check_facilities(facilities: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     return fac.sort_values("facility_id", kind="stable")
 
 
-def _tier_pairs(cfg: Config) -> list[tuple[int, str]]:
+def tier_pairs(cfg: Config) -> list[tuple[int, str]]:
+    """Every (tier minutes, category) the config checks, tiers ascending."""
     return [(int(t), str(c)) for t, cats in sorted(cfg.coverage.tiers.items()) for c in cats]
 
 
@@ -151,7 +158,7 @@ def compute_coverage(
     *,
     config: Config | None = None,
     profile: str = "standard",
-    search_factor: float | None = 2.0,
+    search_factor: float | None = SEARCH_FACTOR,
 ) -> CoverageResult:
     """Walking minutes from each residential building to the nearest facility of each category.
 
@@ -189,7 +196,7 @@ def compute_coverage(
     t0 = time.perf_counter()
     res = residential_buildings(buildings)
     fac = _check_facilities(facilities)
-    pairs = _tier_pairs(cfg)
+    pairs = tier_pairs(cfg)
     flags: list[str] = []
 
     bsnap = snap_points(network, res.geometry, config=cfg)

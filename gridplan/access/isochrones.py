@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from gridplan.access.coverage import _check_facilities, _tier_pairs, profile_speed, tier_label
+from gridplan.access.coverage import _check_facilities, profile_speed, tier_label, tier_pairs
 from gridplan.network.graph import WalkNetwork
 from gridplan.network.snapping import SnapResult, snap_points
 from gridplan.settings import DEFAULT, Config
@@ -90,7 +90,7 @@ def catchments(
     speed = profile_speed(profile, cfg)
     fac = _check_facilities(facilities)
     snap = snap_points(network, fac.geometry, config=cfg)
-    pairs = _tier_pairs(cfg)
+    pairs = tier_pairs(cfg)
     tiers_of: dict[str, list[int]] = {}
     for t, c in pairs:
         tiers_of.setdefault(c, []).append(t)

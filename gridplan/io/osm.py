@@ -31,8 +31,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from gridplan._atomic import atomic_output_dir
 from gridplan._errors import DataError
-from gridplan.output.planfile import atomic_output_dir
 
 __all__ = [
     "FACILITY_TAGS",

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from gridplan.output.maps.make import BASEMAPS, explore, grid_colors, make_map, write_map
-from gridplan.output.planfile import (
-    CONTRACT_LAYERS,
-    EXTRA_LAYERS,
-    Plan,
-    atomic_output_dir,
-    check_output_dir,
-    read_plan,
-    write_plan_gpkg,
-)
+from gridplan.output.planfile import CONTRACT_LAYERS, EXTRA_LAYERS, Plan, read_plan, write_plan_gpkg
 from gridplan.output.report.labels import REPORT_LABELS
 from gridplan.output.report.render import render_markdown
 from gridplan.output.report.write import build_report, write_report
@@ -30,9 +22,7 @@ __all__ = [
     "REPORT_LABELS",
     "Person",
     "Plan",
-    "atomic_output_dir",
     "build_report",
-    "check_output_dir",
     "explore",
     "grid_colors",
     "make_map",

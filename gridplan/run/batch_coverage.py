@@ -9,7 +9,6 @@ flags and ``coverage_summary`` layer (:func:`_merge_coverage`, :func:`_write_cov
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -34,10 +33,10 @@ def search_radius_m(config: Config | None = None) -> float:
     ``coverage.max_access_m`` of itself. The radius is the largest search bound plus
     ``max_access_m``.
     """
-    from gridplan.access.coverage import compute_coverage, profile_speed
+    from gridplan.access.coverage import SEARCH_FACTOR, profile_speed
 
     cfg = config or DEFAULT
-    factor = inspect.signature(compute_coverage).parameters["search_factor"].default
+    factor = SEARCH_FACTOR
     tiers = [int(t) for t, cats in cfg.coverage.tiers.items() if cats]
     longest = max(tiers, default=0) * profile_speed("standard", cfg) * float(factor)
     return float(longest + cfg.coverage.max_access_m)
@@ -222,7 +221,7 @@ def _merge_coverage(
     """The ``all`` rows of the coverage summary, the coverage metrics and flags of the whole
     plan, from the batches' figures: households are summed, then shares divided (a share is
     weighted by households, never an average of the batches' shares)."""
-    from gridplan.access.coverage import _tier_pairs, profile_speed, tier_label
+    from gridplan.access.coverage import profile_speed, tier_label, tier_pairs
 
     keys: list[tuple[str, str]] = []
     sums: dict[tuple[str, str], np.ndarray] = {}
@@ -255,7 +254,7 @@ def _merge_coverage(
 
     households = total("households")
     denom = max(households, 1)
-    pairs = _tier_pairs(cfg)
+    pairs = tier_pairs(cfg)
     share: dict[str, dict[str, float]] = {}
     for t, c in pairs:
         got = sums.get((tier_label(t), c), np.zeros(3, dtype=np.int64))

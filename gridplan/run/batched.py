@@ -32,8 +32,9 @@ import pandas as pd
 import pyogrio
 
 from gridplan import _errors
+from gridplan._atomic import check_output_dir
 from gridplan._errors import DataError, GridplanError
-from gridplan.output.planfile import check_output_dir, write_plan_gpkg
+from gridplan.output.planfile import write_plan_gpkg
 from gridplan.run.batch_coverage import (
     _batch_coverage,
     _facility_owners,

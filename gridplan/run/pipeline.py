@@ -27,9 +27,10 @@ import geopandas as gpd
 import pandas as pd
 
 from gridplan import __version__
+from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
-from gridplan.output.planfile import Plan, atomic_output_dir, write_plan_gpkg
+from gridplan.output.planfile import Plan, write_plan_gpkg
 from gridplan.settings import DEFAULT, Config
 
 __all__ = [

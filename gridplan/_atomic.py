@@ -1,0 +1,85 @@
+"""One atomic output folder for every command that writes one (plans, samples, OSM imports).
+
+A command builds its output in a temporary folder beside the target and swaps it in only
+when everything is written: on an error the earlier output stays exactly as it was, and
+without ``overwrite`` an existing output is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from gridplan._errors import OutputExistsError
+
+__all__ = ["atomic_output_dir", "check_output_dir"]
+
+
+def check_output_dir(out: str | Path, *, overwrite: bool = False) -> None:
+    """Raise before any work when ``out`` may not be written (DESIGN.md §3: an existing output
+    is left untouched unless ``--overwrite`` is given).
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false, or ``out`` is a file.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
+        raise OutputExistsError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"{out} exists and is not a folder; choose another --out"
+        raise OutputExistsError(msg)
+
+
+@contextlib.contextmanager
+def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Build an output folder atomically.
+
+    Yields a fresh temporary folder beside ``out``; when the ``with`` block ends without an
+    error the temporary folder replaces ``out``. On an error it is removed and ``out`` is left
+    exactly as it was.
+
+    Parameters
+    ----------
+    out
+        The folder to create or replace.
+    overwrite
+        Replace an existing ``out``. Without it an existing ``out`` raises before any work.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    """
+    out = Path(out)
+    check_output_dir(out, overwrite=overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a plan folder is an ordinary folder
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old: Path | None = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        old.rmdir()
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
