@@ -1,10 +1,22 @@
-"""Shared fixtures: the bundled sample town, loaded and planned once per test session."""
+"""Shared fixtures: the bundled sample town, loaded and planned once per test session.
+
+Property tests run the same generated examples on every run (hypothesis profile ``ci``), so
+a clean clone passes or fails the same way each time; ``GRIDPLAN_HYPOTHESIS=explore`` draws
+new random examples (and ``GRIDPLAN_EXAMPLES=300`` raises the count where a test reads it),
+which is how the barrier and staffing edge cases were found.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("GRIDPLAN_HYPOTHESIS", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 TOWN = ROOT / "data" / "town"
