@@ -12,11 +12,11 @@ from pyproj import CRS
 from shapely.geometry import LineString, Point, Polygon, box
 
 from gridplan._errors import DataError
+from gridplan._text import format_ids, parse_bool, split_list
 from gridplan.dataset import Dataset
 from gridplan.io.load import read_dataset
 from gridplan.settings import load_config
 from gridplan.validate.checks import check_dataset, validate_dataset
-from gridplan.validate.common import format_ids, parse_bool, split_list
 
 
 def _ds(layers: dict[str, pd.DataFrame] | None = None, **kw) -> Dataset:

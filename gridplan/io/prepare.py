@@ -15,12 +15,14 @@ import shapely
 from pyproj import CRS
 
 from gridplan._errors import DataError
+from gridplan._text import format_ids, message, parse_bool, split_list
 from gridplan.dataset import Dataset
 from gridplan.households import estimate_households
 from gridplan.io.read import LAYERS, _missing
 from gridplan.offsets import local_utm_crs
 from gridplan.settings import DEFAULT, Config
 from gridplan.validate import checks as _validate
+from gridplan.validate.common import row_labels
 
 __all__ = ["prepare_dataset"]
 
@@ -69,9 +71,9 @@ def _repair(frame: gpd.GeoDataFrame, layer: str, warnings: list[str]) -> gpd.Geo
     invalid = present & ~shapely.is_valid(values)
     if not invalid.any():
         return frame
-    labels = _validate._labels(frame, layer)
+    labels = row_labels(frame, layer)
     warnings.append(
-        _validate._message(
+        message(
             layer,
             "invalid geometry repaired (make_valid)",
             labels[invalid],
@@ -91,14 +93,14 @@ def _single_polygons(
     multi = ~kinds.isin(["Polygon", "Point"] if allow_points else ["Polygon"]) & geom.notna()
     if not multi.any():
         return frame
-    labels = _validate._labels(frame, layer)
+    labels = row_labels(frame, layer)
     fixed = geom.copy()
     fixed[multi] = [_largest_polygon(g) for g in geom[multi]]
     parts = shapely.get_num_geometries(np.asarray(geom[multi].values))
     several = labels[multi][parts > 1]
     if len(several):
         warnings.append(
-            _validate._message(
+            message(
                 layer,
                 "several polygons per row, the largest part is kept",
                 several,
@@ -149,15 +151,11 @@ def _float_col(series: pd.Series) -> pd.Series:
 
 
 def _bool_col(series: pd.Series) -> pd.Series:
-    return pd.Series(
-        [bool(_validate.parse_bool(v)) for v in series], index=series.index, dtype=bool
-    )
+    return pd.Series([bool(parse_bool(v)) for v in series], index=series.index, dtype=bool)
 
 
 def _list_col(series: pd.Series) -> pd.Series:
-    return pd.Series(
-        [";".join(_validate.split_list(v)) for v in series], index=series.index, dtype=object
-    )
+    return pd.Series([";".join(split_list(v)) for v in series], index=series.index, dtype=object)
 
 
 def _ensure(frame: pd.DataFrame, col: str, value: Any = None) -> pd.DataFrame:
@@ -201,7 +199,7 @@ def _type_layer(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
         f["name"] = _str_col(f["name"]) if "name" in f else pd.Series(None, f.index, object)
         if "walkable" in f:
             f["walkable"] = pd.array(
-                [None if _missing(v) else _validate.parse_bool(v) for v in f["walkable"]],
+                [None if _missing(v) else parse_bool(v) for v in f["walkable"]],
                 dtype="boolean",
             )
         else:
@@ -302,7 +300,7 @@ def _calibration_gaps(b: gpd.GeoDataFrame, comm: gpd.GeoDataFrame) -> list[str]:
     if not gaps:
         return []
     return [
-        _validate._message(
+        message(
             "communities",
             "households_total not matched (the given building counts exceed it, or no building "
             "without a count looks residential)",
@@ -365,7 +363,7 @@ def prepare_dataset(raw: Dataset, *, config: Config | None = None) -> Dataset:
         if len(given) > 1:
             warnings.append(
                 "communities: no communities layer, so all buildings form one community C01 "
-                f"(their community_id values {_validate.format_ids(sorted(given))} are replaced). "
+                f"(their community_id values {format_ids(sorted(given))} are replaced). "
                 "Fix: add a communities layer"
             )
         b["community_id"] = pd.Series(None, index=b.index, dtype=object)
@@ -392,7 +390,7 @@ def prepare_dataset(raw: Dataset, *, config: Config | None = None) -> Dataset:
         points_missing &= pd.to_numeric(b["footprint_m2"], errors="coerce").isna()
     if points_missing.any():
         warnings.append(
-            _validate._message(
+            message(
                 "buildings",
                 "point buildings without households or footprint_m2 get 0 households",
                 b.loc[points_missing, "building_id"],

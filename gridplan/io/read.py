@@ -19,7 +19,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from gridplan._errors import DataError
-from gridplan.validate import checks as _validate
+from gridplan._text import format_ids
 
 LAYERS: tuple[str, ...] = (
     "buildings",
@@ -313,7 +313,7 @@ def _read_csv(path: Path, layer: str, problems: list[str]) -> pd.DataFrame:
             rows = [f"row {i + 1}" for i in np.flatnonzero(bad.to_numpy())]
             problems.append(
                 f"{layer}: WKT geometry that cannot be read ({len(rows)}): "
-                f"{_validate.format_ids(rows)} in {path.name}. Fix: write valid WKT such as "
+                f"{format_ids(rows)} in {path.name}. Fix: write valid WKT such as "
                 "POLYGON ((x y, ...)) or give lon/lat columns"
             )
         return gpd.GeoDataFrame(frame.drop(columns=[wkt_col]), geometry=geoms, crs=crs)
@@ -325,7 +325,7 @@ def _read_csv(path: Path, layer: str, problems: list[str]) -> pd.DataFrame:
             rows = [f"row {i + 1}" for i in np.flatnonzero((~ok).to_numpy())]
             problems.append(
                 f"{layer}: lon/lat missing or not numbers ({len(rows)}): "
-                f"{_validate.format_ids(rows)} in {path.name}. Fix: give decimal degrees"
+                f"{format_ids(rows)} in {path.name}. Fix: give decimal degrees"
             )
         pts = shapely.points(lon.fillna(0.0).to_numpy(), lat.fillna(0.0).to_numpy())
         pts = np.where(ok.to_numpy(), pts, None)

@@ -54,24 +54,13 @@ from scipy.sparse.csgraph import connected_components
 from gridplan._errors import DataError
 from gridplan.network.distances import (
     distance_matrix,
-    distance_to_nearest,
-    iter_distance_pairs,
-    nearest_source_distances,
-    node_distances,
 )
-from gridplan.network.snapping import SegmentIndex, SnapResult, segment_index, snap_points
+from gridplan.network.snapping import SegmentIndex, segment_index, snap_points
 from gridplan.settings import DEFAULT, Config
 
 __all__ = [
-    "SnapResult",
     "WalkNetwork",
     "build_walk_network",
-    "distance_matrix",
-    "distance_to_nearest",
-    "iter_distance_pairs",
-    "nearest_source_distances",
-    "node_distances",
-    "snap_points",
     "walkable_mask",
 ]
 

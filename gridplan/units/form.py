@@ -73,8 +73,6 @@ from gridplan.units.group import (
     _improve,
 )
 from gridplan.units.split import Member, _Split, _split_building
-from gridplan.units.split import _band_entrance as _band_entrance
-from gridplan.units.split import _split_sequence as _split_sequence
 
 __all__ = ["UnitsResult", "form_units"]
 

@@ -55,41 +55,27 @@ import pandas as pd
 from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
 from gridplan.validate.buildings import (
-    MAX_OVERLAP_M2,
     _check_building_communities,
     _check_buildings,
     _check_communities,
 )
 from gridplan.validate.common import (
     ID_COLUMNS,
-    _labels,
     _Report,
-    format_ids,
-    parse_bool,
-    split_list,
+    row_labels,
 )
-from gridplan.validate.common import MAX_IDS as MAX_IDS
-from gridplan.validate.common import _message as _message
-from gridplan.validate.geometry import GEOMETRY_TYPES, _check_geometry, _check_range, _metric
+from gridplan.validate.geometry import _check_geometry, _check_range, _metric
 from gridplan.validate.people import _check_categories, _check_people, _check_vulnerable
 
 if TYPE_CHECKING:
     from gridplan.dataset import Dataset
 
 __all__ = [
-    "GEOMETRY_TYPES",
-    "ID_COLUMNS",
-    "MAX_OVERLAP_M2",
     "REQUIRED_COLUMNS",
     "SPATIAL_LAYERS",
     "check_dataset",
-    "format_ids",
-    "parse_bool",
-    "split_list",
     "validate_dataset",
 ]
-# gridplan._io_prepare also reaches ``_labels`` and ``_message`` through this module;
-# names imported as ``x as x`` above are such re-exports (not used here).
 
 #: Layers that carry geometry.
 SPATIAL_LAYERS: tuple[str, ...] = (
@@ -197,7 +183,7 @@ def check_dataset(raw: Dataset, *, config: Config | None = None) -> tuple[list[s
     labels_of: dict[str, pd.Series] = {}
     for name in (n for n in (*SPATIAL_LAYERS, "people", "vulnerable") if n in layers):
         frame = layers[name]
-        labels = _labels(frame, name)
+        labels = row_labels(frame, name)
         labels_of[name] = labels
         missing_cols = [c for c in REQUIRED_COLUMNS[name] if c not in frame.columns]
         if missing_cols:

@@ -1,22 +1,21 @@
 """Shared vocabulary of dataset validation: ids per layer, value parsing, row labels,
 and the report that collects error and warning sentences (layer, ids, fix).
 
-Every per-layer check module (:mod:`gridplan._validate_geometry`,
-:mod:`gridplan._validate_buildings`, :mod:`gridplan._validate_people`) writes into a
-:class:`_Report` through these helpers; :mod:`gridplan._validate` re-exports the public names.
+Every per-layer check module (:mod:`gridplan.validate.geometry`,
+:mod:`gridplan.validate.buildings`, :mod:`gridplan.validate.people`) writes into a
+:class:`_Report` through these helpers; id lists, value parsing and the sentence form are in
+:mod:`gridplan._text`, shared with reading.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-#: How many ids a message lists before "and N more".
-MAX_IDS = 10
+from gridplan._text import message
 
 #: The id column of each layer that has one.
 ID_COLUMNS: dict[str, str] = {
@@ -27,45 +26,8 @@ ID_COLUMNS: dict[str, str] = {
     "sites": "site_id",
 }
 
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "1.0"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "否", "0.0", ""})
-_SPLIT = re.compile(r"[;,，；、|]")
 
-
-def format_ids(ids: Iterable[Any], limit: int = MAX_IDS) -> str:
-    """``a, b, c and 4 more``: the first ``limit`` ids, then how many were left out."""
-    items = [str(i) for i in ids]
-    if len(items) <= limit:
-        return ", ".join(items)
-    return f"{', '.join(items[:limit])} and {len(items) - limit} more"
-
-
-def split_list(value: Any) -> list[str]:
-    """Split a ``;``-list (``,``, ``、``, ``|`` also accepted) into stripped lowercase items."""
-    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
-        return []
-    parts = value if isinstance(value, list | tuple) else _SPLIT.split(str(value))
-    return [p.strip().lower() for p in (str(x) for x in parts) if p.strip()]
-
-
-def parse_bool(value: Any) -> bool | None:
-    """``True``/``False`` for the usual spellings (yes/no, 1/0, 是/否), ``None`` if unreadable.
-
-    Missing values read as ``False``.
-    """
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return False
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    return None
-
-
-def _labels(frame: pd.DataFrame, layer: str) -> pd.Series:
+def row_labels(frame: pd.DataFrame, layer: str) -> pd.Series:
     """A label per row: its id when it has one, else ``row N`` (1-based)."""
     rows = pd.Series([f"row {i + 1}" for i in range(len(frame))], index=frame.index)
     col = ID_COLUMNS.get(layer)
@@ -88,18 +50,10 @@ class _Report:
         self.warnings: list[str] = []
 
     def error(self, layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> None:
-        self.errors.append(_message(layer, what, ids, fix))
+        self.errors.append(message(layer, what, ids, fix))
 
     def warn(self, layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> None:
-        self.warnings.append(_message(layer, what, ids, fix))
-
-
-def _message(layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> str:
-    text = f"{layer}: {what}"
-    if ids is not None:
-        items = list(ids)
-        text += f" ({len(items)}): {format_ids(items)}"
-    return f"{text}. Fix: {fix}"
+        self.warnings.append(message(layer, what, ids, fix))
 
 
 def _numeric_problems(

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from gridplan._text import parse_bool, split_list
 from gridplan.settings import PERSON_ROLES, VULNERABLE_KINDS, Config
 from gridplan.validate.common import (
     _numeric_problems,
     _pairs,
     _Report,
     _unknown_values,
-    parse_bool,
-    split_list,
 )
 
 

@@ -45,14 +45,7 @@ from gridplan.output.maps.assets import (
     _UNUSED_JS,
     PALETTE,
 )
-from gridplan.output.maps.assets import CATEGORY_COLORS as CATEGORY_COLORS
-from gridplan.output.maps.assets import CATEGORY_GLYPHS as CATEGORY_GLYPHS
-from gridplan.output.maps.assets import COVERAGE_COLORS as COVERAGE_COLORS
 from gridplan.output.maps.inline import inline_assets
-from gridplan.output.maps.layers import BIG_PLAN_FEATURES as BIG_PLAN_FEATURES
-from gridplan.output.maps.layers import COORD_DECIMALS as COORD_DECIMALS
-from gridplan.output.maps.layers import UNITS_IN_GRID_POPUP as UNITS_IN_GRID_POPUP
-from gridplan.output.maps.layers import CoverageByBuilding as CoverageByBuilding
 from gridplan.output.maps.layers import (
     _add_buildings,
     _add_catchments,

@@ -1,0 +1,69 @@
+"""Message and value helpers shared by every layer: id lists, the problem sentence, parsing.
+
+Example
+-------
+>>> format_ids(range(13))
+'0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 3 more'
+>>> message("buildings", "households negative", ["B1"], "give a count of 0 or more")
+'buildings: households negative (1): B1. Fix: give a count of 0 or more'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MAX_IDS", "format_ids", "message", "parse_bool", "split_list"]
+
+#: How many ids a message lists before "and N more".
+MAX_IDS = 10
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "是", "1.0"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "否", "0.0", ""})
+_SPLIT = re.compile(r"[;,，；、|]")
+
+
+def format_ids(ids: Iterable[Any], limit: int = MAX_IDS) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` ids, then how many were left out."""
+    items = [str(i) for i in ids]
+    if len(items) <= limit:
+        return ", ".join(items)
+    return f"{', '.join(items[:limit])} and {len(items) - limit} more"
+
+
+def split_list(value: Any) -> list[str]:
+    """Split a ``;``-list (``,``, ``、``, ``|`` also accepted) into stripped lowercase items."""
+    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+        return []
+    parts = value if isinstance(value, list | tuple) else _SPLIT.split(str(value))
+    return [p.strip().lower() for p in (str(x) for x in parts) if p.strip()]
+
+
+def parse_bool(value: Any) -> bool | None:
+    """``True``/``False`` for the usual spellings (yes/no, 1/0, 是/否), ``None`` if unreadable.
+
+    Missing values read as ``False``.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return False
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def message(layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> str:
+    """``layer: what (n): ids. Fix: fix``, the one form of every data problem."""
+    text = f"{layer}: {what}"
+    if ids is not None:
+        items = list(ids)
+        text += f" ({len(items)}): {format_ids(items)}"
+    return f"{text}. Fix: {fix}"
