@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ import pandas as pd
 import shapely
 
 from gridplan._errors import DataError
+from gridplan._text import format_ids
 from gridplan.settings import DEFAULT, Config
 from gridplan.units.group import (
     _components,
@@ -96,8 +97,6 @@ MINOR_ROAD_CLASSES: frozenset[str] = frozenset(
 
 #: Buffer around the hull of point-only buildings, metres (unit geometry for the map).
 POINT_BUFFER_M = 8.0
-
-_MAX_LISTED = 12  # ids listed in one flag sentence
 
 
 @dataclass(frozen=True)
@@ -278,26 +277,22 @@ def _check_input(buildings: gpd.GeoDataFrame) -> None:
     pair = pd.DataFrame({"b": ids, "g": buildings["grid_id"].astype("string")})
     dup = sorted(ids[pair.duplicated()].unique())
     if dup:
-        problems.append(f"duplicate building_id {_ids(dup)} within one grid: make ids unique")
+        problems.append(f"duplicate building_id {format_ids(dup)} within one grid: make ids unique")
     hh = pd.to_numeric(buildings["households"], errors="coerce")
     bad = sorted(ids[hh.isna() | (hh < 0)])
     if bad:
-        problems.append(f"households missing or negative for {_ids(bad)}: fill them (≥ 0)")
+        problems.append(f"households missing or negative for {format_ids(bad)}: fill them (≥ 0)")
     nogrid = sorted(ids[buildings["grid_id"].isna() & (hh.fillna(0) > 0)])
     if nogrid:
-        problems.append(f"residential buildings without grid_id {_ids(nogrid)}: re-run partition")
+        problems.append(
+            f"residential buildings without grid_id {format_ids(nogrid)}: re-run partition"
+        )
     empty = sorted(ids[buildings.geometry.isna() | buildings.geometry.is_empty])
     if empty:
-        problems.append(f"empty geometry for {_ids(empty)}: repair or drop them")
+        problems.append(f"empty geometry for {format_ids(empty)}: repair or drop them")
     if problems:
         msg = "buildings layer: " + "; ".join(problems)
         raise DataError(msg, problems)
-
-
-def _ids(ids: Sequence[str]) -> str:
-    ids = list(ids)
-    head = ", ".join(ids[:_MAX_LISTED])
-    return head + (f" and {len(ids) - _MAX_LISTED} more" if len(ids) > _MAX_LISTED else "")
 
 
 def _int_or_zero(s: pd.Series | None, n: int) -> np.ndarray:
@@ -366,7 +361,7 @@ def _expand_parts(frame: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
             rows.append(row)
     if wrong:
         msg = (
-            f"building_parts: households of the parts of {_ids(wrong)} do not sum to the "
+            f"building_parts: households of the parts of {format_ids(wrong)} do not sum to the "
             "building's households; re-run the partition"
         )
         raise DataError(msg)
@@ -497,7 +492,8 @@ def form_units(
     prev_members = previous.unit_members if previous is not None else None
     if keep and previous is None:
         flags.append(
-            f"keep_grids {_ids(sorted(keep))} given without a previous plan: all grids planned"
+            f"keep_grids {format_ids(sorted(keep))} given without a previous plan: "
+            "all grids planned"
         )
 
     grid_ids = sorted(str(g) for g in res["grid_id"].dropna().unique())
@@ -618,30 +614,33 @@ def form_units(
     # flags
     if small_grids:
         flags.append(
-            f"grid(s) {_ids(small_grids)} hold fewer than {lo} households in all: each is one "
-            "undersized unit; merge the grid with a neighbour or lower [units] min_households"
+            f"grid(s) {format_ids(small_grids)} hold fewer than {lo} households in all: "
+            "each is one undersized unit; merge the grid with a neighbour or lower "
+            "[units] min_households"
         )
     in_range = units_gdf["households"].between(lo, hi)
     bad = units_gdf[~in_range & ~units_gdf["grid_id"].astype(str).isin(small_grids)]
     if len(bad):
         flags.append(
-            f"{len(bad)} unit(s) outside {lo}–{hi} households ({_ids(bad['unit_id'].tolist())}): "
+            f"{len(bad)} unit(s) outside {lo}–{hi} households "
+            f"({format_ids(bad['unit_id'].tolist())}): "
             "building sizes or street blocks leave no in-range grouping; check their buildings "
             "or widen [units] min_households/max_households"
         )
     if no_entr:
         flags.append(
-            f"{len(no_entr)} large building(s) split without entrance data ({_ids(no_entr)}): "
+            f"{len(no_entr)} large building(s) split without entrance data "
+            f"({format_ids(no_entr)}): "
             "units are floor bands of the whole building; add `entrances` to split by 单元"
         )
     if no_floor:
         flags.append(
             f"{len(no_floor)} large building(s) split evenly by households without floor data "
-            f"({_ids(no_floor)}): add `floors` (or height) for floor bands"
+            f"({format_ids(no_floor)}): add `floors` (or height) for floor bands"
         )
     if replanned:
         flags.append(
-            f"grid(s) {_ids(replanned)} were to be kept but their buildings or households "
+            f"grid(s) {format_ids(replanned)} were to be kept but their buildings or households "
             "changed since the previous plan: their units were re-planned and re-numbered"
         )
     metrics["time_s"] = round(time.perf_counter() - t0, 3)
