@@ -296,8 +296,9 @@ def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
     dict
         ``grids_size_forced``, ``size_forced_grids``, ``grids_size_unproven``,
         ``grids_within_10pct_sizes_allow``, ``max_deviation_sizes_allow`` and
-        ``share_within_10pct_sizes_allow`` over all communities (communities planned
-        without the size check, such as re-planned ones, count as not forced).
+        ``share_within_10pct_sizes_allow`` over all communities (a community whose metrics
+        lack the size check, such as one of a plan made before it existed, counts as not
+        forced; partitions and re-plans both check every grid).
     """
     grids = forced = unproven = ok = 0
     worst = 0.0
