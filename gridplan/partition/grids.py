@@ -55,6 +55,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -70,6 +71,7 @@ from gridplan.partition.result import (
     assemble,
     empty_grids,
     grid_metrics,
+    plan_rows,
     prepare_inputs,
     region_flags,
 )
@@ -85,6 +87,87 @@ def community_seed(seed: int, community_id: str) -> int:
     position, so a community planned alone (``--communities``, a Dask worker, a batch) gets
     exactly the grids it gets among all the others."""
     return seed * 1000 + zlib.crc32(str(community_id).encode("utf-8")) % 100_003
+
+
+@dataclass
+class CommunityGrids:
+    """The grids of one community, ready for :func:`gridplan.partition.result.assemble`."""
+
+    rows: list[dict[str, Any]]  # grid rows (:func:`plan_rows`)
+    parts: list[pd.DataFrame]  # building parts per node (:func:`plan_rows`)
+    flags: list[str]  # every flag, bound flags included
+    bound_flags: list[str]  # grids out of bounds
+    metrics: dict[str, Any]  # :func:`grid_metrics` of the community
+    totals: dict[str, int]  # cut, edges, faces, merged
+
+
+def partition_community(
+    buildings: gpd.GeoDataFrame,
+    pos: np.ndarray,
+    cid: str,
+    geom: Any,
+    *,
+    roads: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    cfg: Config,
+    seed: int,
+    time_limit_s: float,
+    crs: Any,
+) -> CommunityGrids:
+    """Partition one community from scratch (steps 1–8 of the module docstring).
+
+    ``pos`` are the row positions in ``buildings`` of the community's buildings, ``geom`` its
+    polygon and ``seed`` the plan seed (the community's own comes from :func:`community_seed`).
+    Also the re-plan of a community the old plan does not cover.
+    """
+    t0 = time.perf_counter()
+    sub = buildings.iloc[pos]
+    area = community_polygon(geom, cid)
+    lines = barrier_lines(
+        area,
+        roads=roads,
+        barriers=barriers,
+        barrier_road_classes=cfg.grids.barrier_road_classes,
+    )
+    nodes = make_nodes(sub, cfg)
+    plan = plan_area(
+        area,
+        nodes,
+        lines,
+        cfg,
+        seed=community_seed(seed, cid),
+        deadline=t0 + time_limit_s,
+        where=f"community {cid}",
+    )
+    codes = number_regions([r.geometry for r in plan.regions], cid)
+    rows, parts = plan_rows(plan, nodes, codes, community_id=cid, building_rows=pos)
+    bflags = region_flags(plan, codes, cfg, [r["households"] for r in rows])
+    cg = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else empty_grids(crs)
+    contiguous = all(r.geometry.geom_type == "Polygon" for r in plan.regions)
+    metrics = grid_metrics(
+        cg,
+        cfg,
+        cut_edges=plan.cut_edges,
+        edges=plan.edges,
+        faces=plan.faces,
+        merged=plan.faces_merged,
+        contiguous=contiguous,
+        seconds=time.perf_counter() - t0,
+    )
+    log.info("community %s: %d grids in %.2f s", cid, len(rows), time.perf_counter() - t0)
+    return CommunityGrids(
+        rows=rows,
+        parts=parts,
+        flags=plan.flags + bflags,
+        bound_flags=bflags,
+        metrics=metrics,
+        totals={
+            "cut": plan.cut_edges,
+            "edges": plan.edges,
+            "faces": plan.faces,
+            "merged": plan.faces_merged,
+        },
+    )
 
 
 def partition_grids(
@@ -162,74 +245,25 @@ def partition_grids(
     per_comm: dict[str, Any] = {}
     totals = {"cut": 0, "edges": 0, "faces": 0, "merged": 0}
     for cid, geom in zip(comms["community_id"], comms.geometry.array, strict=True):
-        t0 = time.perf_counter()
-        pos = np.flatnonzero(b_comm == cid)
-        sub = buildings.iloc[pos]
-        area = community_polygon(geom, cid)
-        lines = barrier_lines(
-            area,
+        cg = partition_community(
+            buildings,
+            np.flatnonzero(b_comm == cid),
+            cid,
+            geom,
             roads=roads,
             barriers=barriers,
-            barrier_road_classes=cfg.grids.barrier_road_classes,
+            cfg=cfg,
+            seed=seed,
+            time_limit_s=limit,
+            crs=crs,
         )
-        nodes = make_nodes(sub, cfg)
-        plan = plan_area(
-            area,
-            nodes,
-            lines,
-            cfg,
-            seed=community_seed(seed, cid),
-            deadline=t0 + limit,
-            where=f"community {cid}",
-        )
-        geoms = [r.geometry for r in plan.regions]
-        codes = number_regions(geoms, cid)
-        hh = [int(nodes.w[r.nodes].sum()) for r in plan.regions]
-        bflags = region_flags(plan, codes, cfg, hh)
-        bound_flags.extend(bflags)
-        flags.extend(plan.flags + bflags)
-        rows = []
-        for reg, code, h in zip(plan.regions, codes, hh, strict=True):
-            allow = plan.group_sizes_allow.get(reg.group)
-            rows.append(
-                {
-                    "grid_id": code,
-                    "community_id": cid,
-                    "households": h,
-                    "population": round(float(nodes.pop[reg.nodes].sum()), 2),
-                    "geometry": reg.geometry,
-                    "size_forced": allow is False,
-                    "size_unproven": allow is None,
-                }
-            )
-            node_grid_parts.append(
-                pd.DataFrame(
-                    {
-                        "row": pos[nodes.bidx[reg.nodes]],
-                        "grid_id": code,
-                        "households": nodes.w[reg.nodes],
-                        "nodes": 1,
-                    }
-                )
-            )
-        grid_rows.extend(rows)
-        cg = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else empty_grids(crs)
-        contiguous = all(r.geometry.geom_type == "Polygon" for r in plan.regions)
-        per_comm[cid] = grid_metrics(
-            cg,
-            cfg,
-            cut_edges=plan.cut_edges,
-            edges=plan.edges,
-            faces=plan.faces,
-            merged=plan.faces_merged,
-            contiguous=contiguous,
-            seconds=time.perf_counter() - t0,
-        )
-        totals["cut"] += plan.cut_edges
-        totals["edges"] += plan.edges
-        totals["faces"] += plan.faces
-        totals["merged"] += plan.faces_merged
-        log.info("community %s: %d grids in %.2f s", cid, len(rows), time.perf_counter() - t0)
+        grid_rows.extend(cg.rows)
+        node_grid_parts.extend(cg.parts)
+        flags.extend(cg.flags)
+        bound_flags.extend(cg.bound_flags)
+        per_comm[cid] = cg.metrics
+        for key, value in cg.totals.items():
+            totals[key] += value
 
     return assemble(
         buildings,

@@ -43,6 +43,7 @@ __all__ = [
     "choose_count",
     "community_polygon",
     "face_groups",
+    "group_sizes_allow",
     "make_nodes",
     "number_regions",
     "plan_area",
@@ -612,6 +613,32 @@ def plan_area(
         where=where,
         group_sizes_allow=g_allow,
     )
+
+
+def group_sizes_allow(
+    faces: Sequence[Polygon],
+    face_of: np.ndarray,
+    group: Sequence[int],
+    nodes: Nodes,
+    k: int,
+    target: float,
+) -> bool | None:
+    """:func:`sizes_allow` for ``k`` grids of one face group's nodes, outside :func:`plan_area`.
+
+    The group's polygon (its largest piece, as in :func:`plan_area`) gives the cell adjacency
+    that glues enclosed nodes. Used for the kept grids of a re-plan, which are not planned
+    again: ``None`` (unproven) when the group holds no node.
+    """
+    idx = np.flatnonzero(np.isin(face_of, list(group)))
+    if len(idx) == 0:
+        return None
+    poly = unary(faces, list(group))
+    parts = [p for p in shapely.get_parts(poly) if p.area > 0]
+    if len(parts) > 1:
+        poly = max(parts, key=lambda p: p.area)
+    _cells, edges, lengths = cell_graph(poly, nodes.xy[idx])
+    edges, _lengths = _bridge_components(nodes.xy[idx], edges, lengths)
+    return sizes_allow(nodes.w[idx], k, float(target), edges=edges)
 
 
 def _bridge_components(

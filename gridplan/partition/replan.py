@@ -15,6 +15,19 @@ grids means re-training people and re-printing signs (Gongcheng re-planned 5 com
    household moved away from its old grid, so households move only where the bounds need it.
 4. Re-partitioned grids matched to an old grid (most shared households) keep its id; others get
    the next free codes of their community (``C01-018``, …), numbered west→east, north→south.
+5. Grids carry ``size_forced`` / ``size_unproven`` as in :func:`gridplan.partition.partition_grids`
+   (so the metrics give the balance where building sizes allow): a re-planned grid from the
+   check of its patch's face group; a kept grid from the old plan's grids layer when it has
+   these columns, else from the same check over its whole face group in the community, for
+   the number of grids that group now holds (:func:`_kept_size_flags`). A community the old
+   plan does not cover is planned from scratch, exactly as by ``partition_grids``.
+
+The steps, per community: :func:`_old_homes` (each node's old grid), :func:`_must_change`
+(grids out of bounds or split by a barrier, and why), :func:`_patches` and
+:func:`_grow_patches` (touching changed grids, grown where the bounds need it),
+:func:`_plan_patch` (re-partition one patch), :func:`_match_ids` (old ids for its regions,
+fresh codes for the rest) and :func:`_kept_size_flags`; rows come from
+:func:`gridplan.partition.result.plan_rows`, shared with ``partition_grids``.
 
 Example
 -------
@@ -38,13 +51,20 @@ from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
 from gridplan.adjacency import barrier_lines, glue, shared_length
-from gridplan.partition.grids import community_seed
+from gridplan.partition.grids import CommunityGrids, community_seed, partition_community
+from gridplan.partition.regions import (
+    AreaPlan,
+    Nodes,
+    choose_count,
+    face_groups,
+    group_sizes_allow,
+    number_regions,
+)
 from gridplan.partition.regions import assign_faces as _assign_faces
-from gridplan.partition.regions import choose_count, face_groups, number_regions
 from gridplan.partition.regions import community_polygon as _community_polygon
 from gridplan.partition.regions import make_nodes as _make_nodes
 from gridplan.partition.regions import plan_area as _plan_area
-from gridplan.partition.result import PartitionResult
+from gridplan.partition.result import PartitionResult, plan_rows
 from gridplan.partition.result import assemble as _assemble
 from gridplan.partition.result import grid_metrics as _metrics
 from gridplan.partition.result import prepare_inputs as _prepare_inputs
@@ -92,6 +112,34 @@ def _seq(code: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def _check_old_plan(old_buildings: gpd.GeoDataFrame, old_grids: gpd.GeoDataFrame) -> None:
+    """Raise :class:`DataError` when the old plan's layers lack the columns a re-plan reads."""
+    for col in ("building_id", "grid_id"):
+        if col not in old_buildings:
+            msg = f"old plan buildings: column {col!r} is missing; pass the buildings of a plan"
+            raise DataError(msg)
+    for col in ("grid_id", "community_id"):
+        if col not in old_grids:
+            msg = f"old plan grids: column {col!r} is missing; pass the grids of a plan"
+            raise DataError(msg)
+
+
+@dataclass
+class _CommunityReplan:
+    """One community's share of a re-plan, ready for :func:`assemble`."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    parts: list[pd.DataFrame] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    bound_flags: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    totals: dict[str, int] = field(
+        default_factory=lambda: {"cut": 0, "edges": 0, "faces": 0, "merged": 0}
+    )
+    changed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
 def _deficient(
     patch: set[int], prov: np.ndarray, group_of: np.ndarray, w: np.ndarray, cfg: Config
 ) -> set[int]:
@@ -123,6 +171,419 @@ def _touching(geoms: list[Polygon]) -> dict[int, dict[int, float]]:
     return out
 
 
+def _old_homes(
+    old_geoms: list[Polygon],
+    old_ids: list[str],
+    old_of: dict[str, Any],
+    sub: gpd.GeoDataFrame,
+    nodes: Nodes,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each node's old grid, and the households each old grid holds now.
+
+    Returns
+    -------
+    home, prov, hh
+        ``home``: index of the node's building's old grid (-1 for a new building or one whose
+        grid is not of this community); ``prov``: ``home``, else the old grid whose territory
+        holds the node; ``hh``: households per old grid under ``prov``.
+    """
+    index_of = {gid: i for i, gid in enumerate(old_ids)}
+    bids = sub["building_id"].astype(str).to_numpy()
+    home = np.array([index_of.get(str(old_of.get(bids[b], "")), -1) for b in nodes.bidx])
+    where = _assign_faces(old_geoms, nodes.xy)
+    prov = np.where(home >= 0, home, where)
+    hh = np.bincount(prov, weights=nodes.w, minlength=len(old_ids)).astype(np.int64)
+    return home, prov, hh
+
+
+def _must_change(
+    hh: np.ndarray, prov: np.ndarray, group_of: np.ndarray, lo: int, hi: int
+) -> dict[int, str]:
+    """Old grids that must change, with the reason: out of ``[lo, hi]`` households now, or
+    holding buildings of two face groups (a barrier now separates them)."""
+    reasons: dict[int, str] = {}
+    for i in range(len(hh)):
+        if not lo <= hh[i] <= hi:
+            reasons[i] = f"holds {hh[i]} households now, outside {lo}–{hi}"
+            continue
+        if len(set(group_of[prov == i].tolist())) > 1:
+            reasons[i] = "a barrier now separates its buildings"
+    return reasons
+
+
+def _patches(changed: set[int], touch: dict[int, dict[int, float]]) -> list[set[int]]:
+    """Touching changed grids, as connected patches (in order of their lowest grid)."""
+    patches: list[set[int]] = []
+    seen: set[int] = set()
+    for i in sorted(changed):
+        if i in seen:
+            continue
+        patch = {i}
+        stack = [i]
+        while stack:
+            x = stack.pop()
+            for y in touch[x]:
+                if y in changed and y not in patch:
+                    patch.add(y)
+                    stack.append(y)
+        seen |= patch
+        patches.append(patch)
+    return patches
+
+
+def _grow_patches(
+    patches: list[set[int]],
+    touch: dict[int, dict[int, float]],
+    prov: np.ndarray,
+    group_of: np.ndarray,
+    w: np.ndarray,
+    hh: np.ndarray,
+    reasons: dict[int, str],
+    cfg: Config,
+) -> list[set[int]]:
+    """Grow patches whose households behind some barrier cannot make grids within bounds.
+
+    A patch takes in the touching kept grid behind the same barriers (the face group holding
+    most of its households), longest shared boundary first, up to eight times; each grid taken
+    in gets a reason in ``reasons``. Patches that grew into each other are merged.
+    """
+    n = len(hh)
+    grid_group = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        gs = group_of[prov == i]
+        if len(gs):
+            grid_group[i] = int(np.bincount(gs).argmax())
+    final: list[set[int]] = []
+    taken: set[int] = set().union(*patches) if patches else set()
+    for patch in patches:
+        for _ in range(8):
+            short = _deficient(patch, prov, group_of, w, cfg)
+            if not short:
+                break
+            cands = sorted(
+                {
+                    y
+                    for x in patch
+                    for y in touch[x]
+                    if y not in patch and y not in taken and grid_group[y] in short
+                },
+                key=lambda y: (-sum(touch[x].get(y, 0.0) for x in patch), hh[y], y),
+            )
+            if not cands:
+                break
+            patch.add(cands[0])
+            taken.add(cands[0])
+            reasons[cands[0]] = "joined a neighbouring grid that could not meet the bounds"
+        final.append(patch)
+    merged: list[set[int]] = []
+    for patch in final:
+        for other in merged:
+            if any(y in other for x in patch for y in touch[x]) or patch & other:
+                other |= patch
+                break
+        else:
+            merged.append(set(patch))
+    return merged
+
+
+@dataclass
+class _PatchPlan:
+    """A patch re-partitioned inside the union of its old grids."""
+
+    plan: AreaPlan
+    nodes: Nodes  # the patch's nodes; regions index these
+    sel: np.ndarray  # community node index of each patch node
+    home: np.ndarray  # old grid of each patch node when it is a member of the patch, else -1
+
+
+def _plan_patch(
+    members: list[int],
+    old_geoms: list[Polygon],
+    nodes: Nodes,
+    prov: np.ndarray,
+    home: np.ndarray,
+    lines: gpd.GeoDataFrame,
+    cfg: Config,
+    *,
+    seed: int,
+    time_limit_s: float,
+    where: str,
+) -> _PatchPlan:
+    """Re-partition the nodes of a patch inside the union of its old grids (the largest piece),
+    with a cost of ``_ANCHOR × target`` per household moved away from its old grid."""
+    parea = old_geoms[members[0]]
+    for m in members[1:]:
+        parea = glue(parea, old_geoms[m])
+    if parea.geom_type != "Polygon":
+        parea = max(shapely.get_parts(parea), key=lambda p: p.area)
+    sel = np.flatnonzero(np.isin(prov, members))
+    sub_nodes = type(nodes)(
+        xy=nodes.xy[sel],
+        w=nodes.w[sel],
+        pop=nodes.pop[sel],
+        bidx=nodes.bidx[sel],
+        compound=nodes.compound[sel],
+    )
+    plines = lines.clip(parea) if len(lines) else lines
+    plines = plines[~plines.geometry.is_empty] if len(plines) else plines
+    patch_home = np.where(np.isin(home[sel], members), home[sel], -1)
+    plan = _plan_area(
+        parea,
+        sub_nodes,
+        _only_lines(plines),
+        cfg,
+        seed=seed,
+        deadline=time.perf_counter() + time_limit_s,
+        where=where,
+        home=patch_home,
+        anchor_cost=_ANCHOR * cfg.grids.target_households,
+    )
+    return _PatchPlan(plan=plan, nodes=sub_nodes, sel=sel, home=patch_home)
+
+
+def _match_ids(
+    pp: _PatchPlan, old_ids: list[str], cid: str, next_seq: int
+) -> tuple[list[str], set[int]]:
+    """Grid ids of a patch's regions, and the old grids whose id survives.
+
+    Regions and old grids are matched greedily by shared households (then shared nodes, then
+    index); a matched region keeps the old id, the others get codes ``next_seq``, … numbered
+    west→east, north→south (:func:`number_regions`).
+    """
+    regions = pp.plan.regions
+    overlap = []
+    for ri, reg in enumerate(regions):
+        hom = pp.home[reg.nodes]
+        ws = pp.nodes.w[reg.nodes]
+        for oi in sorted(set(hom.tolist()) - {-1}):
+            overlap.append((int(ws[hom == oi].sum()), int((hom == oi).sum()), ri, oi))
+    overlap.sort(key=lambda t: (-t[0], -t[1], t[2], t[3]))
+    code_of: dict[int, str] = {}
+    used_old: set[int] = set()
+    for _h, _n, ri, oi in overlap:
+        if ri in code_of or oi in used_old:
+            continue
+        code_of[ri] = old_ids[oi]
+        used_old.add(oi)
+    fresh_idx = [ri for ri in range(len(regions)) if ri not in code_of]
+    fresh_codes = number_regions([regions[ri].geometry for ri in fresh_idx], cid, start=next_seq)
+    for ri, code in zip(fresh_idx, fresh_codes, strict=True):
+        code_of[ri] = code
+    return [code_of[ri] for ri in range(len(regions))], used_old
+
+
+def _old_size_flags(og: gpd.GeoDataFrame, i: int) -> tuple[bool, bool] | None:
+    """``(size_forced, size_unproven)`` of old grid ``i`` from the old grids layer, when it
+    records them (a missing ``size_unproven`` is ``False``); ``None`` otherwise."""
+    if "size_forced" not in og.columns or pd.isna(og["size_forced"].iloc[i]):
+        return None
+    unproven = og["size_unproven"].iloc[i] if "size_unproven" in og.columns else False
+    return bool(og["size_forced"].iloc[i]), bool(False if pd.isna(unproven) else unproven)
+
+
+def _kept_size_flags(
+    kept_rows: dict[int, dict[str, Any]],
+    og: gpd.GeoDataFrame,
+    grid_group: dict[int, int],
+    planned_groups: list[int],
+    faces: list[Polygon],
+    face_of: np.ndarray,
+    groups: list[list[int]],
+    nodes: Nodes,
+    target: float,
+) -> None:
+    """Set ``size_forced`` / ``size_unproven`` of the kept grids' rows (in place).
+
+    A kept grid is not planned again, so nothing re-checks its sizes: it keeps the flags of the
+    old plan's grids layer when that layer has a ``size_forced`` column. Otherwise the check of
+    :func:`gridplan.partition.partition_grids` is made for its face group in the community
+    (faces cut by today's barriers, small faces merged): can the group's nodes make all the
+    grids the group now holds (kept grids by their households' group in ``grid_group``,
+    re-planned ones in ``planned_groups``) within ±10 % of the target? A grid whose households
+    lie in no face group is unproven.
+    """
+    count: dict[int, int] = {}
+    for gi in list(grid_group.values()) + planned_groups:
+        if gi >= 0:
+            count[gi] = count.get(gi, 0) + 1
+    allow: dict[int, bool | None] = {}
+    for i, row in kept_rows.items():
+        old = _old_size_flags(og, i)
+        if old is not None:
+            row["size_forced"], row["size_unproven"] = old
+            continue
+        gi = grid_group.get(i, -1)
+        if gi < 0:
+            row["size_forced"], row["size_unproven"] = False, True
+            continue
+        if gi not in allow:
+            allow[gi] = group_sizes_allow(faces, face_of, groups[gi], nodes, count[gi], target)
+        row["size_forced"] = allow[gi] is False
+        row["size_unproven"] = allow[gi] is None
+
+
+def _replan_community(
+    cid: str,
+    area: Polygon,
+    og: gpd.GeoDataFrame,
+    sub: gpd.GeoDataFrame,
+    pos: np.ndarray,
+    old_of: dict[str, Any],
+    lines: gpd.GeoDataFrame,
+    cfg: Config,
+    *,
+    seed: int,
+    time_limit_s: float,
+    crs: Any,
+) -> _CommunityReplan:
+    """Re-plan one community that the old plan covers (steps 1–5 of the module docstring)."""
+    t0 = time.perf_counter()
+    g = cfg.grids
+    lo, hi = g.min_households, g.max_households
+    out = _CommunityReplan()
+    nodes = _make_nodes(sub, cfg)
+    old_ids = [str(x) for x in og["grid_id"]]
+    old_geoms: list[Polygon] = [
+        _community_polygon(x, gid) for x, gid in zip(og.geometry.array, old_ids, strict=True)
+    ]
+    index_of = {gid: i for i, gid in enumerate(old_ids)}
+    home, prov, hh = _old_homes(old_geoms, old_ids, old_of, sub, nodes)
+
+    # face groups of the whole community (faces cut by today's barriers, small faces merged as
+    # partition_grids does); merges are reported for the whole community (kept grids may hold
+    # them), and again by a re-planned part that needed merges of its own
+    faces, face_of, groups, merge_flags, merges = face_groups(
+        area, nodes.xy, nodes.w, lines, lo, f"community {cid}"
+    )
+    out.flags.extend(merge_flags)
+    out.totals["faces"] += len(faces)
+    out.totals["merged"] += merges
+    group_of_face = {f: gi for gi, fs in enumerate(groups) for f in fs}
+    group_of = np.array([group_of_face[int(f)] for f in face_of], dtype=np.int64)
+
+    reasons = _must_change(hh, prov, group_of, lo, hi)
+    touch = _touching(old_geoms)
+    patches = _grow_patches(
+        _patches(set(reasons), touch), touch, prov, group_of, nodes.w, hh, reasons, cfg
+    )
+
+    next_seq = max((_seq(x) for x in old_ids), default=0) + 1
+    in_patch = set().union(*patches) if patches else set()
+    kept_rows: dict[int, dict[str, Any]] = {}
+    grid_group: dict[int, int] = {}
+    for i in (i for i in range(len(og)) if i not in in_patch):
+        sel = np.flatnonzero(prov == i)
+        kept_rows[i] = {
+            "grid_id": old_ids[i],
+            "community_id": cid,
+            "households": int(nodes.w[sel].sum()),
+            "population": round(float(nodes.pop[sel].sum()), 2),
+            "geometry": old_geoms[i],
+        }
+        grid_group[i] = int(np.bincount(group_of[sel]).argmax()) if len(sel) else -1
+        out.rows.append(kept_rows[i])
+        out.parts.append(
+            pd.DataFrame(
+                {
+                    "row": pos[nodes.bidx[sel]],
+                    "grid_id": old_ids[i],
+                    "households": nodes.w[sel],
+                    "nodes": 1,
+                }
+            )
+        )
+        out.kept.append(old_ids[i])
+
+    planned_groups: list[int] = []
+    for pi, patch in enumerate(patches):
+        members = sorted(patch)
+        pp = _plan_patch(
+            members,
+            old_geoms,
+            nodes,
+            prov,
+            home,
+            lines,
+            cfg,
+            seed=community_seed(seed, cid) + pi,
+            time_limit_s=time_limit_s,
+            where=f"community {cid} (re-planned part)",
+        )
+        plan = pp.plan
+        out.totals["cut"] += plan.cut_edges
+        out.totals["edges"] += plan.edges
+        out.totals["merged"] += plan.faces_merged
+        out.flags.extend(plan.flags)
+        codes, used_old = _match_ids(pp, old_ids, cid, next_seq)
+        next_seq += len(codes) - len(used_old)  # the fresh codes
+        same = [
+            code in index_of
+            and set(pp.sel[reg.nodes].tolist())
+            == set(np.flatnonzero(prov == index_of[code]).tolist())
+            for reg, code in zip(plan.regions, codes, strict=True)
+        ]
+        unchanged = all(same) and len(codes) == len(members)
+        if unchanged:
+            # nothing could be improved: keep these grids exactly as they were
+            for reg, code in zip(plan.regions, codes, strict=True):
+                reg.geometry = old_geoms[index_of[code]]
+        rows, parts = plan_rows(plan, pp.nodes, codes, community_id=cid, building_rows=pos)
+        bflags = _region_flags(plan, codes, cfg, [r["households"] for r in rows])
+        out.bound_flags.extend(bflags)
+        out.flags.extend(bflags)
+        out.rows.extend(rows)
+        out.parts.extend(parts)
+        for reg in plan.regions:
+            gs = group_of[pp.sel[reg.nodes]]
+            planned_groups.append(int(np.bincount(gs).argmax()) if len(gs) else -1)
+        retired = [old_ids[m] for m in members if m not in used_old]
+        names = ", ".join(old_ids[m] for m in members)
+        why = "; ".join(f"{old_ids[m]} {reasons[m]}" for m in members if m in reasons)
+        if unchanged:
+            out.flags.append(
+                f"community {cid}: grids {names} ({why}) could not be improved by "
+                "re-planning and are kept as they were."
+            )
+            out.kept.extend(codes)
+            continue
+        out.flags.append(
+            f"community {cid}: re-planned grids {names} ({why}) into "
+            f"{', '.join(sorted(codes))}"
+            + (f"; retired {', '.join(retired)}" if retired else "")
+            + "."
+        )
+        for reg, code, is_same in zip(plan.regions, codes, same, strict=True):
+            if not (is_same and reg.geometry.equals(old_geoms[index_of[code]])):
+                out.changed.append(code)
+        out.changed.extend(r for r in retired if r not in out.changed)
+
+    _kept_size_flags(
+        kept_rows,
+        og,
+        grid_group,
+        planned_groups,
+        faces,
+        face_of,
+        groups,
+        nodes,
+        float(g.target_households),
+    )
+    out.flags.extend(_heal_detached(out.rows, nodes.xy, cid))
+    cg = gpd.GeoDataFrame(out.rows, geometry="geometry", crs=crs)
+    out.metrics = _metrics(
+        cg,
+        cfg,
+        cut_edges=0,
+        edges=0,
+        faces=0,
+        merged=0,
+        contiguous=all(r["geometry"].geom_type == "Polygon" for r in out.rows),
+        seconds=time.perf_counter() - t0,
+    )
+    out.metrics["changed_grids"] = len(out.changed)
+    return out
+
+
 def replan_grids(
     old_buildings: gpd.GeoDataFrame,
     old_grids: gpd.GeoDataFrame,
@@ -142,7 +603,8 @@ def replan_grids(
     old_buildings
         Buildings of the old plan with building_id and grid_id.
     old_grids
-        Grids of the old plan: grid_id, community_id, geometry (same metric CRS).
+        Grids of the old plan: grid_id, community_id, geometry (same metric CRS); optional
+        ``size_forced`` / ``size_unproven``, kept for the grids that are kept.
     buildings
         The current prepared buildings (as for :func:`gridplan.partition_grids`).
     communities
@@ -164,16 +626,7 @@ def replan_grids(
     seed = cfg.seed if seed is None else seed
     limit = cfg.grids.time_limit_s if time_limit_s is None else time_limit_s
     _prepare_inputs(buildings, communities)
-    for col in ("building_id", "grid_id"):
-        if col not in old_buildings:
-            msg = f"old plan buildings: column {col!r} is missing; pass the buildings of a plan"
-            raise DataError(msg)
-    for col in ("grid_id", "community_id"):
-        if col not in old_grids:
-            msg = f"old plan grids: column {col!r} is missing; pass the grids of a plan"
-            raise DataError(msg)
-    g = cfg.grids
-    T, lo, hi = g.target_households, g.min_households, g.max_households
+    _check_old_plan(old_buildings, old_grids)
     t_all = time.perf_counter()
     crs = buildings.crs or communities.crs
     if old_grids.crs is not None and crs is not None and old_grids.crs != crs:
@@ -198,292 +651,54 @@ def replan_grids(
     changed_all: list[str] = []
     kept_all: list[str] = []
     for cid, cgeom in zip(comms["community_id"], comms.geometry.array, strict=True):
-        t0 = time.perf_counter()
-        area = _community_polygon(cgeom, cid)
         og = old_grids[old_grids["community_id"].astype(str) == cid]
         og = og.sort_values("grid_id", kind="stable").reset_index(drop=True)
         pos = np.flatnonzero(b_comm == cid)
-        sub = buildings.iloc[pos]
-        nodes = _make_nodes(sub, cfg)
-        lines = barrier_lines(
-            area, roads=roads, barriers=barriers, barrier_road_classes=g.barrier_road_classes
-        )
-        if len(og) == 0:  # no old plan here: plan from scratch
-            from gridplan.partition.grids import partition_grids
-
-            fresh: PartitionResult = partition_grids(
-                sub,
-                comms[comms["community_id"] == cid],
+        if len(og) == 0:  # no old plan here: plan from scratch, as partition_grids does
+            fresh = partition_community(
+                buildings,
+                pos,
+                cid,
+                cgeom,
                 roads=roads,
                 barriers=barriers,
-                config=cfg,
+                cfg=cfg,
                 seed=seed,
                 time_limit_s=limit,
+                crs=crs,
             )
-            for row in fresh.grids.to_dict("records"):
-                grid_rows.append(
-                    {
-                        k: row[k]
-                        for k in ("grid_id", "community_id", "households", "population", "geometry")
-                    }
-                )
-                changed_all.append(str(row["grid_id"]))
-            bp = fresh.building_parts
-            rowpos = dict(zip(sub["building_id"].astype(str), pos, strict=True))
-            node_parts.append(
-                pd.DataFrame(
-                    {
-                        "row": bp["building_id"].map(rowpos).to_numpy(),
-                        "grid_id": bp["grid_id"].to_numpy(),
-                        "households": bp["households"].to_numpy(),
-                        "nodes": 1,
-                    }
-                )
+            part: CommunityGrids | _CommunityReplan = fresh
+            changed_all.extend(str(r["grid_id"]) for r in fresh.rows)
+        else:
+            area = _community_polygon(cgeom, cid)
+            lines = barrier_lines(
+                area,
+                roads=roads,
+                barriers=barriers,
+                barrier_road_classes=cfg.grids.barrier_road_classes,
             )
-            flags.extend(fresh.flags)
-            per_comm[cid] = fresh.metrics["communities"].get(cid, {})
-            continue
-        old_ids = [str(x) for x in og["grid_id"]]
-        old_geoms: list[Polygon] = [
-            _community_polygon(x, gid) for x, gid in zip(og.geometry.array, old_ids, strict=True)
-        ]
-        index_of = {gid: i for i, gid in enumerate(old_ids)}
-        # home of each node: the building's old grid, else the territory holding it
-        bids = sub["building_id"].astype(str).to_numpy()
-        home = np.array([index_of.get(str(old_of.get(bids[b], "")), -1) for b in nodes.bidx])
-        where = _assign_faces(old_geoms, nodes.xy)
-        prov = np.where(home >= 0, home, where)
-        hh = np.bincount(prov, weights=nodes.w, minlength=len(og)).astype(np.int64)
-
-        # which grids must change: out of bounds, or holding buildings of two face groups
-        # (faces cut by today's barriers, small faces merged as partition_grids does)
-        # merges of small faces are reported for the whole community (kept grids may hold
-        # them), and again by a re-planned part that needed merges of its own
-        faces, face_of, groups, merge_flags, merges = face_groups(
-            area, nodes.xy, nodes.w, lines, lo, f"community {cid}"
-        )
-        flags.extend(merge_flags)
-        totals["faces"] += len(faces)
-        totals["merged"] += merges
-        group_of_face = {f: gi for gi, fs in enumerate(groups) for f in fs}
-        group_of = np.array([group_of_face[int(f)] for f in face_of], dtype=np.int64)
-        changed: set[int] = set()
-        reasons: dict[int, str] = {}
-        for i in range(len(og)):
-            if not lo <= hh[i] <= hi:
-                changed.add(i)
-                reasons[i] = f"holds {hh[i]} households now, outside {lo}–{hi}"
-                continue
-            if len(set(group_of[prov == i].tolist())) > 1:
-                changed.add(i)
-                reasons[i] = "a barrier now separates its buildings"
-        touch = _touching(old_geoms)
-        patches: list[set[int]] = []
-        seen: set[int] = set()
-        for i in sorted(changed):
-            if i in seen:
-                continue
-            patch = {i}
-            stack = [i]
-            while stack:
-                x = stack.pop()
-                for y in touch[x]:
-                    if y in changed and y not in patch:
-                        patch.add(y)
-                        stack.append(y)
-            seen |= patch
-            patches.append(patch)
-        # grow patches whose households behind some barrier cannot make grids within bounds:
-        # take in the touching kept grid behind the same barriers, longest boundary first
-        grid_group = np.full(len(og), -1, dtype=np.int64)
-        for i in range(len(og)):
-            gs = group_of[prov == i]
-            if len(gs):
-                grid_group[i] = int(np.bincount(gs).argmax())
-
-        final: list[set[int]] = []
-        taken: set[int] = set().union(*patches) if patches else set()
-        for patch in patches:
-            for _ in range(8):
-                short = _deficient(patch, prov, group_of, nodes.w, cfg)
-                if not short:
-                    break
-                cands = sorted(
-                    {
-                        y
-                        for x in patch
-                        for y in touch[x]
-                        if y not in patch and y not in taken and grid_group[y] in short
-                    },
-                    key=lambda y: (-sum(touch[x].get(y, 0.0) for x in patch), hh[y], y),
-                )
-                if not cands:
-                    break
-                patch.add(cands[0])
-                taken.add(cands[0])
-                reasons[cands[0]] = "joined a neighbouring grid that could not meet the bounds"
-            final.append(patch)
-        # merge patches that grew into each other
-        merged_patches: list[set[int]] = []
-        for patch in final:
-            for other in merged_patches:
-                if any(y in other for x in patch for y in touch[x]) or patch & other:
-                    other |= patch
-                    break
-            else:
-                merged_patches.append(set(patch))
-
-        next_seq = max((_seq(x) for x in old_ids), default=0) + 1
-        kept = [i for i in range(len(og)) if not any(i in p for p in merged_patches)]
-        for i in kept:
-            sel = np.flatnonzero(prov == i)
-            grid_rows.append(
-                {
-                    "grid_id": old_ids[i],
-                    "community_id": cid,
-                    "households": int(nodes.w[sel].sum()),
-                    "population": round(float(nodes.pop[sel].sum()), 2),
-                    "geometry": old_geoms[i],
-                }
-            )
-            node_parts.append(
-                pd.DataFrame(
-                    {
-                        "row": pos[nodes.bidx[sel]],
-                        "grid_id": old_ids[i],
-                        "households": nodes.w[sel],
-                        "nodes": 1,
-                    }
-                )
-            )
-            kept_all.append(old_ids[i])
-        changed_here: list[str] = []
-        for pi, patch in enumerate(merged_patches):
-            members = sorted(patch)
-            parea = old_geoms[members[0]]
-            for m in members[1:]:
-                parea = glue(parea, old_geoms[m])
-            if parea.geom_type != "Polygon":
-                parea = max(shapely.get_parts(parea), key=lambda p: p.area)
-            sel = np.flatnonzero(np.isin(prov, members))
-            sub_nodes = type(nodes)(
-                xy=nodes.xy[sel],
-                w=nodes.w[sel],
-                pop=nodes.pop[sel],
-                bidx=nodes.bidx[sel],
-                compound=nodes.compound[sel],
-            )
-            plines = lines.clip(parea) if len(lines) else lines
-            plines = plines[~plines.geometry.is_empty] if len(plines) else plines
-            patch_home = np.where(np.isin(home[sel], members), home[sel], -1)
-            plan = _plan_area(
-                parea,
-                sub_nodes,
-                _only_lines(plines),
+            part = _replan_community(
+                cid,
+                area,
+                og,
+                buildings.iloc[pos],
+                pos,
+                old_of,
+                lines,
                 cfg,
-                seed=community_seed(seed, cid) + pi,
-                deadline=time.perf_counter() + limit,
-                where=f"community {cid} (re-planned part)",
-                home=patch_home,
-                anchor_cost=_ANCHOR * T,
+                seed=seed,
+                time_limit_s=limit,
+                crs=crs,
             )
-            totals["cut"] += plan.cut_edges
-            totals["edges"] += plan.edges
-            totals["merged"] += plan.faces_merged
-            flags.extend(plan.flags)
-            # ids: match regions to old grids by shared households
-            overlap = []
-            for ri, reg in enumerate(plan.regions):
-                hom = patch_home[reg.nodes]
-                ws = sub_nodes.w[reg.nodes]
-                for oi in sorted(set(hom.tolist()) - {-1}):
-                    overlap.append((int(ws[hom == oi].sum()), int((hom == oi).sum()), ri, oi))
-            overlap.sort(key=lambda t: (-t[0], -t[1], t[2], t[3]))
-            code_of: dict[int, str] = {}
-            used_old: set[int] = set()
-            for _h, _n, ri, oi in overlap:
-                if ri in code_of or oi in used_old:
-                    continue
-                code_of[ri] = old_ids[oi]
-                used_old.add(oi)
-            fresh_idx = [ri for ri in range(len(plan.regions)) if ri not in code_of]
-            fresh_codes = number_regions(
-                [plan.regions[ri].geometry for ri in fresh_idx], cid, start=next_seq
-            )
-            next_seq += len(fresh_idx)
-            for ri, code in zip(fresh_idx, fresh_codes, strict=True):
-                code_of[ri] = code
-            codes = [code_of[ri] for ri in range(len(plan.regions))]
-            same = [
-                code in index_of
-                and set(sel[reg.nodes].tolist())
-                == set(np.flatnonzero(prov == index_of[code]).tolist())
-                for reg, code in zip(plan.regions, codes, strict=True)
-            ]
-            if all(same) and len(codes) == len(members):
-                # nothing could be improved: keep these grids exactly as they were
-                for reg, code in zip(plan.regions, codes, strict=True):
-                    reg.geometry = old_geoms[index_of[code]]
-            hh_r = [int(sub_nodes.w[r.nodes].sum()) for r in plan.regions]
-            bflags = _region_flags(plan, codes, cfg, hh_r)
-            bound_flags.extend(bflags)
-            flags.extend(bflags)
-            for reg, code, h in zip(plan.regions, codes, hh_r, strict=True):
-                gl = sel[reg.nodes]
-                grid_rows.append(
-                    {
-                        "grid_id": code,
-                        "community_id": cid,
-                        "households": h,
-                        "population": round(float(nodes.pop[gl].sum()), 2),
-                        "geometry": reg.geometry,
-                    }
-                )
-                node_parts.append(
-                    pd.DataFrame(
-                        {
-                            "row": pos[nodes.bidx[gl]],
-                            "grid_id": code,
-                            "households": nodes.w[gl],
-                            "nodes": 1,
-                        }
-                    )
-                )
-            retired = [old_ids[m] for m in members if m not in used_old]
-            names = ", ".join(old_ids[m] for m in members)
-            why = "; ".join(f"{old_ids[m]} {reasons[m]}" for m in members if m in reasons)
-            if all(same) and len(codes) == len(members):
-                flags.append(
-                    f"community {cid}: grids {names} ({why}) could not be improved by "
-                    "re-planning and are kept as they were."
-                )
-                kept_all.extend(codes)
-                continue
-            flags.append(
-                f"community {cid}: re-planned grids {names} ({why}) into "
-                f"{', '.join(sorted(codes))}"
-                + (f"; retired {', '.join(retired)}" if retired else "")
-                + "."
-            )
-            for reg, code, is_same in zip(plan.regions, codes, same, strict=True):
-                if not (is_same and reg.geometry.equals(old_geoms[index_of[code]])):
-                    changed_here.append(code)
-            changed_here.extend(r for r in retired if r not in changed_here)
-        changed_all.extend(changed_here)
-        rows_c = [r for r in grid_rows if r["community_id"] == cid]
-        flags.extend(_heal_detached(rows_c, nodes.xy, cid))
-        cg = gpd.GeoDataFrame(rows_c, geometry="geometry", crs=crs)
-        per_comm[cid] = _metrics(
-            cg,
-            cfg,
-            cut_edges=0,
-            edges=0,
-            faces=0,
-            merged=0,
-            contiguous=all(r["geometry"].geom_type == "Polygon" for r in rows_c),
-            seconds=time.perf_counter() - t0,
-        )
-        per_comm[cid]["changed_grids"] = len(changed_here)
+            changed_all.extend(part.changed)
+            kept_all.extend(part.kept)
+        grid_rows.extend(part.rows)
+        node_parts.extend(part.parts)
+        flags.extend(part.flags)
+        bound_flags.extend(part.bound_flags)
+        per_comm[cid] = part.metrics
+        for key, value in part.totals.items():
+            totals[key] += value
     res = _assemble(
         buildings,
         grid_rows,

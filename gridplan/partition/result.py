@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 
 from gridplan._errors import DataError, InfeasibleError
-from gridplan.partition.regions import AreaPlan
+from gridplan.partition.regions import AreaPlan, Nodes
 from gridplan.settings import Config
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "assemble",
     "empty_grids",
     "grid_metrics",
+    "plan_rows",
     "prepare_inputs",
     "region_flags",
     "size_summary",
@@ -111,6 +112,69 @@ def _bounds_fix(households: int, lo: int, hi: int) -> str:
         f"{math.ceil(households / max(fewer, 1))}, or let a barrier road be crossed "
         "(grids.barrier_road_classes)"
     )
+
+
+def plan_rows(
+    plan: AreaPlan,
+    nodes: Nodes,
+    codes: list[str],
+    *,
+    community_id: str,
+    building_rows: np.ndarray,
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """Grid rows and building parts of the regions of an :class:`AreaPlan`.
+
+    Used by :func:`gridplan.partition.partition_grids` for a community and by
+    :func:`gridplan.partition.replan_grids` for a re-planned patch, so both give grids the same
+    columns: grid_id, community_id, households, population, geometry, and ``size_forced`` /
+    ``size_unproven`` from the plan's :attr:`AreaPlan.group_sizes_allow` of the region's face
+    group (``False`` → size-forced, ``None`` → unproven).
+
+    Parameters
+    ----------
+    plan
+        The planned area; its regions' ``nodes`` index ``nodes``.
+    nodes
+        The nodes the area was planned with.
+    codes
+        The grid id of each region, in the order of ``plan.regions``.
+    community_id
+        The community of every row.
+    building_rows
+        Row position in the full buildings frame of each building of ``nodes.bidx``.
+
+    Returns
+    -------
+    rows, parts
+        One dict per region (as in :func:`assemble`'s ``grid_rows``) and one frame per region
+        with row, grid_id, households and nodes (1) per node (``node_grid_parts``).
+    """
+    rows: list[dict[str, Any]] = []
+    parts: list[pd.DataFrame] = []
+    for reg, code in zip(plan.regions, codes, strict=True):
+        allow = plan.group_sizes_allow.get(reg.group)
+        rows.append(
+            {
+                "grid_id": code,
+                "community_id": community_id,
+                "households": int(nodes.w[reg.nodes].sum()),
+                "population": round(float(nodes.pop[reg.nodes].sum()), 2),
+                "geometry": reg.geometry,
+                "size_forced": allow is False,
+                "size_unproven": allow is None,
+            }
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "row": building_rows[nodes.bidx[reg.nodes]],
+                    "grid_id": code,
+                    "households": nodes.w[reg.nodes],
+                    "nodes": 1,
+                }
+            )
+        )
+    return rows, parts
 
 
 def region_flags(plan: AreaPlan, codes: list[str], cfg: Config, households: list[int]) -> list[str]:
@@ -232,8 +296,9 @@ def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
     dict
         ``grids_size_forced``, ``size_forced_grids``, ``grids_size_unproven``,
         ``grids_within_10pct_sizes_allow``, ``max_deviation_sizes_allow`` and
-        ``share_within_10pct_sizes_allow`` over all communities (communities planned
-        without the size check, such as re-planned ones, count as not forced).
+        ``share_within_10pct_sizes_allow`` over all communities (a community whose metrics
+        lack the size check, such as one of a plan made before it existed, counts as not
+        forced; partitions and re-plans both check every grid).
     """
     grids = forced = unproven = ok = 0
     worst = 0.0
