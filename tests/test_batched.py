@@ -255,6 +255,7 @@ def test_batched_writes_the_files_and_metadata_keys_of_a_sequential_run(town_pat
     assert set(b["metrics"]) == set(a["metrics"]) == {"partition", "units", "staffing", "coverage"}
     assert set(b["sensitivity"]) == set(a["sensitivity"])
     assert b["sensitivity"]["scenarios"] == a["sensitivity"]["scenarios"]
+
     # grids are those of the sequential run, so the merged partition figures are its figures
     def untimed(m):
         if isinstance(m, dict):
