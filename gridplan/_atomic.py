@@ -8,6 +8,7 @@ without ``overwrite`` an existing output is never touched.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -16,7 +17,15 @@ from pathlib import Path
 
 from gridplan._errors import OutputExistsError
 
-__all__ = ["atomic_output_dir", "check_output_dir"]
+__all__ = ["atomic_output_dir", "check_output_dir", "partial_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def partial_dir(out: str | Path) -> Path:
+    """The work folder of a resumable write of ``out``: ``.<name>.partial`` beside it."""
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
 
 
 def check_output_dir(out: str | Path, *, overwrite: bool = False) -> None:
@@ -38,12 +47,18 @@ def check_output_dir(out: str | Path, *, overwrite: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_output_dir(
+    out: str | Path, *, overwrite: bool = False, resumable: bool = False
+) -> Iterator[Path]:
     """Build an output folder atomically.
 
     Yields a fresh temporary folder beside ``out``; when the ``with`` block ends without an
     error the temporary folder replaces ``out``. On an error it is removed and ``out`` is left
     exactly as it was.
+
+    With ``resumable`` the work folder is :func:`partial_dir` (a fixed name, so that a re-run
+    finds it; it may hold the work of an earlier run) and it is *kept* on an error, for the
+    next run to resume from; ``out`` is still untouched until the one final swap.
 
     Parameters
     ----------
@@ -51,6 +66,8 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[P
         The folder to create or replace.
     overwrite
         Replace an existing ``out``. Without it an existing ``out`` raises before any work.
+    resumable
+        Work in :func:`partial_dir` and keep it on an error (batched runs resume from it).
 
     Raises
     ------
@@ -60,14 +77,21 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[P
     out = Path(out)
     check_output_dir(out, overwrite=overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a plan folder is an ordinary folder
+    if resumable:
+        tmp = partial_dir(out)
+        tmp.mkdir(exist_ok=True)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a plan folder is an ordinary one
     try:
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if resumable:
+            logger.warning("kept %s to resume from; run the same command again", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     old: Path | None = None
     if out.exists():
@@ -79,7 +103,8 @@ def atomic_output_dir(out: str | Path, *, overwrite: bool = False) -> Iterator[P
     except BaseException:
         if old is not None:
             os.replace(old, out)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not resumable:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

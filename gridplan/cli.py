@@ -264,6 +264,8 @@ def _run(
             overwrite=overwrite,
             offset=offset,
             progress=state.say,
+            lang=lang,
+            reveal_personal=reveal_personal,
         )
         click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
         return
@@ -321,7 +323,7 @@ def _summary(plan: Any, out: Path) -> None:
     default=None,
     help=(
         "Plan N communities at a time from disk (provinces): partition, units, staffing,"
-        " coverage; no siting, map or report."
+        " coverage, rosters; no siting, map or report."
     ),
 )
 @click.pass_obj

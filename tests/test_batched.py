@@ -216,3 +216,53 @@ def test_a_grown_box_holds_every_point_within_the_distance(lon, lat, size, metre
         assert (gx >= grown[0]).all() and (gx <= grown[2]).all()
         assert (gy >= grown[1]).all() and (gy <= grown[3]).all()
     assert all(math.isfinite(v) for v in grown)
+
+
+def test_batched_writes_the_files_and_metadata_keys_of_a_sequential_run(town_path, tmp_path):
+    """The same stages run sequentially and batch by batch give the same plan folder files,
+    a manifest listing each with its checksum, and metadata with the same keys."""
+    import json
+
+    from gridplan.io.load import load_dataset
+    from gridplan.output.planfile import MANIFEST, file_checksum, read_plan
+    from gridplan.run.batched import BATCHED_STAGES
+    from gridplan.run.metadata import METADATA_KEYS
+    from gridplan.run.pipeline import plan_dataset, run_to_folder
+
+    seq, bat = tmp_path / "seq", tmp_path / "bat"
+    plan = plan_dataset(load_dataset(town_path), stages=BATCHED_STAGES)
+    run_to_folder(plan, seq, stages=BATCHED_STAGES)
+    plan_to_folder_batched(town_path, bat, batch_size=2)
+
+    def files(folder):
+        return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+    assert files(bat) == files(seq)
+    assert {"plan.gpkg", MANIFEST, "rosters.xlsx", "rosters/staff.csv"} <= files(bat)
+    for folder in (seq, bat):
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        assert set(manifest) == files(folder) - {MANIFEST}
+        assert all(file_checksum(folder / name) == sha for name, sha in manifest.items())
+
+    a, b = read_plan(seq).metadata, read_plan(bat).metadata
+    assert set(METADATA_KEYS) <= set(a)
+    assert set(a) == set(b) - {"batched"}
+    assert set(a["dataset"]) == set(b["dataset"])
+    for key in ("input_crs", "working_crs", "offset", "layers"):
+        assert b["dataset"][key] == a["dataset"][key], key
+    assert set(b["checksums"]) == set(a["checksums"])
+    assert b["checksums"]["buildings"] == file_checksum(town_path / "buildings.geojson")
+    assert set(b["metrics"]) == set(a["metrics"]) == {"partition", "units", "staffing", "coverage"}
+    assert set(b["sensitivity"]) == set(a["sensitivity"])
+    assert b["sensitivity"]["scenarios"] == a["sensitivity"]["scenarios"]
+
+    # grids are those of the sequential run, so the merged partition figures are its figures
+    def untimed(m):
+        if isinstance(m, dict):
+            return {k: untimed(v) for k, v in m.items() if not k.endswith(("time_s", "seconds"))}
+        return m
+
+    assert untimed(b["metrics"]["partition"]) == untimed(a["metrics"]["partition"])
+    assert {"partition", "units", "assign"} <= set(b["timings_s"])
+    for key in ("parameters", "seed", "gridplan_version", "stages"):
+        assert b[key] == a[key], key

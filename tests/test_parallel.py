@@ -218,6 +218,10 @@ def test_batched_resumes_after_a_failure(province, tmp_path):
     )
     assert any("already written: skipped" in ln for ln in lines)
     assert not partial.exists()
+    # the resumed folder is complete: no work files left, the manifest lists what is there
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["manifest.json", "plan.gpkg"]
+    assert list(json.loads((out / "manifest.json").read_text(encoding="utf-8"))) == ["plan.gpkg"]
     plan = read_plan(out)
     assert plan.metadata["batched"]["resumed_runs"] == 1
     assert set(plan.grids["community_id"]) == set(comms["community_id"])

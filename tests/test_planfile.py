@@ -71,6 +71,23 @@ def test_atomic_output_keeps_old_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
 
 
+def test_resumable_atomic_output_keeps_its_work_for_the_next_run(tmp_path):
+    from gridplan._atomic import partial_dir
+
+    out = tmp_path / "plan"
+    with pytest.raises(RuntimeError), atomic_output_dir(out, resumable=True) as work:
+        (work / "batch-1").write_text("done")
+        raise RuntimeError("batch 2 failed")
+    assert not out.exists()
+    assert (partial_dir(out) / "batch-1").read_text() == "done"
+    with atomic_output_dir(out, resumable=True) as work:
+        assert work == partial_dir(out)
+        assert (work / "batch-1").exists()  # the next run finds the earlier work
+        (work / "plan.gpkg").write_text("all")
+    assert sorted(p.name for p in out.iterdir()) == ["batch-1", "plan.gpkg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]
+
+
 def test_read_plan_missing(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_plan(tmp_path / "nope")

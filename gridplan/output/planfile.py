@@ -11,6 +11,7 @@ Dataset reading lives in :mod:`gridplan.io`; this module is only about plans.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -27,8 +28,12 @@ from gridplan._errors import DataError
 __all__ = [
     "CONTRACT_LAYERS",
     "EXTRA_LAYERS",
+    "MANIFEST",
     "Plan",
+    "file_checksum",
     "read_plan",
+    "write_manifest",
+    "write_metadata_table",
     "write_plan_gpkg",
 ]
 
@@ -84,6 +89,9 @@ LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 SPATIAL_CONTRACT = {"grids", "units", "buildings", "sites"}
+
+#: The file of a plan folder listing the SHA-256 of every other file in it.
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -197,16 +205,44 @@ def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
         else:
             table = pd.DataFrame(df)
             pyogrio.write_dataframe(_for_file(table), path, layer=name, driver="GPKG")
+    write_metadata_table(plan.metadata, path)
+    return path
+
+
+def write_metadata_table(metadata: dict[str, Any], path: str | Path) -> None:
+    """Write the ``metadata`` layer of ``plan.gpkg``: one row per key, its value as JSON text."""
     meta = pd.DataFrame(
         {
-            "key": list(plan.metadata),
+            "key": list(metadata),
             "value": [
                 json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
-                for v in plan.metadata.values()
+                for v in metadata.values()
             ],
         }
     )
     pyogrio.write_dataframe(meta, path, layer="metadata", driver="GPKG")
+
+
+def file_checksum(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(folder: str | Path) -> Path:
+    """Write ``manifest.json`` into a finished plan folder: every file in it (sub-folders
+    included, by ``/``-separated relative path) -> its SHA-256. Written last, by every runner."""
+    folder = Path(folder)
+    manifest = {
+        p.relative_to(folder).as_posix(): file_checksum(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST
+    }
+    path = folder / MANIFEST
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
     return path
 
 

@@ -25,7 +25,15 @@ from gridplan.i18n import check_lang, label, role_label
 from gridplan.output.planfile import Plan
 from gridplan.privacy import mask_id_number, mask_phone
 
-__all__ = ["Person", "people_directory", "person_phone", "roster_tables", "write_rosters"]
+__all__ = [
+    "Person",
+    "merge_roster_tables",
+    "people_directory",
+    "person_phone",
+    "roster_tables",
+    "write_roster_tables",
+    "write_rosters",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -313,8 +321,59 @@ def write_rosters(
         The files written (the workbook last; it is skipped, with a warning, when openpyxl is
         not installed).
     """
-    folder = Path(folder)
     sheets = roster_tables(plan, lang=lang, reveal=reveal)
+    return write_roster_tables(sheets, folder, reveal=reveal)
+
+
+def merge_roster_tables(
+    parts: list[dict[str, pd.DataFrame]], *, lang: str = "zh"
+) -> dict[str, pd.DataFrame]:
+    """The roster sheets of several parts of one plan (the batches of a batched run, each from
+    :func:`roster_tables`) as one, rows in the order :func:`roster_tables` gives a whole plan.
+
+    Parameters
+    ----------
+    parts
+        Sheets per part, in part order.
+    lang
+        The language the sheets were made in.
+    """
+    check_lang(lang)
+    names = [n for n in ("grids", "units", "staff") if any(n in p for p in parts)]
+    rank = {role_label(r, lang): i for i, r in enumerate(ROLE_ORDER)}
+    out: dict[str, pd.DataFrame] = {}
+    for name in names:
+        frames = [p[name] for p in parts if name in p]
+        nonempty = [f for f in frames if len(f)] or frames[:1]
+        df = pd.concat(nonempty, ignore_index=True) if len(nonempty) > 1 else nonempty[0].copy()
+        if name == "grids":
+            keys = [label("grid_id", lang)]
+        elif name == "units":
+            keys = [label("grid_id", lang), label("unit_id", lang)]
+        else:
+            id_col = label("id_number", lang)
+            if id_col in df.columns:
+                df[id_col] = df[id_col].fillna("")
+                if not df[id_col].astype(bool).any():
+                    df = df.drop(columns=[id_col])  # as roster_tables drops an empty ID column
+            keys = [
+                "_order",
+                label("role", lang),
+                label("target_id", lang),
+                label("person_id", lang),
+            ]
+            df["_order"] = [rank.get(cell_text(r), len(rank)) for r in df[label("role", lang)]]
+        df = df.sort_values(keys, kind="stable").reset_index(drop=True)
+        out[name] = df.drop(columns=["_order"], errors="ignore")
+    return out
+
+
+def write_roster_tables(
+    sheets: dict[str, pd.DataFrame], folder: str | Path, *, reveal: bool = False
+) -> list[Path]:
+    """Write roster sheets (:func:`roster_tables`) as ``rosters/*.csv`` and ``rosters.xlsx``
+    into ``folder``; see :func:`write_rosters`."""
+    folder = Path(folder)
     csv_dir = folder / "rosters"
     csv_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -20,21 +20,25 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 import pyogrio
 
 from gridplan import _errors
-from gridplan._atomic import check_output_dir
+from gridplan._atomic import atomic_output_dir
 from gridplan._errors import DataError, GridplanError
-from gridplan.output.planfile import write_plan_gpkg
+from gridplan.output.planfile import (
+    file_checksum,
+    write_manifest,
+    write_metadata_table,
+    write_plan_gpkg,
+)
 from gridplan.run.batch_coverage import (
     _batch_coverage,
     _facility_owners,
@@ -43,8 +47,16 @@ from gridplan.run.batch_coverage import (
     search_radius_m,
 )
 from gridplan.run.batch_coverage import _merge_open_components as _merge_open_components
+from gridplan.run.batch_metadata import (
+    batch_figures,
+    merge_dataset_blocks,
+    merge_metrics,
+    merge_sensitivity,
+    merge_timings,
+)
 from gridplan.run.batch_read import Box, _layer_files, _read, _read_batch, _write_scratch
 from gridplan.run.batch_read import _expand_box as _expand_box
+from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.run.parallel import (
     DEFAULT_RETRIES,
     Progress,
@@ -70,48 +82,20 @@ SITING_SKIPPED = (
 )
 
 
-def _fingerprint(path: Path, cfg: Config, batch_size: int, offset: str | None) -> str:
+def _fingerprint(
+    path: Path, cfg: Config, batch_size: int, offset: str | None, rosters: str = ""
+) -> str:
     from gridplan import __version__
 
     h = hashlib.sha256()
     h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
-    h.update(f"{__version__}|{batch_size}|{offset}|{path.resolve()}".encode())
+    h.update(f"{__version__}|{batch_size}|{offset}|{path.resolve()}|{rosters}".encode())
     files = sorted(path.iterdir()) if path.is_dir() else [path]
     for f in files:
         if f.is_file():
             st = f.stat()
             h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _resumable_output_dir(out: Path, *, overwrite: bool) -> Iterator[Path]:
-    """Like :func:`gridplan.planfile.atomic_output_dir`, but the work folder survives failure.
-
-    The folder is ``.<out>.partial`` beside ``out`` (a fixed name, so a re-run finds it). On
-    success it replaces ``out`` in one rename; on an error it is kept, with its
-    ``progress.json``, for the next run to resume; ``out`` is never touched before success.
-    """
-    check_output_dir(out, overwrite=overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = out.parent / f".{out.name}.partial"
-    work.mkdir(exist_ok=True)
-    try:
-        yield work
-    except BaseException:
-        logger.warning("kept %s to resume from; run the same command again", work)
-        raise
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    try:
-        os.replace(work, out)
-    except BaseException:
-        if old.exists():
-            os.replace(old, out)
-        raise
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
 
 
 class _Appender:
@@ -170,11 +154,14 @@ def _batch_task(
     gpkg: Path,
     inject: Mapping[str, str] | None,
     coverage: Mapping[str, Any] | None = None,
+    rosters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Read, prepare, plan and write one batch; return its summary (runs on a worker).
 
     ``coverage`` (``radius_m``, ``owned``: the ids of the facilities the batch owns, ``box``:
     their bounds) makes the batch compute coverage and catchments too (:func:`_batch_coverage`).
+    ``rosters`` (``lang``, ``reveal``) makes it write its roster sheets beside its GeoPackage
+    (:func:`_rosters_path`), while it still holds its people.
     """
     from gridplan.io.load import load_dataset
 
@@ -185,6 +172,7 @@ def _batch_task(
         shutil.rmtree(scratch)
     if gpkg.exists():
         gpkg.unlink()
+    _rosters_path(gpkg).unlink(missing_ok=True)
     try:
         raw = _read_batch(files, comms, batch, has_cid, coverage=coverage, offset=offset)
         _write_scratch(scratch, raw)
@@ -198,6 +186,15 @@ def _batch_task(
         t_read = time.perf_counter() - t0
         grid_order = [s for s in order if s != "coverage"]
         plan = _plan_with(ds, cfg, grid_order, _LocalRunner(), None, inject=inject)
+        has_assignments = "assignments" in plan.layers
+        if rosters is not None:
+            from gridplan.output.rosters import roster_tables
+
+            sheets = roster_tables(plan, lang=rosters["lang"], reveal=bool(rosters["reveal"]))
+            tmp_sheets = _rosters_path(gpkg).with_suffix(".tmp")
+            with tmp_sheets.open("wb") as fh:
+                pickle.dump(sheets, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp_sheets, _rosters_path(gpkg))
         plan.layers.pop("people", None)
         figures: dict[str, Any] | None = None
         if coverage is not None:
@@ -233,7 +230,45 @@ def _batch_task(
         "cpu_s": round(time.process_time() - c0, 3),
         "community_cpu_s": float(plan.metadata["parallel"].get("task_cpu_s", 0.0)),
         "coverage": figures,
+        "dataset": {k: v for k, v in dataset_block(ds).items() if k != "source"},
+        "has_assignments": has_assignments,
+        **batch_figures(plan, cfg),
     }
+
+
+def _rosters_path(gpkg: Path) -> Path:
+    """Where a batch keeps its roster sheets (a pickle of the tables, read back by the run that
+    wrote the batch's folder) until the run merges them."""
+    return gpkg.with_name(f"{gpkg.stem}.rosters.pkl")
+
+
+def _input_checksums(files: Mapping[str, tuple[Path, str | None]]) -> dict[str, str]:
+    """Layer name -> SHA-256 of the file it is read from (a GeoPackage's, for each of its
+    layers): the batched run reads its inputs in pieces, never a layer whole."""
+    by_file: dict[Path, str] = {}
+    out: dict[str, str] = {}
+    for name, (path, _) in sorted(files.items()):
+        if path not in by_file:
+            by_file[path] = file_checksum(path)
+        out[name] = by_file[path]
+    return out
+
+
+def _layer_counts(
+    files: Mapping[str, tuple[Path, str | None]], done: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Rows per layer: those split by community summed over the batches, the others (read by
+    box, so overlapping) as the file holds them."""
+    out: dict[str, int] = {}
+    for name, src in files.items():
+        if name in ("buildings", "communities", "people", "vulnerable"):
+            out[name] = sum(int(d.get("dataset", {}).get("layers", {}).get(name, 0)) for d in done)
+            continue
+        with contextlib.suppress(Exception):  # a CSV may not know its count
+            n = int(pyogrio.read_info(src[0], layer=src[1])["features"])
+            if n >= 0:
+                out[name] = n
+    return out
 
 
 def plan_to_folder_batched(
@@ -251,6 +286,8 @@ def plan_to_folder_batched(
     retries: int = DEFAULT_RETRIES,
     client: Any = None,
     inject_failure: Mapping[str, str] | None = None,
+    lang: str = "zh",
+    reveal_personal: bool = False,
 ) -> Path:
     """Plan a large dataset batch by batch of communities, never holding all of it in memory.
 
@@ -284,15 +321,25 @@ def plan_to_folder_batched(
 
     Siting is left out (``metadata["skipped"]["site"]`` and a flag say so): choosing new
     sites is one optimisation over the whole area (a site serves households of several
-    batches; the number of sites is shared), which does not split into batches. Map, report
-    and rosters are skipped too; plan a city in memory for those.
+    batches; the number of sites is shared), which does not split into batches. Map and report
+    are skipped too; plan a city in memory for those.
+
+    The folder holds the files a sequential run of the same stages writes
+    (:func:`gridplan.run.pipeline.run_to_folder`): ``plan.gpkg``; with staffing, the rosters
+    (``rosters.xlsx``, ``rosters/*.csv``: each batch makes its sheets while it holds its
+    people, merged in the order of a whole-plan roster); ``manifest.json`` last. The
+    ``metadata`` table has the keys of a sequential run's
+    (:func:`gridplan.run.metadata.plan_metadata`), combined from the batches
+    (:mod:`gridplan.run.batch_metadata`): ``checksums`` are of the
+    input files (the run never reads a layer whole), ``timings_s`` are summed over batches.
 
     Resume: the work happens in ``.<out>.partial`` beside ``out``, whose ``progress.json`` lists
     the finished batches with their communities (a batch's GeoPackage is renamed into place
     only when complete). A run that fails keeps that folder; the same command run again (same
-    dataset files, config, stages and batch size) plans only the batches not finished. The
-    finished folder replaces ``out`` in one rename (a resume-aware variant of
-    :func:`gridplan.planfile.atomic_output_dir`: ``out`` is untouched until then).
+    dataset files, config, stages, batch size, language and ``reveal_personal``) plans only the
+    batches not finished. The finished folder replaces ``out`` in one rename
+    (:func:`gridplan._atomic.atomic_output_dir` with ``resumable``: ``out`` is untouched until
+    then).
 
     Parameters
     ----------
@@ -324,6 +371,10 @@ def plan_to_folder_batched(
         For tests: community id -> marker file; that community fails once (see
         :func:`~gridplan.parallel.plan_parallel`). Without Dask the failure stops the run (to
         test resume).
+    lang
+        ``"zh"`` or ``"en"``: the language of the rosters.
+    reveal_personal
+        Rosters with phones and ID numbers unmasked (personal data).
 
     Returns
     -------
@@ -363,7 +414,10 @@ def plan_to_folder_batched(
     info = pyogrio.read_info(files["buildings"][0], layer=files["buildings"][1])
     has_cid = "community_id" in list(info["fields"])
     n_buildings_in = int(info["features"])
-    fp = _fingerprint(src, cfg, batch_size, offset) + "|" + ",".join(order)
+    want_rosters = "assign" in order
+    roster_opts = {"lang": lang, "reveal": bool(reveal_personal)} if want_rosters else None
+    fp = _fingerprint(src, cfg, batch_size, offset, json.dumps(roster_opts, sort_keys=True))
+    fp += "|" + ",".join(order)
     radius = search_radius_m(cfg)
     cov_skip: str | None = None
     owned: dict[int, list[str]] = {}
@@ -385,7 +439,9 @@ def plan_to_folder_batched(
     use_dask = client is not None or workers is not None or scheduler is not None
 
     with contextlib.ExitStack() as stack:
-        work = stack.enter_context(_resumable_output_dir(out, overwrite=overwrite)).resolve()
+        work = stack.enter_context(
+            atomic_output_dir(out, overwrite=overwrite, resumable=True)
+        ).resolve()
         state_path = work / "progress.json"
         state: dict[str, Any] = {}
         if state_path.exists():
@@ -415,7 +471,11 @@ def plan_to_folder_batched(
         for bi, batch in enumerate(batches, start=1):
             tag = f"{bi:05d}"
             gpkg = work / "batches" / f"batch-{tag}.gpkg"
-            if tag in state["batches"] and gpkg.exists():
+            if (
+                tag in state["batches"]
+                and gpkg.exists()
+                and (not want_rosters or _rosters_path(gpkg).exists())
+            ):
                 if progress:
                     progress(f"batch {bi}/{len(batches)} already written: skipped")
                 continue
@@ -439,6 +499,7 @@ def plan_to_folder_batched(
                 gpkg,
                 inject_failure,
                 cov_job,
+                roster_opts,
             )
         runner: Any = (
             stack.enter_context(_dask_runner(workers, scheduler, client, retries))
@@ -523,51 +584,66 @@ def plan_to_folder_batched(
             "siting (new facility sites) did not run: it optimises over the whole area and does "
             "not split into batches; run `gridplan site` on a city in memory for it"
         )
-        from gridplan import __version__
-
-        meta = {
-            "gridplan_version": __version__,
-            "seed": cfg.seed,
-            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "parameters": cfg.to_dict(),
-            "stages": order,
-            "dataset": {"source": str(src)},
-            "batched": {
-                "batch_size": batch_size,
-                "batches": len(batches),
-                "resumed_runs": state.get("resumed", 0),
-                "mode": runner.mode,
-                "workers": int(runner.workers),
-                "retried": state.get("retried", {}),
-                "failed": {},
-                "rows": rows,
-                "seconds_this_run": round(time.perf_counter() - t_start, 3),
-                "append_seconds": round(appender.seconds, 3),
-                "cpu_s": {
-                    "batch_tasks": round(sum(float(d.get("cpu_s", 0.0)) for d in done), 3),
-                    "community_tasks": round(
-                        sum(float(d.get("community_cpu_s", 0.0)) for d in done), 3
-                    ),
-                    "driver_this_run": round(time.process_time() - cpu0, 3),
-                },
-                "batch_seconds": {tag: d.get("seconds", {}) for tag, d in state["batches"].items()},
-                "coverage": cov_info,
-                **summary_all,
-            },
-            "metrics": metrics,
-            "flags": {"batched": flags, **all_flags},
-            "skipped": skipped,
-        }
-        table = pd.DataFrame(
-            {
-                "key": list(meta),
-                "value": [
-                    json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
-                    for v in meta.values()
-                ],
-            }
+        for stage in ("assign",):
+            reasons = [d.get("skipped", {}).get(stage) for d in done]
+            if stage in order and reasons and all(reasons):
+                skipped[stage] = str(reasons[0])
+        stage_metrics, stage_flags, not_merged = merge_metrics(done, cfg)
+        meta = plan_metadata(
+            cfg,
+            order,
+            dataset=merge_dataset_blocks(str(src), offset, done, _layer_counts(files, done)),
+            checksums=_input_checksums(files),
+            metrics={**stage_metrics, **metrics},
+            flags={**stage_flags, **all_flags},
+            timings_s=merge_timings(done),
+            sensitivity=merge_sensitivity(done),
         )
-        pyogrio.write_dataframe(table, target, layer="metadata", driver="GPKG")
+        meta["flags"]["batched"] = flags
+        meta["timings_s"]["append"] = round(appender.seconds, 3)
+        meta["batched"] = {
+            "batch_size": batch_size,
+            "batches": len(batches),
+            "resumed_runs": state.get("resumed", 0),
+            "mode": runner.mode,
+            "workers": int(runner.workers),
+            "retried": state.get("retried", {}),
+            "failed": {},
+            "rows": rows,
+            "seconds_this_run": round(time.perf_counter() - t_start, 3),
+            "append_seconds": round(appender.seconds, 3),
+            "cpu_s": {
+                "batch_tasks": round(sum(float(d.get("cpu_s", 0.0)) for d in done), 3),
+                "community_tasks": round(
+                    sum(float(d.get("community_cpu_s", 0.0)) for d in done), 3
+                ),
+                "driver_this_run": round(time.process_time() - cpu0, 3),
+            },
+            "batch_seconds": {tag: d.get("seconds", {}) for tag, d in state["batches"].items()},
+            "coverage": cov_info,
+            "checksums": "SHA-256 of each layer's input file (of the whole GeoPackage for its "
+            "layers): a batched run reads its layers in pieces, never one whole",
+            "timings_s": "seconds summed over the batches (task time, not wall time)",
+            "metrics_not_merged": not_merged,
+            **summary_all,
+        }
+        meta["skipped"] = skipped
+        write_metadata_table(meta, target)
+        if want_rosters and any(d.get("has_assignments") for d in done):
+            from gridplan.output.rosters import merge_roster_tables, write_roster_tables
+
+            if progress:
+                progress("writing the rosters …")
+            t_rosters = time.perf_counter()
+            parts_sheets = []
+            for i in range(1, len(batches) + 1):
+                with _rosters_path(work / "batches" / f"batch-{i:05d}.gpkg").open("rb") as fh:
+                    parts_sheets.append(pickle.load(fh))  # written by this run's batches
+            sheets = merge_roster_tables(parts_sheets, lang=lang)
+            del parts_sheets
+            write_roster_tables(sheets, work, reveal=reveal_personal)
+            logger.info("rosters written in %.2f s", time.perf_counter() - t_rosters)
         shutil.rmtree(work / "batches", ignore_errors=True)
         state_path.unlink(missing_ok=True)
+        write_manifest(work)
     return out

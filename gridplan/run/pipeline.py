@@ -13,13 +13,10 @@ Example
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,9 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
-from gridplan.output.planfile import Plan, write_plan_gpkg
+from gridplan.output.planfile import Plan, write_manifest, write_plan_gpkg
+from gridplan.output.planfile import file_checksum as file_checksum
+from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.settings import DEFAULT, Config
 
 __all__ = [
@@ -130,28 +129,6 @@ class StageTimer:
         self.times[name] = round(time.perf_counter() - t0, 3)
         logger.info("stage %s done in %.2f s", name, self.times[name])
         return result
-
-
-def _metadata(dataset: Dataset, config: Config, stages: list[str]) -> dict[str, Any]:
-    return {
-        "gridplan_version": __version__,
-        "seed": config.seed,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "parameters": config.to_dict(),
-        "stages": stages,
-        "dataset": {
-            "source": str(dataset.source) if dataset.source else None,
-            "input_crs": dataset.input_crs.to_string() if dataset.input_crs else None,
-            "working_crs": dataset.crs.to_string() if dataset.crs else None,
-            "offset": dataset.offset,
-            "layers": {k: len(v) for k, v in dataset.layers.items() if v is not None},
-            "warnings": list(dataset.warnings),
-        },
-        "checksums": dict(dataset.checksums),
-        "metrics": {},
-        "flags": {},
-        "timings_s": {},
-    }
 
 
 def _has(dataset: Dataset, name: str) -> bool:
@@ -290,7 +267,7 @@ def plan_stages(
 ) -> Plan:
     """Every stage of ``order``: grids and units from ``grids_and_units``, then staffing,
     coverage and siting, shared by a fresh plan, a re-plan and a Dask run."""
-    meta = _metadata(dataset, cfg, order)
+    meta = plan_metadata(cfg, order, dataset=dataset_block(dataset), checksums=dataset.checksums)
     timer = StageTimer(progress, meta["timings_s"])
     skipped: dict[str, str] = {}
     layers: dict[str, pd.DataFrame] = {"communities": dataset.layers["communities"]}
@@ -549,15 +526,6 @@ def _public_layers(plan: Plan) -> Plan:
     return Plan(layers=layers, metadata=plan.metadata, crs=plan.crs, output_crs=plan.output_crs)
 
 
-def file_checksum(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def run_to_folder(
     plan: Plan,
     out: str | Path,
@@ -570,7 +538,8 @@ def run_to_folder(
     tianditu_key: str | None = None,
     progress: Progress | None = None,
 ) -> Path:
-    """Write a plan folder atomically: ``plan.gpkg``, report, rosters and (when asked) the map.
+    """Write a plan folder atomically: ``plan.gpkg``, report, rosters and (when asked) the map,
+    then ``manifest.json`` (:func:`~gridplan.output.planfile.write_manifest`).
 
     Raises
     ------
@@ -599,12 +568,5 @@ def run_to_folder(
             if progress:
                 progress("writing map.html …")
             write_map(plan, tmp / "map.html", lang=lang, basemap=basemap, tianditu_key=tianditu_key)
-        manifest = {
-            p.relative_to(tmp).as_posix(): file_checksum(p)
-            for p in sorted(tmp.rglob("*"))
-            if p.is_file()
-        }
-        (tmp / "manifest.json").write_text(
-            json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8"
-        )
+        write_manifest(tmp)
     return out

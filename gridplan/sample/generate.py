@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,8 @@ import pyogrio
 import shapely
 from pyproj import Transformer
 
-from gridplan._errors import ConfigError, OutputExistsError
+from gridplan._atomic import atomic_output_dir
+from gridplan._errors import ConfigError
 from gridplan.io.read import LAYERS
 from gridplan.sample.community import _community
 from gridplan.sample.geometry import WGS84
@@ -316,8 +316,8 @@ def write_sample(
     Files: ``communities.geojson``, ``buildings.geojson``, ``roads.geojson``,
     ``barriers.geojson``, ``facilities.geojson``, ``sites.geojson``, ``people.csv``,
     ``vulnerable.csv``. The output is byte-deterministic for a scale and seed. The folder is
-    written next to the target under a temporary name and renamed into place, so a failed
-    run leaves nothing half-written. The ``province`` scale is generated and appended
+    written atomically (:func:`gridplan._atomic.atomic_output_dir`), so a failed run leaves
+    nothing half-written. The ``province`` scale is generated and appended
     community by community, never holding the whole province in memory.
 
     Parameters
@@ -349,15 +349,7 @@ def write_sample(
         msg = f"unknown sample scale {scale!r}; use one of {', '.join(SCALES)}"
         raise ConfigError(msg)
     target = Path(out)
-    if target.exists() and not overwrite:
-        msg = f"{target} already exists; pass overwrite=True (--overwrite) to replace it"
-        raise OutputExistsError(msg)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    with atomic_output_dir(target, overwrite=overwrite) as tmp:
         if scale == "province":
             written: set[str] = set()
             empty: dict[str, Any] = {}
@@ -376,18 +368,5 @@ def write_sample(
             layers = generate_sample(scale, seed=seed, n_communities=n_communities)
             for name, frame in layers.items():
                 _write_layer(tmp, name, frame, False)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            target.rename(old)
-            tmp.rename(target)
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old)
-            else:
-                old.unlink()
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     logger.info("wrote the %s sample (seed %d) to %s", scale, seed, target)
     return target
