@@ -2,7 +2,7 @@
 
 Builds the ``city`` sample (``gridplan.sample``), partitions it into grids
 (``gridplan.partition``), forms units (``gridplan.units``) and the walk network
-(``gridplan.network``), then staffs it with :func:`gridplan.assign.assign_staff`.
+(``gridplan.network``), then staffs it with :func:`gridplan.staffing.assign.assign_staff`.
 
 - Grid-head and unit-head problems: the objective of the OR-Tools min-cost flow is compared
   with :func:`scipy.optimize.linear_sum_assignment` on the equivalent cost matrix (one column

@@ -1,11 +1,13 @@
 """Catchments (facility isochrones for the map): the batched, cached build against the plain one.
 
-The plain build is the implementation ``gridplan.isochrones.catchments`` had before (kept here
+The plain build is the implementation ``gridplan.access.isochrones.catchments`` had before (kept
+here
 as :func:`plain_catchments`): one ``node_distances`` search per facility and tier, the partial
 edges cut one by one with ``shapely.ops.substring``, every reached piece buffered and the pieces
 united per polygon. The current build searches once per facility at the largest tier of its
 category with many facilities per SciPy call, cuts the partial edges vectorised, and unites
-cached patches of fully reached streets (see the module docstring of ``gridplan.isochrones``).
+cached patches of fully reached streets (see the module docstring of
+``gridplan.access.isochrones``).
 
 Both run on the same walk network and facilities, in one process, alternating, ``--repeat``
 times each: the medians of wall time and of CPU time (the machine is shared: CPU time is the
@@ -204,7 +206,8 @@ def main() -> None:
         )
     body = (
         "Plain: the build before (a search per facility and tier, partial edges cut one by one, "
-        "all pieces buffered and united). New: `gridplan.isochrones.catchments` (one search per "
+        "all pieces buffered and united). New: `gridplan.access.isochrones.catchments` (one search"
+        " per "
         "facility, many per SciPy call; vectorised cuts; cached united patches of fully reached "
         "streets). Seconds are medians of alternating runs; *differ* is the symmetric "
         "difference of the two polygons over the plain one's area, max / mean over polygons "

@@ -1,6 +1,6 @@
 """Size and build time of ``map.html`` for the ``town`` and ``city`` sample plans.
 
-The town and city are planned with the real pipeline (:func:`gridplan.pipeline.plan_dataset` on
+The town and city are planned with the real pipeline (:func:`gridplan.run.pipeline.plan_dataset` on
 the bundled sample generator's output). When the pipeline cannot plan them yet, a synthetic plan
 of matching size is measured instead (same households, buildings, grids, units, facilities and
 coverage rows) and the section says so.

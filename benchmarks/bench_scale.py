@@ -3,13 +3,13 @@
 Two measurements, each run in a fresh subprocess (so that peak memory is that run's own):
 
 - **city**, the whole ``gridplan run`` (read, every stage, ``plan.gpkg``, report, rosters,
-  map) sequentially (:func:`gridplan.parallel.plan_by_community`, which gives the same plan as
+  map) sequentially (:func:`gridplan.run.parallel.plan_by_community`, which gives the same plan as
   ``--workers``) and on a local Dask cluster of 2 workers (:func:`plan_parallel`). Wall time and
   peak memory per stage: a sampling thread reads the resident set size (psutil, every 50 ms)
   of the process and of its child processes (the Dask workers) and keeps the largest total per
   stage; stages are told apart by the progress lines. ``ru_maxrss`` of the process
   (``resource.getrusage``) is quoted too.
-- **province**, :func:`gridplan.batched.plan_to_folder_batched` (partition, units, staffing
+- **province**, :func:`gridplan.run.batched.plan_to_folder_batched` (partition, units, staffing
   and coverage batch by batch) on 1 and 2 workers: households per second, scaling efficiency
   (``t1 / (2 · t2)``), peak memory per worker process, and where the time goes (driver: read,
   validate and prepare a batch, staffing, writing; workers: the communities), from which a

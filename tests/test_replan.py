@@ -1,4 +1,5 @@
-"""Tests for gridplan.replan: kept grids stay as they were, few households move, ids stay."""
+"""Tests for gridplan.partition.replan: kept grids stay as they were, few households move, ids
+stay."""
 
 from __future__ import annotations
 

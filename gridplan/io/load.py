@@ -5,7 +5,7 @@ Three steps, each usable alone:
 - :func:`read_dataset` reads the layers as they are (column aliases renamed, ids made strings,
   a few value spellings normalised, checksums computed; the web-map offset removed when one is
   declared) and never rejects anything: reading problems are kept for the validator;
-- :func:`gridplan._validate.validate_dataset` collects every problem and raises once;
+- :func:`gridplan.validate.validate_dataset` collects every problem and raises once;
 - :func:`prepare_dataset` repairs, reshapes, types, fills and reprojects to the local UTM zone.
 
 :func:`load_dataset` chains the three; every CLI command uses it.

@@ -1,7 +1,8 @@
 """Walking distances on the walk network: bounded Dijkstra searches on its compiled core.
 
 Every search runs SciPy's ``csgraph.dijkstra`` on the network's CSR matrix. Points (buildings,
-facilities, sites) join as :func:`gridplan.snapping.snap_points` placed them: a point's cost to
+facilities, sites) join as :func:`gridplan.network.snapping.snap_points` placed them: a point's
+cost to
 either end of its edge is its access distance plus the distance along the edge, and a super
 source joined to those ends turns "nearest of many sources" into one search.
 

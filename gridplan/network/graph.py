@@ -3,10 +3,11 @@
 :func:`build_walk_network` turns the prepared ``roads`` layer into a :class:`WalkNetwork`:
 walkable road lines noded at every intersection (shared vertices and crossings), one edge per
 noded piece, lengths in metres. The network keeps a symmetric SciPy CSR matrix (the compiled
-shortest-path core the searches of :mod:`gridplan.distances` run on) and builds a
+shortest-path core the searches of :mod:`gridplan.network.distances` run on) and builds a
 networkx graph of the same edges on demand (:attr:`WalkNetwork.graph`).
 
-:func:`snap_points` (from :mod:`gridplan.snapping`) joins buildings, facilities and candidate
+:func:`snap_points` (from :mod:`gridplan.network.snapping`) joins buildings, facilities and
+candidate
 sites to the network at the nearest point of the nearest walkable edge. A point's distance to
 the two ends of its edge is its access distance plus the distance along the edge, so no
 virtual node is inserted and the network is shared by every query.

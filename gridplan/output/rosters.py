@@ -7,7 +7,7 @@ numbers are masked (:mod:`gridplan.privacy`) unless an authorised officer asks f
 
 Example
 -------
->>> from gridplan.rosters import write_rosters
+>>> from gridplan.output.rosters import write_rosters
 >>> write_rosters(plan, "out/town", lang="zh")                # doctest: +SKIP
 [PosixPath('out/town/rosters/grids.csv'), ...]
 """

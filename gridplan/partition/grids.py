@@ -38,11 +38,11 @@ The algorithm, per community:
    of grids all within ±10 % of the target, wherever the nodes lie, except that a node whose
    cell touches only one other node's cell counts as one with it when it is no grid alone
    (a packing check: totals, a node alone beyond +10 %, subset sums, then a bounded
-   exhaustive search; see :func:`gridplan._partition_regions.sizes_allow`). Each
+   exhaustive search; see :func:`gridplan.partition.regions.sizes_allow`). Each
    community's metrics report the balance over the other grids:
    ``max_deviation_sizes_allow``, ``share_within_10pct_sizes_allow`` (and
    ``grids_size_forced``, ``size_forced_grids``, ``grids_within_10pct_sizes_allow``,
-   ``grids_size_unproven``); :func:`gridplan._partition_result.size_summary` gives the
+   ``grids_size_unproven``); :func:`gridplan.partition.result.size_summary` gives the
    plan-wide figures.
 
 The same inputs and seed give the same plan (all ties are broken by ids); the time limit

@@ -2,7 +2,7 @@
 
 One area (a community, or a patch being re-planned) is cut into faces along its barriers,
 its buildings become nodes with Voronoi cells, each face group gets a number of grids and is
-split by :func:`gridplan._partition_search.partition_face`; the regions' cells become the
+split by :func:`gridplan.partition.search.partition_face`; the regions' cells become the
 grids' territories, which tile the area. The algorithm is described in
 :mod:`gridplan.partition`.
 """

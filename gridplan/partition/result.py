@@ -259,7 +259,7 @@ def _size_metrics(grids: pd.DataFrame, target: float) -> dict[str, Any]:
     A grid is *size-forced* when the indivisible nodes (buildings, or parts of buildings above
     ``max_households``) of its face group cannot make that group's number of grids all within
     ±10 % of the target, wherever they lie (but a node enclosed by one neighbour's cell counts
-    as one with it; :func:`gridplan._partition_regions.sizes_allow`).
+    as one with it; :func:`gridplan.partition.regions.sizes_allow`).
     """
     h = grids["households"].to_numpy(dtype=float)
     forced = grids["size_forced"].fillna(False).to_numpy(dtype=bool)

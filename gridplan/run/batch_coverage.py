@@ -1,4 +1,4 @@
-"""Coverage batch by batch, for :mod:`gridplan.batched`.
+"""Coverage batch by batch, for :mod:`gridplan.run.batched`.
 
 Holds the search radius a batch must read around itself (:func:`search_radius_m`), which batch
 owns each facility (:func:`_facility_owners`), taking a batch's open road components as the
@@ -27,7 +27,8 @@ def search_radius_m(config: Config | None = None) -> float:
     """Ground distance around a batch within which coverage must see roads and facilities.
 
     A building's minutes to a category are searched up to ``search_factor`` (2) times the
-    walking distance of the category's largest tier (:func:`gridplan.coverage.compute_coverage`),
+    walking distance of the category's largest tier
+    (:func:`gridplan.access.coverage.compute_coverage`),
     access at both ends included, so every road, barrier and facility of such a walk lies within
     that distance of the building; a facility at its end joins the network within
     ``coverage.max_access_m`` of itself. The radius is the largest search bound plus
@@ -281,7 +282,7 @@ def _merge_coverage(
         "complete_share": complete,
         "seconds": seconds,
     }
-    # the sentences of :func:`gridplan.coverage.compute_coverage`, for the whole plan
+    # the sentences of :func:`gridplan.access.coverage.compute_coverage`, for the whole plan
     flags: list[str] = []
     access = f"{cfg.coverage.max_access_m:g} m"
     n_fac = total("facilities_unreachable")

@@ -1,4 +1,4 @@
-"""Reading one batch of a province from disk, for :mod:`gridplan.batched`.
+"""Reading one batch of a province from disk, for :mod:`gridplan.run.batched`.
 
 Holds finding a dataset's layer files (:func:`_layer_files`), the filtered reads of a batch's
 buildings, nearby roads, barriers and facilities and its rosters (:func:`_read_batch`), the

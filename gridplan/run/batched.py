@@ -2,14 +2,14 @@
 
 :func:`plan_to_folder_batched` reads, plans and writes a batch of communities at a time and
 resumes an interrupted run from the batches already written. Each batch is planned community by
-community with the runners of :mod:`gridplan.parallel` (in this process or on Dask workers), so
+community with the runners of :mod:`gridplan.run.parallel` (in this process or on Dask workers), so
 a batch's grids and units are those of an in-memory run. Coverage runs batch by batch too, on
 the roads and facilities within reach of the batch (:func:`search_radius_m`), so a building's
 minutes are those of a whole-dataset run; siting does not split into batches and is left out.
 
 Example
 -------
->>> from gridplan.batched import plan_to_folder_batched                # doctest: +SKIP
+>>> from gridplan.run.batched import plan_to_folder_batched                # doctest: +SKIP
 >>> plan_to_folder_batched("province.gpkg", "out", batch_size=16)      # doctest: +SKIP
 """
 
@@ -296,7 +296,7 @@ def plan_to_folder_batched(
     batch's bounding box, kept when inside a batch community), the roads, barriers, facilities
     and sites by the batch's bounding box (+5 %), the rosters by building id; validate and
     prepare it as a dataset of its own (:func:`gridplan.io.load_dataset`); plan it community by
-    community (the same grids as in memory: :func:`~gridplan.parallel.plan_by_community`);
+    community (the same grids as in memory: :func:`~gridplan.run.parallel.plan_by_community`);
     write its own GeoPackage. With ``workers``/``scheduler`` the batches run on Dask workers,
     one batch per worker at a time (so a worker holds one batch); the driver holds only the
     communities layer and the batches' summaries. As batches finish, their layers are appended into
@@ -354,7 +354,7 @@ def plan_to_folder_batched(
         Communities per batch (a worker's memory grows with it; a province community is
         ~500 buildings).
     workers, scheduler, client
-        Run the batches on Dask (see :func:`~gridplan.parallel.plan_parallel`).
+        Run the batches on Dask (see :func:`~gridplan.run.parallel.plan_parallel`).
     overwrite
         Replace an existing ``out``.
     progress
@@ -369,7 +369,7 @@ def plan_to_folder_batched(
         Times a batch is re-run after a worker error (Dask only); listed in the metadata.
     inject_failure
         For tests: community id -> marker file; that community fails once (see
-        :func:`~gridplan.parallel.plan_parallel`). Without Dask the failure stops the run (to
+        :func:`~gridplan.run.parallel.plan_parallel`). Without Dask the failure stops the run (to
         test resume).
     lang
         ``"zh"`` or ``"en"``: the language of the rosters.

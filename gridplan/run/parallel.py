@@ -8,7 +8,7 @@ communities):
   (nothing farther can change its grids or units), and returns its grids, buildings with grid
   ids, building parts, units and unit members.
 - **Staffing, coverage and siting** run once over the whole dataset on the driver, on the
-  merged layers, exactly as :func:`gridplan.pipeline.plan_dataset` runs them (staffing may place
+  merged layers, exactly as :func:`gridplan.run.pipeline.plan_dataset` runs them (staffing may place
   a head across a community boundary, so it is not split). The facility **catchments**
   (isochrones: the most expensive part of the coverage stage) are computed in parallel per
   facility category; every facility's isochrone depends only on the facility and the network,
@@ -18,17 +18,17 @@ Why the results are identical: :func:`gridplan.partition.partition_grids` seeds 
 community's search from the plan seed and the community's id
 (:func:`gridplan.partition.community_seed`), never from its position, and units are formed grid
 by grid; so a community planned alone on a worker gets exactly the grids and units it gets in
-:func:`gridplan.pipeline.plan_dataset`. :func:`plan_by_community` runs the same per-community
+:func:`gridplan.run.pipeline.plan_dataset`. :func:`plan_by_community` runs the same per-community
 tasks in this process.
 
-For provinces, :func:`gridplan.batched.plan_to_folder_batched` reads, plans and writes a batch
+For provinces, :func:`gridplan.run.batched.plan_to_folder_batched` reads, plans and writes a batch
 of communities at a time and resumes an interrupted run from the batches already written (it is
 re-exported here).
 
 Example
 -------
 >>> from gridplan.io import load_dataset                               # doctest: +SKIP
->>> from gridplan.parallel import plan_parallel                        # doctest: +SKIP
+>>> from gridplan.run.parallel import plan_parallel                        # doctest: +SKIP
 >>> plan = plan_parallel(load_dataset("data/town"), workers=2)        # doctest: +SKIP
 """
 
@@ -651,7 +651,7 @@ def _plan_with(
     inject: Mapping[str, str] | None = None,
 ) -> Plan:
     """Every stage of ``order``; communities and catchments go through ``runner``, the rest is
-    :func:`gridplan.pipeline.plan_stages`, exactly as in a sequential run."""
+    :func:`gridplan.run.pipeline.plan_stages`, exactly as in a sequential run."""
     want_units = "units" in order
 
     def grids_and_units(timer: StageTimer) -> GridStage:
@@ -716,7 +716,7 @@ def plan_by_community(
     """The sequential plan, community by community in this process.
 
     The same plan as :func:`plan_parallel` gives on any number of workers, and as
-    :func:`gridplan.pipeline.plan_dataset` (each community's grids depend only on its own
+    :func:`gridplan.run.pipeline.plan_dataset` (each community's grids depend only on its own
     buildings and id). Useful to check a Dask set-up without starting a cluster.
 
     Parameters
@@ -733,7 +733,7 @@ def plan_by_community(
     Returns
     -------
     Plan
-        As :func:`gridplan.pipeline.plan_dataset` returns it, with ``metadata["parallel"]``.
+        As :func:`gridplan.run.pipeline.plan_dataset` returns it, with ``metadata["parallel"]``.
     """
     cfg = config or DEFAULT
     return _plan_with(dataset, cfg, _order(stages), _LocalRunner(), progress)

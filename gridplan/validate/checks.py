@@ -37,10 +37,10 @@ multi-part polygons where one polygon is needed (largest part kept), a ``communi
 without a ``communities`` layer.
 
 This module is the entry point and checks the structure (layers, columns, ids, CRS); the
-checks themselves live in :mod:`gridplan._validate_geometry`,
-:mod:`gridplan._validate_buildings` (buildings, communities) and
-:mod:`gridplan._validate_people` (people, vulnerable, facility and site categories), on
-the shared helpers of :mod:`gridplan._validate_common` (messages, value parsing). Every
+checks themselves live in :mod:`gridplan.validate.geometry`,
+:mod:`gridplan.validate.buildings` (buildings, communities) and
+:mod:`gridplan.validate.people` (people, vulnerable, facility and site categories), on
+the shared helpers of :mod:`gridplan.validate.common` (messages, value parsing). Every
 public name is re-exported here.
 """
 

@@ -1,6 +1,7 @@
 """Styles, scripts and colours of ``map.html``, and its compact GeoJSON layer element.
 
-Private to :mod:`gridplan.maps`. Pop-ups are built in the browser from compact per-feature data
+Private to :mod:`gridplan.output.maps`. Pop-ups are built in the browser from compact per-feature
+data
 (:data:`_JS_HELPERS`): a layer's row labels are written once (its "spec"), each feature holds
 only its values; :class:`_GeoLayer` is the folium element that carries such a layer.
 """

@@ -1,7 +1,8 @@
 """The overlays of ``map.html``: communities, grids, units, buildings, facilities, catchments,
 uncovered households and recommended sites.
 
-Private to :mod:`gridplan.maps`: :func:`gridplan.maps.make_map` builds a :class:`_Ctx` and calls
+Private to :mod:`gridplan.output.maps`: :func:`gridplan.output.maps.make_map` builds a
+:class:`_Ctx` and calls
 the ``_add_*`` builders, each adding its layer (and legend lines) to the map.
 """
 

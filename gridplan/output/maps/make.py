@@ -13,7 +13,7 @@ layers (units, buildings, catchments) start switched off, so a city map opens on
 
 Example
 -------
->>> from gridplan.maps import write_map
+>>> from gridplan.output.maps import write_map
 >>> write_map(plan, "out/town/map.html", lang="en")           # doctest: +SKIP
 PosixPath('out/town/map.html')
 """
@@ -310,7 +310,8 @@ def write_map(
     """Write the plan's map to ``path`` (an HTML file; see :func:`make_map` for the options).
 
     The page is self-contained except for the tiles: Leaflet and its plugins are inlined from
-    the copies vendored with gridplan (:mod:`gridplan._inline`), so the map opens on an office
+    the copies vendored with gridplan (:mod:`gridplan.output.maps.inline`), so the map opens on an
+    office
     intranet where public CDNs are blocked.
 
     Returns

@@ -1,6 +1,6 @@
 """Labels of the plan report (``report.md`` and its charts) in Chinese and English.
 
-Every key exists in both languages (a test checks it); :mod:`gridplan.report` re-exports
+Every key exists in both languages (a test checks it); :mod:`gridplan.output.report` re-exports
 :data:`REPORT_LABELS`.
 """
 

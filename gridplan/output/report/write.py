@@ -11,7 +11,7 @@ each stage left in ``plan.metadata["metrics"]`` (known keys shown by name, the r
 
 Example
 -------
->>> from gridplan.report import build_report, write_report
+>>> from gridplan.output.report import build_report, write_report
 >>> report = build_report(plan)                                # doctest: +SKIP
 >>> report["quality"]["households"]["share_within_10pct"]      # doctest: +SKIP
 0.83
