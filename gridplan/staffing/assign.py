@@ -708,6 +708,12 @@ def _grid_workers(
     neighbours = _grid_neighbours(ctx.grid_geom)
     orphan = np.ones(len(ctx.grid_ids), dtype=bool)
     orphan[pg] = False
+    # the grid heads are counted once in the party share: one who also works full-time (with
+    # allow_multiple_roles) adds no one to it
+    heads = np.array(
+        [any(role == "grid_head" for role, _ in ctx.held.get(i, [])) for i in range(len(ctx.pid))],
+        dtype=bool,
+    )
     full_out, stages = solve_full_time(
         grid_households=ctx.grid_hh,
         grid_neighbours=neighbours,
@@ -718,6 +724,7 @@ def _grid_workers(
         heads_party=heads_party,
         heads_total=heads_total,
         min_party_share=st.min_party_share,
+        counted=heads,
         time_limit=st.time_limit_s,
         seed=ctx.seed,
     )
