@@ -710,12 +710,22 @@ def _why_grid(
         )
     dist = dict(zip(eligible.tolist(), d.tolist(), strict=True))
     parts = []
+    st = ctx.cfg.staffing
     for i in near[:3]:
-        held = ctx.holding(i) or (
-            "not a party member (left out to keep the party share)"
-            if share > 0 and not ctx.party[i]
-            else "needed elsewhere"
-        )
+        # people the party share left out are named by ``left_out`` above; here, someone
+        # in reach who holds nothing could not take this post for another reason
+        room = st.households_per_full_time_worker if np.isnan(ctx.capacity[i]) else ctx.capacity[i]
+        if ctx.holding(i):
+            held = ctx.holding(i)
+        elif role == "grid_worker" and ctx.full_time[i] and room < ctx.grid_hh[t]:
+            held = (
+                f"a full-time worker with room for {int(room)} households "
+                f"(the grid has {int(ctx.grid_hh[t])})"
+            )
+        elif role == "grid_worker" and "unit_head" in ctx.roles[i]:
+            held = "held back for a unit head post"
+        else:
+            held = "needed elsewhere"
         parts.append(f"{ctx.pid[i]} at {_m(dist[i])} m is {held}")
     taken = "hold a more important post" if higher else "are taken"
     return (
