@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import Point, box
@@ -222,11 +223,21 @@ def check_invariants(
     assert staffed == set(grids.index)
 
     if st_.min_party_share > 0:
+        # the share always holds, each person counted once: the models leave posts empty
+        # rather than take a non-member, and the report names the grids that cost
         ids = a.loc[
             a["role"].isin(["grid_head", "grid_worker_full", "grid_worker_part"]), "person_id"
         ].unique()
         if len(ids):
             assert p.loc[ids, "party_member"].astype(bool).mean() >= st_.min_party_share - 1e-9
+        assert not any("party share NOT kept" in f for f in res.flags)
+        for role, words in (("grid_head", "grid head"), ("grid_worker", "grid worker")):
+            by_share = vac[(vac["role"] == role) & vac["reason"].str.contains("party share")]
+            flag = [f for f in res.flags if f"have no {words} only to keep party" in f]
+            assert len(flag) == (1 if len(by_share) else 0), res.flags
+            if len(by_share):
+                assert flag[0].startswith(f"{len(by_share)} grids"), flag
+                assert all(str(g) in flag[0] for g in by_share["target_id"][:5]), flag
 
     # unit heads live in the unit, in its entrance where both sides say which
     members = town["unit_members"]
@@ -305,6 +316,18 @@ people_rows = st.lists(
 )
 
 
+_BLANK = {
+    "grid": 0,
+    "building": 0,
+    "roles": set(),
+    "party": False,
+    "full_time": False,
+    "skills": set(),
+    "capacity": None,
+    "entrance": None,
+}
+
+
 @given(
     rows=people_rows,
     party_only=st.booleans(),
@@ -322,6 +345,20 @@ people_rows = st.lists(
     ),
 )
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(  # a party grid head who also works full-time was counted twice in the share
+    rows=[
+        *[_BLANK] * 9,
+        {**_BLANK, "roles": {"grid_head"}},
+        {**_BLANK, "roles": {"grid_head", "grid_worker"}, "full_time": True},
+        {**_BLANK, "roles": {"grid_head", "grid_worker"}, "full_time": True, "party": True},
+    ],
+    party_only=False,
+    multiple=True,
+    share=0.5,
+    double=False,
+    head_limit=1500.0,
+    vuln=[],
+)
 def test_every_constraint_holds_on_random_rosters(
     rows: list[dict[str, Any]],
     party_only: bool,
@@ -495,6 +532,88 @@ def test_party_only_and_party_share() -> None:
     assert res.metrics["party_share_grid_heads"] >= 0.5
     why = " ".join(res.vacancies.loc[res.vacancies["role"] == "grid_head", "reason"])
     assert "party" in why
+
+
+def test_party_share_counts_a_head_who_also_works_full_time_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The shrunk roster the hypothesis test found: P011 (party) heads a grid and works
+    # full-time, P009 heads another. The full-time model counted P011 again as a new person,
+    # so P010 (not party) was taken too: 2 of 4 "people" but 1 of 3 in fact.
+    town = make_town()
+    people = roster(
+        [
+            person("P009", "B000", "grid_head"),
+            person("P010", "B000", "grid_head;grid_worker", full_time=True),
+            person("P011", "B000", "grid_head;grid_worker", full_time=True, party=True),
+        ]
+    )
+    cfg = cfg_with(allow_multiple_roles=True, min_party_share=0.5)
+    with caplog.at_level(logging.WARNING, logger="gridplan.staffing.assign"):
+        res = assign_staff(people, **town, config=cfg)
+    check_invariants(res, town, people, cfg)
+    a = res.assignments
+    assert set(a.loc[a["role"].str.startswith("grid"), "person_id"]) == {"P009", "P011"}
+    assert res.metrics["party_share_heads_and_workers"] == 0.5
+    assert (a["role"] == "grid_worker_full").sum() == 4  # P011 still covers every grid
+    # the two grids left without a head are named, with the reason, in a flag and a warning
+    vac = res.vacancies[res.vacancies["role"] == "grid_head"]
+    assert sorted(vac["target_id"]) == ["C01-003", "C01-004"]
+    assert vac["reason"].str.contains("party share").all()
+    assert vac["reason"].str.contains("P010").all()
+    assert any("C01-003, C01-004" in f and "party" in f for f in res.flags)
+    assert any("party share" in r.message and "C01-003" in r.message for r in caplog.records)
+
+
+def test_party_share_left_grid_workers_are_reported(caplog: pytest.LogCaptureFixture) -> None:
+    # one party grid head; four part-time non-members, one per grid: at 50 % only one may work
+    town = make_town()
+    rows = [person("H0", "B001", "grid_head", party=True)]
+    rows += [person(f"W{t}", f"B{t:02d}2", "grid_worker") for t in range(4)]
+    people = roster(rows)
+    cfg = cfg_with(min_party_share=0.5)
+    with caplog.at_level(logging.WARNING, logger="gridplan.staffing.assign"):
+        res = assign_staff(people, **town, config=cfg)
+    check_invariants(res, town, people, cfg)
+    workers = res.assignments[res.assignments["role"] == "grid_worker_part"]
+    assert len(workers) == 1
+    vac = res.vacancies[res.vacancies["role"] == "grid_worker"]
+    assert len(vac) == 3
+    assert vac["reason"].str.contains("party share").all()
+    assert res.metrics["posts"]["grid_worker"]["vacant_other"] == 3
+    assert any("3 grids have no grid worker only to keep party" in f for f in res.flags)
+    assert any("grid workers" in r.message for r in caplog.records)
+
+
+def test_party_share_shortfall_is_flagged_never_silent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the safety net: were a model to miss the share again (here the full-time model is
+    # given no heads to count once, as before the fix), the result says so
+    import gridplan.staffing.assign as assign_mod
+
+    real = assign_mod.solve_full_time
+
+    def forgetful(**kw: Any) -> Any:
+        kw.pop("counted", None)
+        return real(**kw)
+
+    monkeypatch.setattr(assign_mod, "solve_full_time", forgetful)
+    people = roster(
+        [
+            person("P009", "B000", "grid_head"),
+            person("P010", "B000", "grid_head;grid_worker", full_time=True),
+            person("P011", "B000", "grid_head;grid_worker", full_time=True, party=True),
+        ]
+    )
+    cfg = cfg_with(allow_multiple_roles=True, min_party_share=0.5)
+    with caplog.at_level(logging.WARNING, logger="gridplan.staffing.assign"):
+        res = assign_staff(people, **make_town(), config=cfg)
+    flag = [f for f in res.flags if "party share NOT kept" in f]
+    assert len(flag) == 1
+    assert "1 of the 3" in flag[0]
+    assert "C01-001" in flag[0]  # P010 works there
+    assert any("under the minimum share" in r.message for r in caplog.records)
 
 
 def test_full_time_worker_covers_adjacent_small_grids() -> None:

@@ -150,6 +150,33 @@ def test_party_share_is_kept() -> None:
     assert all(s["objective"] is not None for s in stages)
 
 
+@pytest.mark.parametrize("max_clusters", [200_000, 0])  # cluster model, then pair model
+def test_party_share_counts_a_head_who_also_works_once(max_clusters: int) -> None:
+    # Two full-time workers on four grids, each with room for two: worker 1 (party) is
+    # already a grid head, the other head (not a worker) is not a party member. Heads 1 of 2;
+    # taking worker 0 (not party) too would make 1 party member of 3 people, not 2 of 4.
+    inst = instance([100, 100, 100, 100], [250, 250], [[0, 1, 2, 3], [0, 1, 2, 3]])
+    inst["party"] = np.array([False, True])
+    counted = np.array([False, True])
+    pairs, _ = solve_full_time(
+        **inst,
+        heads_party=1,
+        heads_total=2,
+        min_party_share=0.5,
+        counted=counted,
+        time_limit=10.0,
+        max_clusters=max_clusters,
+    )
+    check_pairs(inst, pairs)
+    assert {w for w, _ in pairs} == {1}  # worker 0 would break the share
+    assert len(pairs) == 2  # worker 1 still covers what they can
+    # without heads counted twice the same call may take both
+    pairs, _ = solve_full_time(
+        **inst, min_party_share=0.5, time_limit=10.0, max_clusters=max_clusters
+    )
+    assert {w for w, _ in pairs} == {0, 1}
+
+
 def test_cluster_listing_stops_at_limit() -> None:
     inst = contended()
     fw, fg, fd = inst["pairs"]

@@ -31,8 +31,11 @@ vacancy's reason blames a more important post only when that bound confirms it.
 A person holds one post unless ``staffing.allow_multiple_roles``; people who declared a grid
 role are kept for it (they head a unit or building only when they also declared ``unit_head``
 or several roles are allowed). Grid heads and workers together include at least
-``staffing.min_party_share`` party members. Every post left empty is listed in ``vacancies``
-with the reason in the planner's words.
+``staffing.min_party_share`` party members, each person counted once (a grid head who also
+works as a grid worker is one person); the stages keep it by leaving posts empty rather than
+taking a non-member, and the grids that costs are named in the vacancies, a flag and a
+warning. Every post left empty is listed in ``vacancies`` with the reason in the planner's
+words.
 
 Distances are straight-line metres from the home building to the grid polygon (0 inside it)
 unless a walk network is given (``network=``, a :class:`gridplan.network.WalkNetwork` or any
@@ -63,12 +66,13 @@ from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
 from gridplan.staffing.bounds import (
     HIGHER_POST,
+    OTHER,
     OUT_OF_REACH,
     SAME_ROLE,
     check_matching_posts,
     worker_bound,
 )
-from gridplan.staffing.common import _summarise
+from gridplan.staffing.common import _PERMILLE, _summarise
 from gridplan.staffing.context import (
     _GRID_ROLES,
     _TIER,
@@ -272,6 +276,7 @@ def assign_staff(
         _building_heads(ctx, bld)
         _unit_heads(ctx, units, unit_members, bld)
     _restore_spare_workers(ctx, spare)
+    _check_party_share(ctx)
     _volunteers(ctx, vulnerable, bld, volunteer_capacity_households)
     return _result(ctx, g, units)
 
@@ -611,6 +616,7 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
             ctx.give(i, "grid_head", str(ctx.grid_ids[t]), dist[(t, i)], int(ctx.grid_hh[t]))
     chosen = match[match >= 0]
     for t in np.flatnonzero(match < 0).tolist():
+        left_out = _left_out_by_share(ctx, "grid_head", t, pp[gg == t], set(chosen.tolist()))
         ctx.vacancies.append(
             {
                 "role": "grid_head",
@@ -623,10 +629,31 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
                     limit,
                     share=st.min_party_share,
                     higher=check.kind.get(t) == HIGHER_POST,
+                    left_out=left_out,
                 ),
             }
         )
     return int(ctx.party[chosen].sum()), len(chosen)
+
+
+def _left_out_by_share(
+    ctx: Ctx, role: str, t: int, candidates: np.ndarray, placed: set[int]
+) -> list[int]:
+    """The people in reach of grid ``t``'s vacant post whom only the party share kept out.
+
+    Free candidates (``candidates``: eligible, within reach, free for the post) who are not
+    party members and were given no post of the role (``placed``): without a party share the
+    stage, which fills the most posts it can, would have taken one. A grid with any is
+    recorded in ``ctx.share_vacant`` for the flag and warning of :func:`_check_party_share`.
+    """
+    if ctx.cfg.staffing.min_party_share <= 0:
+        return []
+    out = sorted(
+        {int(i) for i in np.asarray(candidates).tolist() if not ctx.party[i] and i not in placed}
+    )
+    if out:
+        ctx.share_vacant.setdefault(role, []).append(str(ctx.grid_ids[t]))
+    return out
 
 
 def _why_grid(
@@ -638,10 +665,24 @@ def _why_grid(
     *,
     share: float = 0.0,
     higher: bool = False,
+    left_out: list[int] | None = None,
 ) -> str:
     gid = ctx.grid_ids[t]
     words = "grid head" if role == "grid_head" else "grid worker"
     unit = "m" if ctx.distance_fn is None else "m on foot"
+    if left_out:
+        # the party share, not the roster, left the post empty: say so and name who
+        who = ", ".join(str(ctx.pid[i]) for i in left_out[:3])
+        more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+        one = len(left_out) == 1
+        they = "not a party member," if one else "not party members,"
+        was = "was" if one else "were"
+        return (
+            f"grid {gid} has no {words}: the party share (party members at least "
+            f"{share:.0%} of grid heads and workers) cannot be kept with another non-member, "
+            f"so {who}{more} ({they} within {_m(limit)} {unit}) {was} left out; recruit a "
+            "party member near it or lower [staffing] min_party_share"
+        )
     if len(eligible) == 0:
         extra = (
             " who is a party member"
@@ -669,12 +710,22 @@ def _why_grid(
         )
     dist = dict(zip(eligible.tolist(), d.tolist(), strict=True))
     parts = []
+    st = ctx.cfg.staffing
     for i in near[:3]:
-        held = ctx.holding(i) or (
-            "not a party member (left out to keep the party share)"
-            if share > 0 and not ctx.party[i]
-            else "needed elsewhere"
-        )
+        # people the party share left out are named by ``left_out`` above; here, someone
+        # in reach who holds nothing could not take this post for another reason
+        room = st.households_per_full_time_worker if np.isnan(ctx.capacity[i]) else ctx.capacity[i]
+        if ctx.holding(i):
+            held = ctx.holding(i)
+        elif role == "grid_worker" and ctx.full_time[i] and room < ctx.grid_hh[t]:
+            held = (
+                f"a full-time worker with room for {int(room)} households "
+                f"(the grid has {int(ctx.grid_hh[t])})"
+            )
+        elif role == "grid_worker" and "unit_head" in ctx.roles[i]:
+            held = "held back for a unit head post"
+        else:
+            held = "needed elsewhere"
         parts.append(f"{ctx.pid[i]} at {_m(dist[i])} m is {held}")
     taken = "hold a more important post" if higher else "are taken"
     return (
@@ -708,6 +759,12 @@ def _grid_workers(
     neighbours = _grid_neighbours(ctx.grid_geom)
     orphan = np.ones(len(ctx.grid_ids), dtype=bool)
     orphan[pg] = False
+    # the grid heads are counted once in the party share: one who also works full-time (with
+    # allow_multiple_roles) adds no one to it
+    heads = np.array(
+        [any(role == "grid_head" for role, _ in ctx.held.get(i, [])) for i in range(len(ctx.pid))],
+        dtype=bool,
+    )
     full_out, stages = solve_full_time(
         grid_households=ctx.grid_hh,
         grid_neighbours=neighbours,
@@ -718,6 +775,7 @@ def _grid_workers(
         heads_party=heads_party,
         heads_total=heads_total,
         min_party_share=st.min_party_share,
+        counted=heads,
         time_limit=st.time_limit_s,
         seed=ctx.seed,
     )
@@ -768,8 +826,15 @@ def _grid_workers(
     covered = {t for _, t in full_out} | {t for _, t in part_out}
     eligible = np.flatnonzero(is_worker)
     kind = _worker_posts(ctx, is_worker, free, cap, limit, covered)
+    placed = {w for w, _ in full_out} | {w for w, _ in part_out}
+    in_reach = np.concatenate([fp, pp]), np.concatenate([fg, pg])
     for t in range(len(ctx.grid_ids)):
         if t not in covered:
+            left_out = _left_out_by_share(
+                ctx, "grid_worker", t, in_reach[0][in_reach[1] == t], placed
+            )
+            if left_out and kind.get(t) == SAME_ROLE:
+                kind[t] = OTHER
             ctx.vacancies.append(
                 {
                     "role": "grid_worker",
@@ -782,9 +847,13 @@ def _grid_workers(
                         limit,
                         share=st.min_party_share,
                         higher=kind.get(t) == HIGHER_POST,
+                        left_out=left_out,
                     ),
                 }
             )
+    kinds = list(kind.values())
+    ctx.posts["grid_worker"]["vacant_same_role"] = kinds.count(SAME_ROLE)
+    ctx.posts["grid_worker"]["vacant_other"] = kinds.count(OTHER)
     return spare
 
 
@@ -889,6 +958,58 @@ def _restore_spare_workers(ctx: Ctx, spare: list[tuple[int, int, float]]) -> Non
             len(spare),
             back,
         )
+
+
+def _check_party_share(ctx: Ctx) -> None:
+    """Say where the party share left grid posts empty, and check it holds (once a person).
+
+    Every stage keeps the share by leaving posts empty rather than taking a non-member, so
+    the share always holds; the posts it cost are named in a flag and a warning. Should the
+    heads and workers chosen still fall short (a model bug), a flag and a warning name the
+    grids of the non-members instead of reporting the plan as if it kept the share.
+    """
+    share = ctx.cfg.staffing.min_party_share
+    if share <= 0:
+        return
+    for role, words in (("grid_head", "grid heads"), ("grid_worker", "grid workers")):
+        grids = sorted(set(ctx.share_vacant.get(role, [])))
+        if grids:
+            names = ", ".join(grids[:5]) + (", ..." if len(grids) > 5 else "")
+            log.warning(
+                "staffing: the party share of %s left %d grids without %s: %s",
+                f"{share:.0%}",
+                len(grids),
+                words,
+                ", ".join(grids),
+            )
+            ctx.flags.append(
+                f"{len(grids)} grids have no {words[:-1]} only to keep party members at least "
+                f"{share:.0%} of grid heads and workers ({names}); non-members in reach were "
+                "left out: recruit party members there or lower [staffing] min_party_share"
+            )
+    grid_roles = ("grid_head", "grid_worker_full", "grid_worker_part")
+    people = sorted(i for i, held in ctx.held.items() if any(r in grid_roles for r, _ in held))
+    if not people:
+        return
+    n_party = int(ctx.party[people].sum())
+    if _PERMILLE * n_party >= round(share * _PERMILLE) * len(people):
+        return
+    grids = sorted(
+        {t for i in people if not ctx.party[i] for r, t in ctx.held[i] if r in grid_roles}
+    )
+    log.warning(
+        "staffing: party members are %d of the %d grid heads and workers, under the minimum "
+        "share %s; grids with non-members: %s",
+        n_party,
+        len(people),
+        f"{share:.0%}",
+        ", ".join(grids),
+    )
+    ctx.flags.append(
+        f"party share NOT kept: party members are {n_party} of the {len(people)} grid heads "
+        f"and workers, under [staffing] min_party_share {share:.0%}; grids with non-members: "
+        f"{', '.join(grids[:5])}{', ...' if len(grids) > 5 else ''}"
+    )
 
 
 def _volunteers(

@@ -143,6 +143,11 @@ class _Spec:
     heads_party: int
     heads_total: int
     min_party_share: float
+    counted: np.ndarray  # bool per person: already among the heads (changes no side of the share)
+
+    def new(self, w: int) -> bool:
+        """Whether worker ``w`` is not yet counted in the party share (not a grid head)."""
+        return not bool(self.counted[w])
 
 
 def _build(
@@ -170,8 +175,10 @@ def _build(
         model.add(_ws(y.values(), [cl.weight[c] for c in y]) >= spec.cover_min)
     if spec.min_party_share > 0:
         share = round(spec.min_party_share * _PERMILLE)
-        n_used = _s(y.values())
-        n_party = _s(v for c, v in y.items() if spec.party[cl.worker[c]])
+        n_used = _s(v for c, v in y.items() if spec.new(int(cl.worker[c])))
+        n_party = _s(
+            v for c, v in y.items() if spec.party[cl.worker[c]] and spec.new(int(cl.worker[c]))
+        )
         model.add(_PERMILLE * (n_party + spec.heads_party) >= share * (n_used + spec.heads_total))
     return model, y
 
@@ -221,7 +228,7 @@ def _packing(
             rows_g[g].SetCoefficient(var, 1.0)
         if cover is not None:
             cover.SetCoefficient(var, float(cl.weight[c]))
-        if share is not None:
+        if share is not None and spec.new(w):
             share.SetCoefficient(var, float(_PERMILLE * bool(spec.party[w]) - k))
     status = solver.Solve()
     if status == pywraplp.Solver.INFEASIBLE:
@@ -247,8 +254,9 @@ def _valid(cl: Clusters, picked: list[int], spec: _Spec) -> bool:
         return False
     if spec.min_party_share > 0:
         k = round(spec.min_party_share * _PERMILLE)
-        n_party = sum(bool(spec.party[w]) for w in workers) + spec.heads_party
-        return _PERMILLE * n_party >= k * (len(workers) + spec.heads_total)
+        new = [w for w in workers if spec.new(w)]
+        n_party = sum(bool(spec.party[w]) for w in new) + spec.heads_party
+        return _PERMILLE * n_party >= k * (len(new) + spec.heads_total)
     return True
 
 
@@ -303,6 +311,7 @@ def solve_clusters(
     known_cover: int | None,
     time_limit: float,
     seed: int,
+    counted: np.ndarray | None = None,
 ) -> tuple[list[tuple[int, int]] | None, list[dict[str, Any]]]:
     """Cover, then heaviest load by bisection, then distance, on the clusters ``cl``.
 
@@ -318,7 +327,9 @@ def solve_clusters(
             per_worker.setdefault(int(w), []).append(int(g))
         mapped = [index.get((w, tuple(sorted(gs)))) for w, gs in per_worker.items()]
         best = sorted(c for c in mapped if c is not None) if None not in mapped else None
-    spec = _Spec(0, set(), np.asarray(party, dtype=bool), heads_party, heads_total, min_party_share)
+    party = np.asarray(party, dtype=bool)
+    seen = np.zeros(len(party), dtype=bool) if counted is None else np.asarray(counted, dtype=bool)
+    spec = _Spec(0, set(), party, heads_party, heads_total, min_party_share, seen)
     reachable = {g for s in cl.grids for g in s}
     everything = np.ones(len(cl.worker), dtype=bool)
     stages: list[dict[str, Any]] = []

@@ -149,6 +149,8 @@ class Ctx:
     flags: list[str] = field(default_factory=list)
     #: role -> posts, filled, possible (matching bound) and the kinds of vacancy
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: role -> grids whose post the party share alone left empty
+    share_vacant: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:

@@ -42,6 +42,7 @@ def solve_full_time(
     heads_party: int = 0,
     heads_total: int = 0,
     min_party_share: float = 0.0,
+    counted: np.ndarray | None = None,
     time_limit: float = 20.0,
     seed: int = 0,
     max_clusters: int = MAX_CLUSTERS,
@@ -53,7 +54,9 @@ def solve_full_time(
     the worker's capacity; (3) least total distance. A worker covers grids whose households sum
     to at most their capacity, all of them the worker's base grid or adjacent to it; a grid has
     at most one full-time worker. With a party share, party members are at least that share of
-    the grid heads and full-time workers together. The heaviest load is proven optimal by
+    the grid heads and full-time workers together, each person counted once (a grid head who
+    also works full-time, when several roles are allowed, is in ``counted`` and changes
+    neither side of the share). The heaviest load is proven optimal by
     bisection (see :mod:`gridplan._assign_clusters`) unless the time runs out, in which case its
     report holds the bound reached and the gap.
 
@@ -75,6 +78,9 @@ def solve_full_time(
         Party members among the grid heads already chosen, and their number.
     min_party_share
         Minimum share of party members among heads and workers.
+    counted
+        Bool per person: already among the ``heads_total`` (a grid head); choosing them as a
+        full-time worker leaves the share as it is. ``None``: no one.
     time_limit
         Seconds for the three goals together.
     seed
@@ -91,6 +97,8 @@ def solve_full_time(
     """
     fw, fg, fd = (np.asarray(a, dtype=np.int64) for a in pairs)
     hh = [int(h) for h in grid_households]
+    party = np.asarray(party, dtype=bool)
+    seen = np.zeros(len(party), dtype=bool) if counted is None else np.asarray(counted, dtype=bool)
     if len(fw) == 0:
         return [], [
             {
@@ -113,7 +121,7 @@ def solve_full_time(
     for w in np.unique(fw).tolist():
         sizes = sorted(hh[int(g)] for g in fg[fw == w].tolist())
         multi = multi or (len(sizes) >= 2 and sizes[0] + sizes[1] <= int(capacity[w]))
-    used = {w for w, _ in flow_pairs}
+    used = {w for w, _ in flow_pairs if not seen[w]}  # people not yet counted
     n_party = sum(bool(party[w]) for w in used)
     share_ok = min_party_share <= 0 or (
         _PERMILLE * (n_party + heads_party)
@@ -137,6 +145,7 @@ def solve_full_time(
             heads_party=heads_party,
             heads_total=heads_total,
             min_party_share=min_party_share,
+            counted=seen,
             hint=sorted(hint) if hint is not None else None,
             known_cover=known,
             time_limit=time_limit,
@@ -152,6 +161,7 @@ def solve_full_time(
             fd,
             capacity,
             party,
+            seen,
             weight,
             heads_party,
             heads_total,
@@ -252,6 +262,7 @@ def _full_time_cpsat(
     fd: np.ndarray,
     capacity: np.ndarray,
     party: np.ndarray,
+    counted: np.ndarray,
     weight: np.ndarray,
     heads_party: int,
     heads_total: int,
@@ -293,8 +304,9 @@ def _full_time_cpsat(
         model.add_at_most_one(f[i] for i in idx)
     if min_party_share > 0:
         share = round(min_party_share * _PERMILLE)
-        n_used = _s([u for _, u in used])
-        n_party = _s([u for w, u in used if party[w]])
+        # a worker already counted among the heads changes neither side of the share
+        n_used = _s([u for w, u in used if not counted[w]])
+        n_party = _s([u for w, u in used if party[w] and not counted[w]])
         model.add(_PERMILLE * (n_party + heads_party) >= share * (n_used + heads_total))
     load = model.new_int_var(0, _PERMILLE, "max_load_permille")
     for w, idx in by_worker.items():
