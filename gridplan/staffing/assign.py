@@ -3,7 +3,7 @@
 :func:`assign_staff` fills every post a plan needs from the ``people`` roster in the order a
 community fills its hierarchy, most important post first, so that a person is taken by a lower
 post only when no higher one needs them; each problem is solved by OR-Tools with a time limit
-(the models are in :mod:`gridplan._assign_models`):
+(the models are in :mod:`gridplan.staffing`):
 
 1. **grid heads** (网格长): one per grid from people with the ``grid_head`` role (party members
    only when ``staffing.grid_head_party_only``), living within ``staffing.max_head_distance_m``
@@ -25,7 +25,7 @@ post only when no higher one needs them; each problem is solved by OR-Tools with
 
 For each role the metrics (``posts``) give the posts filled against the most possible: the
 maximum matching of the role's eligibility graph ignoring every other role, computed
-independently by SciPy (:mod:`gridplan._assign_bounds`; an upper bound for grid workers). A
+independently by SciPy (:mod:`gridplan.staffing.bounds`; an upper bound for grid workers). A
 vacancy's reason blames a more important post only when that bound confirms it.
 
 A person holds one post unless ``staffing.allow_multiple_roles``; people who declared a grid
@@ -43,7 +43,7 @@ unless a walk network is given (``network=``, a :class:`gridplan.network.WalkNet
 nearest its inner point, still 0 for residents. Unit and building heads are residents, so their
 distance is always the straight line to the unit.
 
-The models (:mod:`gridplan._assign_models`): unit, building and grid heads are assignment
+The models (:mod:`gridplan.staffing`): unit, building and grid heads are assignment
 problems solved exactly as min-cost max-flows (CP-SAT when a party share must be kept and the
 flow misses it); full-time workers choose one cluster of adjacent grids each, the heaviest load
 proven by bisection on a linear relaxation and CP-SAT, warm-started by an exact one-grid-each

@@ -1,7 +1,7 @@
 """How many posts of a role could be filled at most, and why each vacant one is vacant (private).
 
-The staffing stages of :mod:`gridplan.assign` fill the hierarchy one role after the other, so a
-post can stay empty for three different reasons, and the report must say the true one:
+The staffing stages of :mod:`gridplan.staffing.assign` fill the hierarchy one role after the
+other, so a post can stay empty for three different reasons, and the report must say the true one:
 
 * **out of reach**: no one eligible for it (role, party, distance, home) at all;
 * **same role**: people are eligible, but every arrangement of this role's people fills at

@@ -23,7 +23,7 @@ deterministic time limit; only a probe cut by its wall-clock limit can differ be
 and then the report says FEASIBLE with the bound reached.
 
 Used when the clusters are few enough to list (:data:`MAX_CLUSTERS`); otherwise
-:mod:`gridplan._assign_full_time` falls back to the pair model.
+:mod:`gridplan.staffing.full_time` falls back to the pair model.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Shared state and input preparation for :mod:`gridplan.assign` (private).
+"""Shared state and input preparation for :mod:`gridplan.staffing.assign` (private).
 
 :class:`Ctx` holds the roster as arrays (sorted by person id), the grids, the distance
 function and the posts given so far; the helpers normalise roster columns and compute

@@ -1,4 +1,4 @@
-"""Assignment and flow models of :mod:`gridplan.assign` (OR-Tools min-cost flow, exact).
+"""Assignment and flow models of :mod:`gridplan.staffing.assign` (OR-Tools min-cost flow, exact).
 
 Heads (one person per post), part-time grid workers (one grid each) and volunteers (several
 households each) are all transportation problems, solved exactly by min-cost max-flow; only a

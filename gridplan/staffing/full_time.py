@@ -1,8 +1,8 @@
-"""Full-time grid workers of :mod:`gridplan.assign`: one grid each by flows, or adjacent grids
-by CP-SAT.
+"""Full-time grid workers of :mod:`gridplan.staffing.assign`: one grid each by flows, or
+adjacent grids by CP-SAT.
 
 When no worker has room for two grids, three min-cost flows solve the goals exactly. Otherwise
-the cluster model of :mod:`gridplan._assign_clusters` (one base grid plus adjacent grids per
+the cluster model of :mod:`gridplan.staffing.clusters` (one base grid plus adjacent grids per
 worker, min-max load by bisection) is used, and the pair model below only when there are too
 many clusters to list.
 
@@ -57,7 +57,7 @@ def solve_full_time(
     the grid heads and full-time workers together, each person counted once (a grid head who
     also works full-time, when several roles are allowed, is in ``counted`` and changes
     neither side of the share). The heaviest load is proven optimal by
-    bisection (see :mod:`gridplan._assign_clusters`) unless the time runs out, in which case its
+    bisection (see :mod:`gridplan.staffing.clusters`) unless the time runs out, in which case its
     report holds the bound reached and the gap.
 
     Parameters
