@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,10 +211,11 @@ def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
     return path
 
 
-def read_plan(folder: str | Path) -> Plan:
+def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Plan:
     """Read a plan folder written by ``gridplan run`` (its ``plan.gpkg``).
 
-    Spatial layers come back in the CRS they were written in (the input's CRS).
+    Spatial layers come back in the CRS they were written in (the input's CRS). ``layers``:
+    read only these (those the plan has) and the metadata; ``None`` for every layer.
 
     Raises
     ------
@@ -231,7 +233,10 @@ def read_plan(folder: str | Path) -> Plan:
         msg = f"plan: {gpkg} is not a readable GeoPackage ({exc}); re-run `gridplan run`"
         raise DataError(msg) from None
     plan = Plan()
+    wanted = None if layers is None else {*layers, "metadata"}
     for name, geom_type in listed:
+        if wanted is not None and name not in wanted:
+            continue
         df = pyogrio.read_dataframe(gpkg, layer=name)
         if name == "metadata":
             plan.metadata = {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)}
