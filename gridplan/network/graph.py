@@ -41,10 +41,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -61,6 +60,9 @@ from gridplan.network.distances import (
 )
 from gridplan.network.snapping import SegmentIndex, SnapResult, segment_index, snap_points
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "SnapResult",
@@ -177,6 +179,8 @@ class WalkNetwork:
         index of the shortest piece between the two nodes) and ``road_class``. Loops are left
         out: they never shorten a path.
         """
+        import networkx as nx  # only here: the searches run on :attr:`csr`
+
         g = nx.Graph(crs=self.crs)
         g.add_nodes_from(
             (i, {"x": float(x), "y": float(y), "component": int(c)})
