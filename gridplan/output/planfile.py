@@ -11,9 +11,11 @@ Dataset reading lives in :mod:`gridplan.io`; this module is only about plans.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,28 @@ def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
     attribute tables; ``metadata`` as a key/value table whose values are JSON text.
     """
     path = Path(path)
+    with _synced_once(path):
+        _write_layers(plan, path)
+    return path
+
+
+@contextlib.contextmanager
+def _synced_once(path: Path) -> Iterator[None]:
+    """SQLite without an fsync per layer written (a new file, useless until complete; the
+    atomic writer discards it on failure), then one fsync of the finished file. GDAL's option
+    is restored afterwards."""
+    key = "OGR_SQLITE_SYNCHRONOUS"
+    before = pyogrio.get_gdal_config_option(key)
+    pyogrio.set_gdal_config_options({key: "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({key: before})
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _write_layers(plan: Plan, path: Path) -> None:
     out_crs = plan.output_crs or plan.crs
     names = list(CONTRACT_LAYERS) + [n for n in plan.layers if n not in CONTRACT_LAYERS]
     for name in names:
@@ -208,7 +232,6 @@ def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
         }
     )
     pyogrio.write_dataframe(meta, path, layer="metadata", driver="GPKG")
-    return path
 
 
 def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Plan:
