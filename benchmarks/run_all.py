@@ -13,6 +13,7 @@ ORDER = [
     "partition",
     "units",
     "coverage",
+    "coverage_cli",
     "isochrones",
     "siting",
     "siting_set_cover",

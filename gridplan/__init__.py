@@ -35,6 +35,7 @@ _PUBLIC: dict[str, str] = {
     "Plan": "gridplan.output.planfile",
     "read_plan": "gridplan.output.planfile",
     "plan_dataset": "gridplan.run.pipeline",
+    "plan_coverage": "gridplan.run.pipeline",
     "replan_dataset": "gridplan.run.pipeline",
     "run_to_folder": "gridplan.run.pipeline",
     "generate_sample": "gridplan.sample.generate",

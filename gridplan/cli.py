@@ -300,12 +300,16 @@ def _run(
 def _summary(plan: Any, out: Path) -> None:
     m = plan.metadata.get("metrics", {})
     part = m.get("partition", {})
-    bits = [f"{len(plan.grids)} grids"]
+    bits = [f"{len(plan.grids)} grids"] if "grids" in plan.layers else []
+    complete = m.get("coverage", {}).get("complete_share", {})
+    if complete and "units" not in plan.layers:
+        shares = ", ".join(f"{t} {v:.0%}" for t, v in complete.items())
+        bits.append(f"households reaching every facility category: {shares}")
     if "units" in plan.layers:
         bits.append(f"{len(plan.units)} units")
     if "max_deviation" in part:
         bits.append(f"max deviation {part['max_deviation']:.1%}")
-    click.echo(f"wrote {out} ({', '.join(bits)})")
+    click.echo(f"wrote {out} ({', '.join(bits)})" if bits else f"wrote {out}")
 
 
 @main.command()
@@ -389,12 +393,90 @@ for _stage, _doc in (
     ("partition", "Partition each community of DATASET into grids (网格)."),
     ("units", "Grids, then ten-household units (十联户) inside each grid."),
     ("assign", "Grids and units, then staff them from the people roster."),
-    ("coverage", "Grids, then 15-minute life-circle coverage on the walk network."),
     ("site", "Coverage, then recommend new facility sites."),
     ("map", "The whole plan and its Folium map (map.html)."),
     ("report", "The whole plan and its report (report.md, report.json)."),
 ):
     _stage_command(_stage, _doc)
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@out_option()
+@click.option(
+    "--per-grid",
+    is_flag=True,
+    help="Partition DATASET into grids first and summarise coverage per grid as well.",
+)
+@click.option(
+    "--grids",
+    "grids_plan",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    metavar="PLAN_DIR",
+    help=(
+        "Summarise per grid with the grids of an existing plan folder (from `gridplan run` or"
+        " `gridplan partition` on this dataset) instead of partitioning again."
+    ),
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="plan.toml overriding the defaults (tiers, categories, walking speed).",
+)
+@click.option("--seed", type=int, default=None, help="Override the config's seed (--per-grid).")
+@click.option("--strict", is_flag=True, help="Grid balance flags are errors (--per-grid).")
+@offset_option
+@overwrite_option
+@click.option("--communities", default=None, help="Only the buildings of these community ids.")
+@click.pass_obj
+@_library_errors
+def coverage(
+    state: _State,
+    dataset: Path,
+    out: Path,
+    per_grid: bool,
+    grids_plan: Path | None,
+    config_path: Path | None,
+    seed: int | None,
+    strict: bool,
+    offset: str | None,
+    overwrite: bool,
+    communities: str | None,
+) -> None:
+    """15-minute life-circle coverage of DATASET on the walk network, written to OUT.
+
+    Walking minutes from every residential building to the nearest facility of each category
+    of each tier (GB 50180), and the share of households covered, for the whole dataset and
+    per community: layers `coverage` and `coverage_summary` of OUT/plan.gpkg. No grids are
+    planned: add --per-grid to partition first, or --grids PLAN_DIR to use the grids of a plan
+    made before (each building keeps its grid there), for per-grid figures too. Catchment
+    polygons are drawn by `gridplan map`, not here."""
+    from gridplan._atomic import check_output_dir
+    from gridplan.output.planfile import read_plan
+    from gridplan.run.pipeline import plan_coverage, run_to_folder
+
+    if per_grid and grids_plan is not None:
+        raise click.UsageError("give --per-grid (partition now) or --grids PLAN_DIR, not both")
+    check_output_dir(out, overwrite=overwrite)  # fail before any work
+    cfg = _config(config_path, seed, strict)
+    old = None
+    if grids_plan is not None:  # read (and fail) before the dataset
+        old = read_plan(grids_plan, layers=("grids", "buildings", "building_parts"))
+    ds = _load(state, dataset, offset, cfg, communities)
+    plan = plan_coverage(ds, config=cfg, per_grid=per_grid, grids=old, progress=state.say)
+    if grids_plan is not None:
+        plan.metadata["grids_from"]["plan"] = str(grids_plan)
+    run_to_folder(
+        plan,
+        out,
+        stages=["coverage"],
+        overwrite=overwrite,
+        progress=state.say,
+    )
+    _summary(plan, out)
 
 
 @main.command()

@@ -36,7 +36,9 @@ def slow_runs(town_path, tmp_path_factory):
     from gridplan.run.pipeline import plan_dataset
 
     cfg = load_config(SLOW)
-    mem = plan_dataset(load_dataset(town_path, config=cfg), config=cfg, stages=STAGES)
+    mem = plan_dataset(
+        load_dataset(town_path, config=cfg), config=cfg, stages=STAGES, catchments=True
+    )
     out = tmp_path_factory.mktemp("batched") / "plan"
     plan_to_folder_batched(town_path, out, config=cfg, batch_size=1, stages=STAGES)
     return mem, read_plan(out)

@@ -111,7 +111,10 @@ def _single_polygons(
 
 
 def _explode_lines(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    geoms = [_lines(g) for g in frame.geometry]
+    values = frame.geometry.to_numpy()
+    simple = (shapely.get_type_id(values) == 1) & ~shapely.is_empty(values)
+    # plain LineStrings (nearly every road) stay as they are; only the others are taken apart
+    geoms = [[g] if ok else _lines(g) for g, ok in zip(values, simple.tolist(), strict=True)]
     reps = np.array([len(g) for g in geoms], dtype=np.int64)
     attrs = frame.drop(columns=frame.geometry.name).iloc[np.repeat(np.arange(len(frame)), reps)]
     flat = [line for g in geoms for line in g]

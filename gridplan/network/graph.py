@@ -42,10 +42,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -58,6 +57,9 @@ from gridplan.network.distances import (
 )
 from gridplan.network.snapping import SegmentIndex, segment_index, snap_points
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "WalkNetwork",
@@ -167,6 +169,8 @@ class WalkNetwork:
         index of the shortest piece between the two nodes) and ``road_class``. Loops are left
         out: they never shorten a path.
         """
+        import networkx as nx  # only here: the searches run on :attr:`csr`
+
         g = nx.Graph(crs=self.crs)
         g.add_nodes_from(
             (i, {"x": float(x), "y": float(y), "component": int(c)})

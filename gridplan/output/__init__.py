@@ -1,38 +1,49 @@
-"""Plan files: the GeoPackage and manifest, report, map and rosters."""
+"""Plan files: the GeoPackage and manifest, report, map and rosters.
+
+The names below are imported lazily: writing ``plan.gpkg`` (``gridplan coverage``, a partition)
+must not pay for importing Folium, Jinja templates and the report.
+"""
 
 from __future__ import annotations
 
-from gridplan.output.maps.make import BASEMAPS, explore, grid_colors, make_map, write_map
-from gridplan.output.planfile import CONTRACT_LAYERS, EXTRA_LAYERS, Plan, read_plan, write_plan_gpkg
-from gridplan.output.report.labels import REPORT_LABELS
-from gridplan.output.report.render import render_markdown
-from gridplan.output.report.write import build_report, write_report
-from gridplan.output.rosters import (
-    Person,
-    people_directory,
-    person_phone,
-    roster_tables,
-    write_rosters,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "BASEMAPS",
-    "CONTRACT_LAYERS",
-    "EXTRA_LAYERS",
-    "REPORT_LABELS",
-    "Person",
-    "Plan",
-    "build_report",
-    "explore",
-    "grid_colors",
-    "make_map",
-    "people_directory",
-    "person_phone",
-    "read_plan",
-    "render_markdown",
-    "roster_tables",
-    "write_map",
-    "write_plan_gpkg",
-    "write_report",
-    "write_rosters",
-]
+#: Public name -> module that defines it.
+_PUBLIC: dict[str, str] = {
+    "BASEMAPS": "gridplan.output.maps.make",
+    "explore": "gridplan.output.maps.make",
+    "grid_colors": "gridplan.output.maps.make",
+    "make_map": "gridplan.output.maps.make",
+    "write_map": "gridplan.output.maps.make",
+    "CONTRACT_LAYERS": "gridplan.output.planfile",
+    "EXTRA_LAYERS": "gridplan.output.planfile",
+    "Plan": "gridplan.output.planfile",
+    "read_plan": "gridplan.output.planfile",
+    "write_plan_gpkg": "gridplan.output.planfile",
+    "REPORT_LABELS": "gridplan.output.report.labels",
+    "render_markdown": "gridplan.output.report.render",
+    "build_report": "gridplan.output.report.write",
+    "write_report": "gridplan.output.report.write",
+    "Person": "gridplan.output.rosters",
+    "people_directory": "gridplan.output.rosters",
+    "person_phone": "gridplan.output.rosters",
+    "roster_tables": "gridplan.output.rosters",
+    "write_rosters": "gridplan.output.rosters",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -11,9 +11,12 @@ Dataset reading lives in :mod:`gridplan.io`; this module is only about plans.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,6 +194,28 @@ def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
     attribute tables; ``metadata`` as a key/value table whose values are JSON text.
     """
     path = Path(path)
+    with _synced_once(path):
+        _write_layers(plan, path)
+    return path
+
+
+@contextlib.contextmanager
+def _synced_once(path: Path) -> Iterator[None]:
+    """SQLite without an fsync per layer written (a new file, useless until complete; the
+    atomic writer discards it on failure), then one fsync of the finished file. GDAL's option
+    is restored afterwards."""
+    key = "OGR_SQLITE_SYNCHRONOUS"
+    before = pyogrio.get_gdal_config_option(key)
+    pyogrio.set_gdal_config_options({key: "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({key: before})
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _write_layers(plan: Plan, path: Path) -> None:
     out_crs = plan.output_crs or plan.crs
     names = list(CONTRACT_LAYERS) + [n for n in plan.layers if n not in CONTRACT_LAYERS]
     for name in names:
@@ -206,7 +231,6 @@ def write_plan_gpkg(plan: Plan, path: str | Path) -> Path:
             table = pd.DataFrame(df)
             pyogrio.write_dataframe(_for_file(table), path, layer=name, driver="GPKG")
     write_metadata_table(plan.metadata, path)
-    return path
 
 
 def write_metadata_table(metadata: dict[str, Any], path: str | Path) -> None:
@@ -246,10 +270,11 @@ def write_manifest(folder: str | Path) -> Path:
     return path
 
 
-def read_plan(folder: str | Path) -> Plan:
+def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Plan:
     """Read a plan folder written by ``gridplan run`` (its ``plan.gpkg``).
 
-    Spatial layers come back in the CRS they were written in (the input's CRS).
+    Spatial layers come back in the CRS they were written in (the input's CRS). ``layers``:
+    read only these (those the plan has) and the metadata; ``None`` for every layer.
 
     Raises
     ------
@@ -267,7 +292,10 @@ def read_plan(folder: str | Path) -> Plan:
         msg = f"plan: {gpkg} is not a readable GeoPackage ({exc}); re-run `gridplan run`"
         raise DataError(msg) from None
     plan = Plan()
+    wanted = None if layers is None else {*layers, "metadata"}
     for name, geom_type in listed:
+        if wanted is not None and name not in wanted:
+            continue
         df = pyogrio.read_dataframe(gpkg, layer=name)
         if name == "metadata":
             plan.metadata = {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)}

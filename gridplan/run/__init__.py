@@ -1,38 +1,49 @@
-"""Running the pipeline: stages, sequential and Dask runners, batched runs."""
+"""Running the pipeline: stages, sequential and Dask runners, batched runs.
+
+The names below are imported lazily: a run in memory does not import the Dask and batched
+runners.
+"""
 
 from __future__ import annotations
 
-from gridplan.run.batch_coverage import search_radius_m
-from gridplan.run.batched import BATCHED_STAGES, SITING_SKIPPED, plan_to_folder_batched
-from gridplan.run.parallel import CommunityPlan, plan_by_community, plan_community, plan_parallel
-from gridplan.run.pipeline import (
-    STAGES,
-    bundled_town,
-    plan_dataset,
-    plan_parameters,
-    replan_config,
-    replan_dataset,
-    resolve_stages,
-    run_to_folder,
-    subset_communities,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "BATCHED_STAGES",
-    "SITING_SKIPPED",
-    "STAGES",
-    "CommunityPlan",
-    "bundled_town",
-    "plan_by_community",
-    "plan_community",
-    "plan_dataset",
-    "plan_parallel",
-    "plan_parameters",
-    "plan_to_folder_batched",
-    "replan_config",
-    "replan_dataset",
-    "resolve_stages",
-    "run_to_folder",
-    "search_radius_m",
-    "subset_communities",
-]
+#: Public name -> module that defines it.
+_PUBLIC: dict[str, str] = {
+    "search_radius_m": "gridplan.run.batch_coverage",
+    "BATCHED_STAGES": "gridplan.run.batched",
+    "SITING_SKIPPED": "gridplan.run.batched",
+    "plan_to_folder_batched": "gridplan.run.batched",
+    "CommunityPlan": "gridplan.run.parallel",
+    "plan_by_community": "gridplan.run.parallel",
+    "plan_community": "gridplan.run.parallel",
+    "plan_parallel": "gridplan.run.parallel",
+    "STAGES": "gridplan.run.pipeline",
+    "bundled_town": "gridplan.run.pipeline",
+    "grids_from_plan": "gridplan.run.pipeline",
+    "plan_coverage": "gridplan.run.pipeline",
+    "plan_dataset": "gridplan.run.pipeline",
+    "plan_parameters": "gridplan.run.pipeline",
+    "replan_config": "gridplan.run.pipeline",
+    "replan_dataset": "gridplan.run.pipeline",
+    "resolve_stages": "gridplan.run.pipeline",
+    "run_to_folder": "gridplan.run.pipeline",
+    "subset_communities": "gridplan.run.pipeline",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -398,7 +398,8 @@ def plan_to_folder_batched(
     src = Path(dataset_path)
     files = _layer_files(src)
     out = Path(out)
-    order = _order(BATCHED_STAGES if stages is None else stages)
+    # batches are communities: they always partition (coverage alone needs no grids elsewhere)
+    order = _order(["partition", *(BATCHED_STAGES if stages is None else stages)])
     beyond = [s for s in order if s not in BATCHED_STAGES]
     if beyond:
         msg = (

@@ -697,7 +697,14 @@ def _plan_with(
     def catchments(facilities: gpd.GeoDataFrame, network: Any, c: Config) -> gpd.GeoDataFrame:
         return _parallel_catchments(runner, facilities, network, c)
 
-    return plan_stages(dataset, cfg, order, progress, grids_and_units, catchments_fn=catchments)
+    return plan_stages(
+        dataset,
+        cfg,
+        order,
+        progress,
+        grids_and_units if "partition" in order else None,
+        catchments_fn=catchments,
+    )
 
 
 def _order(stages: Iterable[str] | None) -> list[str]:

@@ -27,14 +27,15 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
-from gridplan.output.planfile import Plan, write_manifest, write_plan_gpkg
-from gridplan.output.planfile import file_checksum as file_checksum
+from gridplan.output.planfile import Plan, read_plan, write_manifest, write_plan_gpkg
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.settings import DEFAULT, Config
 
 __all__ = [
     "STAGES",
     "bundled_town",
+    "grids_from_plan",
+    "plan_coverage",
     "plan_dataset",
     "plan_parameters",
     "replan_config",
@@ -54,7 +55,9 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "partition": (),
     "units": ("partition",),
     "assign": ("partition", "units"),
-    "coverage": ("partition",),
+    # coverage needs no grids; per-grid summaries come from a partition or an existing plan's
+    # grids (:func:`plan_coverage`)
+    "coverage": (),
     "site": ("partition", "coverage"),
     "map": ("partition", "units", "assign", "coverage", "site"),
     "report": ("partition", "units", "assign", "coverage", "site"),
@@ -141,12 +144,15 @@ def plan_dataset(
     *,
     config: Config | None = None,
     stages: Iterable[str] | None = None,
+    catchments: bool | None = None,
     progress: Progress | None = None,
 ) -> Plan:
     """Run the planning stages on a prepared dataset and return the plan in memory.
 
     Stages whose input layers are missing are skipped with a note in the metadata
-    (staffing needs ``people``; coverage needs ``roads`` and ``facilities``).
+    (staffing needs ``people``; coverage needs ``roads`` and ``facilities``). Coverage alone
+    (``stages=["coverage"]``) does not partition: the plan has no grids and its coverage
+    summary no grid rows (:func:`plan_coverage` adds them from a partition or an old plan).
 
     Parameters
     ----------
@@ -156,6 +162,9 @@ def plan_dataset(
         Settings; ``None`` for the defaults.
     stages
         Stages to run (those they need are added); ``None`` for all.
+    catchments
+        Compute the facility catchment polygons (layer ``catchments``, drawn on the map);
+        ``None``: only when the map is among the stages.
     progress
         Called with a short line as each stage starts.
 
@@ -184,7 +193,10 @@ def plan_dataset(
         cfg,
         order,
         progress,
-        lambda timer: grid_stage(dataset, cfg, order, timer, partition),
+        (lambda timer: grid_stage(dataset, cfg, order, timer, partition))
+        if "partition" in order
+        else None,
+        catchments=catchments,
     )
 
 
@@ -261,40 +273,52 @@ def plan_stages(
     cfg: Config,
     order: list[str],
     progress: Progress | None,
-    grids_and_units: Callable[[StageTimer], GridStage],
+    grids_and_units: Callable[[StageTimer], GridStage] | None,
     *,
     catchments_fn: Catchments | None = None,
+    catchments: bool | None = None,
 ) -> Plan:
     """Every stage of ``order``: grids and units from ``grids_and_units``, then staffing,
-    coverage and siting, shared by a fresh plan, a re-plan and a Dask run."""
+    coverage and siting, shared by a fresh plan, a re-plan and a Dask run.
+
+    ``grids_and_units`` ``None``: no grids (coverage alone); the plan's ``buildings`` are the
+    dataset's and it has no ``grids`` layer. ``catchments`` ``None``: catchment polygons only
+    when the map is among the stages (nothing else reads them).
+    """
     meta = plan_metadata(cfg, order, dataset=dataset_block(dataset), checksums=dataset.checksums)
     timer = StageTimer(progress, meta["timings_s"])
     skipped: dict[str, str] = {}
     layers: dict[str, pd.DataFrame] = {"communities": dataset.layers["communities"]}
     roads = dataset.layer("roads")
     barriers = dataset.layer("barriers")
+    want_catchments = "map" in order if catchments is None else catchments
 
-    gs = grids_and_units(timer)
-    meta["metrics"].update(gs.metrics)
-    meta["flags"].update(gs.flags)
-    meta.update(gs.metadata)
-    layers.update(gs.layers)
-    grids = gs.grids
-    planned = gs.buildings
-    if planned["households_estimated"].any():
-        from gridplan.households import grid_household_sensitivity
+    grids: gpd.GeoDataFrame | None = None
+    units = members = None
+    if grids_and_units is None:
+        planned = dataset.layers["buildings"]
+    else:
+        gs = grids_and_units(timer)
+        meta["metrics"].update(gs.metrics)
+        meta["flags"].update(gs.flags)
+        meta.update(gs.metadata)
+        layers.update(gs.layers)
+        grids = gs.grids
+        planned = gs.buildings
+        if planned["households_estimated"].any():
+            from gridplan.households import grid_household_sensitivity
 
-        meta["sensitivity"] = timer.run(
-            "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg)
-        )
-    if len(gs.building_parts):
-        layers["building_parts"] = gs.building_parts
-    units, members = gs.units, gs.unit_members
-    if units is not None and members is not None:
-        layers["units"] = units
-        layers["unit_members"] = members
-        n_units = units.groupby("grid_id").size()
-        grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
+            meta["sensitivity"] = timer.run(
+                "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg)
+            )
+        if len(gs.building_parts):
+            layers["building_parts"] = gs.building_parts
+        units, members = gs.units, gs.unit_members
+        if units is not None and members is not None:
+            layers["units"] = units
+            layers["unit_members"] = members
+            n_units = units.groupby("grid_id").size()
+            grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
 
     network = None
     need_network = ("coverage" in order or "assign" in order) and _has(dataset, "roads")
@@ -308,7 +332,7 @@ def plan_stages(
     if "assign" in order:
         if not _has(dataset, "people"):
             skipped["assign"] = "the dataset has no `people` layer"
-        elif units is None or members is None:
+        elif grids is None or units is None or members is None:
             skipped["assign"] = "units were not formed"
         else:
             from gridplan.staffing.assign import assign_staff
@@ -350,10 +374,11 @@ def plan_stages(
             layers["facilities"] = facilities
             meta["metrics"]["coverage"] = cov.metrics
             meta["flags"]["coverage"] = list(cov.flags)
-            layers["catchments"] = timer.run(
-                "catchments",
-                lambda: (catchments_fn or _catchments)(facilities, network, cfg),
-            )
+            if want_catchments:
+                layers["catchments"] = timer.run(
+                    "catchments",
+                    lambda: (catchments_fn or _catchments)(facilities, network, cfg),
+                )
 
     if "site" in order:
         if cov is None or network is None:
@@ -376,11 +401,12 @@ def plan_stages(
             meta["metrics"]["siting"] = site.metrics
             meta["flags"]["siting"] = list(getattr(site, "flags", []))
 
-    if "n_units" not in grids.columns:
-        grids["n_units"] = 0
-    if "head_id" not in grids.columns:
-        grids["head_id"] = None
-    layers["grids"] = grids
+    if grids is not None:
+        if "n_units" not in grids.columns:
+            grids["n_units"] = 0
+        if "head_id" not in grids.columns:
+            grids["head_id"] = None
+        layers["grids"] = grids
     layers["buildings"] = planned
     if _has(dataset, "people"):
         layers["people"] = dataset.layers["people"]
@@ -394,6 +420,154 @@ def _catchments(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.
     from gridplan.access.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
+
+
+def plan_coverage(
+    dataset: Dataset,
+    *,
+    config: Config | None = None,
+    per_grid: bool = False,
+    grids: Plan | str | Path | None = None,
+    catchments: bool = False,
+    progress: Progress | None = None,
+) -> Plan:
+    """The 15-minute life circle of a dataset: walking minutes from every household to every
+    facility category, without planning grids unless per-grid figures are wanted.
+
+    What ``gridplan coverage`` runs. By default nothing is partitioned: the coverage summary
+    holds the whole dataset and each community. For per-grid rows too, either partition
+    (``per_grid=True``, as ``gridplan run`` would) or take the grids of a plan made before
+    (``grids``: a plan read with :func:`gridplan.planfile.read_plan`; each building keeps the
+    grid it has there, nothing is re-planned).
+
+    Parameters
+    ----------
+    dataset
+        A prepared dataset (:func:`gridplan.io.load_dataset`) with ``roads`` and
+        ``facilities``.
+    config
+        Settings; ``None`` for the defaults.
+    per_grid
+        Partition the dataset first, for per-grid summaries (ignored when ``grids`` is given).
+    grids
+        A plan folder (or a plan in memory) whose grids to summarise by, instead of
+        partitioning: its ``grids`` layer and its ``buildings``' ``grid_id``. Buildings of the
+        dataset the plan does not know are counted in no grid (flagged).
+    catchments
+        Also compute the facility catchment polygons (layer ``catchments``, for a map).
+    progress
+        Called with a short line as each stage starts.
+
+    Returns
+    -------
+    Plan
+        Layers ``coverage``, ``coverage_summary``, ``facilities``, ``buildings``,
+        ``communities`` (and ``grids`` when per grid); ``metadata["stages"]`` says whether it
+        partitioned, ``metadata["grids_from"]`` where grids were taken from.
+
+    Raises
+    ------
+    DataError
+        ``grids`` is not a plan folder, or holds no grids (a coverage-only plan).
+
+    Example
+    -------
+    >>> from gridplan import load_dataset                              # doctest: +SKIP
+    >>> plan = plan_coverage(load_dataset("data/town"))                 # doctest: +SKIP
+    >>> plan.metadata["metrics"]["coverage"]["complete_share"]          # doctest: +SKIP
+    {'5min': 0.41, '10min': 0.77, '15min': 0.83}
+    """
+    cfg = config or DEFAULT
+    if grids is not None:
+        source = grids
+
+        def take_grids(timer: StageTimer) -> GridStage:
+            def take() -> GridStage:
+                if isinstance(source, Plan):
+                    return grids_from_plan(source, dataset)
+                old = read_plan(source, layers=("grids", "buildings", "building_parts"))
+                gs = grids_from_plan(old, dataset)
+                gs.metadata["grids_from"]["plan"] = str(source)
+                return gs
+
+            return timer.run("grids_from_plan", take)
+
+        return plan_stages(dataset, cfg, ["coverage"], progress, take_grids, catchments=catchments)
+    return plan_dataset(
+        dataset,
+        config=cfg,
+        stages=["partition", "coverage"] if per_grid else ["coverage"],
+        catchments=catchments,
+        progress=progress,
+    )
+
+
+def grids_from_plan(plan: Plan, dataset: Dataset) -> GridStage:
+    """The grids of an existing ``plan`` applied to ``dataset``'s buildings, for summaries by
+    grid without partitioning again: the plan's ``grids`` (and ``building_parts``) in the
+    dataset's CRS, and each building's ``grid_id`` as the plan has it.
+
+    Raises
+    ------
+    DataError
+        The plan has no grids, or its buildings no ``building_id`` / ``grid_id``.
+    """
+    grids = plan.layers.get("grids")
+    old_b = plan.layers.get("buildings")
+    if grids is None or len(grids) == 0:
+        msg = (
+            "plan: it has no grids (a coverage-only plan?); give a plan folder written by "
+            "`gridplan run` or `gridplan partition`, or partition with --per-grid"
+        )
+        raise DataError(msg)
+    if old_b is None or not {"building_id", "grid_id"} <= set(old_b.columns):
+        msg = "plan: its buildings layer lacks building_id or grid_id; re-run `gridplan partition`"
+        raise DataError(msg)
+    grids = gpd.GeoDataFrame(grids)
+    if dataset.crs is not None and grids.crs is not None and not grids.crs.equals(dataset.crs):
+        grids = grids.to_crs(dataset.crs)
+    grid_of = pd.Series(
+        old_b["grid_id"].to_numpy(), index=old_b["building_id"].astype(str).to_numpy()
+    )
+    grid_of = grid_of[~grid_of.index.duplicated()]
+    buildings = dataset.layers["buildings"].copy()
+    buildings["grid_id"] = buildings["building_id"].astype(str).map(grid_of)
+    flags: list[str] = []
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0)
+    unknown = buildings.loc[buildings["grid_id"].isna() & (hh > 0), "building_id"].astype(str)
+    if len(unknown):
+        shown = ", ".join(unknown.iloc[:10]) + (
+            f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        )
+        flags.append(
+            f"{len(unknown)} residential buildings ({shown}) are not in the plan the grids come "
+            "from; their households are counted in no grid; re-plan (`gridplan replan`) to "
+            "give them one"
+        )
+    old_sum = plan.metadata.get("checksums", {}).get("buildings")
+    new_sum = dataset.checksums.get("buildings")
+    if old_sum and new_sum and old_sum != new_sum:
+        flags.append(
+            "the dataset's buildings differ from those the grids were planned on (checksums); "
+            "the grids are used as they are"
+        )
+    for f in flags:
+        logger.warning("%s", f)
+    parts = plan.layers.get("building_parts")
+    return GridStage(
+        grids=grids,
+        buildings=buildings,
+        building_parts=pd.DataFrame(parts) if parts is not None else pd.DataFrame(),
+        flags={"grids_from_plan": flags},
+        metadata={
+            "grids_from": {
+                "plan": None,
+                "plan_created_at": plan.metadata.get("created_at"),
+                "grids": len(grids),
+                "buildings_without_grid": len(unknown),
+            }
+        },
+    )
 
 
 def replan_dataset(
