@@ -412,13 +412,3 @@ def _metrics(
         "covered_share": share,
         "complete_share": complete,
     }
-
-
-def __getattr__(name: str) -> Any:
-    # ``catchments`` moved to :mod:`gridplan.isochrones`; kept reachable from here
-    if name == "catchments":
-        from gridplan.access.isochrones import catchments
-
-        return catchments
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)

@@ -1,6 +1,6 @@
 """Covering problems: maximal covering and set covering over a demand × candidate matrix.
 
-The solvers behind :mod:`gridplan.siting`, on a sparse 0/1 incidence matrix (candidate j
+The solvers behind :mod:`gridplan.access.siting`, on a sparse 0/1 incidence matrix (candidate j
 covers demand row i) and integer demand weights (households):
 
 - :func:`solve_max_cover`: choose ``p`` candidates covering the most weight (maximal

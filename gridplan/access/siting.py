@@ -6,7 +6,7 @@ walk between them (access at both ends included) fits in the tier's minutes. Can
 from the ``sites`` layer (``categories`` lists what a site may host; an empty list means any),
 or, without one, from walk-network junctions thinned to one per ``candidate_spacing_m`` cell.
 
-Two problems, solved by :mod:`gridplan.covering` (re-exported here):
+Two problems, solved by :mod:`gridplan.access.covering` (re-exported here):
 :func:`solve_max_cover` chooses ``new_sites`` candidates covering the most households (maximal
 covering), :func:`solve_set_cover` the fewest candidates reaching ``target_share`` of all
 households (set covering). :func:`site_facilities` builds the demand and candidates per
@@ -218,7 +218,7 @@ def site_facilities(
     buildings
         Prepared ``buildings``.
     coverage
-        Result of :func:`gridplan.coverage.compute_coverage` (or its ``coverage`` table);
+        Result of :func:`gridplan.access.coverage.compute_coverage` (or its ``coverage`` table);
         ``None`` computes it from ``facilities``.
     network
         The walk network.

@@ -63,9 +63,12 @@ import numpy as np
 import pandas as pd
 
 from gridplan.adjacency import barrier_lines
-from gridplan.partition.regions import choose_count as choose_count
-from gridplan.partition.regions import community_polygon, make_nodes, number_regions, plan_area
-from gridplan.partition.regions import face_groups as face_groups
+from gridplan.partition.regions import (
+    community_polygon,
+    make_nodes,
+    number_regions,
+    plan_area,
+)
 from gridplan.partition.result import (
     PartitionResult,
     assemble,

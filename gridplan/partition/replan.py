@@ -55,20 +55,23 @@ from gridplan.partition.grids import CommunityGrids, community_seed, partition_c
 from gridplan.partition.regions import (
     AreaPlan,
     Nodes,
+    assign_faces,
     choose_count,
+    community_polygon,
     face_groups,
     group_sizes_allow,
+    make_nodes,
     number_regions,
+    plan_area,
 )
-from gridplan.partition.regions import assign_faces as _assign_faces
-from gridplan.partition.regions import community_polygon as _community_polygon
-from gridplan.partition.regions import make_nodes as _make_nodes
-from gridplan.partition.regions import plan_area as _plan_area
-from gridplan.partition.result import PartitionResult, plan_rows
-from gridplan.partition.result import assemble as _assemble
-from gridplan.partition.result import grid_metrics as _metrics
-from gridplan.partition.result import prepare_inputs as _prepare_inputs
-from gridplan.partition.result import region_flags as _region_flags
+from gridplan.partition.result import (
+    PartitionResult,
+    assemble,
+    grid_metrics,
+    plan_rows,
+    prepare_inputs,
+    region_flags,
+)
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["ReplanResult", "replan_grids"]
@@ -190,7 +193,7 @@ def _old_homes(
     index_of = {gid: i for i, gid in enumerate(old_ids)}
     bids = sub["building_id"].astype(str).to_numpy()
     home = np.array([index_of.get(str(old_of.get(bids[b], "")), -1) for b in nodes.bidx])
-    where = _assign_faces(old_geoms, nodes.xy)
+    where = assign_faces(old_geoms, nodes.xy)
     prov = np.where(home >= 0, home, where)
     hh = np.bincount(prov, weights=nodes.w, minlength=len(old_ids)).astype(np.int64)
     return home, prov, hh
@@ -327,7 +330,7 @@ def _plan_patch(
     plines = lines.clip(parea) if len(lines) else lines
     plines = plines[~plines.geometry.is_empty] if len(plines) else plines
     patch_home = np.where(np.isin(home[sel], members), home[sel], -1)
-    plan = _plan_area(
+    plan = plan_area(
         parea,
         sub_nodes,
         _only_lines(plines),
@@ -441,10 +444,10 @@ def _replan_community(
     g = cfg.grids
     lo, hi = g.min_households, g.max_households
     out = _CommunityReplan()
-    nodes = _make_nodes(sub, cfg)
+    nodes = make_nodes(sub, cfg)
     old_ids = [str(x) for x in og["grid_id"]]
     old_geoms: list[Polygon] = [
-        _community_polygon(x, gid) for x, gid in zip(og.geometry.array, old_ids, strict=True)
+        community_polygon(x, gid) for x, gid in zip(og.geometry.array, old_ids, strict=True)
     ]
     index_of = {gid: i for i, gid in enumerate(old_ids)}
     home, prov, hh = _old_homes(old_geoms, old_ids, old_of, sub, nodes)
@@ -528,7 +531,7 @@ def _replan_community(
             for reg, code in zip(plan.regions, codes, strict=True):
                 reg.geometry = old_geoms[index_of[code]]
         rows, parts = plan_rows(plan, pp.nodes, codes, community_id=cid, building_rows=pos)
-        bflags = _region_flags(plan, codes, cfg, [r["households"] for r in rows])
+        bflags = region_flags(plan, codes, cfg, [r["households"] for r in rows])
         out.bound_flags.extend(bflags)
         out.flags.extend(bflags)
         out.rows.extend(rows)
@@ -570,7 +573,7 @@ def _replan_community(
     )
     out.flags.extend(_heal_detached(out.rows, nodes.xy, cid))
     cg = gpd.GeoDataFrame(out.rows, geometry="geometry", crs=crs)
-    out.metrics = _metrics(
+    out.metrics = grid_metrics(
         cg,
         cfg,
         cut_edges=0,
@@ -625,7 +628,7 @@ def replan_grids(
     cfg = config or DEFAULT
     seed = cfg.seed if seed is None else seed
     limit = cfg.grids.time_limit_s if time_limit_s is None else time_limit_s
-    _prepare_inputs(buildings, communities)
+    prepare_inputs(buildings, communities)
     _check_old_plan(old_buildings, old_grids)
     t_all = time.perf_counter()
     crs = buildings.crs or communities.crs
@@ -670,7 +673,7 @@ def replan_grids(
             part: CommunityGrids | _CommunityReplan = fresh
             changed_all.extend(str(r["grid_id"]) for r in fresh.rows)
         else:
-            area = _community_polygon(cgeom, cid)
+            area = community_polygon(cgeom, cid)
             lines = barrier_lines(
                 area,
                 roads=roads,
@@ -699,7 +702,7 @@ def replan_grids(
         per_comm[cid] = part.metrics
         for key, value in part.totals.items():
             totals[key] += value
-    res = _assemble(
+    res = assemble(
         buildings,
         grid_rows,
         node_parts,

@@ -46,7 +46,6 @@ from gridplan.run.batch_coverage import (
     _write_coverage_summary,
     search_radius_m,
 )
-from gridplan.run.batch_coverage import _merge_open_components as _merge_open_components
 from gridplan.run.batch_metadata import (
     batch_figures,
     merge_dataset_blocks,
@@ -54,8 +53,13 @@ from gridplan.run.batch_metadata import (
     merge_sensitivity,
     merge_timings,
 )
-from gridplan.run.batch_read import Box, _layer_files, _read, _read_batch, _write_scratch
-from gridplan.run.batch_read import _expand_box as _expand_box
+from gridplan.run.batch_read import (
+    Box,
+    _layer_files,
+    _read,
+    _read_batch,
+    _write_scratch,
+)
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.run.parallel import (
     DEFAULT_RETRIES,

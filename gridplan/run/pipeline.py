@@ -2,7 +2,7 @@
 
 Data flows one way (DESIGN.md §4): no stage reaches back into an earlier one. Each stage is a
 library function of its own module; this module only decides which stages run, in which order,
-and assembles their results into a :class:`~gridplan.planfile.Plan`.
+and assembles their results into a :class:`~gridplan.output.planfile.Plan`.
 
 Example
 -------
@@ -437,7 +437,7 @@ def plan_coverage(
     What ``gridplan coverage`` runs. By default nothing is partitioned: the coverage summary
     holds the whole dataset and each community. For per-grid rows too, either partition
     (``per_grid=True``, as ``gridplan run`` would) or take the grids of a plan made before
-    (``grids``: a plan read with :func:`gridplan.planfile.read_plan`; each building keeps the
+    (``grids``: a plan read with :func:`gridplan.output.planfile.read_plan`; each building keeps the
     grid it has there, nothing is re-planned).
 
     Parameters
@@ -588,7 +588,7 @@ def replan_dataset(
     Parameters
     ----------
     old
-        The old plan (:func:`gridplan.planfile.read_plan`).
+        The old plan (:func:`gridplan.output.planfile.read_plan`).
     dataset
         The changed dataset.
     config
