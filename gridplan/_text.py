@@ -27,12 +27,17 @@ _FALSE = frozenset({"false", "f", "no", "n", "0", "否", "0.0", ""})
 _SPLIT = re.compile(r"[;,，；、|]")
 
 
-def format_ids(ids: Iterable[Any], limit: int = MAX_IDS) -> str:
-    """``a, b, c and 4 more``: the first ``limit`` ids, then how many were left out."""
+def format_ids(ids: Iterable[Any], limit: int = MAX_IDS, *, total: int | None = None) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` ids, then how many were left out.
+
+    ``total``: how many ids there are when ``ids`` holds only the first few of them.
+    """
     items = [str(i) for i in ids]
-    if len(items) <= limit:
-        return ", ".join(items)
-    return f"{', '.join(items[:limit])} and {len(items) - limit} more"
+    count = len(items) if total is None else max(total, len(items))
+    shown = items[:limit]
+    if count <= len(shown):
+        return ", ".join(shown)
+    return f"{', '.join(shown)} and {count - len(shown)} more"
 
 
 def split_list(value: Any) -> list[str]:

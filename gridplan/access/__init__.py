@@ -16,7 +16,7 @@ _PUBLIC: dict[str, str] = {
     "compute_coverage": "gridplan.access.coverage",
     "profile_speed": "gridplan.access.coverage",
     "residential_buildings": "gridplan.access.coverage",
-    "tier_label": "gridplan.access.coverage",
+    "tier_code": "gridplan.access.coverage",
     "tier_pairs": "gridplan.access.coverage",
     "CoverSolution": "gridplan.access.covering",
     "solve_max_cover": "gridplan.access.covering",

@@ -41,6 +41,7 @@ import pandas as pd
 import shapely
 
 from gridplan._errors import ConfigError, DataError
+from gridplan._text import format_ids
 from gridplan.network.distances import nearest_source_distances
 from gridplan.network.graph import WalkNetwork
 from gridplan.network.snapping import SnapResult, snap_points
@@ -53,7 +54,7 @@ __all__ = [
     "compute_coverage",
     "profile_speed",
     "residential_buildings",
-    "tier_label",
+    "tier_code",
     "tier_pairs",
 ]
 
@@ -93,8 +94,9 @@ class CoverageResult:
     flags: list[str] = field(default_factory=list)
 
 
-def tier_label(minutes: int) -> str:
-    """The tier label used in outputs: ``5`` -> ``"5min"``."""
+def tier_code(minutes: int) -> str:
+    """The tier code used in outputs: ``5`` -> ``"5min"`` (its display label is
+    :func:`gridplan.i18n.tier_label`)."""
     return f"{int(minutes)}min"
 
 
@@ -206,16 +208,16 @@ def compute_coverage(
     unreach_fac = fac["facility_id"].to_numpy()[~fsnap.reachable]
     if len(unreach_fac):
         flags.append(
-            f"facilities {_ids(unreach_fac)} are more than {cfg.coverage.max_access_m:g} m from "
-            "any walkable road on their side of every barrier and serve nobody; check their "
-            "location or add the access road"
+            f"facilities {format_ids(unreach_fac)} are more than "
+            f"{cfg.coverage.max_access_m:g} m from any walkable road on their side of every "
+            "barrier and serve nobody; check their location or add the access road"
         )
     unreach_b = res["building_id"].to_numpy()[~bsnap.reachable]
     if len(unreach_b):
         flags.append(
-            f"{len(unreach_b)} residential buildings ({_ids(unreach_b)}) cannot reach the walk "
-            f"network within {cfg.coverage.max_access_m:g} m; they are counted as unreachable, "
-            "not as uncovered; add the missing roads or paths"
+            f"{len(unreach_b)} residential buildings ({format_ids(unreach_b)}) cannot reach "
+            f"the walk network within {cfg.coverage.max_access_m:g} m; they are counted as "
+            "unreachable, not as uncovered; add the missing roads or paths"
         )
     moved = res["building_id"].to_numpy()[bsnap.moved]
     if len(moved):
@@ -266,7 +268,7 @@ def compute_coverage(
     coverage = pd.DataFrame(
         {
             "building_id": _text(res["building_id"]).take(np.repeat(np.arange(n), k)),
-            "tier": _text([tier_label(t) for t, _ in pairs]).take(pos),
+            "tier": _text([tier_code(t) for t, _ in pairs]).take(pos),
             "category": _text([c for _, c in pairs]).take(pos),
             "minutes": minutes.ravel(),
             "covered": covered.ravel(),
@@ -281,10 +283,10 @@ def compute_coverage(
         "total": round(time.perf_counter() - t0, 4),
     }
     for t in sorted({t for t, _ in pairs}):
-        share = metrics["complete_share"][tier_label(t)]
+        share = metrics["complete_share"][tier_code(t)]
         if share < 0.5:
             flags.append(
-                f"only {share:.0%} of households reach every {tier_label(t)} facility category; "
+                f"only {share:.0%} of households reach every {tier_code(t)} facility category; "
                 "see the coverage summary for the categories missing"
             )
     return CoverageResult(coverage=coverage, summary=summary, metrics=metrics, flags=flags)
@@ -293,12 +295,6 @@ def compute_coverage(
 def _text(values: Any) -> Any:
     """Strings as the array pandas infers for them (``str`` in pandas 3, ``object`` before)."""
     return pd.Series(np.asarray(values, dtype=object), dtype=None).array
-
-
-def _ids(values: np.ndarray, limit: int = 10) -> str:
-    vals = [str(v) for v in values[:limit]]
-    more = f" and {len(values) - limit} more" if len(values) > limit else ""
-    return ", ".join(vals) + more
 
 
 def _subset(snap: SnapResult, mask: np.ndarray) -> SnapResult:
@@ -360,7 +356,7 @@ def _summary(
         covsum = np.bincount(cells, weights=cov_hh.ravel(), minlength=n_area * k)
         parts["level"].append(np.full(n_area * k, level, dtype=object))
         parts["area_id"].append(np.repeat(names[level], k))
-        parts["tier"].append(np.tile([tier_label(t) for t, _, _ in blocks], n_area))
+        parts["tier"].append(np.tile([tier_code(t) for t, _, _ in blocks], n_area))
         parts["tier_minutes"].append(np.tile([t for t, _, _ in blocks], n_area))
         parts["category"].append(np.tile(np.array([c for _, c, _ in blocks], dtype=object), n_area))
         parts["households"].append(np.repeat(total, k))
@@ -394,11 +390,11 @@ def _metrics(
     denom = max(total, 1)
     share: dict[str, dict[str, float]] = {}
     for j, (t, c) in enumerate(pairs):
-        share.setdefault(tier_label(t), {})[c] = round(float((hh * covered[:, j]).sum()) / denom, 6)
+        share.setdefault(tier_code(t), {})[c] = round(float((hh * covered[:, j]).sum()) / denom, 6)
     complete: dict[str, float] = {}
     for t in sorted({t for t, _ in pairs}):
         js = [j for j, (tt, _) in enumerate(pairs) if tt == t]
-        complete[tier_label(t)] = round(float((hh * covered[:, js].all(axis=1)).sum()) / denom, 6)
+        complete[tier_code(t)] = round(float((hh * covered[:, js].all(axis=1)).sum()) / denom, 6)
     return {
         "profile": profile,
         "speed_m_per_min": speed,

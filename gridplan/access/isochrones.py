@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from gridplan.access.coverage import _check_facilities, profile_speed, tier_label, tier_pairs
+from gridplan.access.coverage import _check_facilities, profile_speed, tier_code, tier_pairs
 from gridplan.network.graph import WalkNetwork
 from gridplan.network.snapping import SnapResult, snap_points
 from gridplan.settings import DEFAULT, Config
@@ -109,7 +109,7 @@ def catchments(
     geoms: list[Any] = []
     for i, (fid, cat) in enumerate(zip(fac["facility_id"], cats, strict=True)):
         for t in tiers[i]:
-            rows.append({"facility_id": fid, "category": cat, "tier": tier_label(t), "minutes": t})
+            rows.append({"facility_id": fid, "category": cat, "tier": tier_code(t), "minutes": t})
             geoms.append(polys.get((i, t)))
     log.debug("catchments: %d polygons, %d cached patches", len(geoms), len(corridors.cache))
     return gpd.GeoDataFrame(

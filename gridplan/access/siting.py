@@ -33,7 +33,7 @@ from gridplan.access.coverage import (
     compute_coverage,
     profile_speed,
     residential_buildings,
-    tier_label,
+    tier_code,
 )
 from gridplan.access.covering import CoverSolution, solve_max_cover, solve_set_cover
 from gridplan.network.distances import iter_distance_pairs, node_distances
@@ -318,8 +318,8 @@ def site_facilities(
     metrics: dict[str, Any] = {}
     flags: list[str] = []
     for t, c in pairs:
-        key = f"{c}@{tier_label(t)}" if c in dup else c
-        block = cov[(cov["tier"] == tier_label(t)) & (cov["category"] == c)]
+        key = f"{c}@{tier_code(t)}" if c in dup else c
+        block = cov[(cov["tier"] == tier_code(t)) & (cov["category"] == c)]
         bid = block["building_id"].astype(str).to_numpy()
         total_hh = int(hh.reindex(bid).fillna(0).sum())
         covered_hh = int(hh.reindex(bid[block["covered"].to_numpy(bool)]).fillna(0).sum())
@@ -329,7 +329,7 @@ def site_facilities(
         w = hh.reindex(dem_ids).to_numpy(dtype=np.int64)
         radius = t * speed
         entry: dict[str, Any] = {
-            "tier": tier_label(t),
+            "tier": tier_code(t),
             "mode": mode,
             "households": total_hh,
             "households_covered_before": covered_hh,
@@ -374,7 +374,7 @@ def site_facilities(
             if sol.status == "infeasible":
                 reach = int(w[np.asarray(inc.sum(axis=1)).ravel() > 0].sum())
                 flags.append(
-                    f"{c} ({tier_label(t)}): even all {len(cand)} candidate sites bring coverage "
+                    f"{c} ({tier_code(t)}): even all {len(cand)} candidate sites bring coverage "
                     f"only to {(covered_hh + reach) / max(total_hh, 1):.0%} of households, short "
                     f"of the {share:.0%} target; add candidate sites or lower target_share"
                 )
@@ -392,7 +392,7 @@ def site_facilities(
         entry["share_after"] = round((covered_hh + newly) / max(total_hh, 1), 6)
         if sol.status not in ("optimal", "trivial", "infeasible"):
             flags.append(
-                f"{c} ({tier_label(t)}): the site choice is not proven best within "
+                f"{c} ({tier_code(t)}): the site choice is not proven best within "
                 f"{limit_s:g} s (gap {sol.gap:.1%}); raise [siting] time_limit_s"
             )
         for rank, (j, g) in enumerate(zip(sol.chosen, sol.gains, strict=True), start=1):
@@ -400,7 +400,7 @@ def site_facilities(
                 {
                     "site_id": str(cand["site_id"].iloc[int(j)]),
                     "category": c,
-                    "tier": tier_label(t),
+                    "tier": tier_code(t),
                     "households_newly_covered": int(g),
                     "rank": rank,
                 }

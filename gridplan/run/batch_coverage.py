@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from gridplan._text import format_ids
 from gridplan.run.batch_read import Box, _read, _union_box
 from gridplan.settings import DEFAULT, Config
 
@@ -222,7 +223,7 @@ def _merge_coverage(
     """The ``all`` rows of the coverage summary, the coverage metrics and flags of the whole
     plan, from the batches' figures: households are summed, then shares divided (a share is
     weighted by households, never an average of the batches' shares)."""
-    from gridplan.access.coverage import profile_speed, tier_label, tier_pairs
+    from gridplan.access.coverage import profile_speed, tier_code, tier_pairs
 
     keys: list[tuple[str, str]] = []
     sums: dict[tuple[str, str], np.ndarray] = {}
@@ -258,12 +259,12 @@ def _merge_coverage(
     pairs = tier_pairs(cfg)
     share: dict[str, dict[str, float]] = {}
     for t, c in pairs:
-        got = sums.get((tier_label(t), c), np.zeros(3, dtype=np.int64))
-        share.setdefault(tier_label(t), {})[c] = round(float(got[1]) / denom, 6)
+        got = sums.get((tier_code(t), c), np.zeros(3, dtype=np.int64))
+        share.setdefault(tier_code(t), {})[c] = round(float(got[1]) / denom, 6)
     complete: dict[str, float] = {}
     for t in sorted({t for t, _ in pairs}):
-        got = sums.get((tier_label(t), "*"), np.zeros(3, dtype=np.int64))
-        complete[tier_label(t)] = round(float(got[1]) / denom, 6)
+        got = sums.get((tier_code(t), "*"), np.zeros(3, dtype=np.int64))
+        complete[tier_code(t)] = round(float(got[1]) / denom, 6)
     seconds: dict[str, float] = {}
     for p in parts:
         for k, v in p.get("seconds", {}).items():
@@ -287,14 +288,18 @@ def _merge_coverage(
     access = f"{cfg.coverage.max_access_m:g} m"
     n_fac = total("facilities_unreachable")
     if n_fac:
-        ids = _id_list([i for p in parts for i in p["unreachable_facility_ids"]], n_fac)
+        ids = format_ids(
+            sorted({i for p in parts for i in p["unreachable_facility_ids"]}), total=n_fac
+        )
         flags.append(
             f"facilities {ids} are more than {access} from any walkable road on their side of "
             "every barrier and serve nobody; check their location or add the access road"
         )
     n_b = total("buildings_unreachable")
     if n_b:
-        ids = _id_list([i for p in parts for i in p["unreachable_building_ids"]], n_b)
+        ids = format_ids(
+            sorted({i for p in parts for i in p["unreachable_building_ids"]}), total=n_b
+        )
         flags.append(
             f"{n_b} residential buildings ({ids}) cannot reach the walk network within "
             f"{access}; they are counted as unreachable, not as uncovered; add the missing "
@@ -316,12 +321,6 @@ def _merge_coverage(
                 "see the coverage summary for the categories missing"
             )
     return rows, metrics, flags
-
-
-def _id_list(first: list[str], count: int, limit: int = 10) -> str:
-    vals = sorted(set(first))[:limit]
-    more = f" and {count - limit} more" if count > limit else ""
-    return ", ".join(vals) + more
 
 
 def _write_coverage_summary(target: Path, all_rows: pd.DataFrame, batches: list[Path]) -> int:
