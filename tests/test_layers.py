@@ -18,7 +18,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gridplan"
 
 #: Lowest first. A module belongs to the first entry its dotted name starts with.
 LAYERS: list[tuple[str, ...]] = [
-    ("gridplan._errors", "gridplan.settings", "gridplan._atomic", "gridplan._text"),
+    (
+        "gridplan._errors",
+        "gridplan.settings",
+        "gridplan._atomic",
+        "gridplan._text",
+        "gridplan._lazy",
+    ),
     ("gridplan.privacy", "gridplan.offsets", "gridplan.i18n", "gridplan._vendor"),
     ("gridplan.dataset", "gridplan.households", "gridplan.adjacency"),
     ("gridplan.validate",),

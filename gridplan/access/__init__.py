@@ -5,8 +5,7 @@ The names below are imported lazily: coverage alone must not pay for importing O
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gridplan._lazy import lazy_surface
 
 #: Public name -> module that defines it.
 _PUBLIC: dict[str, str] = {
@@ -31,15 +30,4 @@ _PUBLIC: dict[str, str] = {
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_surface(__name__, _PUBLIC)
