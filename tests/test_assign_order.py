@@ -341,3 +341,34 @@ def test_report_shows_filled_against_possible() -> None:
     zh = render_markdown(report, lang="zh")
     assert "### 岗位配备数与最多可配备数" in zh
     assert "| 联户长 | 6 | 4 | 5 | 1 | 0 | 1 |" in zh
+
+
+def test_a_replan_keeps_the_post_order(town_dataset) -> None:
+    """The re-plan path staffs in the same order: with every resident on the roster willing to
+    head a grid or a unit, every grid of the re-plan gets a head (each grid has residents, so
+    the bound is the number of grids), and no vacancy blames a grid head post."""
+    import dataclasses
+
+    from gridplan.run.pipeline import plan_dataset, replan_dataset
+
+    people = town_dataset.layers["people"].copy()
+    people["roles"] = "grid_head;unit_head"
+    layers = {**town_dataset.layers, "people": people}
+    before = dataclasses.replace(town_dataset, layers=layers)
+    stages = ["partition", "units", "assign"]
+    old = plan_dataset(before, stages=stages)
+    b = before.layers["buildings"].copy()
+    big = b["households"].fillna(0).sort_values(ascending=False).index[:5]
+    b.loc[big, "households"] = b.loc[big, "households"] + 60
+    after = dataclasses.replace(before, layers={**layers, "buildings": b})
+    new = replan_dataset(old, after)
+    grids = set(new.layer("grids")["grid_id"])
+    a = new.layer("assignments")
+    headed = set(a.loc[a["role"] == "grid_head", "target_id"])
+    homes = set(
+        new.layer("buildings").set_index("building_id")["grid_id"].reindex(people["building_id"])
+    )
+    assert grids <= homes  # every grid has residents on the roster: the bound is every grid
+    assert headed == grids
+    posts = new.metadata["metrics"]["staffing"]["posts"]["grid_head"]
+    assert posts["filled"] == posts["possible"] == len(grids)
