@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +22,9 @@ import pyogrio
 from gridplan._text import format_ids
 from gridplan.run.batch_read import Box, _read, _union_box
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
 
 
 def search_radius_m(config: Config | None = None) -> float:
@@ -84,7 +87,9 @@ def _facility_owners(
     return owned, boxes, int(ok.sum())
 
 
-def _merge_open_components(network: Any, core: Box, radius_m: float) -> tuple[Any, dict[str, int]]:
+def _merge_open_components(
+    network: WalkNetwork, core: Box, radius_m: float
+) -> tuple[WalkNetwork, dict[str, int]]:
     """The batch network with its possibly-cut components taken as the main component.
 
     Snapping prefers the main component (the largest of the whole network). A batch holds the

@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -56,6 +56,9 @@ from gridplan.output.planfile import Plan
 from gridplan.partition.result import size_summary
 from gridplan.run.pipeline import GridStage, StageTimer, plan_stages
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
 
 __all__ = [
     "CommunityPlan",
@@ -603,14 +606,16 @@ def _merge(dataset: Dataset, parts: dict[str, CommunityPlan], cfg: Config) -> _M
 # --------------------------------------------------------------------------- catchments
 
 
-def _catchment_task(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
+def _catchment_task(
+    facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
+) -> gpd.GeoDataFrame:
     from gridplan.access.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
 
 
 def _parallel_catchments(
-    runner: Any, facilities: gpd.GeoDataFrame, network: Any, cfg: Config
+    runner: Any, facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
 ) -> gpd.GeoDataFrame:
     """Isochrones per facility category (big categories in chunks), in the sequential order."""
     # prepared facilities already carry str ids and categories: no casts, so the dtypes of
@@ -694,7 +699,9 @@ def _plan_with(
         }
         return stage
 
-    def catchments(facilities: gpd.GeoDataFrame, network: Any, c: Config) -> gpd.GeoDataFrame:
+    def catchments(
+        facilities: gpd.GeoDataFrame, network: WalkNetwork, c: Config
+    ) -> gpd.GeoDataFrame:
         return _parallel_catchments(runner, facilities, network, c)
 
     return plan_stages(

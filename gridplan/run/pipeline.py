@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -30,6 +30,11 @@ from gridplan.dataset import Dataset
 from gridplan.output.planfile import Plan, read_plan, write_manifest, write_plan_gpkg
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
+
+_T = TypeVar("_T")
 
 __all__ = [
     "STAGES",
@@ -124,7 +129,7 @@ class StageTimer:
     progress: Progress | None
     times: dict[str, float]
 
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+    def run(self, name: str, fn: Callable[[], _T]) -> _T:
         if self.progress:
             self.progress(f"{name} …")
         t0 = time.perf_counter()
@@ -265,7 +270,7 @@ def grid_stage(
     return out
 
 
-Catchments = Callable[[gpd.GeoDataFrame, Any, Config], gpd.GeoDataFrame]
+Catchments = Callable[[gpd.GeoDataFrame, "WalkNetwork", Config], gpd.GeoDataFrame]
 
 
 def plan_stages(
@@ -320,7 +325,7 @@ def plan_stages(
             n_units = units.groupby("grid_id").size()
             grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
 
-    network = None
+    network: WalkNetwork | None = None
     need_network = ("coverage" in order or "assign" in order) and _has(dataset, "roads")
     if need_network:
         from gridplan.network.graph import build_walk_network
@@ -416,7 +421,9 @@ def plan_stages(
     return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
 
 
-def _catchments(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
+def _catchments(
+    facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
+) -> gpd.GeoDataFrame:
     from gridplan.access.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
