@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, overload
 
 import geopandas as gpd
 import pandas as pd
@@ -91,7 +91,9 @@ LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
     "sites": ("site_id", "category", "households_newly_covered"),
 }
 
-SPATIAL_CONTRACT = {"grids", "units", "buildings", "sites"}
+#: Names of the contract layers that carry geometry.
+SpatialPlanLayer = Literal["grids", "units", "buildings", "sites"]
+SPATIAL_CONTRACT = set(get_args(SpatialPlanLayer))
 
 #: The file of a plan folder listing the SHA-256 of every other file in it.
 MANIFEST = "manifest.json"
@@ -119,8 +121,16 @@ class Plan:
     crs: CRS | None = None
     output_crs: CRS | None = None
 
-    def layer(self, name: str) -> Any:
-        """The layer ``name`` (an empty table with the contract columns when absent)."""
+    @overload
+    def layer(self, name: SpatialPlanLayer) -> gpd.GeoDataFrame: ...
+    @overload
+    def layer(self, name: str) -> pd.DataFrame: ...
+    def layer(self, name: str) -> pd.DataFrame:
+        """The layer ``name`` (an empty table with the contract columns when absent).
+
+        Typed by name: a spatial contract layer (:data:`SpatialPlanLayer`) is a GeoDataFrame;
+        any other a DataFrame (extras such as ``facilities`` may be GeoDataFrames too).
+        """
         if name in self.layers:
             return self.layers[name]
         if name in LAYER_COLUMNS:
