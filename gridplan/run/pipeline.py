@@ -27,7 +27,14 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
-from gridplan.output.planfile import Plan, read_plan, write_manifest, write_plan_gpkg
+from gridplan.output.planfile import (
+    Plan,
+    PlanExtras,
+    PlanMetadata,
+    read_plan,
+    write_manifest,
+    write_plan_gpkg,
+)
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.settings import DEFAULT, Config
 
@@ -218,8 +225,8 @@ class GridStage:
     #: stage name ("partition", "units") -> metrics / flags
     metrics: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)
-    #: extra metadata blocks ("replan", "parallel") and extra layers ("moved")
-    metadata: dict[str, Any] = field(default_factory=dict)
+    #: extra metadata blocks ("replan", "parallel", "grids_from") and extra layers ("moved")
+    metadata: PlanExtras = field(default_factory=lambda: PlanExtras())
     layers: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -655,7 +662,7 @@ def replan_dataset(
     return plan_stages(dataset, cfg, order, progress, grids_and_units)
 
 
-def plan_parameters(metadata: dict[str, Any]) -> dict[str, Any]:
+def plan_parameters(metadata: PlanMetadata) -> dict[str, Any]:
     """The parameters a plan was made with, from its metadata (``parameters``, and ``seed``
     when the parameters lack it); ``{}`` when the metadata records none."""
     params = metadata.get("parameters")
