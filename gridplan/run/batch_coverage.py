@@ -24,6 +24,9 @@ from gridplan.run.batch_read import Box, _read, _union_box
 from gridplan.settings import DEFAULT, Config
 
 if TYPE_CHECKING:
+    from pyproj import CRS
+
+    from gridplan.dataset import Dataset
     from gridplan.network.graph import WalkNetwork
 
 
@@ -126,7 +129,7 @@ def _merge_open_components(
     return replace(network, component=merged, main_component=main), info
 
 
-def _empty_layer(columns: list[str], crs: Any) -> gpd.GeoDataFrame:
+def _empty_layer(columns: list[str], crs: CRS | None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {c: pd.Series(dtype=object) for c in columns},
         geometry=gpd.GeoSeries([], crs=crs),
@@ -139,7 +142,7 @@ def _first_ids(values: Iterable[Any], limit: int = 10) -> list[str]:
 
 
 def _batch_coverage(
-    ds: Any, planned: gpd.GeoDataFrame, owned: list[str], cfg: Config, radius_m: float
+    ds: Dataset, planned: gpd.GeoDataFrame, owned: list[str], cfg: Config, radius_m: float
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Coverage of one batch's buildings and catchments of the facilities it owns.
 

@@ -58,6 +58,8 @@ from gridplan.run.pipeline import GridStage, StageTimer, plan_stages
 from gridplan.settings import DEFAULT, Config
 
 if TYPE_CHECKING:
+    from pyproj import CRS
+
     from gridplan.network.graph import WalkNetwork
 
 __all__ = [
@@ -404,6 +406,10 @@ def _dask_runner(
         yield _DaskRunner(cl, retries)
 
 
+#: A runner of tasks: in this process or on a Dask cluster.
+_Runner = _LocalRunner | _DaskRunner
+
+
 # --------------------------------------------------------------------------- merging
 
 
@@ -413,7 +419,7 @@ def _error_class(name: str) -> type[GridplanError]:
 
 
 def _collect(
-    runner: Any,
+    runner: _Runner,
     jobs: Mapping[str, tuple[Any, ...]],
     progress: Progress | None,
 ) -> dict[str, CommunityPlan]:
@@ -539,7 +545,7 @@ def _units_metrics(
     }
 
 
-def _concat(frames: list[Any], crs: Any = None) -> Any:
+def _concat(frames: list[Any], crs: CRS | None = None) -> Any:
     frames = [f for f in frames if f is not None]
     if not frames:
         return None
@@ -615,7 +621,7 @@ def _catchment_task(
 
 
 def _parallel_catchments(
-    runner: Any, facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
+    runner: _Runner, facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
 ) -> gpd.GeoDataFrame:
     """Isochrones per facility category (big categories in chunks), in the sequential order."""
     # prepared facilities already carry str ids and categories: no casts, so the dtypes of
@@ -650,7 +656,7 @@ def _plan_with(
     dataset: Dataset,
     cfg: Config,
     order: list[str],
-    runner: Any,
+    runner: _Runner,
     progress: Progress | None,
     *,
     inject: Mapping[str, str] | None = None,
