@@ -40,6 +40,9 @@ from gridplan.settings import DEFAULT, Config
 
 if TYPE_CHECKING:
     from gridplan.network.graph import WalkNetwork
+    from gridplan.partition.replan import ReplanResult
+    from gridplan.partition.result import PartitionResult
+    from gridplan.units.form import UnitsResult
 
 _T = TypeVar("_T")
 
@@ -189,7 +192,7 @@ def plan_dataset(
 
     cfg = config or DEFAULT
 
-    def partition() -> Any:
+    def partition() -> PartitionResult:
         return partition_grids(
             dataset.layers["buildings"],
             dataset.layers["communities"],
@@ -235,9 +238,9 @@ def grid_stage(
     cfg: Config,
     order: list[str],
     timer: StageTimer,
-    partition: Callable[[], Any],
+    partition: Callable[[], Any],  # PartitionResult or ReplanResult (read by hasattr)
     *,
-    previous_units: Any = None,
+    previous_units: UnitsResult | None = None,
 ) -> GridStage:
     """Grids (``partition()``: a fresh partition or a re-plan), then units, in this process."""
     part = timer.run("partition", partition)
@@ -630,7 +633,7 @@ def replan_dataset(
     old_grids = old.grids.to_crs(crs)
     old_buildings = old.buildings.to_crs(crs)
 
-    def partition() -> Any:
+    def partition() -> ReplanResult:
         return replan_grids(
             old_buildings,
             old_grids,
