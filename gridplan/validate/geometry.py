@@ -4,7 +4,7 @@ out of range for a geographic CRS, and the metric copy used by the area checks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -110,7 +110,7 @@ _TYPE_NAMES = {
 }
 
 
-def _keeps_type(geom: Any, allowed: frozenset[str]) -> bool:
+def _keeps_type(geom: shapely.Geometry | None, allowed: frozenset[str]) -> bool:
     if geom is None or shapely.is_empty(geom):
         return False
     parts = shapely.get_parts(geom)
