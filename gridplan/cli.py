@@ -11,12 +11,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gridplan import __version__
 from gridplan._errors import GridplanError
+
+if TYPE_CHECKING:
+    from gridplan.output.planfile import Plan
+    from gridplan.settings import Config
 
 logger = logging.getLogger("gridplan")
 
@@ -147,7 +151,7 @@ def _overrides(seed: int | None, strict: bool) -> dict[str, Any]:
     return overrides
 
 
-def _config(config_path: Path | None, seed: int | None, strict: bool) -> Any:
+def _config(config_path: Path | None, seed: int | None, strict: bool) -> Config:
     from gridplan.settings import load_config
 
     return load_config(config_path, **_overrides(seed, strict))
@@ -212,7 +216,7 @@ def validate(state: _State, dataset: Path, offset: str | None, config_path: Path
     click.echo(f"{dataset}: valid ({len(warnings)} warning(s))")
 
 
-def _load(state: _State, dataset: Path, offset: str | None, cfg: Any, communities: str | None):
+def _load(state: _State, dataset: Path, offset: str | None, cfg: Config, communities: str | None):
     from gridplan.io.load import load_dataset
     from gridplan.run.pipeline import subset_communities
 
@@ -297,7 +301,7 @@ def _run(
     _summary(plan, out)
 
 
-def _summary(plan: Any, out: Path) -> None:
+def _summary(plan: Plan, out: Path) -> None:
     m = plan.metadata.get("metrics", {})
     part = m.get("partition", {})
     bits = [f"{len(plan.grids)} grids"] if "grids" in plan.layers else []
@@ -507,7 +511,9 @@ def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -
     _summary(plan, out)
 
 
-def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+def _bbox(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[float, ...] | None:
     if value is None:
         return None
     try:

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, overload
 
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "SpatialLayer"]
+
+#: Names of the layers that carry geometry (GeoDataFrames once read); the other layers
+#: (``people``, ``vulnerable``) may be plain tables. :data:`gridplan.validate.SPATIAL_LAYERS`
+#: is this, as a tuple.
+SpatialLayer = Literal["buildings", "communities", "roads", "barriers", "facilities", "sites"]
 
 
 @dataclass
@@ -57,6 +62,14 @@ class Dataset:
     read_problems: list[str] = field(default_factory=list)
     prepared: bool = False
 
-    def layer(self, name: str) -> Any:
-        """The layer ``name``, or ``None`` when the dataset has none."""
+    @overload
+    def layer(self, name: SpatialLayer) -> gpd.GeoDataFrame | None: ...
+    @overload
+    def layer(self, name: str) -> pd.DataFrame | None: ...
+    def layer(self, name: str) -> pd.DataFrame | None:
+        """The layer ``name``, or ``None`` when the dataset has none.
+
+        Typed by name: a spatial layer (:data:`SpatialLayer`) is a GeoDataFrame, any other
+        (``people``, ``vulnerable``) a DataFrame that may be a GeoDataFrame.
+        """
         return self.layers.get(name)

@@ -27,7 +27,6 @@ Example
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -264,7 +263,7 @@ def convert_geoseries(gs: gpd.GeoSeries, from_: str, to: str) -> gpd.GeoSeries:
         return gs.copy()
     func = _CONVERTERS[(src, dst)]
 
-    def convert(coords: NDArray[np.float64]) -> Any:
+    def convert(coords: NDArray[np.float64]) -> NDArray[np.float64]:
         lon, lat = func(coords[:, 0], coords[:, 1])
         out = coords.copy()
         out[:, 0] = lon

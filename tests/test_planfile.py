@@ -91,3 +91,21 @@ def test_resumable_atomic_output_keeps_its_work_for_the_next_run(tmp_path):
 def test_read_plan_missing(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_plan(tmp_path / "nope")
+
+
+def test_plan_metadata_type_names_the_keys_every_plan_has():
+    from gridplan.output.planfile import DatasetBlock, PlanExtras, PlanMetadata
+    from gridplan.run.metadata import METADATA_KEYS, plan_metadata
+    from gridplan.settings import DEFAULT
+
+    optional = set(PlanExtras.__optional_keys__)
+    assert set(PlanMetadata.__required_keys__) | {"skipped"} == set(METADATA_KEYS)
+    assert PlanMetadata.__optional_keys__ == PlanExtras.__optional_keys__
+    dataset = {k: None for k in DatasetBlock.__required_keys__}
+    meta = plan_metadata(DEFAULT, ["partition"], dataset=dataset, checksums={}, skipped={})
+    assert (
+        set(PlanMetadata.__required_keys__)
+        <= set(meta)
+        <= set(PlanMetadata.__required_keys__) | optional
+    )
+    assert set(meta["dataset"]) == set(DatasetBlock.__required_keys__)

@@ -416,7 +416,7 @@ def site_facilities(
     return SitingResult(sites=out, metrics=metrics, flags=flags)
 
 
-def _point(geom: Any) -> Any:
+def _point(geom: shapely.Geometry) -> shapely.Geometry:
     return geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
 
 

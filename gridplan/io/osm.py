@@ -175,7 +175,7 @@ def _column(df: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
-def _polygonal(geom: Any) -> Any:
+def _polygonal(geom: shapely.Geometry | None) -> shapely.Geometry | None:
     """The polygonal part of a repaired geometry, or ``None`` when it has no area."""
     if geom is None or geom.is_empty:
         return None

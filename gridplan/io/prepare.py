@@ -29,7 +29,7 @@ __all__ = ["prepare_dataset"]
 _COMMUNITY_BUFFER_M = 50.0
 
 
-def _largest_polygon(geom: Any) -> Any:
+def _largest_polygon(geom: shapely.Geometry | None) -> shapely.Geometry | None:
     if geom is None or geom.is_empty:
         return geom
     parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area > 0]
@@ -41,7 +41,7 @@ def _largest_polygon(geom: Any) -> Any:
     return max(parts, key=lambda p: p.area)
 
 
-def _lines(geom: Any) -> list[Any]:
+def _lines(geom: shapely.Geometry | None) -> list[shapely.LineString]:
     if geom is None or geom.is_empty:
         return []
     out = []
@@ -55,7 +55,7 @@ def _lines(geom: Any) -> list[Any]:
     return out
 
 
-def _point(geom: Any) -> Any:
+def _point(geom: shapely.Geometry | None) -> shapely.Geometry | None:
     if geom is None or geom.is_empty:
         return geom
     if geom.geom_type == "Point":

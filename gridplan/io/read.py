@@ -7,7 +7,7 @@ which re-exports :data:`LAYERS`, :data:`FILE_EXTENSIONS` and :data:`ALIASES`;
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -284,7 +284,7 @@ def _sidecar_crs(path: Path) -> CRS | None:
     return None
 
 
-def _find_col(frame: pd.DataFrame, names: Iterable[str]) -> Any:
+def _find_col(frame: pd.DataFrame, names: Iterable[str]) -> Hashable | None:
     lower = {str(c).strip().lower(): c for c in frame.columns}
     for name in names:
         if name in lower:
@@ -352,7 +352,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
 
 
-def _read_file(path: Path, layer: str, problems: list[str], gpkg_layer: str | None = None) -> Any:
+def _read_file(
+    path: Path, layer: str, problems: list[str], gpkg_layer: str | None = None
+) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":

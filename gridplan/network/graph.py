@@ -42,12 +42,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
@@ -118,7 +119,7 @@ class WalkNetwork:
     component: np.ndarray
     main_component: int
     barriers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
-    crs: Any = None
+    crs: CRS | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -472,7 +473,7 @@ def _assemble(
     ends: np.ndarray,
     pieces: np.ndarray,
     piece_class: np.ndarray,
-    crs: Any,
+    crs: CRS | None,
     barrier_geoms: np.ndarray,
 ) -> WalkNetwork:
     m = len(pieces)

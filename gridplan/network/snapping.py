@@ -17,7 +17,7 @@ nearest edge (ties: lowest edge index).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -371,7 +371,7 @@ def _crosses_barrier(
     return out
 
 
-def _snap_one(network: WalkNetwork, pt: Any, limit: float) -> int:
+def _snap_one(network: WalkNetwork, pt: shapely.Geometry, limit: float) -> int:
     """Best edge for one point: main component first, then nearest, never across a barrier."""
     cand = network.edge_tree.query(pt, predicate="dwithin", distance=limit)
     if len(cand) == 0:

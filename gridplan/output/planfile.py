@@ -16,10 +16,10 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, cast, get_args, overload
 
 import geopandas as gpd
 import pandas as pd
@@ -32,7 +32,10 @@ __all__ = [
     "CONTRACT_LAYERS",
     "EXTRA_LAYERS",
     "MANIFEST",
+    "DatasetBlock",
     "Plan",
+    "PlanExtras",
+    "PlanMetadata",
     "file_checksum",
     "read_plan",
     "write_manifest",
@@ -91,10 +94,66 @@ LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
     "sites": ("site_id", "category", "households_newly_covered"),
 }
 
-SPATIAL_CONTRACT = {"grids", "units", "buildings", "sites"}
+#: Names of the contract layers that carry geometry.
+SpatialPlanLayer = Literal["grids", "units", "buildings", "sites"]
+SPATIAL_CONTRACT = set(get_args(SpatialPlanLayer))
 
 #: The file of a plan folder listing the SHA-256 of every other file in it.
 MANIFEST = "manifest.json"
+
+
+class DatasetBlock(TypedDict):
+    """The ``dataset`` block of a plan's metadata (:func:`gridplan.run.metadata.dataset_block`)."""
+
+    source: str | None
+    input_crs: str | None
+    working_crs: str | None
+    offset: str | None
+    #: layer name -> rows
+    layers: dict[str, int]
+    warnings: list[str]
+
+
+class PlanExtras(TypedDict, total=False):
+    """The metadata blocks a plan holds only when made a certain way (each a JSON object)."""
+
+    #: household sensitivity, when households were estimated
+    sensitivity: dict[str, Any]
+    #: stage -> why it was skipped (every runner sets it at the end)
+    skipped: dict[str, str]
+    #: a runner's own block: Dask / per-community, batched, re-plan, grids taken from a plan
+    parallel: dict[str, Any]
+    batched: dict[str, Any]
+    replan: dict[str, Any]
+    grids_from: dict[str, Any]
+
+
+class PlanMetadata(PlanExtras):
+    """A plan's metadata (:func:`gridplan.run.metadata.plan_metadata`): the keys every plan has
+    (:data:`gridplan.run.metadata.METADATA_KEYS`), then the optional :class:`PlanExtras`.
+
+    JSON-serialisable; the ``metadata`` layer of ``plan.gpkg`` holds one row per key.
+    """
+
+    gridplan_version: str
+    seed: int
+    created_at: str
+    parameters: dict[str, Any]
+    stages: list[str]
+    dataset: DatasetBlock
+    #: input layer name -> SHA-256
+    checksums: dict[str, str]
+    #: stage -> its metrics
+    metrics: dict[str, Any]
+    #: stage -> its flags
+    flags: dict[str, list[str]]
+    #: stage -> seconds
+    timings_s: dict[str, float]
+
+
+def _no_metadata() -> PlanMetadata:
+    """The metadata of a plan not made by a runner nor read yet: empty, its keys to be filled."""
+    return cast(PlanMetadata, {})
 
 
 @dataclass
@@ -107,7 +166,8 @@ class Plan:
         Layer name -> GeoDataFrame (spatial layers) or DataFrame (tables). Spatial layers are in
         :attr:`crs`.
     metadata
-        JSON-serialisable: parameters, gridplan version, seed, input checksums, summary metrics.
+        JSON-serialisable (:class:`PlanMetadata`): parameters, gridplan version, seed, input
+        checksums, summary metrics. Empty for a ``Plan()`` made by hand.
     crs
         CRS of the spatial layers in memory.
     output_crs
@@ -115,12 +175,20 @@ class Plan:
     """
 
     layers: dict[str, pd.DataFrame] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: PlanMetadata = field(default_factory=_no_metadata)
     crs: CRS | None = None
     output_crs: CRS | None = None
 
-    def layer(self, name: str) -> Any:
-        """The layer ``name`` (an empty table with the contract columns when absent)."""
+    @overload
+    def layer(self, name: SpatialPlanLayer) -> gpd.GeoDataFrame: ...
+    @overload
+    def layer(self, name: str) -> pd.DataFrame: ...
+    def layer(self, name: str) -> pd.DataFrame:
+        """The layer ``name`` (an empty table with the contract columns when absent).
+
+        Typed by name: a spatial contract layer (:data:`SpatialPlanLayer`) is a GeoDataFrame;
+        any other a DataFrame (extras such as ``facilities`` may be GeoDataFrames too).
+        """
         if name in self.layers:
             return self.layers[name]
         if name in LAYER_COLUMNS:
@@ -233,7 +301,7 @@ def _write_layers(plan: Plan, path: Path) -> None:
     write_metadata_table(plan.metadata, path)
 
 
-def write_metadata_table(metadata: dict[str, Any], path: str | Path) -> None:
+def write_metadata_table(metadata: Mapping[str, Any], path: str | Path) -> None:
     """Write the ``metadata`` layer of ``plan.gpkg``: one row per key, its value as JSON text."""
     meta = pd.DataFrame(
         {
@@ -298,7 +366,11 @@ def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Pla
             continue
         df = pyogrio.read_dataframe(gpkg, layer=name)
         if name == "metadata":
-            plan.metadata = {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)}
+            # trusted as written by a runner (older plans may lack some keys: read with .get)
+            plan.metadata = cast(
+                PlanMetadata,
+                {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)},
+            )
             continue
         if geom_type is None and isinstance(df, gpd.GeoDataFrame):
             df = pd.DataFrame(df.drop(columns=df.geometry.name))

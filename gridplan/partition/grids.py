@@ -56,7 +56,7 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -79,6 +79,9 @@ from gridplan.partition.result import (
     region_flags,
 )
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = ["PartitionResult", "partition_grids"]
 
@@ -115,7 +118,7 @@ def partition_community(
     cfg: Config,
     seed: int,
     time_limit_s: float,
-    crs: Any,
+    crs: CRS | None,
 ) -> CommunityGrids:
     """Partition one community from scratch (steps 1–8 of the module docstring).
 

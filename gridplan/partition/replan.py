@@ -41,7 +41,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -73,6 +73,9 @@ from gridplan.partition.result import (
     region_flags,
 )
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = ["ReplanResult", "replan_grids"]
 
@@ -437,7 +440,7 @@ def _replan_community(
     *,
     seed: int,
     time_limit_s: float,
-    crs: Any,
+    crs: CRS | None,
 ) -> _CommunityReplan:
     """Re-plan one community that the old plan covers (steps 1–5 of the module docstring)."""
     t0 = time.perf_counter()

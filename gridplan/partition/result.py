@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +14,9 @@ import shapely
 from gridplan._errors import DataError, InfeasibleError
 from gridplan.partition.regions import AreaPlan, Nodes
 from gridplan.settings import Config
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = [
     "PartitionResult",
@@ -328,7 +331,7 @@ def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def empty_grids(crs: Any) -> gpd.GeoDataFrame:
+def empty_grids(crs: CRS | None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
             "grid_id": pd.Series([], dtype=object),
@@ -351,7 +354,7 @@ def assemble(
     totals: dict[str, int],
     cfg: Config,
     *,
-    crs: Any,
+    crs: CRS | None,
     seconds: float,
     bound_flags: list[str],
 ) -> PartitionResult:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +22,12 @@ import pyogrio
 from gridplan._text import format_ids
 from gridplan.run.batch_read import Box, _read, _union_box
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from pyproj import CRS
+
+    from gridplan.dataset import Dataset
+    from gridplan.network.graph import WalkNetwork
 
 
 def search_radius_m(config: Config | None = None) -> float:
@@ -84,7 +90,9 @@ def _facility_owners(
     return owned, boxes, int(ok.sum())
 
 
-def _merge_open_components(network: Any, core: Box, radius_m: float) -> tuple[Any, dict[str, int]]:
+def _merge_open_components(
+    network: WalkNetwork, core: Box, radius_m: float
+) -> tuple[WalkNetwork, dict[str, int]]:
     """The batch network with its possibly-cut components taken as the main component.
 
     Snapping prefers the main component (the largest of the whole network). A batch holds the
@@ -121,7 +129,7 @@ def _merge_open_components(network: Any, core: Box, radius_m: float) -> tuple[An
     return replace(network, component=merged, main_component=main), info
 
 
-def _empty_layer(columns: list[str], crs: Any) -> gpd.GeoDataFrame:
+def _empty_layer(columns: list[str], crs: CRS | None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {c: pd.Series(dtype=object) for c in columns},
         geometry=gpd.GeoSeries([], crs=crs),
@@ -134,7 +142,7 @@ def _first_ids(values: Iterable[Any], limit: int = 10) -> list[str]:
 
 
 def _batch_coverage(
-    ds: Any, planned: gpd.GeoDataFrame, owned: list[str], cfg: Config, radius_m: float
+    ds: Dataset, planned: gpd.GeoDataFrame, owned: list[str], cfg: Config, radius_m: float
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Coverage of one batch's buildings and catchments of the facilities it owns.
 

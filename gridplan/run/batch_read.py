@@ -11,13 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 
 from gridplan._errors import DataError
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 _SPATIAL = ("buildings", "communities", "roads", "barriers", "facilities", "sites")
 _TABLES = ("people", "vulnerable")
@@ -101,7 +104,7 @@ def _union_box(*boxes: Box | None) -> Box:
     )
 
 
-def _expand_box(box: Box, crs: Any, metres: float) -> Box:
+def _expand_box(box: Box, crs: CRS | None, metres: float) -> Box:
     """``box`` (in ``crs``) grown by at least ``metres`` of ground distance on every side.
 
     The growth is done in degrees of WGS84 with the shortest degree lengths of the box's
@@ -135,7 +138,7 @@ def _expand_box(box: Box, crs: Any, metres: float) -> Box:
     return (float(x0), float(y0), float(x1), float(y1))
 
 
-def _load_margin(radius_m: float, core: Box, crs: Any, offset: str | None) -> float:
+def _load_margin(radius_m: float, core: Box, crs: CRS | None, offset: str | None) -> float:
     """Ground metres to grow a batch's box by so that it holds ``radius_m`` around the batch
     in the working (UTM) CRS too: plus 6 % of the box's size for the turn of the UTM grid
     (at most 3° inside a zone), and, for offset coordinates, 10 % and 100 m for the
@@ -151,7 +154,7 @@ def _load_margin(radius_m: float, core: Box, crs: Any, offset: str | None) -> fl
     return margin
 
 
-def _is_geographic(crs: Any) -> bool:
+def _is_geographic(crs: CRS | None) -> bool:
     from pyproj import CRS
 
     return bool(CRS.from_user_input(crs).is_geographic)

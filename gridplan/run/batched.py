@@ -68,6 +68,7 @@ from gridplan.run.parallel import (
     _LocalRunner,
     _order,
     _plan_with,
+    _Runner,
 )
 from gridplan.settings import DEFAULT, Config
 
@@ -506,7 +507,7 @@ def plan_to_folder_batched(
                 cov_job,
                 roster_opts,
             )
-        runner: Any = (
+        runner: _Runner = (
             stack.enter_context(_dask_runner(workers, scheduler, client, retries))
             if use_dask
             else _LocalRunner()

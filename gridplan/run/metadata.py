@@ -15,6 +15,7 @@ from typing import Any
 
 from gridplan import __version__
 from gridplan.dataset import Dataset
+from gridplan.output.planfile import DatasetBlock, PlanMetadata
 from gridplan.settings import Config
 
 __all__ = ["METADATA_KEYS", "dataset_block", "plan_metadata"]
@@ -36,7 +37,7 @@ METADATA_KEYS: tuple[str, ...] = (
 )
 
 
-def dataset_block(dataset: Dataset) -> dict[str, Any]:
+def dataset_block(dataset: Dataset) -> DatasetBlock:
     """The ``dataset`` block of the metadata for a dataset held in memory."""
     return {
         "source": str(dataset.source) if dataset.source else None,
@@ -59,7 +60,7 @@ def plan_metadata(
     timings_s: Mapping[str, float] | None = None,
     sensitivity: Mapping[str, Any] | None = None,
     skipped: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
+) -> PlanMetadata:
     """The metadata of a plan (see the module docstring), as a fresh JSON-serialisable dict.
 
     Parameters
@@ -82,7 +83,7 @@ def plan_metadata(
     skipped
         Stage -> why it was skipped; left out when ``None`` (a runner sets it at the end).
     """
-    meta: dict[str, Any] = {
+    meta: PlanMetadata = {
         "gridplan_version": __version__,
         "seed": config.seed,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -56,6 +56,11 @@ from gridplan.output.planfile import Plan
 from gridplan.partition.result import size_summary
 from gridplan.run.pipeline import GridStage, StageTimer, plan_stages
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from pyproj import CRS
+
+    from gridplan.network.graph import WalkNetwork
 
 __all__ = [
     "CommunityPlan",
@@ -401,6 +406,10 @@ def _dask_runner(
         yield _DaskRunner(cl, retries)
 
 
+#: A runner of tasks: in this process or on a Dask cluster.
+_Runner = _LocalRunner | _DaskRunner
+
+
 # --------------------------------------------------------------------------- merging
 
 
@@ -410,7 +419,7 @@ def _error_class(name: str) -> type[GridplanError]:
 
 
 def _collect(
-    runner: Any,
+    runner: _Runner,
     jobs: Mapping[str, tuple[Any, ...]],
     progress: Progress | None,
 ) -> dict[str, CommunityPlan]:
@@ -536,7 +545,7 @@ def _units_metrics(
     }
 
 
-def _concat(frames: list[Any], crs: Any = None) -> Any:
+def _concat(frames: list[Any], crs: CRS | None = None) -> Any:
     frames = [f for f in frames if f is not None]
     if not frames:
         return None
@@ -603,14 +612,16 @@ def _merge(dataset: Dataset, parts: dict[str, CommunityPlan], cfg: Config) -> _M
 # --------------------------------------------------------------------------- catchments
 
 
-def _catchment_task(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
+def _catchment_task(
+    facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
+) -> gpd.GeoDataFrame:
     from gridplan.access.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
 
 
 def _parallel_catchments(
-    runner: Any, facilities: gpd.GeoDataFrame, network: Any, cfg: Config
+    runner: _Runner, facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
 ) -> gpd.GeoDataFrame:
     """Isochrones per facility category (big categories in chunks), in the sequential order."""
     # prepared facilities already carry str ids and categories: no casts, so the dtypes of
@@ -645,7 +656,7 @@ def _plan_with(
     dataset: Dataset,
     cfg: Config,
     order: list[str],
-    runner: Any,
+    runner: _Runner,
     progress: Progress | None,
     *,
     inject: Mapping[str, str] | None = None,
@@ -694,7 +705,9 @@ def _plan_with(
         }
         return stage
 
-    def catchments(facilities: gpd.GeoDataFrame, network: Any, c: Config) -> gpd.GeoDataFrame:
+    def catchments(
+        facilities: gpd.GeoDataFrame, network: WalkNetwork, c: Config
+    ) -> gpd.GeoDataFrame:
         return _parallel_catchments(runner, facilities, network, c)
 
     return plan_stages(

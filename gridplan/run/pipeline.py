@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -27,9 +27,24 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
-from gridplan.output.planfile import Plan, read_plan, write_manifest, write_plan_gpkg
+from gridplan.output.planfile import (
+    Plan,
+    PlanExtras,
+    PlanMetadata,
+    read_plan,
+    write_manifest,
+    write_plan_gpkg,
+)
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.settings import DEFAULT, Config
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
+    from gridplan.partition.replan import ReplanResult
+    from gridplan.partition.result import PartitionResult
+    from gridplan.units.form import UnitsResult
+
+_T = TypeVar("_T")
 
 __all__ = [
     "STAGES",
@@ -124,7 +139,7 @@ class StageTimer:
     progress: Progress | None
     times: dict[str, float]
 
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+    def run(self, name: str, fn: Callable[[], _T]) -> _T:
         if self.progress:
             self.progress(f"{name} …")
         t0 = time.perf_counter()
@@ -177,7 +192,7 @@ def plan_dataset(
 
     cfg = config or DEFAULT
 
-    def partition() -> Any:
+    def partition() -> PartitionResult:
         return partition_grids(
             dataset.layers["buildings"],
             dataset.layers["communities"],
@@ -213,8 +228,8 @@ class GridStage:
     #: stage name ("partition", "units") -> metrics / flags
     metrics: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, list[str]] = field(default_factory=dict)
-    #: extra metadata blocks ("replan", "parallel") and extra layers ("moved")
-    metadata: dict[str, Any] = field(default_factory=dict)
+    #: extra metadata blocks ("replan", "parallel", "grids_from") and extra layers ("moved")
+    metadata: PlanExtras = field(default_factory=lambda: PlanExtras())
     layers: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -223,9 +238,9 @@ def grid_stage(
     cfg: Config,
     order: list[str],
     timer: StageTimer,
-    partition: Callable[[], Any],
+    partition: Callable[[], Any],  # PartitionResult or ReplanResult (read by hasattr)
     *,
-    previous_units: Any = None,
+    previous_units: UnitsResult | None = None,
 ) -> GridStage:
     """Grids (``partition()``: a fresh partition or a re-plan), then units, in this process."""
     part = timer.run("partition", partition)
@@ -265,7 +280,7 @@ def grid_stage(
     return out
 
 
-Catchments = Callable[[gpd.GeoDataFrame, Any, Config], gpd.GeoDataFrame]
+Catchments = Callable[[gpd.GeoDataFrame, "WalkNetwork", Config], gpd.GeoDataFrame]
 
 
 def plan_stages(
@@ -320,7 +335,7 @@ def plan_stages(
             n_units = units.groupby("grid_id").size()
             grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
 
-    network = None
+    network: WalkNetwork | None = None
     need_network = ("coverage" in order or "assign" in order) and _has(dataset, "roads")
     if need_network:
         from gridplan.network.graph import build_walk_network
@@ -416,7 +431,9 @@ def plan_stages(
     return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
 
 
-def _catchments(facilities: gpd.GeoDataFrame, network: Any, cfg: Config) -> gpd.GeoDataFrame:
+def _catchments(
+    facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
+) -> gpd.GeoDataFrame:
     from gridplan.access.isochrones import catchments
 
     return catchments(facilities, network, config=cfg)
@@ -616,7 +633,7 @@ def replan_dataset(
     old_grids = old.grids.to_crs(crs)
     old_buildings = old.buildings.to_crs(crs)
 
-    def partition() -> Any:
+    def partition() -> ReplanResult:
         return replan_grids(
             old_buildings,
             old_grids,
@@ -648,7 +665,7 @@ def replan_dataset(
     return plan_stages(dataset, cfg, order, progress, grids_and_units)
 
 
-def plan_parameters(metadata: dict[str, Any]) -> dict[str, Any]:
+def plan_parameters(metadata: PlanMetadata) -> dict[str, Any]:
     """The parameters a plan was made with, from its metadata (``parameters``, and ``seed``
     when the parameters lack it); ``{}`` when the metadata records none."""
     params = metadata.get("parameters")

@@ -144,7 +144,7 @@ def _frame(layer: str, records: list[dict[str, Any]], lay: _Layout | None) -> An
     }
     df = pd.DataFrame(data)
     if layer in ("people", "vulnerable"):
-        out: Any = df
+        out: pd.DataFrame = df
     else:
         geoms = _to_wgs84([r["geometry"] for r in records], lay) if lay else np.empty(0, object)
         out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
@@ -260,7 +260,7 @@ _FEATURES = b'"features": [\n'
 _FOOTER = b"\n]\n}\n"
 
 
-def _write_layer(folder: Path, name: str, frame: Any, append: bool) -> None:
+def _write_layer(folder: Path, name: str, frame: pd.DataFrame, append: bool) -> None:
     """Write (or append) one layer: GeoJSON for spatial layers, CSV for the rosters.
 
     GDAL's own GeoJSON append rewrites the whole file each time (quadratic over a province),

@@ -30,7 +30,7 @@ def _extend(line: LineString, d: float = 0.5) -> LineString:
     return LineString(c)
 
 
-def _lines(geom: Any) -> list[LineString]:
+def _lines(geom: shapely.Geometry) -> list[LineString]:
     """The LineString parts of any geometry (empty list when none)."""
     out = []
     for g in shapely.get_parts(np.asarray([geom])):
@@ -41,7 +41,7 @@ def _lines(geom: Any) -> list[LineString]:
     return out
 
 
-def _polys(geom: Any) -> list[Polygon]:
+def _polys(geom: shapely.Geometry) -> list[Polygon]:
     out = []
     for g in shapely.get_parts(np.asarray([geom])):
         if isinstance(g, Polygon) and not g.is_empty:

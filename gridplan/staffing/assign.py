@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -91,6 +91,9 @@ from gridplan.staffing.context import (
 )
 from gridplan.staffing.flows import solve_matching, solve_part_time, solve_volunteers
 from gridplan.staffing.full_time import solve_full_time
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
 
 __all__ = ["POST_ROLES", "ROLES", "DistanceFn", "StaffingResult", "assign_staff"]
 
@@ -156,7 +159,7 @@ def assign_staff(
     unit_members: pd.DataFrame,
     buildings: gpd.GeoDataFrame,
     vulnerable: pd.DataFrame | None = None,
-    network: DistanceFn | Any | None = None,
+    network: DistanceFn | WalkNetwork | None = None,
     config: Config | None = None,
     seed: int | None = None,
     max_worker_distance_m: float | None = None,

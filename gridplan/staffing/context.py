@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +20,10 @@ import shapely
 from gridplan._errors import ConfigError, DataError
 from gridplan.settings import Config
 from gridplan.staffing.common import SolveInfo
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
+    from gridplan.network.snapping import SnapResult
 
 #: ``distance_fn(origins_xy, targets_xy)`` -> ``(n_origins, n_targets)`` metres (inf: no path).
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -87,7 +91,9 @@ def _opt_num(series: pd.Series | None, n: int) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _as_distance_fn(network: Any, cfg: Config, limit: float) -> DistanceFn | None:
+def _as_distance_fn(
+    network: DistanceFn | WalkNetwork | None, cfg: Config, limit: float
+) -> DistanceFn | None:
     if network is None:
         return None
     if callable(network):
@@ -105,13 +111,13 @@ def _as_distance_fn(network: Any, cfg: Config, limit: float) -> DistanceFn | Non
     raise ConfigError(msg)
 
 
-def _walk_network_fn(network: Any, cfg: Config, limit: float) -> DistanceFn:
+def _walk_network_fn(network: WalkNetwork, cfg: Config, limit: float) -> DistanceFn:
     """Adapt a :class:`gridplan.network.WalkNetwork` to a distance function."""
     from gridplan.network.distances import distance_matrix
     from gridplan.network.snapping import snap_points
 
     def fn(origins: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        def snap(xy: np.ndarray) -> Any:
+        def snap(xy: np.ndarray) -> SnapResult:
             pts = gpd.GeoSeries(shapely.points(xy), crs=network.crs)
             return snap_points(network, pts, config=cfg)
 

@@ -55,7 +55,7 @@ import logging
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -74,6 +74,9 @@ from gridplan.units.group import (
     _improve,
 )
 from gridplan.units.split import Member, _Split, _split_building
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 __all__ = ["UnitsResult", "form_units"]
 
@@ -380,7 +383,7 @@ def _previous_grid_ok(prev_members: pd.DataFrame, frame: pd.DataFrame) -> bool:
     return old == new
 
 
-def _kept_units(units: pd.DataFrame, members: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
+def _kept_units(units: pd.DataFrame, members: pd.DataFrame, crs: CRS | None) -> gpd.GeoDataFrame:
     """Previous units in the output shape (a plan file may lack n_buildings or head_id)."""
     out = units.copy()
     if "n_buildings" not in out:

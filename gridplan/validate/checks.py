@@ -46,13 +46,14 @@ public name is re-exported here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from gridplan._errors import DataError
+from gridplan.dataset import SpatialLayer
 from gridplan.settings import DEFAULT, Config
 from gridplan.validate.buildings import (
     _check_building_communities,
@@ -78,14 +79,7 @@ __all__ = [
 ]
 
 #: Layers that carry geometry.
-SPATIAL_LAYERS: tuple[str, ...] = (
-    "buildings",
-    "communities",
-    "roads",
-    "barriers",
-    "facilities",
-    "sites",
-)
+SPATIAL_LAYERS: tuple[str, ...] = get_args(SpatialLayer)
 #: Required columns (besides geometry) per layer.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "buildings": ("building_id",),

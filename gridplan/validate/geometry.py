@@ -4,7 +4,7 @@ out of range for a geographic CRS, and the metric copy used by the area checks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -13,6 +13,9 @@ import shapely
 
 from gridplan.offsets import local_utm_crs
 from gridplan.validate.common import _Report
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 _POLY = frozenset({"Polygon", "MultiPolygon"})
 _LINE = frozenset({"LineString", "MultiLineString", "LinearRing"})
@@ -107,7 +110,7 @@ _TYPE_NAMES = {
 }
 
 
-def _keeps_type(geom: Any, allowed: frozenset[str]) -> bool:
+def _keeps_type(geom: shapely.Geometry | None, allowed: frozenset[str]) -> bool:
     if geom is None or shapely.is_empty(geom):
         return False
     parts = shapely.get_parts(geom)
@@ -153,7 +156,7 @@ def _check_range(
     return ok
 
 
-def _metric(frame: gpd.GeoDataFrame, ok: pd.Series, crs: Any) -> gpd.GeoDataFrame | None:
+def _metric(frame: gpd.GeoDataFrame, ok: pd.Series, crs: CRS | None) -> gpd.GeoDataFrame | None:
     """Usable rows in a metric CRS (``crs`` if given), or ``None`` when impossible."""
     if frame.crs is None:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from gridplan.i18n import category_label, tier_label
 from gridplan.output.planfile import Plan
 from gridplan.output.report.common import _households, _minutes, _nonempty
 from gridplan.output.report.labels import REPORT_LABELS
+
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
 
 _CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -23,7 +26,7 @@ _CJK_FONTS = (
 )
 
 
-def _cjk_font() -> Any:
+def _cjk_font() -> FontProperties | None:
     """A FontProperties for a Chinese font on this machine, or None (no global state touched)."""
     from matplotlib import font_manager
 

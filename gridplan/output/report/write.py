@@ -458,7 +458,7 @@ def _replan(plan: Plan) -> dict[str, Any]:
     return out
 
 
-def _find_sensitivity(plan: Plan) -> Any:
+def _find_sensitivity(plan: Plan) -> dict[str, Any] | None:
     meta = plan.metadata
     if meta.get("sensitivity"):
         return meta["sensitivity"]
