@@ -145,10 +145,64 @@ def _plan_grid(
     target: int,
     deadline: float,
 ) -> tuple[list[list[Member]], list[str], list[str]]:
-    """Units of one grid. ``frame``: residential buildings of the grid, sorted by id.
+    """Units of one grid: bands of large buildings, then groups of the small ones.
 
-    Returns the units (lists of members), the ids of split buildings without entrance data,
-    and the ids of split buildings without floor data.
+    Parameters
+    ----------
+    frame
+        Residential buildings of the grid (rows of :func:`_building_frame`), sorted by id.
+    roads
+        Streets a unit should not cross.
+    lo, hi, target
+        Unit size bounds and target, households.
+    deadline
+        :func:`time.perf_counter` time at which the local search stops.
+
+    Returns
+    -------
+    units
+        The units, as lists of members.
+    no_entr, no_floor
+        Ids of the split buildings without entrance data, without floor data.
+    """
+    units, unit_xy, pieces, no_entr, no_floor = _split_large(frame, lo, hi, target)
+    if pieces:
+        xy = np.array([p.xy for p in pieces], dtype=float)
+        w = np.array([p.households for p in pieces], dtype=np.int64)
+        adj, comps = _piece_graph(pieces, xy, w, roads, lo)
+        pool_units: list[list[int]] = []
+        for comp in comps:
+            pool_units.extend(_grow(comp, w, xy, adj, lo, hi, target))
+        pool_units = _improve(pool_units, w, xy, adj, lo, hi, target, deadline)
+        _add_pool_units(pool_units, pieces, xy, w, units, unit_xy, lo, hi)
+    floors_of = dict(zip(frame["building_id"], frame["_floors"], strict=True))
+    pos = dict(zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True))
+    units = _fix_leftovers(units, unit_xy, floors_of, pos, lo, hi, target)
+    return units, no_entr, no_floor
+
+
+def _split_large(
+    frame: pd.DataFrame, lo: int, hi: int, target: int
+) -> tuple[list[list[Member]], list[tuple[float, float]], list[_Piece], list[str], list[str]]:
+    """Split the grid's large buildings into entrance and floor bands; pool the rest.
+
+    Parameters
+    ----------
+    frame
+        Residential buildings of the grid, sorted by id.
+    lo, hi, target
+        Unit size bounds and target, households.
+
+    Returns
+    -------
+    units
+        The bands that make units of their own.
+    unit_xy
+        The point of each of those units (its building's).
+    pieces
+        Small buildings and band remainders, to be grouped.
+    no_entr, no_floor
+        Ids of the split buildings without entrance data, without floor data.
     """
     units: list[list[Member]] = []
     unit_xy: list[tuple[float, float]] = []
@@ -186,73 +240,127 @@ def _plan_grid(
         unit_xy.extend([(x, y)] * len(split.units))
         for rem in split.remainders:
             pieces.append(_Piece(rem, sum(m[4] for m in rem), (x, y), comp))
+    return units, unit_xy, pieces, no_entr, no_floor
 
-    if pieces:
-        n = len(pieces)
-        xy = np.array([p.xy for p in pieces], dtype=float)
-        w = np.array([p.households for p in pieces], dtype=np.int64)
-        edges = _delaunay_edges(xy)
-        cross = _crossing(edges, xy, roads)
-        # a compound (小区) wall is crossed as reluctantly as a street
-        comps_of = np.array([p.compound for p in pieces], dtype=object)
-        if len(edges):
-            cross |= comps_of[edges[:, 0]] != comps_of[edges[:, 1]]
-        adj: list[set[int]] = [set() for _ in range(n)]
-        for a, b in edges[~cross]:
-            adj[a].add(int(b))
-            adj[b].add(int(a))
-        # merge street blocks too small for a unit with the nearest block across the street
+
+def _piece_graph(
+    pieces: list[_Piece],
+    xy: np.ndarray,
+    w: np.ndarray,
+    roads: shapely.STRtree | None,
+    lo: int,
+) -> tuple[list[set[int]], list[list[int]]]:
+    """Adjacency of the pooled pieces: Delaunay edges within street blocks and compounds.
+
+    Blocks too small for a unit are joined, smallest first, to the nearest block across
+    the street (or compound wall).
+
+    Parameters
+    ----------
+    pieces
+        The pooled pieces.
+    xy
+        Their points, ``(n, 2)``.
+    w
+        Their households.
+    roads
+        Streets a unit should not cross.
+    lo
+        Smallest unit, households.
+
+    Returns
+    -------
+    adj
+        Neighbours of each piece.
+    comps
+        The connected parts of ``adj``.
+    """
+    n = len(pieces)
+    edges = _delaunay_edges(xy)
+    cross = _crossing(edges, xy, roads)
+    # a compound (小区) wall is crossed as reluctantly as a street
+    comps_of = np.array([p.compound for p in pieces], dtype=object)
+    if len(edges):
+        cross |= comps_of[edges[:, 0]] != comps_of[edges[:, 1]]
+    adj: list[set[int]] = [set() for _ in range(n)]
+    for a, b in edges[~cross]:
+        adj[a].add(int(b))
+        adj[b].add(int(a))
+    # merge street blocks too small for a unit with the nearest block across the street
+    comps = _components(range(n), adj)
+    comp_of = np.empty(n, dtype=np.int64)
+    for c, comp in enumerate(comps):
+        comp_of[comp] = c
+    cross_edges = edges[cross]
+    lengths = np.hypot(*(xy[cross_edges[:, 0]] - xy[cross_edges[:, 1]]).T)
+    order = np.lexsort((cross_edges[:, 1], cross_edges[:, 0], lengths))
+    while len(comps) > 1:
+        totals = [int(w[c].sum()) for c in comps]
+        small = [c for c in range(len(comps)) if totals[c] < lo]
+        if not small:
+            break
+        c = min(small, key=lambda q: (totals[q], comps[q][0]))
+        joined = False
+        for e in order:
+            a, b = (int(v) for v in cross_edges[e])
+            if (comp_of[a] == c) != (comp_of[b] == c):
+                adj[a].add(b)
+                adj[b].add(a)
+                joined = True
+                break
+        if not joined:
+            break
         comps = _components(range(n), adj)
-        comp_of = np.empty(n, dtype=np.int64)
-        for c, comp in enumerate(comps):
-            comp_of[comp] = c
-        cross_edges = edges[cross]
-        lengths = np.hypot(*(xy[cross_edges[:, 0]] - xy[cross_edges[:, 1]]).T)
-        order = np.lexsort((cross_edges[:, 1], cross_edges[:, 0], lengths))
-        while len(comps) > 1:
-            totals = [int(w[c].sum()) for c in comps]
-            small = [c for c in range(len(comps)) if totals[c] < lo]
-            if not small:
-                break
-            c = min(small, key=lambda q: (totals[q], comps[q][0]))
-            joined = False
-            for e in order:
-                a, b = (int(v) for v in cross_edges[e])
-                if (comp_of[a] == c) != (comp_of[b] == c):
-                    adj[a].add(b)
-                    adj[b].add(a)
-                    joined = True
-                    break
-            if not joined:
-                break
-            comps = _components(range(n), adj)
-            for q, comp in enumerate(comps):
-                comp_of[comp] = q
-        pool_units: list[list[int]] = []
-        for comp in comps:
-            pool_units.extend(_grow(comp, w, xy, adj, lo, hi, target))
-        pool_units = _improve(pool_units, w, xy, adj, lo, hi, target, deadline)
-        # a lone leftover below the minimum: join the nearest unit (a band) with room
-        for pu in pool_units:
-            hh = int(w[pu].sum())
-            if hh < lo and units:
-                c = xy[pu].mean(axis=0)
-                sizes = [sum(m[4] for m in u) for u in units]
-                cand = [
-                    (float(np.hypot(*(np.asarray(unit_xy[k]) - c))), k)
-                    for k in range(len(units))
-                    if sizes[k] + hh <= hi
-                ]
-                if cand:
-                    k = min(cand)[1]
-                    units[k] = units[k] + [m for v in pu for m in pieces[v].members]
-                    continue
-            units.append([m for v in pu for m in pieces[v].members])
-            unit_xy.append((float(xy[pu, 0].mean()), float(xy[pu, 1].mean())))
-    floors_of = dict(zip(frame["building_id"], frame["_floors"], strict=True))
-    pos = dict(zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True))
-    units = _fix_leftovers(units, unit_xy, floors_of, pos, lo, hi, target)
-    return units, no_entr, no_floor
+        for q, comp in enumerate(comps):
+            comp_of[comp] = q
+    return adj, comps
+
+
+def _add_pool_units(
+    pool_units: list[list[int]],
+    pieces: list[_Piece],
+    xy: np.ndarray,
+    w: np.ndarray,
+    units: list[list[Member]],
+    unit_xy: list[tuple[float, float]],
+    lo: int,
+    hi: int,
+) -> None:
+    """Add the grouped pieces as units; a lone one below ``lo`` joins the nearest band.
+
+    Parameters
+    ----------
+    pool_units
+        Groups of piece indices.
+    pieces
+        The pooled pieces.
+    xy
+        Their points.
+    w
+        Their households.
+    units
+        The grid's units so far (bands); extended, or a band grown by a leftover.
+    unit_xy
+        The point of each unit; extended alongside ``units``.
+    lo, hi
+        Unit size bounds, households.
+    """
+    for pu in pool_units:
+        hh = int(w[pu].sum())
+        if hh < lo and units:
+            c = xy[pu].mean(axis=0)
+            sizes = [sum(m[4] for m in u) for u in units]
+            cand = [
+                (float(np.hypot(*(np.asarray(unit_xy[k]) - c))), k)
+                for k in range(len(units))
+                if sizes[k] + hh <= hi
+            ]
+            if cand:
+                k = min(cand)[1]
+                units[k] = units[k] + [m for v in pu for m in pieces[v].members]
+                continue
+        units.append([m for v in pu for m in pieces[v].members])
+        unit_xy.append((float(xy[pu, 0].mean()), float(xy[pu, 1].mean())))
 
 
 # --------------------------------------------------------------------------------------------
