@@ -259,8 +259,77 @@ def site_facilities(
         ``sites`` lacks ``site_id``.
     """
     cfg = config or DEFAULT
-    if candidate_spacing_m is None:
-        candidate_spacing_m = cfg.siting.candidate_spacing_m
+    spacing_m = (
+        cfg.siting.candidate_spacing_m if candidate_spacing_m is None else candidate_spacing_m
+    )
+    mode, share = _siting_mode(cfg, mode, target_share)
+    p = cfg.siting.new_sites if new_sites is None else int(new_sites)
+    limit_s = cfg.siting.time_limit_s if time_limit_s is None else float(time_limit_s)
+    cov, prof = _coverage_table(buildings, coverage, network, facilities, cfg, profile)
+    speed = profile_speed(prof, cfg)
+    res = residential_buildings(buildings)
+    hh = pd.Series(res["households"].to_numpy(), index=res["building_id"].to_numpy())
+    bsnap = snap_points(network, res.geometry, config=cfg)
+    pos = pd.Series(np.arange(len(res)), index=res["building_id"].to_numpy())
+    ctx = _Siting(
+        network=network,
+        cfg=cfg,
+        cov=cov,
+        hh=hh,
+        pos=pos,
+        bsnap=bsnap,
+        speed=speed,
+        mode=mode,
+        share=share,
+        new_sites=p,
+        limit_s=limit_s,
+        spacing_m=spacing_m,
+        cand_all=_given_sites(sites),
+    )
+    pairs = _tier_pairs(cfg, categories)
+    dup = {c for _, c in pairs if sum(1 for _, cc in pairs if cc == c) > 1}
+
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    metrics: dict[str, Any] = {}
+    flags: list[str] = []
+    for t, c in pairs:
+        key = f"{c}@{tier_code(t)}" if c in dup else c
+        metrics[key] = _site_category(ctx, t, c, rows, geoms, flags)
+    out = gpd.GeoDataFrame(
+        pd.DataFrame(
+            rows, columns=["site_id", "category", "tier", "households_newly_covered", "rank"]
+        ),
+        geometry=gpd.GeoSeries(geoms, crs=network.crs),
+        crs=network.crs,
+    )
+    return SitingResult(sites=out, metrics=metrics, flags=flags)
+
+
+def _siting_mode(cfg: Config, mode: str, target_share: float | None) -> tuple[str, float | None]:
+    """The problem to solve and its target share.
+
+    A target share (given, or in the settings) turns the default max cover into set cover.
+
+    Parameters
+    ----------
+    cfg
+        Settings (``siting.target_share``).
+    mode
+        The mode asked for.
+    target_share
+        The share asked for, or ``None``.
+
+    Returns
+    -------
+    mode, share
+        ``"max_cover"`` or ``"set_cover"``, and the target share (``None`` if there is none).
+
+    Raises
+    ------
+    ConfigError
+        An unknown mode, or set cover without a share in (0, 1].
+    """
     if mode not in MODES:
         msg = f"siting mode {mode!r} is unknown; use one of {', '.join(MODES)}"
         raise ConfigError(msg)
@@ -272,36 +341,97 @@ def site_facilities(
     if mode == "set_cover" and (share is None or not 0 < share <= 1):
         msg = f"siting: set covering needs a target_share in (0, 1], got {share!r}"
         raise ConfigError(msg)
-    p = cfg.siting.new_sites if new_sites is None else int(new_sites)
-    limit_s = cfg.siting.time_limit_s if time_limit_s is None else float(time_limit_s)
+    return mode, share
+
+
+def _coverage_table(
+    buildings: gpd.GeoDataFrame,
+    coverage: CoverageResult | pd.DataFrame | None,
+    network: WalkNetwork,
+    facilities: gpd.GeoDataFrame | None,
+    cfg: Config,
+    profile: str | None,
+) -> tuple[pd.DataFrame, str]:
+    """The coverage table to site against, computed when not given, and the speed profile.
+
+    Parameters
+    ----------
+    buildings
+        Prepared buildings.
+    coverage
+        A coverage result, its ``coverage`` table, or ``None`` to compute it.
+    network
+        The walk network.
+    facilities
+        Existing facilities (only when ``coverage`` is ``None``).
+    cfg
+        Settings.
+    profile
+        The profile asked for, or ``None``.
+
+    Returns
+    -------
+    coverage, profile
+        The per-building, per-category coverage table and the walking-speed profile: the one
+        asked for, else the coverage result's, else ``standard``.
+    """
     if coverage is None:
         coverage = compute_coverage(
             buildings, facilities, network, config=cfg, profile=profile or "standard"
         )
     if isinstance(coverage, CoverageResult):
-        prof = profile or str(coverage.metrics.get("profile", "standard"))
-        cov = coverage.coverage
-    else:
-        prof = profile or "standard"
-        cov = coverage
-    speed = profile_speed(prof, cfg)
-    res = residential_buildings(buildings)
-    hh = pd.Series(res["households"].to_numpy(), index=res["building_id"].to_numpy())
-    bsnap = snap_points(network, res.geometry, config=cfg)
-    pos = pd.Series(np.arange(len(res)), index=res["building_id"].to_numpy())
+        return coverage.coverage, profile or str(coverage.metrics.get("profile", "standard"))
+    return coverage, profile or "standard"
 
-    if sites is not None and len(sites):
-        if "site_id" not in sites.columns:
-            msg = "sites: column site_id missing; give each candidate site an id"
-            raise DataError(msg)
-        cand_all = sites.assign(site_id=sites["site_id"].astype(str)).sort_values(
-            "site_id", kind="stable"
-        )
-        generated = False
-    else:
-        cand_all = None
-        generated = True
 
+def _given_sites(sites: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The candidate sites given, by id, or ``None`` to generate candidates.
+
+    Parameters
+    ----------
+    sites
+        The ``sites`` layer, or ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        The sites with string ids sorted by id; ``None`` when there are none.
+
+    Raises
+    ------
+    DataError
+        ``sites`` lacks ``site_id``.
+    """
+    if sites is None or not len(sites):
+        return None
+    if "site_id" not in sites.columns:
+        msg = "sites: column site_id missing; give each candidate site an id"
+        raise DataError(msg)
+    return sites.assign(site_id=sites["site_id"].astype(str)).sort_values("site_id", kind="stable")
+
+
+def _tier_pairs(
+    cfg: Config, categories: list[str] | tuple[str, ...] | None
+) -> list[tuple[int, str]]:
+    """The (tier minutes, category) pairs to site, in tier order.
+
+    Parameters
+    ----------
+    cfg
+        Settings (``coverage.tiers``).
+    categories
+        Categories asked for, or ``None`` for every tier category.
+
+    Returns
+    -------
+    list of (int, str)
+        One pair per category and tier listing it.
+
+    Raises
+    ------
+    ConfigError
+        A category asked for is in no tier.
+    """
     pairs = [(int(t), str(c)) for t, cats in sorted(cfg.coverage.tiers.items()) for c in cats]
     if categories is not None:
         wanted = [str(c) for c in categories]
@@ -311,109 +441,223 @@ def site_facilities(
             msg += "[coverage.tiers] or leave them out"
             raise ConfigError(msg)
         pairs = [(t, c) for t, c in pairs if c in wanted]
-    dup = {c for _, c in pairs if sum(1 for _, cc in pairs if cc == c) > 1}
+    return pairs
 
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    metrics: dict[str, Any] = {}
-    flags: list[str] = []
-    for t, c in pairs:
-        key = f"{c}@{tier_code(t)}" if c in dup else c
-        block = cov[(cov["tier"] == tier_code(t)) & (cov["category"] == c)]
-        bid = block["building_id"].astype(str).to_numpy()
-        total_hh = int(hh.reindex(bid).fillna(0).sum())
-        covered_hh = int(hh.reindex(bid[block["covered"].to_numpy(bool)]).fillna(0).sum())
-        dem_mask = block["reachable"].to_numpy(bool) & ~block["covered"].to_numpy(bool)
-        dem_ids = bid[dem_mask]
-        dem_ids = dem_ids[np.isin(dem_ids, pos.index)]
-        w = hh.reindex(dem_ids).to_numpy(dtype=np.int64)
-        radius = t * speed
-        entry: dict[str, Any] = {
-            "tier": tier_code(t),
-            "mode": mode,
-            "households": total_hh,
-            "households_covered_before": covered_hh,
-            "households_demand": int(w.sum()),
-            "demand_points": len(dem_ids),
-        }
-        metrics[key] = entry
-        if w.sum() == 0 and mode == "max_cover":
-            entry.update(
-                status="nothing_to_cover",
-                objective=0,
-                bound=0,
-                gap=0.0,
-                time_s=0.0,
-                heuristic_objective=0,
-                candidates=0,
-                households_newly_covered=0,
-            )
-            continue
-        dsnap = _take(bsnap, pos.reindex(dem_ids).to_numpy())
-        if generated:
-            cand = generate_candidates(
-                network, spacing_m=candidate_spacing_m, near=dsnap, radius_m=radius
-            )
-        else:
-            assert cand_all is not None
-            allowed = _site_categories(cand_all)
-            ok = np.array([not s or c in s for s in allowed], dtype=bool)
-            cand = cand_all.loc[ok]
-        csnap = snap_points(network, cand.geometry, config=cfg)
-        t0 = time.perf_counter()
-        inc = candidate_coverage(network, csnap, dsnap, radius)
-        t_cov = time.perf_counter() - t0
-        entry["candidates"] = len(cand)
-        entry["coverage_matrix_s"] = round(t_cov, 4)
-        if mode == "max_cover":
-            sol = solve_max_cover(w, inc, p, time_limit_s=limit_s, seed=cfg.seed)
-        else:
-            assert share is not None
-            need = share * total_hh - covered_hh
-            sol = solve_set_cover(w, inc, need, time_limit_s=limit_s, seed=cfg.seed)
-            if sol.status == "infeasible":
-                reach = int(w[np.asarray(inc.sum(axis=1)).ravel() > 0].sum())
-                flags.append(
-                    f"{c} ({tier_code(t)}): even all {len(cand)} candidate sites bring coverage "
-                    f"only to {(covered_hh + reach) / max(total_hh, 1):.0%} of households, short "
-                    f"of the {share:.0%} target; add candidate sites or lower target_share"
-                )
+
+@dataclass(frozen=True)
+class _Siting:
+    """What every category's siting shares.
+
+    Attributes
+    ----------
+    network
+        The walk network.
+    cfg
+        Settings.
+    cov
+        Coverage table (building_id, tier, category, reachable, covered).
+    hh
+        Households by residential building id.
+    pos
+        Row of each residential building in ``bsnap``, by id.
+    bsnap
+        The residential buildings snapped to the network.
+    speed
+        Walking speed, metres a minute.
+    mode
+        ``"max_cover"`` or ``"set_cover"``.
+    share
+        Target share of set cover.
+    new_sites
+        Sites per category in max cover.
+    limit_s
+        Solver time limit per category, seconds.
+    spacing_m
+        Cell size of generated candidates, metres.
+    cand_all
+        The given candidate sites, or ``None`` to generate them.
+    """
+
+    network: WalkNetwork
+    cfg: Config
+    cov: pd.DataFrame
+    hh: pd.Series
+    pos: pd.Series
+    bsnap: SnapResult
+    speed: float
+    mode: str
+    share: float | None
+    new_sites: int
+    limit_s: float
+    spacing_m: float
+    cand_all: gpd.GeoDataFrame | None
+
+
+def _site_category(
+    ctx: _Siting,
+    t: int,
+    c: str,
+    rows: list[dict[str, Any]],
+    geoms: list[Any],
+    flags: list[str],
+) -> dict[str, Any]:
+    """Site one category of one tier: its demand, candidates, the solve and the chosen sites.
+
+    Parameters
+    ----------
+    ctx
+        What every category shares.
+    t
+        The tier, minutes.
+    c
+        The category.
+    rows
+        Chosen site rows so far; this category's are appended.
+    geoms
+        Their points; this category's are appended.
+    flags
+        Report sentences so far; this category's are appended.
+
+    Returns
+    -------
+    dict
+        The category's metrics.
+    """
+    code = tier_code(t)
+    block = ctx.cov[(ctx.cov["tier"] == code) & (ctx.cov["category"] == c)]
+    bid = block["building_id"].astype(str).to_numpy()
+    total_hh = int(ctx.hh.reindex(bid).fillna(0).sum())
+    covered_hh = int(ctx.hh.reindex(bid[block["covered"].to_numpy(bool)]).fillna(0).sum())
+    dem_mask = block["reachable"].to_numpy(bool) & ~block["covered"].to_numpy(bool)
+    dem_ids = bid[dem_mask]
+    dem_ids = dem_ids[np.isin(dem_ids, ctx.pos.index)]
+    w = ctx.hh.reindex(dem_ids).to_numpy(dtype=np.int64)
+    radius = t * ctx.speed
+    entry: dict[str, Any] = {
+        "tier": code,
+        "mode": ctx.mode,
+        "households": total_hh,
+        "households_covered_before": covered_hh,
+        "households_demand": int(w.sum()),
+        "demand_points": len(dem_ids),
+    }
+    if w.sum() == 0 and ctx.mode == "max_cover":
         entry.update(
-            status=sol.status,
-            objective=_num(sol.objective),
-            bound=_num(sol.bound),
-            gap=_num(sol.gap),
-            time_s=round(sol.time_s, 4),
-            heuristic_objective=_num(sol.heuristic_objective),
+            status="nothing_to_cover",
+            objective=0,
+            bound=0,
+            gap=0.0,
+            time_s=0.0,
+            heuristic_objective=0,
+            candidates=0,
+            households_newly_covered=0,
         )
-        newly = int(sol.gains.sum())
-        entry["households_newly_covered"] = newly
-        entry["share_before"] = round(covered_hh / max(total_hh, 1), 6)
-        entry["share_after"] = round((covered_hh + newly) / max(total_hh, 1), 6)
-        if sol.status not in ("optimal", "trivial", "infeasible"):
-            flags.append(
-                f"{c} ({tier_code(t)}): the site choice is not proven best within "
-                f"{limit_s:g} s (gap {sol.gap:.1%}); raise [siting] time_limit_s"
-            )
-        for rank, (j, g) in enumerate(zip(sol.chosen, sol.gains, strict=True), start=1):
-            rows.append(
-                {
-                    "site_id": str(cand["site_id"].iloc[int(j)]),
-                    "category": c,
-                    "tier": tier_code(t),
-                    "households_newly_covered": int(g),
-                    "rank": rank,
-                }
-            )
-            geoms.append(_point(cand.geometry.iloc[int(j)]))
-    out = gpd.GeoDataFrame(
-        pd.DataFrame(
-            rows, columns=["site_id", "category", "tier", "households_newly_covered", "rank"]
-        ),
-        geometry=gpd.GeoSeries(geoms, crs=network.crs),
-        crs=network.crs,
+        return entry
+    dsnap = _take(ctx.bsnap, ctx.pos.reindex(dem_ids).to_numpy())
+    cand = _category_candidates(ctx, c, dsnap, radius)
+    csnap = snap_points(ctx.network, cand.geometry, config=ctx.cfg)
+    t0 = time.perf_counter()
+    inc = candidate_coverage(ctx.network, csnap, dsnap, radius)
+    t_cov = time.perf_counter() - t0
+    entry["candidates"] = len(cand)
+    entry["coverage_matrix_s"] = round(t_cov, 4)
+    sol = _solve(ctx, w, inc, total_hh, covered_hh)
+    if sol.status == "infeasible" and ctx.mode != "max_cover":
+        reach = int(w[np.asarray(inc.sum(axis=1)).ravel() > 0].sum())
+        flags.append(
+            f"{c} ({code}): even all {len(cand)} candidate sites bring coverage "
+            f"only to {(covered_hh + reach) / max(total_hh, 1):.0%} of households, short "
+            f"of the {ctx.share:.0%} target; add candidate sites or lower target_share"
+        )
+    entry.update(
+        status=sol.status,
+        objective=_num(sol.objective),
+        bound=_num(sol.bound),
+        gap=_num(sol.gap),
+        time_s=round(sol.time_s, 4),
+        heuristic_objective=_num(sol.heuristic_objective),
     )
-    return SitingResult(sites=out, metrics=metrics, flags=flags)
+    newly = int(sol.gains.sum())
+    entry["households_newly_covered"] = newly
+    entry["share_before"] = round(covered_hh / max(total_hh, 1), 6)
+    entry["share_after"] = round((covered_hh + newly) / max(total_hh, 1), 6)
+    if sol.status not in ("optimal", "trivial", "infeasible"):
+        flags.append(
+            f"{c} ({code}): the site choice is not proven best within "
+            f"{ctx.limit_s:g} s (gap {sol.gap:.1%}); raise [siting] time_limit_s"
+        )
+    for rank, (j, g) in enumerate(zip(sol.chosen, sol.gains, strict=True), start=1):
+        rows.append(
+            {
+                "site_id": str(cand["site_id"].iloc[int(j)]),
+                "category": c,
+                "tier": code,
+                "households_newly_covered": int(g),
+                "rank": rank,
+            }
+        )
+        geoms.append(_point(cand.geometry.iloc[int(j)]))
+    return entry
+
+
+def _category_candidates(
+    ctx: _Siting, c: str, dsnap: SnapResult, radius: float
+) -> gpd.GeoDataFrame:
+    """Candidate sites for one category: the given sites allowing it, or generated ones.
+
+    Parameters
+    ----------
+    ctx
+        What every category shares.
+    c
+        The category.
+    dsnap
+        The demand buildings, snapped.
+    radius
+        The tier's walk, metres (generated candidates lie within it of the demand).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        site_id, categories, geometry.
+    """
+    if ctx.cand_all is None:
+        return generate_candidates(
+            ctx.network, spacing_m=ctx.spacing_m, near=dsnap, radius_m=radius
+        )
+    allowed = _site_categories(ctx.cand_all)
+    ok = np.array([not s or c in s for s in allowed], dtype=bool)
+    return ctx.cand_all.loc[ok]
+
+
+def _solve(
+    ctx: _Siting, w: np.ndarray, inc: sparse.csr_matrix, total_hh: int, covered_hh: int
+) -> CoverSolution:
+    """Maximal covering or set covering of one category's demand.
+
+    Parameters
+    ----------
+    ctx
+        What every category shares (mode, share, new_sites, limit, seed).
+    w
+        Households of each demand point.
+    inc
+        Which candidates cover which demand points.
+    total_hh
+        The category's residential households.
+    covered_hh
+        Those already covered.
+
+    Returns
+    -------
+    CoverSolution
+        The chosen candidates in order, their gains, objective and bound.
+    """
+    if ctx.mode == "max_cover":
+        return solve_max_cover(w, inc, ctx.new_sites, time_limit_s=ctx.limit_s, seed=ctx.cfg.seed)
+    assert ctx.share is not None
+    need = ctx.share * total_hh - covered_hh
+    return solve_set_cover(w, inc, need, time_limit_s=ctx.limit_s, seed=ctx.cfg.seed)
 
 
 def _point(geom: shapely.Geometry) -> shapely.Geometry:

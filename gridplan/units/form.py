@@ -148,10 +148,64 @@ def _plan_grid(
     target: int,
     deadline: float,
 ) -> tuple[list[list[Member]], list[str], list[str]]:
-    """Units of one grid. ``frame``: residential buildings of the grid, sorted by id.
+    """Units of one grid: bands of large buildings, then groups of the small ones.
 
-    Returns the units (lists of members), the ids of split buildings without entrance data,
-    and the ids of split buildings without floor data.
+    Parameters
+    ----------
+    frame
+        Residential buildings of the grid (rows of :func:`_building_frame`), sorted by id.
+    roads
+        Streets a unit should not cross.
+    lo, hi, target
+        Unit size bounds and target, households.
+    deadline
+        :func:`time.perf_counter` time at which the local search stops.
+
+    Returns
+    -------
+    units
+        The units, as lists of members.
+    no_entr, no_floor
+        Ids of the split buildings without entrance data, without floor data.
+    """
+    units, unit_xy, pieces, no_entr, no_floor = _split_large(frame, lo, hi, target)
+    if pieces:
+        xy = np.array([p.xy for p in pieces], dtype=float)
+        w = np.array([p.households for p in pieces], dtype=np.int64)
+        adj, comps = _piece_graph(pieces, xy, w, roads, lo)
+        pool_units: list[list[int]] = []
+        for comp in comps:
+            pool_units.extend(_grow(comp, w, xy, adj, lo, hi, target))
+        pool_units = _improve(pool_units, w, xy, adj, lo, hi, target, deadline)
+        _add_pool_units(pool_units, pieces, xy, w, units, unit_xy, lo, hi)
+    floors_of = dict(zip(frame["building_id"], frame["_floors"], strict=True))
+    pos = dict(zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True))
+    units = _fix_leftovers(units, unit_xy, floors_of, pos, lo, hi, target)
+    return units, no_entr, no_floor
+
+
+def _split_large(
+    frame: pd.DataFrame, lo: int, hi: int, target: int
+) -> tuple[list[list[Member]], list[tuple[float, float]], list[_Piece], list[str], list[str]]:
+    """Split the grid's large buildings into entrance and floor bands; pool the rest.
+
+    Parameters
+    ----------
+    frame
+        Residential buildings of the grid, sorted by id.
+    lo, hi, target
+        Unit size bounds and target, households.
+
+    Returns
+    -------
+    units
+        The bands that make units of their own.
+    unit_xy
+        The point of each of those units (its building's).
+    pieces
+        Small buildings and band remainders, to be grouped.
+    no_entr, no_floor
+        Ids of the split buildings without entrance data, without floor data.
     """
     units: list[list[Member]] = []
     unit_xy: list[tuple[float, float]] = []
@@ -189,73 +243,127 @@ def _plan_grid(
         unit_xy.extend([(x, y)] * len(split.units))
         for rem in split.remainders:
             pieces.append(_Piece(rem, sum(m[4] for m in rem), (x, y), comp))
+    return units, unit_xy, pieces, no_entr, no_floor
 
-    if pieces:
-        n = len(pieces)
-        xy = np.array([p.xy for p in pieces], dtype=float)
-        w = np.array([p.households for p in pieces], dtype=np.int64)
-        edges = _delaunay_edges(xy)
-        cross = _crossing(edges, xy, roads)
-        # a compound (小区) wall is crossed as reluctantly as a street
-        comps_of = np.array([p.compound for p in pieces], dtype=object)
-        if len(edges):
-            cross |= comps_of[edges[:, 0]] != comps_of[edges[:, 1]]
-        adj: list[set[int]] = [set() for _ in range(n)]
-        for a, b in edges[~cross]:
-            adj[a].add(int(b))
-            adj[b].add(int(a))
-        # merge street blocks too small for a unit with the nearest block across the street
+
+def _piece_graph(
+    pieces: list[_Piece],
+    xy: np.ndarray,
+    w: np.ndarray,
+    roads: shapely.STRtree | None,
+    lo: int,
+) -> tuple[list[set[int]], list[list[int]]]:
+    """Adjacency of the pooled pieces: Delaunay edges within street blocks and compounds.
+
+    Blocks too small for a unit are joined, smallest first, to the nearest block across
+    the street (or compound wall).
+
+    Parameters
+    ----------
+    pieces
+        The pooled pieces.
+    xy
+        Their points, ``(n, 2)``.
+    w
+        Their households.
+    roads
+        Streets a unit should not cross.
+    lo
+        Smallest unit, households.
+
+    Returns
+    -------
+    adj
+        Neighbours of each piece.
+    comps
+        The connected parts of ``adj``.
+    """
+    n = len(pieces)
+    edges = _delaunay_edges(xy)
+    cross = _crossing(edges, xy, roads)
+    # a compound (小区) wall is crossed as reluctantly as a street
+    comps_of = np.array([p.compound for p in pieces], dtype=object)
+    if len(edges):
+        cross |= comps_of[edges[:, 0]] != comps_of[edges[:, 1]]
+    adj: list[set[int]] = [set() for _ in range(n)]
+    for a, b in edges[~cross]:
+        adj[a].add(int(b))
+        adj[b].add(int(a))
+    # merge street blocks too small for a unit with the nearest block across the street
+    comps = _components(range(n), adj)
+    comp_of = np.empty(n, dtype=np.int64)
+    for c, comp in enumerate(comps):
+        comp_of[comp] = c
+    cross_edges = edges[cross]
+    lengths = np.hypot(*(xy[cross_edges[:, 0]] - xy[cross_edges[:, 1]]).T)
+    order = np.lexsort((cross_edges[:, 1], cross_edges[:, 0], lengths))
+    while len(comps) > 1:
+        totals = [int(w[c].sum()) for c in comps]
+        small = [c for c in range(len(comps)) if totals[c] < lo]
+        if not small:
+            break
+        c = min(small, key=lambda q: (totals[q], comps[q][0]))
+        joined = False
+        for e in order:
+            a, b = (int(v) for v in cross_edges[e])
+            if (comp_of[a] == c) != (comp_of[b] == c):
+                adj[a].add(b)
+                adj[b].add(a)
+                joined = True
+                break
+        if not joined:
+            break
         comps = _components(range(n), adj)
-        comp_of = np.empty(n, dtype=np.int64)
-        for c, comp in enumerate(comps):
-            comp_of[comp] = c
-        cross_edges = edges[cross]
-        lengths = np.hypot(*(xy[cross_edges[:, 0]] - xy[cross_edges[:, 1]]).T)
-        order = np.lexsort((cross_edges[:, 1], cross_edges[:, 0], lengths))
-        while len(comps) > 1:
-            totals = [int(w[c].sum()) for c in comps]
-            small = [c for c in range(len(comps)) if totals[c] < lo]
-            if not small:
-                break
-            c = min(small, key=lambda q: (totals[q], comps[q][0]))
-            joined = False
-            for e in order:
-                a, b = (int(v) for v in cross_edges[e])
-                if (comp_of[a] == c) != (comp_of[b] == c):
-                    adj[a].add(b)
-                    adj[b].add(a)
-                    joined = True
-                    break
-            if not joined:
-                break
-            comps = _components(range(n), adj)
-            for q, comp in enumerate(comps):
-                comp_of[comp] = q
-        pool_units: list[list[int]] = []
-        for comp in comps:
-            pool_units.extend(_grow(comp, w, xy, adj, lo, hi, target))
-        pool_units = _improve(pool_units, w, xy, adj, lo, hi, target, deadline)
-        # a lone leftover below the minimum: join the nearest unit (a band) with room
-        for pu in pool_units:
-            hh = int(w[pu].sum())
-            if hh < lo and units:
-                c = xy[pu].mean(axis=0)
-                sizes = [sum(m[4] for m in u) for u in units]
-                cand = [
-                    (float(np.hypot(*(np.asarray(unit_xy[k]) - c))), k)
-                    for k in range(len(units))
-                    if sizes[k] + hh <= hi
-                ]
-                if cand:
-                    k = min(cand)[1]
-                    units[k] = units[k] + [m for v in pu for m in pieces[v].members]
-                    continue
-            units.append([m for v in pu for m in pieces[v].members])
-            unit_xy.append((float(xy[pu, 0].mean()), float(xy[pu, 1].mean())))
-    floors_of = dict(zip(frame["building_id"], frame["_floors"], strict=True))
-    pos = dict(zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True))
-    units = _fix_leftovers(units, unit_xy, floors_of, pos, lo, hi, target)
-    return units, no_entr, no_floor
+        for q, comp in enumerate(comps):
+            comp_of[comp] = q
+    return adj, comps
+
+
+def _add_pool_units(
+    pool_units: list[list[int]],
+    pieces: list[_Piece],
+    xy: np.ndarray,
+    w: np.ndarray,
+    units: list[list[Member]],
+    unit_xy: list[tuple[float, float]],
+    lo: int,
+    hi: int,
+) -> None:
+    """Add the grouped pieces as units; a lone one below ``lo`` joins the nearest band.
+
+    Parameters
+    ----------
+    pool_units
+        Groups of piece indices.
+    pieces
+        The pooled pieces.
+    xy
+        Their points.
+    w
+        Their households.
+    units
+        The grid's units so far (bands); extended, or a band grown by a leftover.
+    unit_xy
+        The point of each unit; extended alongside ``units``.
+    lo, hi
+        Unit size bounds, households.
+    """
+    for pu in pool_units:
+        hh = int(w[pu].sum())
+        if hh < lo and units:
+            c = xy[pu].mean(axis=0)
+            sizes = [sum(m[4] for m in u) for u in units]
+            cand = [
+                (float(np.hypot(*(np.asarray(unit_xy[k]) - c))), k)
+                for k in range(len(units))
+                if sizes[k] + hh <= hi
+            ]
+            if cand:
+                k = min(cand)[1]
+                units[k] = units[k] + [m for v in pu for m in pieces[v].members]
+                continue
+        units.append([m for v in pu for m in pieces[v].members])
+        unit_xy.append((float(xy[pu, 0].mean()), float(xy[pu, 1].mean())))
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,9 +562,71 @@ def form_units(
     target = cfg.units.target_households
     crs = buildings.crs
 
+    frame = _building_frame(buildings, building_parts)
+    res = frame[frame["households"] > 0].sort_values("building_id", kind="stable")
+    tree = _street_index(roads)
+    keep = set(keep_grids)
+    grid_ids = sorted(str(g) for g in res["grid_id"].dropna().unique())
+    plans = _plan_grids(res, tree, keep, previous, lo, hi, target, cfg.units.time_limit_s)
+
+    members = _members_frame(plans.member_rows)
+    units_gdf = _new_units(plans.unit_rows, members, buildings, crs)
+    if plans.kept_units:
+        units_gdf, members = _add_kept(units_gdf, members, plans, crs)
+    units_gdf, members = _sorted_output(units_gdf, members)
+
+    xy_by_id = dict(
+        zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True)
+    )
+    sizes_m, small_grids = size_metrics(units_gdf, lo=lo, hi=hi)
+    metrics: dict[str, Any] = {
+        "n_grids": len(grid_ids),
+        **sizes_m,
+        **spread_metrics(members, xy_by_id),
+        "split_buildings": len(plans.split_ids),
+        "split_evenly_buildings": len(set(plans.no_entr) | set(plans.no_floor)),
+        "split_no_entrances": len(plans.no_entr),
+        "split_no_floors": len(plans.no_floor),
+        "kept_grids": len(plans.kept_grids),
+        "bounds": [lo, target, hi],
+        "seed": int(seed),
+        "time_s": 0.0,
+    }
+    flags = _flags(units_gdf, plans, small_grids, keep if previous is None else set(), lo, hi)
+    metrics["time_s"] = round(time.perf_counter() - t0, 3)
+    logger.info(
+        "formed %d units in %d grids (%.1f%% within %d–%d) in %.2f s",
+        metrics["n_units"],
+        metrics["n_grids"],
+        100 * metrics["share_in_range"],
+        lo,
+        hi,
+        metrics["time_s"],
+    )
+    return UnitsResult(units=units_gdf, unit_members=members, metrics=metrics, flags=flags)
+
+
+def _building_frame(
+    buildings: gpd.GeoDataFrame, building_parts: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The buildings as plain columns, one row per grid part of a building split over grids.
+
+    Parameters
+    ----------
+    buildings
+        Checked buildings (see :func:`_check_input`).
+    building_parts
+        The partition's ``building_parts``, or ``None``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        building_id, grid_id, households, and ``_floors``, ``_entrances`` (0 when unknown),
+        ``_eoff`` (the first entrance of a part), ``_compound`` (``""`` when none), ``_x``,
+        ``_y`` (the representative point).
+    """
     n = len(buildings)
-    geoms = buildings.geometry.to_numpy()
-    rep = shapely.point_on_surface(geoms)
+    rep = shapely.point_on_surface(buildings.geometry.to_numpy())
     frame = pd.DataFrame(
         {
             "building_id": buildings["building_id"].astype(str).to_numpy(),
@@ -476,76 +646,178 @@ def form_units(
     )
     if building_parts is not None and len(building_parts):
         frame = _expand_parts(frame, building_parts)
-    res = frame[frame["households"] > 0].sort_values("building_id", kind="stable")
+    return frame
 
-    tree: shapely.STRtree | None = None
-    if roads is not None and len(roads):
-        lines = roads
-        if "road_class" in roads:
-            minor = roads["road_class"].astype("string").isin(sorted(MINOR_ROAD_CLASSES))
-            lines = roads[~minor.fillna(False).to_numpy(dtype=bool)]
-        g = lines.geometry.to_numpy()
-        g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
-        if len(g):
-            tree = shapely.STRtree(g)
 
-    keep = set(keep_grids)
-    flags: list[str] = []
+def _street_index(roads: gpd.GeoDataFrame | None) -> shapely.STRtree | None:
+    """Spatial index of the streets a unit should not cross.
+
+    Parameters
+    ----------
+    roads
+        Street lines, optionally with ``road_class``; ``None`` for none.
+
+    Returns
+    -------
+    shapely.STRtree or None
+        The index over the non-empty lines outside :data:`MINOR_ROAD_CLASSES`, or ``None``
+        when there are none.
+    """
+    if roads is None or not len(roads):
+        return None
+    lines = roads
+    if "road_class" in roads:
+        minor = roads["road_class"].astype("string").isin(sorted(MINOR_ROAD_CLASSES))
+        lines = roads[~minor.fillna(False).to_numpy(dtype=bool)]
+    g = lines.geometry.to_numpy()
+    g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+    if not len(g):
+        return None
+    return shapely.STRtree(g)
+
+
+@dataclass
+class _GridPlans:
+    """The units of every grid, new and kept, and what the report needs of them.
+
+    Attributes
+    ----------
+    unit_rows
+        unit_id, grid_id of each new unit.
+    member_rows
+        unit_id, building_id, entrance, floor_from, floor_to, households of each new member.
+    kept_units, kept_members
+        The previous units and members of each kept grid.
+    kept_grids
+        Ids of the grids whose previous units were kept.
+    split_ids
+        Buildings split over several units, grid by grid.
+    no_entr, no_floor
+        Split buildings without entrance, without floor data.
+    replanned
+        Grids to be kept whose buildings changed: planned afresh.
+    """
+
+    unit_rows: list[dict[str, Any]] = field(default_factory=list)
+    member_rows: list[dict[str, Any]] = field(default_factory=list)
+    kept_units: list[pd.DataFrame] = field(default_factory=list)
+    kept_members: list[pd.DataFrame] = field(default_factory=list)
+    kept_grids: list[str] = field(default_factory=list)
+    split_ids: list[str] = field(default_factory=list)
+    no_entr: list[str] = field(default_factory=list)
+    no_floor: list[str] = field(default_factory=list)
+    replanned: list[str] = field(default_factory=list)
+
+
+def _plan_grids(
+    res: pd.DataFrame,
+    tree: shapely.STRtree | None,
+    keep: set[str],
+    previous: UnitsResult | None,
+    lo: int,
+    hi: int,
+    target: int,
+    per_grid_s: float,
+) -> _GridPlans:
+    """Units of every grid, in grid order: the previous ones of a kept grid, else new ones.
+
+    Parameters
+    ----------
+    res
+        Residential rows of :func:`_building_frame`, sorted by building id.
+    tree
+        Streets a unit should not cross (:func:`_street_index`).
+    keep
+        Grids whose previous units are kept when their buildings are unchanged.
+    previous
+        The earlier result, or ``None``.
+    lo, hi, target
+        Unit size bounds and target, households.
+    per_grid_s
+        Time limit of the local search in one grid, seconds.
+
+    Returns
+    -------
+    _GridPlans
+        New unit and member rows, kept units and members, and the split and re-planned ids.
+    """
+    out = _GridPlans()
     prev_units = previous.units if previous is not None else None
     prev_members = previous.unit_members if previous is not None else None
-    if keep and previous is None:
-        flags.append(
-            f"keep_grids {format_ids(sorted(keep))} given without a previous plan: "
-            "all grids planned"
-        )
-
-    grid_ids = sorted(str(g) for g in res["grid_id"].dropna().unique())
-    per_grid_s = cfg.units.time_limit_s
-    unit_rows: list[dict[str, Any]] = []
-    member_rows: list[dict[str, Any]] = []
-    kept_units: list[pd.DataFrame] = []
-    kept_members: list[pd.DataFrame] = []
-    kept_grids: list[str] = []
-    split_ids: list[str] = []
-    no_entr: list[str] = []
-    no_floor: list[str] = []
-    replanned: list[str] = []
     for gid, sub in res.groupby("grid_id", sort=True):
         gid = str(gid)
         if gid in keep and prev_units is not None and prev_members is not None:
             pu = prev_units[prev_units["grid_id"].astype(str) == gid]
             pm = prev_members[prev_members["unit_id"].isin(pu["unit_id"])]
             if len(pu) and _previous_grid_ok(pm, sub):
-                kept_units.append(pu)
-                kept_members.append(pm)
-                kept_grids.append(gid)
+                out.kept_units.append(pu)
+                out.kept_members.append(pm)
+                out.kept_grids.append(gid)
                 continue
-            replanned.append(gid)
+            out.replanned.append(gid)
         units, ne, nf = _plan_grid(sub, tree, lo, hi, target, time.perf_counter() + per_grid_s)
-        no_entr.extend(ne)
-        no_floor.extend(nf)
+        out.no_entr.extend(ne)
+        out.no_floor.extend(nf)
         counts = sub.set_index("building_id")["households"]
-        split_ids.extend(sorted(b for b in counts.index if counts[b] > hi))
-        keyed = []
-        for u in units:
-            ms = sorted(u, key=_member_key)
-            keyed.append((_member_key(ms[0]), ms))
-        keyed.sort(key=lambda t: t[0])
-        for seq, (_, ms) in enumerate(keyed, start=1):
-            uid = f"{gid}-{seq:03d}"
-            unit_rows.append({"unit_id": uid, "grid_id": gid})
-            for bid, e, f0, f1, h in ms:
-                member_rows.append(
-                    {
-                        "unit_id": uid,
-                        "building_id": bid,
-                        "entrance": e,
-                        "floor_from": f0,
-                        "floor_to": f1,
-                        "households": h,
-                    }
-                )
+        out.split_ids.extend(sorted(b for b in counts.index if counts[b] > hi))
+        _number_units(gid, units, out.unit_rows, out.member_rows)
+    return out
 
+
+def _number_units(
+    gid: str,
+    units: list[list[Member]],
+    unit_rows: list[dict[str, Any]],
+    member_rows: list[dict[str, Any]],
+) -> None:
+    """Code the units of one grid in order of their first member; append their rows.
+
+    Parameters
+    ----------
+    gid
+        The grid id (the prefix of the unit codes).
+    units
+        The grid's units, as lists of members.
+    unit_rows
+        Unit rows so far (unit_id, grid_id); the grid's are appended.
+    member_rows
+        Member rows so far; the grid's are appended, each unit's sorted by building id,
+        entrance and floor.
+    """
+    keyed = []
+    for u in units:
+        ms = sorted(u, key=_member_key)
+        keyed.append((_member_key(ms[0]), ms))
+    keyed.sort(key=lambda t: t[0])
+    for seq, (_, ms) in enumerate(keyed, start=1):
+        uid = f"{gid}-{seq:03d}"
+        unit_rows.append({"unit_id": uid, "grid_id": gid})
+        for bid, e, f0, f1, h in ms:
+            member_rows.append(
+                {
+                    "unit_id": uid,
+                    "building_id": bid,
+                    "entrance": e,
+                    "floor_from": f0,
+                    "floor_to": f1,
+                    "households": h,
+                }
+            )
+
+
+def _members_frame(member_rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The member rows as the ``unit_members`` table (nullable integer entrance and floors).
+
+    Parameters
+    ----------
+    member_rows
+        Rows of :func:`_number_units`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        unit_id, building_id, entrance, floor_from, floor_to (``Int64``), households.
+    """
     members = pd.DataFrame(
         member_rows,
         columns=["unit_id", "building_id", "entrance", "floor_from", "floor_to", "households"],
@@ -553,11 +825,35 @@ def form_units(
     for c in ("entrance", "floor_from", "floor_to"):
         members[c] = pd.array(members[c].tolist(), dtype="Int64")
     members["households"] = members["households"].astype(np.int64)
+    return members
 
-    # geometry and size of the new units
-    geom_by_id = dict(zip(buildings["building_id"].astype(str), geoms, strict=True))
-    xy_by_id = dict(
-        zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True)
+
+def _new_units(
+    unit_rows: list[dict[str, Any]],
+    members: pd.DataFrame,
+    buildings: gpd.GeoDataFrame,
+    crs: Any,
+) -> gpd.GeoDataFrame:
+    """The new units with their size, building count and geometry.
+
+    Parameters
+    ----------
+    unit_rows
+        unit_id, grid_id of each new unit.
+    members
+        Their members (:func:`_members_frame`).
+    buildings
+        The input buildings (footprints by ``building_id``).
+    crs
+        The buildings' CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        unit_id, grid_id, households, n_buildings, head_id (``None``), geometry.
+    """
+    geom_by_id = dict(
+        zip(buildings["building_id"].astype(str), buildings.geometry.to_numpy(), strict=True)
     )
     new_units = pd.DataFrame(unit_rows, columns=["unit_id", "grid_id"])
     grouped = members.groupby("unit_id", sort=False)
@@ -567,24 +863,68 @@ def form_units(
     new_units["n_buildings"] = new_units["unit_id"].map(bids_of.map(len)).fillna(0).astype(np.int64)
     new_units["head_id"] = pd.Series([None] * len(new_units), dtype=object)
     new_geoms = [_unit_geometry([geom_by_id[b] for b in bids_of[u]]) for u in new_units["unit_id"]]
-    units_gdf = gpd.GeoDataFrame(new_units, geometry=new_geoms, crs=crs)
+    return gpd.GeoDataFrame(new_units, geometry=new_geoms, crs=crs)
 
-    if kept_units:
-        ku = pd.concat(
-            [_kept_units(pu, pm, crs) for pu, pm in zip(kept_units, kept_members, strict=True)],
-            ignore_index=True,
-        )
-        units_gdf = pd.concat([units_gdf, ku[units_gdf.columns]], ignore_index=True)
-        units_gdf = gpd.GeoDataFrame(units_gdf, geometry="geometry", crs=crs)
-        km = pd.concat(kept_members, ignore_index=True)
-        for c in ("entrance", "floor_from", "floor_to"):
-            if c not in km:
-                km[c] = pd.NA
-        km = km[members.columns].assign(building_id=km["building_id"].astype(str))
-        members = pd.concat([members, km], ignore_index=True)
-        for c in ("entrance", "floor_from", "floor_to"):
-            members[c] = members[c].astype("Int64")
-        members["households"] = members["households"].astype(np.int64)
+
+def _add_kept(
+    units_gdf: gpd.GeoDataFrame, members: pd.DataFrame, plans: _GridPlans, crs: Any
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Append the kept grids' previous units and members to the new ones.
+
+    Parameters
+    ----------
+    units_gdf
+        The new units.
+    members
+        Their members.
+    plans
+        The grid plans, with at least one kept grid.
+    crs
+        The buildings' CRS (kept units are brought to it).
+
+    Returns
+    -------
+    units, members
+        New and kept together, in the columns and types of the new ones.
+    """
+    ku = pd.concat(
+        [
+            _kept_units(pu, pm, crs)
+            for pu, pm in zip(plans.kept_units, plans.kept_members, strict=True)
+        ],
+        ignore_index=True,
+    )
+    units_gdf = pd.concat([units_gdf, ku[units_gdf.columns]], ignore_index=True)
+    units_gdf = gpd.GeoDataFrame(units_gdf, geometry="geometry", crs=crs)
+    km = pd.concat(plans.kept_members, ignore_index=True)
+    for c in ("entrance", "floor_from", "floor_to"):
+        if c not in km:
+            km[c] = pd.NA
+    km = km[members.columns].assign(building_id=km["building_id"].astype(str))
+    members = pd.concat([members, km], ignore_index=True)
+    for c in ("entrance", "floor_from", "floor_to"):
+        members[c] = members[c].astype("Int64")
+    members["households"] = members["households"].astype(np.int64)
+    return units_gdf, members
+
+
+def _sorted_output(
+    units_gdf: gpd.GeoDataFrame, members: pd.DataFrame
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Ids as strings, units by code, members by unit, building, entrance and floor.
+
+    Parameters
+    ----------
+    units_gdf
+        All units; their id columns are made strings in place.
+    members
+        All members; their id columns are made strings in place.
+
+    Returns
+    -------
+    units, members
+        Sorted, with a fresh index and integer counts.
+    """
     for frame_, cols in (
         (units_gdf, ("unit_id", "grid_id")),
         (members, ("unit_id", "building_id")),
@@ -597,24 +937,43 @@ def form_units(
     ).reset_index(drop=True)
     units_gdf["households"] = units_gdf["households"].astype(np.int64)
     units_gdf["n_buildings"] = units_gdf["n_buildings"].astype(np.int64)
+    return units_gdf, members
 
-    # metrics
-    sizes_m, small_grids = size_metrics(units_gdf, lo=lo, hi=hi)
-    metrics: dict[str, Any] = {
-        "n_grids": len(grid_ids),
-        **sizes_m,
-        **spread_metrics(members, xy_by_id),
-        "split_buildings": len(split_ids),
-        "split_evenly_buildings": len(set(no_entr) | set(no_floor)),
-        "split_no_entrances": len(no_entr),
-        "split_no_floors": len(no_floor),
-        "kept_grids": len(kept_grids),
-        "bounds": [lo, target, hi],
-        "seed": int(seed),
-        "time_s": 0.0,
-    }
 
-    # flags
+def _flags(
+    units_gdf: gpd.GeoDataFrame,
+    plans: _GridPlans,
+    small_grids: list[str],
+    keep_without_previous: set[str],
+    lo: int,
+    hi: int,
+) -> list[str]:
+    """Report sentences on the units, each naming ids and the fix.
+
+    Parameters
+    ----------
+    units_gdf
+        All units.
+    plans
+        The grid plans (split and re-planned ids).
+    small_grids
+        Grids holding fewer than ``lo`` households in all.
+    keep_without_previous
+        Grids to keep given without a previous result (empty otherwise).
+    lo, hi
+        Unit size bounds, households.
+
+    Returns
+    -------
+    list of str
+        The flags, in report order.
+    """
+    flags: list[str] = []
+    if keep_without_previous:
+        flags.append(
+            f"keep_grids {format_ids(sorted(keep_without_previous))} given without a previous "
+            "plan: all grids planned"
+        )
     if small_grids:
         flags.append(
             f"grid(s) {format_ids(small_grids)} hold fewer than {lo} households in all: "
@@ -630,33 +989,24 @@ def form_units(
             "building sizes or street blocks leave no in-range grouping; check their buildings "
             "or widen [units] min_households/max_households"
         )
-    if no_entr:
+    if plans.no_entr:
         flags.append(
-            f"{len(no_entr)} large building(s) split without entrance data "
-            f"({format_ids(no_entr)}): "
+            f"{len(plans.no_entr)} large building(s) split without entrance data "
+            f"({format_ids(plans.no_entr)}): "
             "units are floor bands of the whole building; add `entrances` to split by 单元"
         )
-    if no_floor:
+    if plans.no_floor:
         flags.append(
-            f"{len(no_floor)} large building(s) split evenly by households without floor data "
-            f"({format_ids(no_floor)}): add `floors` (or height) for floor bands"
+            f"{len(plans.no_floor)} large building(s) split evenly by households without floor "
+            f"data ({format_ids(plans.no_floor)}): add `floors` (or height) for floor bands"
         )
-    if replanned:
+    if plans.replanned:
         flags.append(
-            f"grid(s) {format_ids(replanned)} were to be kept but their buildings or households "
-            "changed since the previous plan: their units were re-planned and re-numbered"
+            f"grid(s) {format_ids(plans.replanned)} were to be kept but their buildings or "
+            "households changed since the previous plan: their units were re-planned and "
+            "re-numbered"
         )
-    metrics["time_s"] = round(time.perf_counter() - t0, 3)
-    logger.info(
-        "formed %d units in %d grids (%.1f%% within %d–%d) in %.2f s",
-        metrics["n_units"],
-        metrics["n_grids"],
-        100 * metrics["share_in_range"],
-        lo,
-        hi,
-        metrics["time_s"],
-    )
-    return UnitsResult(units=units_gdf, unit_members=members, metrics=metrics, flags=flags)
+    return flags
 
 
 def _member_key(m: Member) -> tuple[str, int, int]:
