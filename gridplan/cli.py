@@ -251,46 +251,19 @@ def _run(
     batch_size: int | None = None,
 ) -> None:
     from gridplan._atomic import check_output_dir
-    from gridplan.run.pipeline import plan_dataset, run_to_folder
+    from gridplan.run.folder import plan_to_folder
 
-    check_output_dir(out, overwrite=overwrite)  # fail before any work
-    cfg = _config(config_path, seed, strict)
-    if batch_size is not None:
-        from gridplan.run.batched import plan_to_folder_batched
-
-        plan_to_folder_batched(
-            dataset,
-            out,
-            config=cfg,
-            batch_size=batch_size,
-            workers=workers,
-            scheduler=scheduler,
-            overwrite=overwrite,
-            offset=offset,
-            progress=state.say,
-            lang=lang,
-            reveal_personal=reveal_personal,
-        )
-        click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
-        return
-    ds = _load(state, dataset, offset, cfg, communities)
-    if workers is not None or scheduler is not None:
-        from gridplan.run.parallel import plan_parallel
-
-        plan = plan_parallel(
-            ds,
-            config=cfg,
-            stages=stages,
-            workers=workers,
-            scheduler=scheduler,
-            progress=state.say,
-        )
-    else:
-        plan = plan_dataset(ds, config=cfg, stages=stages, progress=state.say)
-    run_to_folder(
-        plan,
+    check_output_dir(out, overwrite=overwrite)  # fail before any work (a bad config included)
+    done = plan_to_folder(
+        dataset,
         out,
+        config=_config(config_path, seed, strict),
         stages=stages,
+        workers=workers,
+        scheduler=scheduler,
+        batch_size=batch_size,
+        offset=offset,
+        communities=[c.strip() for c in (communities or "").split(",") if c.strip()],
         overwrite=overwrite,
         lang=lang,
         reveal_personal=reveal_personal,
@@ -298,7 +271,10 @@ def _run(
         tianditu_key=tianditu_key,
         progress=state.say,
     )
-    _summary(plan, out)
+    if done.plan is None:
+        click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
+    else:
+        _summary(done.plan, out)
 
 
 def _summary(plan: Plan, out: Path) -> None:

@@ -116,6 +116,30 @@ def test_run_one_community(runner, town_path, tmp_path):
     assert set(plan.grids["community_id"]) == {"C01"}
 
 
+def test_run_mode_options(runner, town_path, tmp_path):
+    """`run` parses the mode options and leaves the choice to `run.plan_to_folder`: usage
+    errors exit 2 before any work; --batch-size writes a batched plan folder."""
+    out = tmp_path / "plan"
+    for args, why in (
+        (["--workers", "2", "--scheduler", "tcp://x:1"], "not both"),
+        (["--workers", "0"], "at least 1 worker"),
+        (["--batch-size", "2", "--communities", "C01"], "do not go together"),
+        (["--batch-size", "0"], "batch-size"),
+    ):
+        res = runner.invoke(main, ["run", str(town_path), "--out", str(out), *args])
+        assert res.exit_code == 2, (args, res.output)
+        assert why in res.output, (args, res.output)
+        assert not out.exists()
+    res = runner.invoke(main, ["run", str(town_path), "--out", str(out), "--batch-size", "2"])
+    assert res.exit_code == 0, res.output
+    assert f"wrote {out} (batched: partition, units, staffing, coverage)" in res.output
+    from gridplan.output.planfile import read_plan
+
+    assert read_plan(out).metadata["batched"]["batches"] == 2
+    res = runner.invoke(main, ["run", str(town_path), "--out", str(out), "--batch-size", "2"])
+    assert res.exit_code == 1 and "--overwrite" in res.output
+
+
 def test_sample_town_is_deterministic(runner, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert runner.invoke(main, ["sample", "--out", str(a), "--seed", "3"]).exit_code == 0

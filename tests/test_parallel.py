@@ -117,6 +117,68 @@ def test_two_workers_give_the_sequential_plan(town_dataset, town_sequential, cli
     assert any("C02 planned (after a retry)" in ln for ln in done)
 
 
+def test_plan_to_folder_sequential_and_dask_give_the_same_layers(
+    town_path, town_sequential, client, tmp_path
+):
+    """The library's mode choice (what `gridplan run` calls): the same plan layers in this
+    process and on Dask, written and in memory; batched writes the same grids."""
+    from gridplan.output.planfile import read_plan
+    from gridplan.run import plan_to_folder
+
+    stages = ["assign"]
+    seq = plan_to_folder(town_path, tmp_path / "seq", stages=stages)
+    par = plan_to_folder(town_path, tmp_path / "dask", stages=stages, client=client)
+    assert (seq.mode, par.mode) == ("sequential", "dask")
+    assert seq.plan is not None and par.plan is not None
+    assert_plans_equal(par.plan, seq.plan)
+    assert "parallel" not in seq.plan.metadata and par.plan.metadata["parallel"]["workers"] == 2
+    a, b = read_plan(seq.out), read_plan(par.out)
+    assert sorted(a.layers) == sorted(b.layers)
+    for name in a.layers:
+        assert_layers_equal(a.layers[name], b.layers[name], name)
+    cols = ["grid_id", "community_id", "households", "n_buildings", "n_units", "geometry"]
+    assert_layers_equal(seq.plan.grids[cols], town_sequential.grids[cols], "grids")
+    bat = plan_to_folder(town_path, tmp_path / "bat", batch_size=2, stages=["units"])
+    assert bat.mode == "batched" and bat.plan is None
+    got = read_plan(bat.out)
+    assert_layers_equal(got.grids[cols], a.grids[cols], "grids")
+    assert_layers_equal(got.units[["unit_id", "grid_id"]], a.units[["unit_id", "grid_id"]], "units")
+
+
+def test_plan_to_folder_refuses_what_a_batched_run_cannot_do(town_path, town_dataset, tmp_path):
+    from gridplan._errors import ConfigError
+    from gridplan.run import plan_to_folder
+
+    with pytest.raises(ConfigError, match="path"):
+        plan_to_folder(town_dataset, tmp_path / "a", batch_size=2)
+    with pytest.raises(ConfigError, match="do not go together"):
+        plan_to_folder(town_path, tmp_path / "b", batch_size=2, communities=["C01"])
+    assert not any(tmp_path.iterdir())
+
+
+def test_local_runner_equals_the_whole_dataset_partition(town_dataset, town_sequential):
+    """The sequential plan, community tasks one after the other, has the grids and buildings
+    that one `partition_grids` over the whole dataset gives."""
+    from gridplan.partition.grids import partition_grids
+    from gridplan.settings import DEFAULT
+
+    whole = partition_grids(
+        town_dataset.layers["buildings"],
+        town_dataset.layers["communities"],
+        roads=town_dataset.layer("roads"),
+        barriers=town_dataset.layer("barriers"),
+        config=DEFAULT,
+        seed=DEFAULT.seed,
+    )
+    seq = town_sequential
+    cols = list(whole.grids.columns)
+    assert_layers_equal(seq.grids[cols], whole.grids, "grids")
+    assert_layers_equal(seq.buildings, whole.buildings, "buildings")
+    assert_layers_equal(seq.layers["building_parts"], whole.building_parts, "building_parts")
+    assert _untimed(seq.metadata["metrics"]["partition"]) == _untimed(whole.metrics)
+    assert seq.metadata["flags"]["partition"] == list(whole.flags)
+
+
 def test_per_community_equals_the_pipeline_on_that_community(town_dataset, town_sequential):
     """Each community's grids and units are those the pipeline plans for it alone
     (``--communities C03`` gives C03 the grids it has in the whole run)."""

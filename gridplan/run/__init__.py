@@ -1,4 +1,5 @@
-"""Running the pipeline: stages, sequential and Dask runners, batched runs.
+"""Running the pipeline: stages, the runners they run on (sequential, Dask), batched runs, and
+:func:`plan_to_folder`, the one call that chooses between them.
 
 The names below are imported lazily: a run in memory does not import the Dask and batched
 runners.
@@ -14,9 +15,12 @@ _PUBLIC: dict[str, str] = {
     "BATCHED_STAGES": "gridplan.run.batched",
     "SITING_SKIPPED": "gridplan.run.batched",
     "plan_to_folder_batched": "gridplan.run.batched",
-    "CommunityPlan": "gridplan.run.parallel",
+    "CommunityPlan": "gridplan.run.community",
+    "GridStage": "gridplan.run.community",
+    "plan_community": "gridplan.run.community",
+    "PlanRun": "gridplan.run.folder",
+    "plan_to_folder": "gridplan.run.folder",
     "plan_by_community": "gridplan.run.parallel",
-    "plan_community": "gridplan.run.parallel",
     "plan_parallel": "gridplan.run.parallel",
     "STAGES": "gridplan.run.pipeline",
     "bundled_town": "gridplan.run.pipeline",
@@ -29,6 +33,10 @@ _PUBLIC: dict[str, str] = {
     "resolve_stages": "gridplan.run.pipeline",
     "run_to_folder": "gridplan.run.pipeline",
     "subset_communities": "gridplan.run.pipeline",
+    "DaskRunner": "gridplan.run.runner",
+    "LocalRunner": "gridplan.run.runner",
+    "Runner": "gridplan.run.runner",
+    "dask_runner": "gridplan.run.runner",
 }
 
 __all__ = sorted(_PUBLIC)

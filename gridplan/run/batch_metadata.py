@@ -17,7 +17,7 @@ import numpy as np
 
 from gridplan.output.planfile import Plan
 from gridplan.partition.result import size_summary
-from gridplan.run.parallel import _pp
+from gridplan.run.community import polsby_popper
 from gridplan.settings import Config
 
 __all__ = [
@@ -40,7 +40,7 @@ def batch_figures(plan: Plan, cfg: Config) -> dict[str, Any]:
     g = plan.grids
     h = g["households"].to_numpy(dtype=float) if len(g) else np.zeros(0)
     t = cfg.grids.target_households
-    pp = _pp(np.asarray(g.geometry.array, dtype=object)) if len(g) else np.zeros(0)
+    pp = polsby_popper(np.asarray(g.geometry.array, dtype=object)) if len(g) else np.zeros(0)
     n = len(h)
     grids = {
         "n": n,

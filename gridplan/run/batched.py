@@ -1,9 +1,10 @@
 """Plans a province batch by batch of communities from disk, resuming an interrupted run.
 
 :func:`plan_to_folder_batched` reads, plans and writes a batch of communities at a time and
-resumes an interrupted run from the batches already written. Each batch is planned community by
-community with the runners of :mod:`gridplan.run.parallel` (in this process or on Dask workers), so
-a batch's grids and units are those of an in-memory run. Coverage runs batch by batch too, on
+resumes an interrupted run from the batches already written. The batches are tasks on a
+:class:`~gridplan.run.runner.Runner` (in this process or on Dask workers); each batch is planned
+community by community with :func:`gridplan.run.pipeline.plan_stages` in its own process, so a
+batch's grids and units are those of an in-memory run. Coverage runs batch by batch too, on
 the roads and facilities within reach of the batch (:func:`search_radius_m`), so a building's
 minutes are those of a whole-dataset run; siting does not split into batches and is left out.
 
@@ -61,15 +62,8 @@ from gridplan.run.batch_read import (
     _write_scratch,
 )
 from gridplan.run.metadata import dataset_block, plan_metadata
-from gridplan.run.parallel import (
-    DEFAULT_RETRIES,
-    Progress,
-    _dask_runner,
-    _LocalRunner,
-    _order,
-    _plan_with,
-    _Runner,
-)
+from gridplan.run.pipeline import plan_stages, resolve_stages
+from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, Progress, Runner, open_runner
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["BATCHED_STAGES", "SITING_SKIPPED", "plan_to_folder_batched", "search_radius_m"]
@@ -190,7 +184,7 @@ def _batch_task(
         ds.source = source
         t_read = time.perf_counter() - t0
         grid_order = [s for s in order if s != "coverage"]
-        plan = _plan_with(ds, cfg, grid_order, _LocalRunner(), None, inject=inject)
+        plan = plan_stages(ds, cfg, grid_order, runner=LocalRunner(), inject_failure=inject)
         has_assignments = "assignments" in plan.layers
         if rosters is not None:
             from gridplan.output.rosters import roster_tables
@@ -233,7 +227,10 @@ def _batch_task(
             "total": round(time.perf_counter() - t0, 3),
         },
         "cpu_s": round(time.process_time() - c0, 3),
-        "community_cpu_s": float(plan.metadata["parallel"].get("task_cpu_s", 0.0)),
+        # the community tasks ran one after the other in this process: their seconds
+        "community_cpu_s": round(
+            sum(float(plan.metadata["timings_s"].get(s, 0.0)) for s in ("partition", "units")), 3
+        ),
         "coverage": figures,
         "dataset": {k: v for k, v in dataset_block(ds).items() if k != "source"},
         "has_assignments": has_assignments,
@@ -301,7 +298,7 @@ def plan_to_folder_batched(
     batch's bounding box, kept when inside a batch community), the roads, barriers, facilities
     and sites by the batch's bounding box (+5 %), the rosters by building id; validate and
     prepare it as a dataset of its own (:func:`gridplan.io.load_dataset`); plan it community by
-    community (the same grids as in memory: :func:`~gridplan.run.parallel.plan_by_community`);
+    community (the same grids as in memory: :func:`~gridplan.run.pipeline.plan_stages`);
     write its own GeoPackage. With ``workers``/``scheduler`` the batches run on Dask workers,
     one batch per worker at a time (so a worker holds one batch); the driver holds only the
     communities layer and the batches' summaries. As batches finish, their layers are appended into
@@ -404,7 +401,7 @@ def plan_to_folder_batched(
     files = _layer_files(src)
     out = Path(out)
     # batches are communities: they always partition (coverage alone needs no grids elsewhere)
-    order = _order(["partition", *(BATCHED_STAGES if stages is None else stages)])
+    order = resolve_stages(["partition", *(BATCHED_STAGES if stages is None else stages)])
     beyond = [s for s in order if s not in BATCHED_STAGES]
     if beyond:
         msg = (
@@ -442,7 +439,6 @@ def plan_to_folder_batched(
         if not n_roads or not n_facilities:
             cov_skip = "the dataset needs `roads` and `facilities` layers"
     with_cov = "coverage" in order and cov_skip is None
-    use_dask = client is not None or workers is not None or scheduler is not None
 
     with contextlib.ExitStack() as stack:
         work = stack.enter_context(
@@ -507,10 +503,8 @@ def plan_to_folder_batched(
                 cov_job,
                 roster_opts,
             )
-        runner: _Runner = (
-            stack.enter_context(_dask_runner(workers, scheduler, client, retries))
-            if use_dask
-            else _LocalRunner()
+        runner: Runner = open_runner(
+            stack, workers=workers, scheduler=scheduler, client=client, retries=retries
         )
         t_start = time.perf_counter()
         cpu0 = time.process_time()

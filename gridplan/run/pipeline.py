@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -29,22 +29,15 @@ from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
 from gridplan.output.planfile import (
     Plan,
-    PlanExtras,
     PlanMetadata,
     read_plan,
     write_manifest,
     write_plan_gpkg,
 )
+from gridplan.run.community import GridStage, catchments_on, plan_communities
 from gridplan.run.metadata import dataset_block, plan_metadata
+from gridplan.run.runner import LocalRunner, Progress, Runner
 from gridplan.settings import DEFAULT, Config
-
-if TYPE_CHECKING:
-    from gridplan.network.graph import WalkNetwork
-    from gridplan.partition.replan import ReplanResult
-    from gridplan.partition.result import PartitionResult
-    from gridplan.units.form import UnitsResult
-
-_T = TypeVar("_T")
 
 __all__ = [
     "STAGES",
@@ -77,8 +70,6 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "map": ("partition", "units", "assign", "coverage", "site"),
     "report": ("partition", "units", "assign", "coverage", "site"),
 }
-
-Progress = Callable[[str], None]
 
 
 def resolve_stages(requested: Iterable[str] | None) -> list[str]:
@@ -139,7 +130,7 @@ class StageTimer:
     progress: Progress | None
     times: dict[str, float]
 
-    def run(self, name: str, fn: Callable[[], _T]) -> _T:
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
         if self.progress:
             self.progress(f"{name} …")
         t0 = time.perf_counter()
@@ -161,6 +152,7 @@ def plan_dataset(
     stages: Iterable[str] | None = None,
     catchments: bool | None = None,
     progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> Plan:
     """Run the planning stages on a prepared dataset and return the plan in memory.
 
@@ -181,125 +173,52 @@ def plan_dataset(
         Compute the facility catchment polygons (layer ``catchments``, drawn on the map);
         ``None``: only when the map is among the stages.
     progress
-        Called with a short line as each stage starts.
+        Called with a short line as each stage starts (and as each community is planned).
+    runner
+        Where the per-community tasks (partition and units) and the catchments run
+        (:class:`~gridplan.run.runner.Runner`); ``None``: one after the other in this process
+        (:class:`~gridplan.run.runner.LocalRunner`). The plan does not depend on it.
 
     Returns
     -------
     Plan
-        Layers in the dataset's metric CRS; ``output_crs`` is the input's CRS.
+        Layers in the dataset's metric CRS; ``output_crs`` is the input's CRS; on a parallel
+        runner, ``metadata["parallel"]`` says how the communities ran.
     """
-    from gridplan.partition.grids import partition_grids
-
-    cfg = config or DEFAULT
-
-    def partition() -> PartitionResult:
-        return partition_grids(
-            dataset.layers["buildings"],
-            dataset.layers["communities"],
-            roads=dataset.layer("roads"),
-            barriers=dataset.layer("barriers"),
-            config=cfg,
-            seed=cfg.seed,
-        )
-
-    order = resolve_stages(stages)
     return plan_stages(
         dataset,
-        cfg,
-        order,
+        config or DEFAULT,
+        resolve_stages(stages),
         progress,
-        (lambda timer: grid_stage(dataset, cfg, order, timer, partition))
-        if "partition" in order
-        else None,
+        runner=runner,
         catchments=catchments,
     )
-
-
-@dataclass
-class GridStage:
-    """What the grid and unit stages produced, however they ran (at once, per community on
-    Dask workers, or as a re-plan)."""
-
-    grids: gpd.GeoDataFrame
-    buildings: gpd.GeoDataFrame
-    building_parts: pd.DataFrame
-    units: gpd.GeoDataFrame | None = None
-    unit_members: pd.DataFrame | None = None
-    #: stage name ("partition", "units") -> metrics / flags
-    metrics: dict[str, Any] = field(default_factory=dict)
-    flags: dict[str, list[str]] = field(default_factory=dict)
-    #: extra metadata blocks ("replan", "parallel", "grids_from") and extra layers ("moved")
-    metadata: PlanExtras = field(default_factory=lambda: PlanExtras())
-    layers: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-
-def grid_stage(
-    dataset: Dataset,
-    cfg: Config,
-    order: list[str],
-    timer: StageTimer,
-    partition: Callable[[], Any],  # PartitionResult or ReplanResult (read by hasattr)
-    *,
-    previous_units: UnitsResult | None = None,
-) -> GridStage:
-    """Grids (``partition()``: a fresh partition or a re-plan), then units, in this process."""
-    part = timer.run("partition", partition)
-    out = GridStage(
-        grids=part.grids.copy(),
-        buildings=part.buildings,
-        building_parts=part.building_parts,
-        metrics={"partition": part.metrics},
-        flags={"partition": list(part.flags)},
-    )
-    if hasattr(part, "changed_grids"):
-        out.metadata["replan"] = {
-            "changed_grids": list(part.changed_grids),
-            "kept_grids": list(part.kept),
-            "households_moved": int(part.moved["households"].sum()) if len(part.moved) else 0,
-            "buildings_moved": len(part.moved),
-        }
-        out.layers["moved"] = part.moved
-    if "units" in order:
-        from gridplan.units.form import form_units
-
-        res = timer.run(
-            "units",
-            lambda: form_units(
-                part.buildings,
-                roads=dataset.layer("roads"),
-                config=cfg,
-                seed=cfg.seed,
-                previous=previous_units,
-                keep_grids=list(getattr(part, "kept", ())),
-                building_parts=part.building_parts,
-            ),
-        )
-        out.units, out.unit_members = res.units, res.unit_members
-        out.metrics["units"] = res.metrics
-        out.flags["units"] = list(res.flags)
-    return out
-
-
-Catchments = Callable[[gpd.GeoDataFrame, "WalkNetwork", Config], gpd.GeoDataFrame]
 
 
 def plan_stages(
     dataset: Dataset,
     cfg: Config,
     order: list[str],
-    progress: Progress | None,
-    grids_and_units: Callable[[StageTimer], GridStage] | None,
+    progress: Progress | None = None,
     *,
-    catchments_fn: Catchments | None = None,
+    runner: Runner | None = None,
+    grid_stage: GridStage | None = None,
     catchments: bool | None = None,
+    inject_failure: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Every stage of ``order``: grids and units from ``grids_and_units``, then staffing,
-    coverage and siting, shared by a fresh plan, a re-plan and a Dask run.
+    """Every stage of ``order``: grids and units, then staffing, coverage and siting, shared by
+    a fresh plan (in this process or on Dask), a re-plan and a batch of a batched run.
 
-    ``grids_and_units`` ``None``: no grids (coverage alone); the plan's ``buildings`` are the
-    dataset's and it has no ``grids`` layer. ``catchments`` ``None``: catchment polygons only
-    when the map is among the stages (nothing else reads them).
+    Grids and units: ``grid_stage`` when given (a re-plan, grids taken from an earlier plan), else,
+    when ``order`` partitions, one task per community on ``runner``
+    (:func:`~gridplan.run.community.plan_communities`; ``None``: a
+    :class:`~gridplan.run.runner.LocalRunner`), else none (coverage alone: the plan's
+    ``buildings`` are the dataset's and it has no ``grids`` layer). The catchments run on
+    ``runner`` too. ``catchments`` ``None``: catchment polygons only when the map is among the
+    stages (nothing else reads them). ``inject_failure`` (tests): community id -> marker file,
+    that community's first task fails (:func:`~gridplan.run.parallel.plan_parallel`).
     """
+    runner = runner if runner is not None else LocalRunner()
     meta = plan_metadata(cfg, order, dataset=dataset_block(dataset), checksums=dataset.checksums)
     timer = StageTimer(progress, meta["timings_s"])
     skipped: dict[str, str] = {}
@@ -308,12 +227,22 @@ def plan_stages(
     barriers = dataset.layer("barriers")
     want_catchments = "map" in order if catchments is None else catchments
 
+    gs = grid_stage
+    if gs is None and "partition" in order:
+        gs = plan_communities(
+            dataset,
+            cfg,
+            runner,
+            units="units" in order,
+            progress=progress,
+            inject_failure=inject_failure,
+        )
     grids: gpd.GeoDataFrame | None = None
     units = members = None
-    if grids_and_units is None:
+    if gs is None:
         planned = dataset.layers["buildings"]
     else:
-        gs = grids_and_units(timer)
+        meta["timings_s"].update(gs.timings)
         meta["metrics"].update(gs.metrics)
         meta["flags"].update(gs.flags)
         meta.update(gs.metadata)
@@ -335,7 +264,7 @@ def plan_stages(
             n_units = units.groupby("grid_id").size()
             grids["n_units"] = grids["grid_id"].map(n_units).fillna(0).astype("int64")
 
-    network: WalkNetwork | None = None
+    network = None
     need_network = ("coverage" in order or "assign" in order) and _has(dataset, "roads")
     if need_network:
         from gridplan.network.graph import build_walk_network
@@ -392,7 +321,7 @@ def plan_stages(
             if want_catchments:
                 layers["catchments"] = timer.run(
                     "catchments",
-                    lambda: (catchments_fn or _catchments)(facilities, network, cfg),
+                    lambda: catchments_on(runner, facilities, network, cfg),
                 )
 
     if "site" in order:
@@ -429,14 +358,6 @@ def plan_stages(
     for stage, why in skipped.items():
         logger.warning("stage %s skipped: %s", stage, why)
     return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
-
-
-def _catchments(
-    facilities: gpd.GeoDataFrame, network: WalkNetwork, cfg: Config
-) -> gpd.GeoDataFrame:
-    from gridplan.access.isochrones import catchments
-
-    return catchments(facilities, network, config=cfg)
 
 
 def plan_coverage(
@@ -498,18 +419,20 @@ def plan_coverage(
     if grids is not None:
         source = grids
 
-        def take_grids(timer: StageTimer) -> GridStage:
-            def take() -> GridStage:
-                if isinstance(source, Plan):
-                    return grids_from_plan(source, dataset)
-                old = read_plan(source, layers=("grids", "buildings", "building_parts"))
-                gs = grids_from_plan(old, dataset)
-                gs.metadata["grids_from"]["plan"] = str(source)
-                return gs
+        def take() -> GridStage:
+            if isinstance(source, Plan):
+                return grids_from_plan(source, dataset)
+            old = read_plan(source, layers=("grids", "buildings", "building_parts"))
+            gs = grids_from_plan(old, dataset)
+            gs.metadata["grids_from"]["plan"] = str(source)
+            return gs
 
-            return timer.run("grids_from_plan", take)
-
-        return plan_stages(dataset, cfg, ["coverage"], progress, take_grids, catchments=catchments)
+        timings: dict[str, float] = {}
+        taken: GridStage = StageTimer(progress, timings).run("grids_from_plan", take)
+        taken.timings.update(timings)
+        return plan_stages(
+            dataset, cfg, ["coverage"], progress, grid_stage=taken, catchments=catchments
+        )
     return plan_dataset(
         dataset,
         config=cfg,
@@ -615,9 +538,9 @@ def replan_dataset(
     progress
         Called with a short line as each stage starts.
     """
-    from gridplan.partition.replan import replan_grids
+    from gridplan.partition.replan import ReplanResult, replan_grids
     from gridplan.settings import parameter_changes
-    from gridplan.units.form import UnitsResult
+    from gridplan.units.form import UnitsResult, form_units
 
     old_params = plan_parameters(old.metadata)
     cfg = config if config is not None else replan_config(old)
@@ -653,16 +576,44 @@ def replan_dataset(
             metrics={},
             flags=[],
         )
-    order = list(STAGES)
-
-    def grids_and_units(timer: StageTimer) -> GridStage:
-        gs = grid_stage(dataset, cfg, order, timer, partition, previous_units=previous)
-        info = gs.metadata.setdefault("replan", {})
-        info["parameters_changed"] = changed_params
-        info["parameters_not_in_old_plan"] = not_recorded
-        return gs
-
-    return plan_stages(dataset, cfg, order, progress, grids_and_units)
+    timings: dict[str, float] = {}
+    timer = StageTimer(progress, timings)
+    part: ReplanResult = timer.run("partition", partition)
+    stage = GridStage(
+        grids=part.grids.copy(),
+        buildings=part.buildings,
+        building_parts=part.building_parts,
+        metrics={"partition": part.metrics},
+        flags={"partition": list(part.flags)},
+        metadata={
+            "replan": {
+                "changed_grids": list(part.changed_grids),
+                "kept_grids": list(part.kept),
+                "households_moved": int(part.moved["households"].sum()) if len(part.moved) else 0,
+                "buildings_moved": len(part.moved),
+                "parameters_changed": changed_params,
+                "parameters_not_in_old_plan": not_recorded,
+            }
+        },
+        layers={"moved": part.moved},
+    )
+    res = timer.run(
+        "units",
+        lambda: form_units(
+            part.buildings,
+            roads=dataset.layer("roads"),
+            config=cfg,
+            seed=cfg.seed,
+            previous=previous,
+            keep_grids=list(part.kept),
+            building_parts=part.building_parts,
+        ),
+    )
+    stage.units, stage.unit_members = res.units, res.unit_members
+    stage.metrics["units"] = res.metrics
+    stage.flags["units"] = list(res.flags)
+    stage.timings.update(timings)
+    return plan_stages(dataset, cfg, list(STAGES), progress, grid_stage=stage)
 
 
 def plan_parameters(metadata: PlanMetadata) -> dict[str, Any]:
