@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from gridplan.run.batched import plan_to_folder_batched
+from gridplan.run.community import INJECT_FAILURE_ENV
 from gridplan.run.parallel import plan_by_community, plan_parallel
 
 distributed = pytest.importorskip("distributed")
@@ -99,12 +100,18 @@ def town_sequential(town_plan):
     return town_plan
 
 
-def test_two_workers_give_the_sequential_plan(town_dataset, town_sequential, client, tmp_path):
+def inject(monkeypatch: pytest.MonkeyPatch, markers: dict[str, str]) -> None:
+    """Set the test hook: each community's first task fails while its marker is missing."""
+    monkeypatch.setenv(INJECT_FAILURE_ENV, json.dumps(markers))
+
+
+def test_two_workers_give_the_sequential_plan(
+    town_dataset, town_sequential, client, tmp_path, monkeypatch
+):
     lines: list[str] = []
     marker = tmp_path / "fail-once"
-    plan = plan_parallel(
-        town_dataset, client=client, progress=lines.append, inject_failure={"C02": str(marker)}
-    )
+    inject(monkeypatch, {"C02": str(marker)})
+    plan = plan_parallel(town_dataset, client=client, progress=lines.append)
     assert_plans_equal(plan, town_sequential)
     par = plan.metadata["parallel"]
     assert par["mode"] == "dask" and par["workers"] == 2
@@ -195,18 +202,18 @@ def test_per_community_equals_the_pipeline_on_that_community(town_dataset, town_
     assert_layers_equal(alone.units[ucols], units[ucols], "units")
 
 
-def test_a_community_failing_for_good_is_reported(town_dataset, client, tmp_path):
+def test_a_community_failing_for_good_is_reported(town_dataset, client, tmp_path, monkeypatch):
     from gridplan._errors import GridplanError
 
     # a marker inside a missing folder can never be created: every attempt fails
     bad = str(tmp_path / "missing" / "marker")
+    inject(monkeypatch, {"C01": bad})
     with pytest.raises(GridplanError, match=r"C01.*retries"):
         plan_parallel(
             town_dataset,
             client=client,
             stages=["partition"],
             retries=1,
-            inject_failure={"C01": bad},
         )
 
 
@@ -226,18 +233,18 @@ def province(tmp_path_factory) -> Path:
     return write_sample(out, "province", seed=3, n_communities=3)
 
 
-def test_batched_on_dask_gives_the_in_memory_grids(province, client, tmp_path):
+def test_batched_on_dask_gives_the_in_memory_grids(province, client, tmp_path, monkeypatch):
     from gridplan.io.load import load_dataset
     from gridplan.output.planfile import read_plan
 
     marker = tmp_path / "fail-once"
+    inject(monkeypatch, {"C001": str(marker)})
     out = plan_to_folder_batched(
         province,
         tmp_path / "plan",
         batch_size=2,
         stages=["partition"],
         client=client,
-        inject_failure={"C001": str(marker)},
     )
     written = read_plan(out)
     # the batch holding C001 failed once on its worker, was retried and is reported
@@ -254,17 +261,16 @@ def test_batched_on_dask_gives_the_in_memory_grids(province, client, tmp_path):
     assert not (tmp_path / ".plan.partial").exists()
 
 
-def test_batched_resumes_after_a_failure(province, tmp_path):
+def test_batched_resumes_after_a_failure(province, tmp_path, monkeypatch):
     from gridplan.output.planfile import read_plan
 
     out = tmp_path / "plan"
     comms = gpd.read_file(province / "communities.geojson")
     last = sorted(comms["community_id"])[-1]
     marker = tmp_path / "fail-once"
+    inject(monkeypatch, {last: str(marker)})
     with pytest.raises(RuntimeError, match="injected"):
-        plan_to_folder_batched(
-            province, out, batch_size=2, stages=["partition"], inject_failure={last: str(marker)}
-        )
+        plan_to_folder_batched(province, out, batch_size=2, stages=["partition"])
     partial = tmp_path / ".plan.partial"
     assert not out.exists()
     state = json.loads((partial / "progress.json").read_text(encoding="utf-8"))
@@ -275,7 +281,6 @@ def test_batched_resumes_after_a_failure(province, tmp_path):
         out,
         batch_size=2,
         stages=["partition"],
-        inject_failure={last: str(marker)},
         progress=lines.append,
     )
     assert any("already written: skipped" in ln for ln in lines)

@@ -61,6 +61,7 @@ from gridplan.run.batch_read import (
     _read_batch,
     _write_scratch,
 )
+from gridplan.run.community import _injected, _injecting
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.run.pipeline import plan_stages, resolve_stages
 from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, Progress, Runner, open_runner
@@ -151,7 +152,7 @@ def _batch_task(
     offset: str | None,
     source: Path,
     gpkg: Path,
-    inject: Mapping[str, str] | None,
+    inject: Mapping[str, str],
     coverage: Mapping[str, Any] | None = None,
     rosters: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -184,7 +185,8 @@ def _batch_task(
         ds.source = source
         t_read = time.perf_counter() - t0
         grid_order = [s for s in order if s != "coverage"]
-        plan = plan_stages(ds, cfg, grid_order, runner=LocalRunner(), inject_failure=inject)
+        with _injecting(inject):
+            plan = plan_stages(ds, cfg, grid_order, runner=LocalRunner())
         has_assignments = "assignments" in plan.layers
         if rosters is not None:
             from gridplan.output.rosters import roster_tables
@@ -287,7 +289,6 @@ def plan_to_folder_batched(
     offset: str | None = None,
     retries: int = DEFAULT_RETRIES,
     client: Any = None,
-    inject_failure: Mapping[str, str] | None = None,
     lang: str = "zh",
     reveal_personal: bool = False,
 ) -> Path:
@@ -369,10 +370,6 @@ def plan_to_folder_batched(
         ``"gcj02"`` or ``"bd09"`` for offset coordinates.
     retries
         Times a batch is re-run after a worker error (Dask only); listed in the metadata.
-    inject_failure
-        For tests: community id -> marker file; that community fails once (see
-        :func:`~gridplan.run.parallel.plan_parallel`). Without Dask the failure stops the run (to
-        test resume).
     lang
         ``"zh"`` or ``"en"``: the language of the rosters.
     reveal_personal
@@ -499,7 +496,7 @@ def plan_to_folder_batched(
                 offset,
                 src,
                 gpkg,
-                inject_failure,
+                {c: m for c, m in _injected().items() if c in batch},
                 cov_job,
                 roster_opts,
             )

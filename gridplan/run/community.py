@@ -22,10 +22,12 @@ one process.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -245,10 +247,37 @@ def _near(frame: gpd.GeoDataFrame | None, bounds: Sequence[float]) -> gpd.GeoDat
     return frame.iloc[idx]
 
 
-def _community_jobs(
-    dataset: Dataset, cfg: Config, units: bool, inject: Mapping[str, str] | None
-) -> dict[str, tuple[Any, ...]]:
+#: Test hook, not an option: a JSON object community id -> marker file in this environment
+#: variable makes that community's first task fail with a transient error while the marker
+#: does not exist (it is created), to test retries and resume. Read where the jobs are built,
+#: so Dask workers and batches see it too.
+INJECT_FAILURE_ENV = "GRIDPLAN_TEST_INJECT_FAILURE"
+
+
+def _injected() -> dict[str, str]:
+    raw = os.environ.get(INJECT_FAILURE_ENV)
+    return {str(k): str(v) for k, v in json.loads(raw).items()} if raw else {}
+
+
+@contextlib.contextmanager
+def _injecting(markers: Mapping[str, str]) -> Iterator[None]:
+    """The test hook set in this process for the duration (a batch on a Dask worker started
+    before the test set it gets the driver's markers this way)."""
+    before = os.environ.get(INJECT_FAILURE_ENV)
+    if markers:
+        os.environ[INJECT_FAILURE_ENV] = json.dumps(dict(markers))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(INJECT_FAILURE_ENV, None)
+        else:
+            os.environ[INJECT_FAILURE_ENV] = before
+
+
+def _community_jobs(dataset: Dataset, cfg: Config, units: bool) -> dict[str, tuple[Any, ...]]:
     """One argument tuple per community (sorted ids) for :func:`_community_task`."""
+    inject = _injected()
     b = dataset.layers["buildings"]
     comms = dataset.layers["communities"]
     comms = comms.assign(community_id=comms["community_id"].astype(str))
@@ -277,7 +306,7 @@ def _community_jobs(
                 max(bounds[2], sb[2]),
                 max(bounds[3], sb[3]),
             ]
-        marker = (inject or {}).get(cid)
+        marker = inject.get(cid)
         jobs[cid] = (sub, one, _near(roads, bounds), _near(barriers, bounds), cfg, units, marker)
     return jobs
 
@@ -474,7 +503,6 @@ def plan_communities(
     *,
     units: bool = True,
     progress: Progress | None = None,
-    inject_failure: Mapping[str, str] | None = None,
 ) -> GridStage:
     """Grids (and units) of every community of ``dataset``, one task per community on
     ``runner``, merged in the order of a whole-dataset run; on a parallel runner
@@ -491,7 +519,7 @@ def plan_communities(
     if progress:
         progress(f"partition{' and units' if units else ''} per community …")
     t0 = time.perf_counter()
-    jobs = _community_jobs(dataset, cfg, units, inject_failure)
+    jobs = _community_jobs(dataset, cfg, units)
     parts = _collect(runner, jobs, progress)
     stage = _merge(dataset, parts, cfg)
     stage.grids = stage.grids.copy()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,6 @@ def plan_to_folder(
     basemap: str = "osm",
     tianditu_key: str | None = None,
     progress: Progress | None = None,
-    inject_failure: Mapping[str, str] | None = None,
 ) -> PlanRun:
     """Plan ``dataset`` and write the plan folder ``out``: sequential, on Dask, or batched.
 
@@ -118,9 +117,6 @@ def plan_to_folder(
         As for :func:`~gridplan.run.pipeline.run_to_folder`.
     progress
         Called with a short line per step (reading, each stage, each community or batch).
-    inject_failure
-        For tests: community id -> marker file; that community's first task fails
-        (:func:`~gridplan.run.parallel.plan_parallel`).
 
     Returns
     -------
@@ -156,7 +152,6 @@ def plan_to_folder(
             lang=lang,
             reveal_personal=reveal_personal,
             progress=progress,
-            inject_failure=inject_failure,
         )
     ds = _dataset(dataset, cfg, offset, communities, progress)
     stage_list = None if stages is None else list(stages)
@@ -170,7 +165,6 @@ def plan_to_folder(
             resolve_stages(stage_list),
             progress,
             runner=runner,
-            inject_failure=inject_failure,
         )
     run_to_folder(
         plan,

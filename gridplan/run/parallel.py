@@ -17,7 +17,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from gridplan.dataset import Dataset
@@ -73,7 +73,6 @@ def plan_parallel(
     progress: Progress | None = None,
     retries: int = DEFAULT_RETRIES,
     client: Any = None,
-    inject_failure: Mapping[str, str] | None = None,
 ) -> Plan:
     """Plan on Dask: communities (partition, units) and catchments in parallel.
 
@@ -101,9 +100,6 @@ def plan_parallel(
         not retried: they would fail again.
     client
         An existing ``distributed.Client`` to use (wins over ``workers`` and ``scheduler``).
-    inject_failure
-        For tests: community id -> path of a marker file; the community's first task fails
-        with a transient error when the marker does not exist yet (it is created).
 
     Returns
     -------
@@ -121,6 +117,4 @@ def plan_parallel(
     cfg = config or DEFAULT
     order = resolve_stages(stages)
     with dask_runner(workers, scheduler, client, retries) as runner:
-        return plan_stages(
-            dataset, cfg, order, progress, runner=runner, inject_failure=inject_failure
-        )
+        return plan_stages(dataset, cfg, order, progress, runner=runner)

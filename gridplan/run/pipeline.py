@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -204,7 +204,6 @@ def plan_stages(
     runner: Runner | None = None,
     grid_stage: GridStage | None = None,
     catchments: bool | None = None,
-    inject_failure: Mapping[str, str] | None = None,
 ) -> Plan:
     """Every stage of ``order``: grids and units, then staffing, coverage and siting, shared by
     a fresh plan (in this process or on Dask), a re-plan and a batch of a batched run.
@@ -215,8 +214,7 @@ def plan_stages(
     :class:`~gridplan.run.runner.LocalRunner`), else none (coverage alone: the plan's
     ``buildings`` are the dataset's and it has no ``grids`` layer). The catchments run on
     ``runner`` too. ``catchments`` ``None``: catchment polygons only when the map is among the
-    stages (nothing else reads them). ``inject_failure`` (tests): community id -> marker file,
-    that community's first task fails (:func:`~gridplan.run.parallel.plan_parallel`).
+    stages (nothing else reads them).
     """
     runner = runner if runner is not None else LocalRunner()
     meta = plan_metadata(cfg, order, dataset=dataset_block(dataset), checksums=dataset.checksums)
@@ -235,7 +233,6 @@ def plan_stages(
             runner,
             units="units" in order,
             progress=progress,
-            inject_failure=inject_failure,
         )
     grids: gpd.GeoDataFrame | None = None
     units = members = None
