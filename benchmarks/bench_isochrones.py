@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import WORK_DIR, table, write_section
 
 from gridplan.access.coverage import (
-    _check_facilities,
     _subset,
+    check_facilities,
     profile_speed,
     tier_label,
     tier_pairs,
@@ -63,7 +63,7 @@ def plain_catchments(facilities: gpd.GeoDataFrame, network: WalkNetwork) -> gpd.
     cfg = DEFAULT
     buffer_m = cfg.coverage.catchment_buffer_m
     speed = profile_speed("standard", cfg)
-    fac = _check_facilities(facilities)
+    fac = check_facilities(facilities)
     snap = snap_points(network, fac.geometry, config=cfg)
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []

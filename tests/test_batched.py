@@ -15,7 +15,7 @@ from shapely.geometry import LineString, Point
 from gridplan._errors import ConfigError
 from gridplan.network.graph import build_walk_network
 from gridplan.network.snapping import snap_points
-from gridplan.run.batch_coverage import _merge_coverage, _merge_open_components, search_radius_m
+from gridplan.run.batch_coverage import _merge_open_components, merge_coverage, search_radius_m
 from gridplan.run.batch_read import _expand_box
 from gridplan.run.batched import plan_to_folder_batched
 from gridplan.settings import load_config
@@ -139,7 +139,7 @@ def test_whole_shares_are_weighted_by_households():
             "seconds": {"total": 1.0},
         }
 
-    rows, metrics, flags = _merge_coverage([part(900, 900), part(100, 0)], cfg)
+    rows, metrics, flags = merge_coverage([part(900, 900), part(100, 0)], cfg)
     # 900 of 1000 households: 0.9, not the mean of the batches' shares (0.5)
     assert metrics["covered_share"] == {"5min": {"kindergarten": 0.9}}
     assert metrics["complete_share"] == {"5min": 0.9}
@@ -147,7 +147,7 @@ def test_whole_shares_are_weighted_by_households():
     assert rows["share_covered"].tolist() == [0.9, 0.9]
     assert metrics["seconds"] == {"total": 2.0}
     assert flags == []
-    _, metrics, flags = _merge_coverage([part(100, 10), part(300, 30)], cfg)
+    _, metrics, flags = merge_coverage([part(100, 10), part(300, 30)], cfg)
     assert metrics["complete_share"] == {"5min": 0.1}
     assert flags and "only 10%" in flags[0]
 

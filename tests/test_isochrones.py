@@ -13,7 +13,7 @@ from shapely import ops
 from shapely.geometry import LineString, Point
 
 import gridplan.access.isochrones as iso
-from gridplan.access.coverage import _check_facilities, _subset, profile_speed, tier_pairs
+from gridplan.access.coverage import _subset, check_facilities, profile_speed, tier_pairs
 from gridplan.access.isochrones import catchments
 from gridplan.network.distances import node_distances
 from gridplan.network.graph import build_walk_network
@@ -62,7 +62,7 @@ def reference(facilities, network, config=None, buffer_m=None):
     cfg = config or DEFAULT
     buffer_m = cfg.coverage.catchment_buffer_m if buffer_m is None else buffer_m
     speed = profile_speed("standard", cfg)
-    fac = _check_facilities(facilities)
+    fac = check_facilities(facilities)
     snap = snap_points(network, fac.geometry, config=cfg)
     out = []
     for i, cat in enumerate(fac["category"]):

@@ -348,8 +348,8 @@ def test_bundled_town_reads_and_validates() -> None:
 )
 def test_every_road_crossing_becomes_a_shared_vertex(segs: list[tuple[int, ...]]) -> None:
     lines = [shapely.LineString([(a, b), (c, d)]) for a, b, c, d in segs]
-    roads = [sample._Road(g, "residential") for g in lines]
-    out = sample._junctions(roads)
+    roads = [sample.Road(g, "residential") for g in lines]
+    out = sample.junctions(roads)
     assert all(r.geometry.length >= 2.0 for r in out)
     vertices = [{tuple(xy) for xy in np.asarray(r.geometry.coords)} for r in out]
     for i in range(len(out)):
@@ -366,7 +366,7 @@ def test_every_road_crossing_becomes_a_shared_vertex(segs: list[tuple[int, ...]]
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 1200))
 def test_province_towns_hold_exactly_the_communities_asked(seed: int, n: int) -> None:
-    specs = list(sample._province_specs(seed, n))
+    specs = list(sample.province_specs(seed, n))
     assert sum(s.n_communities for s in specs) == n
     assert [s.first_community for s in specs] == list(
         np.cumsum([0] + [s.n_communities for s in specs[:-1]])

@@ -15,7 +15,7 @@ from shapely.geometry import LineString, Point, box
 from gridplan._errors import DataError
 from gridplan.settings import load_config
 from gridplan.units.form import UnitsResult, form_units
-from gridplan.units.split import _band_entrance, _split_building, _split_sequence
+from gridplan.units.split import _band_entrance, _split_sequence, split_building
 
 CRS = "EPSG:32648"
 
@@ -126,7 +126,7 @@ def test_split_sequence_meets_bounds_and_target():
 
 def test_tower_split_by_entrance_then_floor_bands():
     # 2 entrances x 18 floors x 2 households a floor
-    split = _split_building("B0123", 72, 18, 2, 5, 15, 10)
+    split = split_building("B0123", 72, 18, 2, 5, 15, 10)
     assert not split.remainders
     rows = [(m[1], m[2] or 0, m[3] or 0, m[4]) for u in split.units for m in u]
     assert sum(r[3] for r in rows) == 72
@@ -149,7 +149,7 @@ def test_corridor_floor_shared_only_when_whole_floors_cannot_fit():
 
 
 def test_small_entrances_grouped_whole():
-    split = _split_building("B2", 24, 3, 8, 5, 15, 10)  # 8 entrances of 3 households
+    split = split_building("B2", 24, 3, 8, 5, 15, 10)  # 8 entrances of 3 households
     assert not split.remainders
     sizes = [sum(m[4] for m in u) for u in split.units]
     assert sum(sizes) == 24 and all(5 <= s <= 15 for s in sizes)
@@ -393,7 +393,7 @@ def test_invariants_on_random_towns(b, with_road):
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 40), st.integers(1, 4))
 def test_apartment_bands_always_in_range(entrances, floors, per_floor):
-    split = _split_building("B", entrances * floors * per_floor, floors, entrances, 5, 15, 10)
+    split = split_building("B", entrances * floors * per_floor, floors, entrances, 5, 15, 10)
     rows = [m for u in split.units + split.remainders for m in u]
     assert sum(r[4] for r in rows) == entrances * floors * per_floor
     if entrances * floors * per_floor > 15:

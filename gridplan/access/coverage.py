@@ -131,7 +131,7 @@ def residential_buildings(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return res
 
 
-def _check_facilities(facilities: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+def check_facilities(facilities: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     if facilities is None:
         return gpd.GeoDataFrame(
             {"facility_id": pd.Series(dtype=str), "category": pd.Series(dtype=str)},
@@ -197,7 +197,7 @@ def compute_coverage(
     speed = profile_speed(profile, cfg)
     t0 = time.perf_counter()
     res = residential_buildings(buildings)
-    fac = _check_facilities(facilities)
+    fac = check_facilities(facilities)
     pairs = tier_pairs(cfg)
     flags: list[str] = []
 

@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from gridplan.access.coverage import _check_facilities, profile_speed, tier_code, tier_pairs
+from gridplan.access.coverage import check_facilities, profile_speed, tier_code, tier_pairs
 from gridplan.network.graph import WalkNetwork
 from gridplan.network.snapping import SnapResult, snap_points
 from gridplan.settings import DEFAULT, Config
@@ -88,7 +88,7 @@ def catchments(
     if buffer_m is None:
         buffer_m = cfg.coverage.catchment_buffer_m
     speed = profile_speed(profile, cfg)
-    fac = _check_facilities(facilities)
+    fac = check_facilities(facilities)
     snap = snap_points(network, fac.geometry, config=cfg)
     pairs = tier_pairs(cfg)
     tiers_of: dict[str, list[int]] = {}

@@ -96,12 +96,12 @@ from gridplan.io.read import (
     ALIASES,
     FILE_EXTENSIONS,
     LAYERS,
-    _apply_aliases,
-    _normalise_values,
-    _read_file,
-    _read_folder,
-    _read_gpkg,
     _wanted,
+    apply_aliases,
+    normalise_values,
+    read_file,
+    read_folder,
+    read_gpkg,
 )
 from gridplan.offsets import convert_geoseries
 from gridplan.settings import Config
@@ -216,11 +216,11 @@ def read_dataset(
         )
         raise DataError(msg)
     if src.is_dir():
-        raw = _read_folder(src, wanted, problems, warnings)
+        raw = read_folder(src, wanted, problems, warnings)
     elif src.suffix.lower() == ".gpkg":
-        raw = _read_gpkg(src, wanted, problems)
+        raw = read_gpkg(src, wanted, problems)
     elif src.suffix.lower() in FILE_EXTENSIONS:
-        raw = {"buildings": _read_file(src, "buildings", problems)}
+        raw = {"buildings": read_file(src, "buildings", problems)}
     else:
         msg = (
             f"unknown file type {src.name}. Fix: give a GeoPackage (.gpkg), a folder of layer "
@@ -234,7 +234,7 @@ def read_dataset(
     for name in LAYERS:
         if name not in raw:
             continue
-        frame = _normalise_values(_apply_aliases(raw[name], name), name)
+        frame = normalise_values(apply_aliases(raw[name], name), name)
         if isinstance(frame, gpd.GeoDataFrame):
             if frame.geometry.name != "geometry":
                 frame = frame.rename_geometry("geometry")

@@ -187,7 +187,7 @@ _SIDECARS = frozenset(
 )
 
 
-def _apply_aliases(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
+def apply_aliases(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
     """Rename columns to their normalised names (case-insensitive, aliases, shp truncation)."""
     geom_name = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     lower: dict[str, str] = {}
@@ -223,7 +223,7 @@ def _to_id(value: Any) -> Any:
     return text or None
 
 
-def _normalise_values(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
+def normalise_values(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
     out = frame.copy()
     for col in _ID_COLS.get(layer, ()):
         if col in out.columns:
@@ -352,7 +352,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
 
 
-def _read_file(
+def read_file(
     path: Path, layer: str, problems: list[str], gpkg_layer: str | None = None
 ) -> pd.DataFrame:
     suffix = path.suffix.lower()
@@ -390,7 +390,7 @@ def _wanted(layers: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:
     return {k: str(v) for k, v in items.items()}
 
 
-def _read_gpkg(path: Path, wanted: dict[str, str], problems: list[str]) -> dict[str, Any]:
+def read_gpkg(path: Path, wanted: dict[str, str], problems: list[str]) -> dict[str, Any]:
     import pyogrio
 
     try:
@@ -403,7 +403,7 @@ def _read_gpkg(path: Path, wanted: dict[str, str], problems: list[str]) -> dict[
     for layer, source in wanted.items():
         real = names.get(source.lower())
         if real is not None:
-            out[layer] = _read_file(path, layer, problems, gpkg_layer=real)
+            out[layer] = read_file(path, layer, problems, gpkg_layer=real)
     if not out:
         problems.append(
             f"dataset: no gridplan layer in {path.name} (it holds {', '.join(names.values())}). "
@@ -412,7 +412,7 @@ def _read_gpkg(path: Path, wanted: dict[str, str], problems: list[str]) -> dict[
     return out
 
 
-def _read_folder(
+def read_folder(
     path: Path, wanted: dict[str, str], problems: list[str], warnings: list[str]
 ) -> dict[str, Any]:
     files = {p.name.lower(): p for p in path.iterdir() if p.is_file()}
@@ -441,7 +441,7 @@ def _read_folder(
                 f"{layer}: several files ({', '.join(p.name for p in found)}); reading "
                 f"{found[0].name}. Fix: keep one file per layer"
             )
-        out[layer] = _read_file(found[0], layer, problems)
+        out[layer] = read_file(found[0], layer, problems)
     if not out:
         problems.append(
             f"dataset: no layer files in {path} (expected e.g. buildings.geojson, "

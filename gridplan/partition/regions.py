@@ -32,7 +32,7 @@ from gridplan.adjacency import (
     shared_length,
     split_faces,
 )
-from gridplan.partition.search import _RESTARTS, partition_face
+from gridplan.partition.search import RESTARTS, partition_face
 from gridplan.settings import Config
 
 __all__ = [
@@ -572,7 +572,7 @@ def plan_area(
             deadline=deadline,
             anchor_cost=anchor_cost,
             home=None if home is None else home[idx],
-            restarts=0 if allow is False else _RESTARTS,
+            restarts=0 if allow is False else RESTARTS,
         )
         n_edges += len(edges)
         if len(edges):

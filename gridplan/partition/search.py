@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 _COMPOUND_CUT_FACTOR = 3.0  # cutting inside a compound costs this many times more
 _BAND = 0.05  # share of the target beyond which deviation is penalised extra
 _GOAL = 0.10  # share of the target within which every grid should be (issue 9)
-_RESTARTS = 6  # extra local-search attempts for a face left with grids beyond _GOAL
+RESTARTS = 6  # extra local-search attempts for a face left with grids beyond _GOAL
 _RESTART_MAX_GRIDS = 30  # ... when it has at most this many grids (each attempt costs a full run)
 _MU = 3.0  # weight of the cut boundary against balance (tuned on the 70 × 70 lattice)
 
@@ -765,7 +765,7 @@ def partition_face(
     initial: np.ndarray | None = None,
     rounds: int = 8,
     home: np.ndarray | None = None,
-    restarts: int = _RESTARTS,
+    restarts: int = RESTARTS,
 ) -> np.ndarray:
     """Partition one connected face graph into ``k`` contiguous, balanced regions.
 
@@ -838,7 +838,7 @@ def partition_face(
             anchor=anchor,
             anchor_cost=anchor_cost,
         )
-        _improve(search, rng, deadline, rounds)
+        improve(search, rng, deadline, rounds)
         return search
 
     best = attempt(np.random.default_rng(seed))
@@ -856,7 +856,7 @@ def partition_face(
     return np.asarray(best.lab, dtype=np.int64)
 
 
-def _improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: int) -> None:
+def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: int) -> None:
     """The local search: boundary moves, rounds of recombination and chains, re-splits."""
     target = search.target
     order = [int(v) for v in rng.permutation(len(search.lab))]

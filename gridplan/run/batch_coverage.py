@@ -1,10 +1,10 @@
 """Coverage batch by batch, for :mod:`gridplan.run.batched`.
 
 Holds the search radius a batch must read around itself (:func:`search_radius_m`), which batch
-owns each facility (:func:`_facility_owners`), taking a batch's open road components as the
+owns each facility (:func:`facility_owners`), taking a batch's open road components as the
 main network (:func:`_merge_open_components`), one batch's coverage and catchments
-(:func:`_batch_coverage`), and merging the batches into the whole plan's coverage metrics,
-flags and ``coverage_summary`` layer (:func:`_merge_coverage`, :func:`_write_coverage_summary`).
+(:func:`batch_coverage`), and merging the batches into the whole plan's coverage metrics,
+flags and ``coverage_summary`` layer (:func:`merge_coverage`, :func:`write_coverage_summary`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 import pyogrio
 
 from gridplan._text import format_ids
-from gridplan.run.batch_read import Box, _read, _union_box
+from gridplan.run.batch_read import Box, _read, union_box
 from gridplan.settings import DEFAULT, Config
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def search_radius_m(config: Config | None = None) -> float:
     return float(longest + cfg.coverage.max_access_m)
 
 
-def _facility_owners(
+def facility_owners(
     src: tuple[Path, str | None], comms: gpd.GeoDataFrame, batch_size: int
 ) -> tuple[dict[int, list[str]], dict[int, Box], int]:
     """Batch index -> ids of the facilities it owns, and their bounds; and the facilities read.
@@ -141,7 +141,7 @@ def _first_ids(values: Iterable[Any], limit: int = 10) -> list[str]:
     return sorted({str(v) for v in values})[:limit]
 
 
-def _batch_coverage(
+def batch_coverage(
     ds: Dataset, planned: gpd.GeoDataFrame, owned: list[str], cfg: Config, radius_m: float
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Coverage of one batch's buildings and catchments of the facilities it owns.
@@ -166,7 +166,7 @@ def _batch_coverage(
     mine = facilities[facilities["facility_id"].astype(str).isin(set(owned))]
     parts = [ds.layers["communities"], planned, mine]
     bounds = [tuple(f.total_bounds) for f in parts if len(f)]
-    core = _union_box(*bounds) if bounds else (0.0, 0.0, 0.0, 0.0)
+    core = union_box(*bounds) if bounds else (0.0, 0.0, 0.0, 0.0)
     network, info = _merge_open_components(network, core, radius_m)
     t_net = time.perf_counter() - t0
     cov = compute_coverage(planned, facilities, network, config=cfg)
@@ -225,7 +225,7 @@ def _batch_coverage(
     return layers, figures
 
 
-def _merge_coverage(
+def merge_coverage(
     parts: list[dict[str, Any]], cfg: Config
 ) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """The ``all`` rows of the coverage summary, the coverage metrics and flags of the whole
@@ -331,7 +331,7 @@ def _merge_coverage(
     return rows, metrics, flags
 
 
-def _write_coverage_summary(target: Path, all_rows: pd.DataFrame, batches: list[Path]) -> int:
+def write_coverage_summary(target: Path, all_rows: pd.DataFrame, batches: list[Path]) -> int:
     """The ``coverage_summary`` layer: the whole plan's ``all`` rows, then every batch's
     community rows, then every batch's grid rows (the order of an in-memory plan when ids sort
     across batches as they do within one), one batch in memory at a time."""

@@ -1,9 +1,9 @@
 """Reading one batch of a province from disk, for :mod:`gridplan.run.batched`.
 
-Holds finding a dataset's layer files (:func:`_layer_files`), the filtered reads of a batch's
-buildings, nearby roads, barriers and facilities and its rosters (:func:`_read_batch`), the
+Holds finding a dataset's layer files (:func:`layer_files`), the filtered reads of a batch's
+buildings, nearby roads, barriers and facilities and its rosters (:func:`read_batch`), the
 bounding-box helpers that size those reads (:func:`_expand_box`, :func:`_load_margin`) and
-writing a batch's raw layers to a scratch folder (:func:`_write_scratch`).
+writing a batch's raw layers to a scratch folder (:func:`write_scratch`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _SPATIAL = ("buildings", "communities", "roads", "barriers", "facilities", "site
 _TABLES = ("people", "vulnerable")
 
 
-def _layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
+def layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
     """Layer name -> (file, layer inside the file) for a dataset folder or GeoPackage."""
     found: dict[str, tuple[Path, str | None]] = {}
     if path.is_dir():
@@ -82,7 +82,7 @@ def _read_table(src: tuple[Path, str | None], building_ids: set[str]) -> pd.Data
     return pd.DataFrame(df[df["building_id"].astype(str).isin(building_ids)])
 
 
-def _write_scratch(folder: Path, layers: dict[str, Any]) -> None:
+def write_scratch(folder: Path, layers: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in layers.items():
         if isinstance(frame, gpd.GeoDataFrame):
@@ -94,7 +94,7 @@ def _write_scratch(folder: Path, layers: dict[str, Any]) -> None:
 Box = tuple[float, float, float, float]
 
 
-def _union_box(*boxes: Box | None) -> Box:
+def union_box(*boxes: Box | None) -> Box:
     real = [b for b in boxes if b is not None and all(math.isfinite(v) for v in b)]
     return (
         min(b[0] for b in real),
@@ -160,7 +160,7 @@ def _is_geographic(crs: CRS | None) -> bool:
     return bool(CRS.from_user_input(crs).is_geographic)
 
 
-def _read_batch(
+def read_batch(
     files: dict[str, tuple[Path, str | None]],
     comms: gpd.GeoDataFrame,
     ids: list[str],
@@ -207,13 +207,13 @@ def _read_batch(
     out["buildings"] = gpd.GeoDataFrame(b, geometry="geometry", crs=b.crs)
     near = bbox
     if coverage is not None:
-        core = _union_box(
+        core = union_box(
             tuple(sel.total_bounds),
             tuple(out["buildings"].total_bounds) if len(out["buildings"]) else None,
             coverage.get("box"),
         )
         margin = _load_margin(float(coverage["radius_m"]), core, sel.crs, offset)
-        near = _union_box(bbox, _expand_box(core, sel.crs, margin))
+        near = union_box(bbox, _expand_box(core, sel.crs, margin))
     for name in ("roads", "barriers", "facilities"):
         if name in files:
             out[name] = _read(files[name], bbox=near)

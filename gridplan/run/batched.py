@@ -41,11 +41,11 @@ from gridplan.output.planfile import (
     write_plan_gpkg,
 )
 from gridplan.run.batch_coverage import (
-    _batch_coverage,
-    _facility_owners,
-    _merge_coverage,
-    _write_coverage_summary,
+    batch_coverage,
+    facility_owners,
+    merge_coverage,
     search_radius_m,
+    write_coverage_summary,
 )
 from gridplan.run.batch_metadata import (
     batch_figures,
@@ -56,12 +56,12 @@ from gridplan.run.batch_metadata import (
 )
 from gridplan.run.batch_read import (
     Box,
-    _layer_files,
     _read,
-    _read_batch,
-    _write_scratch,
+    layer_files,
+    read_batch,
+    write_scratch,
 )
-from gridplan.run.community import _injected, _injecting
+from gridplan.run.community import _injected, injecting
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.run.pipeline import plan_stages, resolve_stages
 from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, Progress, Runner, open_runner
@@ -104,7 +104,7 @@ class _Appender:
     A layer is created from the first batch where it has rows (so that its field types come
     from real values) and appended to afterwards (pyogrio ``append=True``); a layer that is
     empty in every batch is written empty at :meth:`finish`. Layers named in ``later`` are
-    left out (the caller writes them: :func:`_write_coverage_summary`).
+    left out (the caller writes them: :func:`write_coverage_summary`).
     """
 
     def __init__(self, target: Path, *, later: tuple[str, ...] = ()) -> None:
@@ -159,7 +159,7 @@ def _batch_task(
     """Read, prepare, plan and write one batch; return its summary (runs on a worker).
 
     ``coverage`` (``radius_m``, ``owned``: the ids of the facilities the batch owns, ``box``:
-    their bounds) makes the batch compute coverage and catchments too (:func:`_batch_coverage`).
+    their bounds) makes the batch compute coverage and catchments too (:func:`batch_coverage`).
     ``rosters`` (``lang``, ``reveal``) makes it write its roster sheets beside its GeoPackage
     (:func:`_rosters_path`), while it still holds its people.
     """
@@ -174,8 +174,8 @@ def _batch_task(
         gpkg.unlink()
     _rosters_path(gpkg).unlink(missing_ok=True)
     try:
-        raw = _read_batch(files, comms, batch, has_cid, coverage=coverage, offset=offset)
-        _write_scratch(scratch, raw)
+        raw = read_batch(files, comms, batch, has_cid, coverage=coverage, offset=offset)
+        write_scratch(scratch, raw)
         del raw
         try:
             ds = load_dataset(scratch, offset=offset, config=cfg)
@@ -185,7 +185,7 @@ def _batch_task(
         ds.source = source
         t_read = time.perf_counter() - t0
         grid_order = [s for s in order if s != "coverage"]
-        with _injecting(inject):
+        with injecting(inject):
             plan = plan_stages(ds, cfg, grid_order, runner=LocalRunner())
         has_assignments = "assignments" in plan.layers
         if rosters is not None:
@@ -200,7 +200,7 @@ def _batch_task(
         figures: dict[str, Any] | None = None
         if coverage is not None:
             t_cov = time.perf_counter()
-            cov_layers, figures = _batch_coverage(
+            cov_layers, figures = batch_coverage(
                 ds, plan.buildings, list(coverage["owned"]), cfg, float(coverage["radius_m"])
             )
             plan.layers.update(cov_layers)
@@ -395,7 +395,7 @@ def plan_to_folder_batched(
         msg = f"batch_size must be at least 1, not {batch_size}"
         raise _errors.ConfigError(msg)
     src = Path(dataset_path)
-    files = _layer_files(src)
+    files = layer_files(src)
     out = Path(out)
     # batches are communities: they always partition (coverage alone needs no grids elsewhere)
     order = resolve_stages(["partition", *(BATCHED_STAGES if stages is None else stages)])
@@ -430,9 +430,7 @@ def plan_to_folder_batched(
             else 0
         )
         if n_roads and "facilities" in files:
-            owned, owned_box, n_facilities = _facility_owners(
-                files["facilities"], comms, batch_size
-            )
+            owned, owned_box, n_facilities = facility_owners(files["facilities"], comms, batch_size)
         if not n_roads or not n_facilities:
             cov_skip = "the dataset needs `roads` and `facilities` layers"
     with_cov = "coverage" in order and cov_skip is None
@@ -549,11 +547,11 @@ def plan_to_folder_batched(
         cov_info: dict[str, Any] = {}
         if with_cov:
             parts = [d["coverage"] for d in done if d.get("coverage")]
-            whole, metrics["coverage"], all_flags["coverage"] = _merge_coverage(parts, cfg)
+            whole, metrics["coverage"], all_flags["coverage"] = merge_coverage(parts, cfg)
             files_in_order = [
                 work / "batches" / f"batch-{i:05d}.gpkg" for i in range(1, len(batches) + 1)
             ]
-            rows["coverage_summary"] = _write_coverage_summary(target, whole, files_in_order)
+            rows["coverage_summary"] = write_coverage_summary(target, whole, files_in_order)
             cov_info = {
                 "search_radius_m": round(radius, 3),
                 "facilities": n_facilities,

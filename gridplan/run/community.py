@@ -260,7 +260,7 @@ def _injected() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _injecting(markers: Mapping[str, str]) -> Iterator[None]:
+def injecting(markers: Mapping[str, str]) -> Iterator[None]:
     """The test hook set in this process for the duration (a batch on a Dask worker started
     before the test set it gets the driver's markers this way)."""
     before = os.environ.get(INJECT_FAILURE_ENV)

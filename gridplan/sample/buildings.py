@@ -12,13 +12,13 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from gridplan.sample.geometry import _extend, _frame_angle, _lines, _rects, _rotate
-from gridplan.sample.layout import _Leaf, _Road
-from gridplan.sample.names import _COMPOUND_A, _COMPOUND_SUFFIX
+from gridplan.sample.geometry import _lines, _rects, extend, frame_angle, rotate
+from gridplan.sample.layout import Leaf, Road
+from gridplan.sample.names import COMPOUND_A, COMPOUND_SUFFIX
 
 
 @dataclass
-class _Bldg:
+class Bldg:
     geometry: Polygon
     households: int
     floors: int
@@ -80,7 +80,7 @@ def _lanes_between_rows(
     angle: float,
     c: Point,
     every: int,
-) -> list[_Road]:
+) -> list[Road]:
     """Compound service lanes in the gaps between rows, reaching the bounding streets."""
     rows: dict[int, tuple[float, float]] = {}
     for r, row, _ in placed:
@@ -95,33 +95,33 @@ def _lanes_between_rows(
             continue
         ym = (ordered[i][1] + ordered[i + 1][0]) / 2
         probe = LineString([(minx - 80.0, ym), (maxx + 80.0, ym)])
-        world = _rotate(probe, angle, c.x, c.y)
+        world = rotate(probe, angle, c.x, c.y)
         for part in _lines(world.intersection(leaf)):
             if part.length > 30.0:
-                lanes.append(_Road(_extend(part), "service", None))
+                lanes.append(Road(extend(part), "service", None))
     return lanes
 
 
-def _compound_name(rng: np.random.Generator) -> str:
-    chars = list(_COMPOUND_A)
+def compound_name(rng: np.random.Generator) -> str:
+    chars = list(COMPOUND_A)
     a, b = rng.choice(len(chars), size=2, replace=False)
-    return chars[a] + chars[b] + str(_COMPOUND_SUFFIX[int(rng.integers(len(_COMPOUND_SUFFIX)))])
+    return chars[a] + chars[b] + str(COMPOUND_SUFFIX[int(rng.integers(len(COMPOUND_SUFFIX)))])
 
 
-def _leaf_buildings(
-    leaf: _Leaf, li: int, rng: np.random.Generator, compound: str | None
-) -> tuple[list[_Bldg], list[_Road]]:
+def leaf_buildings(
+    leaf: Leaf, li: int, rng: np.random.Generator, compound: str | None
+) -> tuple[list[Bldg], list[Road]]:
     """Buildings (and compound lanes) of one block by its use.
 
     Footprints are laid out in the block's own frame (its long side along x, turned so slabs
     face roughly south) and turned back into place at the end.
     """
-    angle = _frame_angle(leaf.poly)
+    angle = frame_angle(leaf.poly)
     c = leaf.buildable.centroid
-    rot = _rotate(leaf.buildable, -angle, c.x, c.y)
+    rot = rotate(leaf.buildable, -angle, c.x, c.y)
     shapely.prepare(rot)
-    out: list[_Bldg] = []
-    lanes: list[_Road] = []
+    out: list[Bldg] = []
+    lanes: list[Road] = []
 
     use = leaf.use
     if use == "slab":
@@ -143,7 +143,7 @@ def _leaf_buildings(
                 u = "mixed"
                 hh = min(24, (floors - 1) * per_floor) * e
             out.append(
-                _Bldg(
+                Bldg(
                     r,
                     hh,
                     floors,
@@ -166,7 +166,7 @@ def _leaf_buildings(
             hpf = int(rng.choice([4, 6])) if e == 1 else int(rng.choice([6, 8]))
             hh = int(np.clip(floors * hpf, 100, 300))
             out.append(
-                _Bldg(
+                Bldg(
                     r,
                     hh,
                     floors,
@@ -208,7 +208,7 @@ def _leaf_buildings(
                 elif x < 0.17:
                     u, hh, kind = "non_residential", 0, "shop"
                 out.append(
-                    _Bldg(
+                    Bldg(
                         r,
                         hh,
                         floors,
@@ -232,7 +232,7 @@ def _leaf_buildings(
                 depth,
                 rng.uniform(10, 18),
                 rng.uniform(14, 26),
-                max_rows=3 if use in _SPECIAL_MIN_AREA else 5,
+                max_rows=3 if use in SPECIAL_MIN_AREA else 5,
             )
             cap = {"office": 6, "commercial": 10, "industrial": 6}.get(use, len(specs) * 2)
             for r, _row, k in placed[:cap]:
@@ -241,7 +241,7 @@ def _leaf_buildings(
                 u = s[3]
                 hh = int(rng.integers(2, 9)) if u == "mixed" else 0
                 out.append(
-                    _Bldg(
+                    Bldg(
                         r,
                         hh,
                         floors,
@@ -255,7 +255,7 @@ def _leaf_buildings(
                 )
     if out:
         placed_back = shapely.normalize(
-            _rotate(np.array([b.geometry for b in out], dtype=object), angle, c.x, c.y)
+            rotate(np.array([b.geometry for b in out], dtype=object), angle, c.x, c.y)
         )
         for b, g in zip(out, placed_back, strict=True):
             b.geometry = g
@@ -291,7 +291,7 @@ _NONRES: dict[str, list[tuple[tuple[float, float], tuple[float, float], tuple[in
     "sports": [((50, 64), (34, 42), (1, 2), "non_residential")],
     "elderly_home": [((36, 46), (13, 16), (4, 6), "non_residential")],
 }
-_SPECIAL_MIN_AREA = {
+SPECIAL_MIN_AREA = {
     "primary_school": 7000.0,
     "secondary_school": 9000.0,
     "market": 2500.0,
@@ -300,7 +300,7 @@ _SPECIAL_MIN_AREA = {
     "sports": 4000.0,
     "elderly_home": 2500.0,
 }
-_SPECIAL_NAMES = {
+SPECIAL_NAMES = {
     "primary_school": "小学",
     "secondary_school": "中学",
     "market": "菜市场",

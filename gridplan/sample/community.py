@@ -18,35 +18,33 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import nearest_points
 
 from gridplan.sample.buildings import (
-    _SPECIAL_MIN_AREA,
-    _SPECIAL_NAMES,
-    _Bldg,
-    _compound_name,
-    _leaf_buildings,
+    SPECIAL_MIN_AREA,
+    SPECIAL_NAMES,
+    Bldg,
+    compound_name,
+    leaf_buildings,
 )
-from gridplan.sample.geometry import _polys
+from gridplan.sample.geometry import polys
 from gridplan.sample.layout import (
-    _BLOCK_AREA,
-    _HALF_WIDTH,
-    _bsp,
-    _Layout,
-    _Leaf,
-    _Road,
-    _street_names,
+    BLOCK_AREA,
+    HALF_WIDTH,
+    Layout,
+    Leaf,
+    Road,
     _zone,
+    bsp,
+    street_names,
 )
-from gridplan.sample.names import _STORE_BRANDS, _SUPERMARKETS, _SURNAMES
+from gridplan.sample.names import STORE_BRANDS, SUPERMARKETS, SURNAMES
 from gridplan.sample.people import _people
-from gridplan.sample.spec import _Counters, _TownSpec
+from gridplan.sample.spec import Counters, TownSpec
 from gridplan.settings import FACILITY_CATEGORIES
 
 # the public module's logger, so log lines keep the name they had before the split
 logger = logging.getLogger(__name__)
 
 
-def _community(
-    lay: _Layout, comm: dict[str, Any], seed: int, counters: _Counters
-) -> dict[str, Any]:
+def _community(lay: Layout, comm: dict[str, Any], seed: int, counters: Counters) -> dict[str, Any]:
     """Generate every layer of one community (local metric frame).
 
     The seven steps below draw from one random generator in a fixed order, so each step is
@@ -74,8 +72,8 @@ def _community(
     prefix = f"{comm['community_id']}-" if spec.prefixed_ids else ""
     wide = not spec.prefixed_ids
     if spec.prefixed_ids:
-        counters = _Counters()
-    names = _street_names(rng)
+        counters = Counters()
+    names = street_names(rng)
     target = comm["target"]
 
     streets = _streets_and_blocks(lay, comm, rng, names)  # 1
@@ -134,14 +132,14 @@ class _Streets:
         Blocks large enough to build on, in street-subdivision order.
     """
 
-    chords: list[_Road]
+    chords: list[Road]
     all_roads: list[LineString]
     tree: shapely.STRtree
-    leaves: list[_Leaf]
+    leaves: list[Leaf]
 
 
 def _streets_and_blocks(
-    lay: _Layout, comm: dict[str, Any], rng: np.random.Generator, names: Iterator[str]
+    lay: Layout, comm: dict[str, Any], rng: np.random.Generator, names: Iterator[str]
 ) -> _Streets:
     """Cut the community's land into blocks by streets; shrink them to their buildable part.
 
@@ -162,27 +160,27 @@ def _streets_and_blocks(
         New streets, all road lines with their index, and the buildable blocks.
     """
     spec = lay.spec
-    chords: list[_Road] = []
+    chords: list[Road] = []
     raw_leaves: list[Polygon] = []
     for atom in comm["atoms"]:
         land = atom.difference(lay.river_zone)
         if lay.rail_zone is not None:
             land = land.difference(lay.rail_zone)
-        for part in _polys(land):
+        for part in polys(land):
             if part.area < 2000:
                 continue
             zone, _ = _zone(spec, lay.old_centre, part.representative_point(), rng)
-            sizes = _BLOCK_AREA["tower" if zone == "tower" else "slab"]
-            _bsp(part, sizes, lay.old_centre, spec.old_radius, rng, raw_leaves, chords, names)
+            sizes = BLOCK_AREA["tower" if zone == "tower" else "slab"]
+            bsp(part, sizes, lay.old_centre, spec.old_radius, rng, raw_leaves, chords, names)
     all_roads = [r.geometry for r in lay.roads] + [r.geometry for r in chords]
     reserve = [
-        r.geometry.buffer(_HALF_WIDTH[r.road_class], quad_segs=2) for r in [*lay.roads, *chords]
+        r.geometry.buffer(HALF_WIDTH[r.road_class], quad_segs=2) for r in [*lay.roads, *chords]
     ]
     tree = shapely.STRtree(all_roads)
-    leaves: list[_Leaf] = []
+    leaves: list[Leaf] = []
     for p in raw_leaves:
         zone, dist = _zone(spec, lay.old_centre, p.representative_point(), rng)
-        if p.area < _BLOCK_AREA["slab"][1]:
+        if p.area < BLOCK_AREA["slab"][1]:
             zone = "old"  # small blocks at the edge of the old quarter hold houses
         elif zone == "old":
             zone = "slab"
@@ -192,13 +190,13 @@ def _streets_and_blocks(
         if len(near):
             block = p.difference(shapely.union_all([reserve[i] for i in near]))
         block = block.buffer(-setback, join_style="mitre")
-        parts = _polys(block)
+        parts = polys(block)
         if not parts:
             continue
         main = max(parts, key=lambda q: q.area)
         if main.area < 250.0:
             continue
-        leaves.append(_Leaf(p, main, zone, dist))
+        leaves.append(Leaf(p, main, zone, dist))
     return _Streets(chords, all_roads, tree, leaves)
 
 
@@ -219,7 +217,7 @@ _DISTRICT_CATEGORIES: tuple[str, ...] = (
 
 
 def _block_uses(
-    leaves: list[_Leaf], comm: dict[str, Any], rng: np.random.Generator
+    leaves: list[Leaf], comm: dict[str, Any], rng: np.random.Generator
 ) -> tuple[dict[str, int], list[int]]:
     """Give district facilities their blocks; order the other blocks for housing.
 
@@ -245,7 +243,7 @@ def _block_uses(
     for cat in _DISTRICT_CATEGORIES:
         if cat not in comm["facilities"]:
             continue
-        need = _SPECIAL_MIN_AREA[cat]
+        need = SPECIAL_MIN_AREA[cat]
         cands = [i for i in free if leaves[i].buildable.area >= need]
         if cat != "market":
             cands = [i for i in cands if leaves[i].zone != "old"] or cands
@@ -280,9 +278,9 @@ def _place_buildings(
     special_leaf: dict[str, int],
     free: list[int],
     target: int,
-    spec: _TownSpec,
+    spec: TownSpec,
     rng: np.random.Generator,
-) -> tuple[list[_Bldg], dict[int, list[_Road]]]:
+) -> tuple[list[Bldg], dict[int, list[Road]]]:
     """Build the district facility blocks, housing until the target is passed, the rest.
 
     Parameters
@@ -308,8 +306,8 @@ def _place_buildings(
         Block index -> its compound lanes or park paths.
     """
     leaves = streets.leaves
-    bldgs: list[_Bldg] = []
-    lanes: dict[int, list[_Road]] = {}
+    bldgs: list[Bldg] = []
+    lanes: dict[int, list[Road]] = {}
     total = sum(_build_block(leaves, li, rng, bldgs, lanes) for li in sorted(special_leaf.values()))
     housing: list[int] = []
     for i in free:
@@ -332,11 +330,11 @@ def _place_buildings(
 
 
 def _build_block(
-    leaves: list[_Leaf],
+    leaves: list[Leaf],
     li: int,
     rng: np.random.Generator,
-    bldgs: list[_Bldg],
-    lanes: dict[int, list[_Road]],
+    bldgs: list[Bldg],
+    lanes: dict[int, list[Road]],
 ) -> int:
     """Build one block by its use, some kindergartens among its buildings.
 
@@ -358,7 +356,7 @@ def _build_block(
     int
         Households of the block.
     """
-    b, ln = _leaf_buildings(leaves[li], li, rng, "compound")
+    b, ln = leaf_buildings(leaves[li], li, rng, "compound")
     # kindergartens (配套幼儿园) take a slab of some compounds, a house of the old quarter
     slabs = [x for x in b if x.kind == "slab"]
     if sum(x.households for x in slabs) >= 200 and len(slabs) >= 3 and rng.random() < 0.55:
@@ -400,7 +398,7 @@ def _other_use(x: float, far: bool) -> str:
     return "vacant"
 
 
-def _park_paths(leaf: _Leaf, streets: _Streets) -> list[_Road] | None:
+def _park_paths(leaf: Leaf, streets: _Streets) -> list[Road] | None:
     """Footways of a park: a ring inside its edge and a path from its middle to the street.
 
     Parameters
@@ -412,7 +410,7 @@ def _park_paths(leaf: _Leaf, streets: _Streets) -> list[_Road] | None:
 
     Returns
     -------
-    list of _Road or None
+    list of Road or None
         The ring and the path, or ``None`` when the park is too small or the path would not
         reach a street (the park then keeps the lanes of its build).
     """
@@ -436,7 +434,7 @@ def _park_paths(leaf: _Leaf, streets: _Streets) -> list[_Road] | None:
     path = LineString([bpt, a + v * 0.5])
     if not path.crosses(edge):  # the park keeps no paths
         return None
-    return [_Road(ext, "footway", None, True), _Road(path, "footway", None, True)]
+    return [Road(ext, "footway", None, True), Road(path, "footway", None, True)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,8 +442,8 @@ def _park_paths(leaf: _Leaf, streets: _Streets) -> list[_Road] | None:
 
 
 def _trim_housing(
-    bldgs: list[_Bldg], leaves: list[_Leaf], target: int, community_id: str
-) -> list[_Bldg]:
+    bldgs: list[Bldg], leaves: list[Leaf], target: int, community_id: str
+) -> list[Bldg]:
     """Trim housing to the community target: the last residential blocks go first.
 
     Whole blocks are dropped (and left vacant) while they fit the excess, then single
@@ -464,14 +462,14 @@ def _trim_housing(
 
     Returns
     -------
-    list of _Bldg
+    list of Bldg
         The buildings kept, in their order.
     """
     res_order = sorted(
         {b.leaf for b in bldgs if b.kind in ("slab", "tower", "house")},
         key=lambda i: -leaves[i].order,
     )
-    by_leaf: dict[int, list[_Bldg]] = {}
+    by_leaf: dict[int, list[Bldg]] = {}
     for b in bldgs:
         by_leaf.setdefault(b.leaf, []).append(b)
     excess = sum(b.households for b in bldgs) - target
@@ -506,8 +504,8 @@ def _trim_housing(
 
 
 def _kept_lanes(
-    lanes: dict[int, list[_Road]], leaves: list[_Leaf], live_leaves: set[int]
-) -> list[_Road]:
+    lanes: dict[int, list[Road]], leaves: list[Leaf], live_leaves: set[int]
+) -> list[Road]:
     """Lanes of the blocks that kept buildings, and park paths, in block order.
 
     Parameters
@@ -521,7 +519,7 @@ def _kept_lanes(
 
     Returns
     -------
-    list of _Road
+    list of Road
         The lanes kept.
     """
     return [
@@ -533,7 +531,7 @@ def _kept_lanes(
 
 
 def _compound_ids(
-    bldgs: list[_Bldg], prefix: str, counters: _Counters, rng: np.random.Generator
+    bldgs: list[Bldg], prefix: str, counters: Counters, rng: np.random.Generator
 ) -> dict[str, str]:
     """Number the compounds (小区) in block order, after trimming, and name them.
 
@@ -562,7 +560,7 @@ def _compound_ids(
             counters.compound += 1
             cid = f"{prefix}XQ{counters.compound:03d}"
             comp_of_leaf[b.leaf] = cid
-            compound_names[cid] = _compound_name(rng)
+            compound_names[cid] = compound_name(rng)
         b.compound = comp_of_leaf[b.leaf]
     return compound_names
 
@@ -572,8 +570,8 @@ def _compound_ids(
 
 
 def _facilities(
-    bldgs: list[_Bldg],
-    leaves: list[_Leaf],
+    bldgs: list[Bldg],
+    leaves: list[Leaf],
     special_leaf: dict[str, int],
     compound_names: dict[str, str],
     comm: dict[str, Any],
@@ -611,7 +609,7 @@ def _facilities(
         hosts = [b for b in bldgs if b.leaf == li]
         pt = hosts[0].geometry.centroid if hosts else leaves[li].buildable.representative_point()
         label = cname + ("第二" if cat == "primary_school" and rng.random() < 0.3 else "")
-        add_fac(cat, pt, label + _SPECIAL_NAMES[cat])
+        add_fac(cat, pt, label + SPECIAL_NAMES[cat])
     for b in bldgs:
         if b.kind == "kg":
             if b.compound:
@@ -620,7 +618,7 @@ def _facilities(
                 add_fac(
                     "kindergarten",
                     b.geometry.centroid,
-                    _SURNAMES[int(rng.integers(40))] + "家幼儿园",
+                    SURNAMES[int(rng.integers(40))] + "家幼儿园",
                 )
     mixed = [b for b in bldgs if b.use == "mixed"]
     _service_stations(bldgs, mixed, compound_names, comm["name"], rng, add_fac)
@@ -632,8 +630,8 @@ def _facilities(
 
 
 def _service_stations(
-    bldgs: list[_Bldg],
-    mixed: list[_Bldg],
+    bldgs: list[Bldg],
+    mixed: list[Bldg],
     compound_names: dict[str, str],
     name: str,
     rng: np.random.Generator,
@@ -665,7 +663,7 @@ def _service_stations(
             pool[int(rng.integers(len(pool)))].geometry.centroid,
             name + "党群服务中心",
         )
-    by_comp: dict[str, list[_Bldg]] = {}
+    by_comp: dict[str, list[Bldg]] = {}
     for b in bldgs:
         if b.compound:
             by_comp.setdefault(b.compound, []).append(b)
@@ -676,9 +674,9 @@ def _service_stations(
 
 
 def _hosted_services(
-    bldgs: list[_Bldg],
-    mixed: list[_Bldg],
-    hosts: list[_Bldg],
+    bldgs: list[Bldg],
+    mixed: list[Bldg],
+    hosts: list[Bldg],
     cname: str,
     comm: dict[str, Any],
     rng: np.random.Generator,
@@ -714,18 +712,18 @@ def _hosted_services(
     if "supermarket" in comm["facilities"]:
         com = [b for b in bldgs if b.kind == "commercial"] or hosts
         b = com[int(rng.integers(len(com)))]
-        brand = _SUPERMARKETS[int(rng.integers(len(_SUPERMARKETS)))]
+        brand = SUPERMARKETS[int(rng.integers(len(SUPERMARKETS)))]
         add_fac("supermarket", b.geometry.centroid, f"{brand}({cname}店)")
     for b in mixed:
         if rng.random() < 0.2:
-            brand = _STORE_BRANDS[int(rng.integers(len(_STORE_BRANDS)))]
+            brand = STORE_BRANDS[int(rng.integers(len(STORE_BRANDS)))]
             add_fac("convenience_store", b.geometry.centroid, brand)
     for _ in range(target // 900):
         b = hosts[int(rng.integers(len(hosts)))]
         add_fac(
             "convenience_store",
             b.geometry.centroid,
-            _SURNAMES[int(rng.integers(40))] + "记便民店",
+            SURNAMES[int(rng.integers(40))] + "记便民店",
         )
 
 
@@ -734,11 +732,11 @@ def _hosted_services(
 
 
 def _building_rows(
-    bldgs: list[_Bldg],
-    spec: _TownSpec,
+    bldgs: list[Bldg],
+    spec: TownSpec,
     prefix: str,
     wide: bool,
-    counters: _Counters,
+    counters: Counters,
     community_id: str,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
@@ -857,12 +855,12 @@ _FIVE_MINUTE: tuple[str, ...] = (
 
 
 def _candidate_sites(
-    leaves: list[_Leaf],
+    leaves: list[Leaf],
     live_leaves: set[int],
-    offices: list[_Bldg],
+    offices: list[Bldg],
     prefix: str,
     wide: bool,
-    counters: _Counters,
+    counters: Counters,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
     """Candidate sites: vacant blocks without buildings, and up to two office buildings.
@@ -911,7 +909,7 @@ def _candidate_sites(
 
 
 def _number_facilities(
-    facilities: list[dict[str, Any]], prefix: str, wide: bool, counters: _Counters
+    facilities: list[dict[str, Any]], prefix: str, wide: bool, counters: Counters
 ) -> None:
     """Sort the facilities by category and give them ids, in place.
 

@@ -51,9 +51,9 @@ from gridplan._errors import ConfigError
 from gridplan.io.read import LAYERS
 from gridplan.sample.community import _community
 from gridplan.sample.geometry import WGS84
-from gridplan.sample.layout import _CLASS_RANK, _junctions, _Layout, _layout, _Road
-from gridplan.sample.names import _COMMUNITY_NAMES
-from gridplan.sample.spec import SCALES, _Counters, _province_specs, _town_spec, _TownSpec
+from gridplan.sample.layout import CLASS_RANK, Layout, Road, _layout, junctions
+from gridplan.sample.names import COMMUNITY_NAMES
+from gridplan.sample.spec import SCALES, Counters, TownSpec, province_specs, town_spec
 
 # The internals live in private modules beside this one: _sample_names (name tables),
 # _sample_spec (scales, town specifications, id counters), _sample_geometry (helpers),
@@ -73,7 +73,7 @@ _TABULAR = ("people", "vulnerable")
 # --------------------------------------------------------------------------------------------
 
 
-def _to_wgs84(geoms: list[Any], lay: _Layout) -> np.ndarray:
+def _to_wgs84(geoms: list[Any], lay: Layout) -> np.ndarray:
     arr = np.asarray(geoms, dtype=object)
     if len(arr) == 0:
         return arr
@@ -136,7 +136,7 @@ _SORT = {
 }
 
 
-def _frame(layer: str, records: list[dict[str, Any]], lay: _Layout | None) -> Any:
+def _frame(layer: str, records: list[dict[str, Any]], lay: Layout | None) -> Any:
     cols = _COLUMNS[layer]
     data = {
         c: pd.Series([r.get(c) for r in records], dtype=t if t != "object" else object)
@@ -156,12 +156,12 @@ def _frame(layer: str, records: list[dict[str, Any]], lay: _Layout | None) -> An
 def _iter_batches(scale: str, seed: int, n_communities: int | None) -> Iterator[dict[str, Any]]:
     """Yield one batch of layers per community, then the town's roads and barriers."""
     if scale == "province":
-        specs: Iterator[_TownSpec] = _province_specs(seed, n_communities or 400)
+        specs: Iterator[TownSpec] = province_specs(seed, n_communities or 400)
     else:
-        spec = _town_spec(scale, seed)
+        spec = town_spec(scale, seed)
         if n_communities is not None and n_communities != spec.n_communities:
             frac = n_communities / spec.n_communities
-            spec = _TownSpec(
+            spec = TownSpec(
                 **{
                     **spec.__dict__,
                     "n_communities": n_communities,
@@ -169,7 +169,7 @@ def _iter_batches(scale: str, seed: int, n_communities: int | None) -> Iterator[
                     "width": spec.width * math.sqrt(frac),
                     "height": spec.height * math.sqrt(frac),
                     "community_names": tuple(
-                        _COMMUNITY_NAMES[i % len(_COMMUNITY_NAMES)] for i in range(n_communities)
+                        COMMUNITY_NAMES[i % len(COMMUNITY_NAMES)] for i in range(n_communities)
                     ),
                     "id_width": max(2, len(str(n_communities))),
                 }
@@ -177,8 +177,8 @@ def _iter_batches(scale: str, seed: int, n_communities: int | None) -> Iterator[
         specs = iter([spec])
     for spec in specs:
         lay = _layout(spec, seed)
-        counters = _Counters()
-        roads: list[_Road] = list(lay.roads)
+        counters = Counters()
+        roads: list[Road] = list(lay.roads)
         carry = 0
         for comm in lay.communities:
             comm["target"] += carry  # a community short of land hands its rest to the next
@@ -186,8 +186,8 @@ def _iter_batches(scale: str, seed: int, n_communities: int | None) -> Iterator[
             carry = comm["target"] - int(batch.pop("_households"))
             roads.extend(batch.pop("roads"))
             yield {name: _frame(name, recs, lay) for name, recs in batch.items()}
-        roads = _junctions(roads)
-        roads.sort(key=lambda r: _CLASS_RANK[r.road_class])
+        roads = junctions(roads)
+        roads.sort(key=lambda r: CLASS_RANK[r.road_class])
         road_recs = [
             {
                 "road_class": r.road_class,

@@ -15,7 +15,7 @@ from shapely.geometry import LineString, Polygon
 WGS84 = "EPSG:4326"
 
 
-def _extend(line: LineString, d: float = 0.5) -> LineString:
+def extend(line: LineString, d: float = 0.5) -> LineString:
     """The line lengthened by ``d`` at both ends (so it crosses what it ends on)."""
     c = np.asarray(line.coords)
     if len(c) < 2:
@@ -41,17 +41,17 @@ def _lines(geom: shapely.Geometry) -> list[LineString]:
     return out
 
 
-def _polys(geom: shapely.Geometry) -> list[Polygon]:
+def polys(geom: shapely.Geometry) -> list[Polygon]:
     out = []
     for g in shapely.get_parts(np.asarray([geom])):
         if isinstance(g, Polygon) and not g.is_empty:
             out.append(g)
         elif g.geom_type in ("MultiPolygon", "GeometryCollection"):
-            out.extend(_polys(g))
+            out.extend(polys(g))
     return out
 
 
-def _rotate(geoms: Any, angle_deg: float, cx: float, cy: float) -> Any:
+def rotate(geoms: Any, angle_deg: float, cx: float, cy: float) -> Any:
     """Rotate geometries (scalar or array) counter-clockwise about ``(cx, cy)``."""
     a = math.radians(angle_deg)
     c, s = math.cos(a), math.sin(a)
@@ -82,7 +82,7 @@ def _rects(
     return shapely.polygons(np.stack([x, y], axis=-1))
 
 
-def _frame_angle(poly: Polygon) -> float:
+def frame_angle(poly: Polygon) -> float:
     """Direction of the block's long side, folded into (-45°, 45°] so slabs face south."""
     mrr = np.asarray(poly.minimum_rotated_rectangle.exterior.coords)
     e = np.diff(mrr[:3], axis=0)

@@ -19,12 +19,12 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 from shapely.ops import polygonize, split
 
 from gridplan._errors import ConfigError
-from gridplan.sample.geometry import WGS84, _extend, _lines, _polys
-from gridplan.sample.names import _ARTERIAL_NAMES, _NAME_CHARS, _SURNAMES
-from gridplan.sample.spec import _TownSpec
+from gridplan.sample.geometry import WGS84, _lines, extend, polys
+from gridplan.sample.names import ARTERIAL_NAMES, NAME_CHARS, SURNAMES
+from gridplan.sample.spec import TownSpec
 
 # Half widths of the carriageway plus pavement, metres (buildings keep clear of these).
-_HALF_WIDTH = {
+HALF_WIDTH = {
     "trunk": 20.0,
     "primary": 16.0,
     "secondary": 11.0,
@@ -33,10 +33,10 @@ _HALF_WIDTH = {
     "service": 3.0,
     "footway": 1.5,
 }
-_CLASS_RANK = {c: i for i, c in enumerate(_HALF_WIDTH)}
+CLASS_RANK = {c: i for i, c in enumerate(HALF_WIDTH)}
 
 # Largest block the street subdivision leaves, m² (and the smallest piece it cuts).
-_BLOCK_AREA = {"old": (4200.0, 1300.0), "slab": (36000.0, 11000.0), "tower": (42000.0, 14000.0)}
+BLOCK_AREA = {"old": (4200.0, 1300.0), "slab": (36000.0, 11000.0), "tower": (42000.0, 14000.0)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ _BLOCK_AREA = {"old": (4200.0, 1300.0), "slab": (36000.0, 11000.0), "tower": (42
 
 
 @dataclass
-class _Road:
+class Road:
     geometry: LineString
     road_class: str
     name: str | None = None
@@ -53,12 +53,12 @@ class _Road:
 
 
 @dataclass
-class _Layout:
-    spec: _TownSpec
+class Layout:
+    spec: TownSpec
     crs: CRS
     origin: tuple[float, float]
     rotation: float
-    roads: list[_Road]  # town-level roads (arterials, riverside roads, footbridge)
+    roads: list[Road]  # town-level roads (arterials, riverside roads, footbridge)
     river_line: LineString
     river_zone: Polygon  # no building land: water plus banks up to the riverside roads
     rail_line: LineString | None
@@ -84,18 +84,18 @@ def _wiggly(
     return LineString(np.column_stack([x + nx * off, y + ny * off]))
 
 
-def _layout(spec: _TownSpec, seed: int) -> _Layout:
+def _layout(spec: TownSpec, seed: int) -> Layout:
     rng = np.random.default_rng([seed, 1_000_003, spec.index])
     w2, h2 = spec.width / 2.0, spec.height / 2.0
     frame = box(-w2, -h2, w2, h2)
     ov = 0.5
-    names = list(_ARTERIAL_NAMES)
+    names = list(ARTERIAL_NAMES)
     rng.shuffle(names)
     name_iter = iter(names * 4)
 
     # arterials: straight frame edges (a ring road, the north side a trunk road) and wiggly
     # interior lines at about ``arterial_spacing``
-    roads: list[_Road] = []
+    roads: list[Road] = []
     ncol = max(2, round(spec.width / spec.arterial_spacing))
     nrow = max(1, round(spec.height / spec.arterial_spacing))
     xs = np.linspace(-w2, w2, ncol + 1)
@@ -108,13 +108,13 @@ def _layout(spec: _TownSpec, seed: int) -> _Layout:
         if i in (0, ncol):
             line = LineString([(x, -h2 - ov), (x, h2 + ov)])
         else:
-            line = _extend(_wiggly((x, -h2), (x, h2), rng, 6, 14.0), ov)
+            line = extend(_wiggly((x, -h2), (x, h2), rng, 6, 14.0), ov)
         vertical.append(line)
     for j, y in enumerate(ys):
         if j in (0, nrow):
             line = LineString([(-w2 - ov, y), (w2 + ov, y)])
         else:
-            line = _extend(_wiggly((-w2, y), (w2, y), rng, 7, 14.0), ov)
+            line = extend(_wiggly((-w2, y), (w2, y), rng, 7, 14.0), ov)
         horizontal.append(line)
 
     # the river: a meander from north to south through the western part of the frame
@@ -154,23 +154,23 @@ def _layout(spec: _TownSpec, seed: int) -> _Layout:
         cls = "primary" if i in (0, ncol) or i % 2 == 0 else "secondary"
         nm = next(name_iter)
         for part in _lines(line.difference(cut_zone)):
-            roads.append(_Road(part, cls, nm))
+            roads.append(Road(part, cls, nm))
     for j, line in enumerate(horizontal):
         cls = "trunk" if j == nrow else ("primary" if j == 0 or j % 2 == 1 else "secondary")
         nm = spec.trunk_name if j == nrow else next(name_iter)
         parts = [line] if j in bridged else _lines(line.difference(cut_zone))
         for part in parts:
-            roads.append(_Road(part, cls, nm, False if cls == "trunk" else None))
+            roads.append(Road(part, cls, nm, False if cls == "trunk" else None))
     # riverside roads (滨河路) along both banks, and one footbridge between two bridges
     big = box(-w2 - ov, -h2 - ov, w2 + ov, h2 + ov)
     for k, part in enumerate(_lines(river_zone.exterior.intersection(big))):
         if part.length > 50.0:
-            roads.append(_Road(part, "tertiary", "滨河东路" if k % 2 else "滨河西路"))
+            roads.append(Road(part, "tertiary", "滨河东路" if k % 2 else "滨河西路"))
     yb = float(rng.uniform(-0.3, 0.3) * spec.height)
     xc = float(np.interp(yb, yy, xx))
     probe = LineString([(xc - 3 * bank, yb), (xc + 3 * bank, yb)])
     for part in _lines(probe.intersection(river_zone.buffer(ov))):
-        roads.append(_Road(part, "footway", "风雨桥", True))
+        roads.append(Road(part, "footway", "风雨桥", True))
 
     # atoms: the frame cut by arterials, the river and the rail; then merged into communities
     cutters = [*vertical, *horizontal, river_line]
@@ -216,7 +216,7 @@ def _layout(spec: _TownSpec, seed: int) -> _Layout:
     crs = CRS.from_epsg(32600 + int((spec.lon + 180.0) // 6.0) + 1)
     to_utm = Transformer.from_crs(WGS84, crs, always_xy=True)
     e0, n0 = to_utm.transform(spec.lon, spec.lat)
-    return _Layout(
+    return Layout(
         spec=spec,
         crs=crs,
         origin=(float(e0), float(n0)),
@@ -325,7 +325,7 @@ def _allocate_facilities(comms: list[dict[str, Any]], rng: np.random.Generator) 
 
 
 @dataclass
-class _Leaf:
+class Leaf:
     poly: Polygon  # the block up to the street centre lines
     buildable: Polygon  # the block less road reserves and setbacks
     zone: str  # old / slab / tower
@@ -334,7 +334,7 @@ class _Leaf:
     order: int = -1
 
 
-def _zone(spec: _TownSpec, centre: Point, p: Point, rng: np.random.Generator) -> tuple[str, float]:
+def _zone(spec: TownSpec, centre: Point, p: Point, rng: np.random.Generator) -> tuple[str, float]:
     d = p.distance(centre) * rng.uniform(0.88, 1.12)
     if d < spec.old_radius:
         return "old", d
@@ -343,14 +343,14 @@ def _zone(spec: _TownSpec, centre: Point, p: Point, rng: np.random.Generator) ->
     return ("tower" if rng.random() < 0.45 else "slab"), d
 
 
-def _bsp(
+def bsp(
     poly: Polygon,
     sizes: tuple[float, float],
     centre: Point,
     old_radius: float,
     rng: np.random.Generator,
     leaves: list[Polygon],
-    chords: list[_Road],
+    chords: list[Road],
     names: Iterator[str],
 ) -> None:
     """Split ``poly`` by streets across its long side until its pieces are blocks.
@@ -363,7 +363,7 @@ def _bsp(
     while stack:
         p = stack.pop()
         old = p.distance(centre) < old_radius
-        max_area, min_area = _BLOCK_AREA["old"] if old else sizes
+        max_area, min_area = BLOCK_AREA["old"] if old else sizes
         if p.area <= max_area:
             leaves.append(p)
             continue
@@ -384,7 +384,7 @@ def _bsp(
         )
         reach = length + float(np.hypot(*short_v))
         cut = LineString([at - u * reach, at + u * reach])
-        pieces = _polys(split(p, cut))
+        pieces = polys(split(p, cut))
         if len(pieces) < 2 or min(q.area for q in pieces) < min_area:
             leaves.append(p)
             continue
@@ -403,7 +403,7 @@ def _bsp(
             nm: str | None = None
             if cls in ("secondary", "tertiary") or (cls == "residential" and rng.random() < 0.6):
                 nm = next(names)
-            chords.append(_Road(_extend(chord), cls, nm, True if cls == "footway" else None))
+            chords.append(Road(extend(chord), cls, nm, True if cls == "footway" else None))
         stack.extend(
             sorted(
                 pieces, key=lambda q: (round(q.centroid.x, 3), round(q.centroid.y, 3)), reverse=True
@@ -411,8 +411,8 @@ def _bsp(
         )
 
 
-def _street_names(rng: np.random.Generator) -> Iterator[str]:
-    chars = list(_NAME_CHARS)
+def street_names(rng: np.random.Generator) -> Iterator[str]:
+    chars = list(NAME_CHARS)
     while True:
         a, b = rng.choice(len(chars), size=2, replace=False)
         r = rng.random()
@@ -421,7 +421,7 @@ def _street_names(rng: np.random.Generator) -> Iterator[str]:
         elif r < 0.7:
             yield chars[a] + chars[b] + "街"
         elif r < 0.85:
-            yield _SURNAMES[int(rng.integers(30))] + "家巷"
+            yield SURNAMES[int(rng.integers(30))] + "家巷"
         else:
             yield chars[a] + chars[b] + "巷"
 
@@ -431,7 +431,7 @@ def _street_names(rng: np.random.Generator) -> Iterator[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _junctions(roads: list[_Road]) -> list[_Road]:
+def junctions(roads: list[Road]) -> list[Road]:
     """Insert every crossing as a vertex shared by both ways; drop < 2 m overshoots."""
     geoms = np.array([r.geometry for r in roads], dtype=object)
     tree = shapely.STRtree(geoms)
@@ -488,6 +488,6 @@ def _junctions(roads: list[_Road]) -> list[_Road]:
                 hi = int(jidx[-1])
         kept = allp[lo : hi + 1]
         if len(kept) >= 2:
-            out.append(_Road(LineString(kept), r.road_class, r.name, r.walkable))
+            out.append(Road(LineString(kept), r.road_class, r.name, r.walkable))
     # a stub that only reached its street is trimmed; isolated stubs under 2 m go
     return [r for r in out if r.geometry.length >= 2.0]

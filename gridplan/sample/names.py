@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-_SURNAMES = tuple(
+SURNAMES = tuple(
     dict.fromkeys(
         "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶"
         "程苏魏吕丁任沈姚卢韦覃莫蒙龙石谭廖贺陆"
     )
 )
-_GIVEN = tuple(
+GIVEN = tuple(
     dict.fromkeys(
         "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉萍建国志海燕红梅文斌晓东春德凤金花"
         "珍莉琳鹏飞辉俊峰宇浩欣怡涵轩婷佳琪远成林云秀荣昌福寿庆永忠"
     )
 )
-_ARTERIAL_NAMES = (
+ARTERIAL_NAMES = (
     "中华路",
     "黄果树大街",
     "塔山路",
@@ -52,8 +52,8 @@ _ARTERIAL_NAMES = (
     "健康路",
     "育才路",
 )
-_NAME_CHARS = "安康平顺兴福和乐景文宁泰瑞祥丰荣华锦翠秀青云桂枫松竹梅兰菊荷"
-_COMMUNITY_NAMES = (
+NAME_CHARS = "安康平顺兴福和乐景文宁泰瑞祥丰荣华锦翠秀青云桂枫松竹梅兰菊荷"
+COMMUNITY_NAMES = (
     "东关社区",
     "西街社区",
     "南门社区",
@@ -79,14 +79,14 @@ _COMMUNITY_NAMES = (
     "太平社区",
     "富民社区",
 )
-_PLACE_A = "东西南北新老上下大小中前后"
-_PLACE_B = "关街门桥河山城坪塘湾坡寨井园"
-_COMPOUND_A = "金银阳光锦绣华府翠湖山水幸福康乐盛世名都滨江龙城东方新天地"
-_COMPOUND_SUFFIX = ("小区", "花园", "苑", "家园", "雅居", "新村", "公馆", "名城")
-_STORE_BRANDS = ("美宜佳", "红旗连锁", "见福便利店", "易捷便利店", "百佳惠", "邻里便利店")
-_SUPERMARKETS = ("合力超市", "北京华联", "永辉超市", "星力超市", "生鲜超市")
-_RIVERS = ("清水江", "南明河", "都柳江", "三岔河", "北盘江", "赤水河", "舞阳河", "乌江")
-_PHONE_PREFIXES = (
+PLACE_A = "东西南北新老上下大小中前后"
+PLACE_B = "关街门桥河山城坪塘湾坡寨井园"
+COMPOUND_A = "金银阳光锦绣华府翠湖山水幸福康乐盛世名都滨江龙城东方新天地"
+COMPOUND_SUFFIX = ("小区", "花园", "苑", "家园", "雅居", "新村", "公馆", "名城")
+STORE_BRANDS = ("美宜佳", "红旗连锁", "见福便利店", "易捷便利店", "百佳惠", "邻里便利店")
+SUPERMARKETS = ("合力超市", "北京华联", "永辉超市", "星力超市", "生鲜超市")
+RIVERS = ("清水江", "南明河", "都柳江", "三岔河", "北盘江", "赤水河", "舞阳河", "乌江")
+PHONE_PREFIXES = (
     "130",
     "131",
     "132",
@@ -107,5 +107,5 @@ _PHONE_PREFIXES = (
     "188",
     "189",
 )
-_PHONE_WEIGHTS = np.array([3.0] * 10 + [1.0] * 9)
-_SKILLS = ("elderly_care", "medical", "legal", "tutoring", "mediation")
+PHONE_WEIGHTS = np.array([3.0] * 10 + [1.0] * 9)
+SKILLS = ("elderly_care", "medical", "legal", "tutoring", "mediation")

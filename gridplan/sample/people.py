@@ -10,18 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from gridplan.sample.names import _GIVEN, _PHONE_PREFIXES, _PHONE_WEIGHTS, _SKILLS, _SURNAMES
-from gridplan.sample.spec import _Counters
+from gridplan.sample.names import GIVEN, PHONE_PREFIXES, PHONE_WEIGHTS, SKILLS, SURNAMES
+from gridplan.sample.spec import Counters
 
-_SURNAME_P = 1.0 / (np.arange(len(_SURNAMES)) + 6.0)
+_SURNAME_P = 1.0 / (np.arange(len(SURNAMES)) + 6.0)
 _SURNAME_P = _SURNAME_P / _SURNAME_P.sum()  # common surnames first (a Zipf-like spread)
-_PHONE_P = _PHONE_WEIGHTS / _PHONE_WEIGHTS.sum()
+_PHONE_P = PHONE_WEIGHTS / PHONE_WEIGHTS.sum()
 
 
 def _person_name(rng: np.random.Generator) -> str:
-    s = _SURNAMES[int(rng.choice(len(_SURNAMES), p=_SURNAME_P))]
+    s = SURNAMES[int(rng.choice(len(SURNAMES), p=_SURNAME_P))]
     n = 1 if rng.random() < 0.35 else 2
-    return s + "".join(_GIVEN[int(i)] for i in rng.integers(len(_GIVEN), size=n))
+    return s + "".join(GIVEN[int(i)] for i in rng.integers(len(GIVEN), size=n))
 
 
 def _people(
@@ -29,7 +29,7 @@ def _people(
     rng: np.random.Generator,
     prefix: str,
     wide: bool,
-    counters: _Counters,
+    counters: Counters,
     comm: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """The roster: cadres, grid workers, grid-head candidates, unit-head candidates, volunteers."""
@@ -44,7 +44,7 @@ def _people(
 
     def phone() -> str:
         while True:
-            p = str(_PHONE_PREFIXES[int(rng.choice(len(_PHONE_PREFIXES), p=_PHONE_P))])
+            p = str(PHONE_PREFIXES[int(rng.choice(len(PHONE_PREFIXES), p=_PHONE_P))])
             p += "".join(str(int(d)) for d in rng.integers(0, 10, size=8))
             if p not in phones:
                 phones.add(p)
@@ -80,7 +80,7 @@ def _people(
         k = int(rng.integers(0, k_max + 1))
         if k == 0:
             return None
-        return ";".join(sorted(rng.choice(_SKILLS, size=k, replace=False).tolist()))
+        return ";".join(sorted(rng.choice(SKILLS, size=k, replace=False).tolist()))
 
     grids = max(1, math.ceil(total / 400))
     n_cadres = 5 + total // 1500
@@ -142,7 +142,7 @@ def _people(
             "volunteer",
             0.45,
             False,
-            skill_list(2) or str(rng.choice(_SKILLS)),
+            skill_list(2) or str(rng.choice(SKILLS)),
             int(rng.choice([10, 20, 30])) if rng.random() < 0.3 else None,
         )
     return people

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridplan._errors import ConfigError
-from gridplan.sample.names import _COMMUNITY_NAMES, _PLACE_A, _PLACE_B, _RIVERS
+from gridplan.sample.names import COMMUNITY_NAMES, PLACE_A, PLACE_B, RIVERS
 
 #: Sample scales understood by :func:`gridplan.sample.generate_sample` and ``write_sample``.
 SCALES: tuple[str, ...] = ("town", "city", "province")
@@ -24,7 +24,7 @@ SCALES: tuple[str, ...] = ("town", "city", "province")
 
 
 @dataclass(frozen=True)
-class _TownSpec:
+class TownSpec:
     """One town (a frame of arterials holding ``n_communities`` communities)."""
 
     index: int  # town number (0 for town and city scales)
@@ -50,9 +50,9 @@ class _TownSpec:
     rail_name: str = "沪昆铁路"
 
 
-def _town_spec(scale: str, seed: int) -> _TownSpec:
+def town_spec(scale: str, seed: int) -> TownSpec:
     if scale == "town":
-        return _TownSpec(
+        return TownSpec(
             index=0,
             lat=26.2456,
             lon=105.9322,
@@ -71,10 +71,10 @@ def _town_spec(scale: str, seed: int) -> _TownSpec:
             bridges=2,
             prefixed_ids=False,
             id_width=2,
-            community_names=_COMMUNITY_NAMES[:3],
+            community_names=COMMUNITY_NAMES[:3],
         )
     if scale == "city":
-        return _TownSpec(
+        return TownSpec(
             index=0,
             lat=22.9180,
             lon=110.9930,
@@ -93,7 +93,7 @@ def _town_spec(scale: str, seed: int) -> _TownSpec:
             bridges=4,
             prefixed_ids=True,
             id_width=2,
-            community_names=_COMMUNITY_NAMES[:19],
+            community_names=COMMUNITY_NAMES[:19],
             trunk_name="国道G324",
             rail_name="洛湛铁路",
         )
@@ -101,11 +101,11 @@ def _town_spec(scale: str, seed: int) -> _TownSpec:
     raise ConfigError(msg)
 
 
-def _province_specs(seed: int, n_communities: int) -> Iterator[_TownSpec]:
+def province_specs(seed: int, n_communities: int) -> Iterator[TownSpec]:
     """Towns of 6–16 communities spread over Guizhou until ``n_communities`` are placed."""
     rng = np.random.default_rng([seed, 424242])
     width = max(3, len(str(n_communities)))
-    names = [a + b + "社区" for b in _PLACE_B for a in _PLACE_A]
+    names = [a + b + "社区" for b in PLACE_B for a in PLACE_A]
     order = rng.permutation(len(names))
     done = 0
     t = 0
@@ -124,7 +124,7 @@ def _province_specs(seed: int, n_communities: int) -> Iterator[_TownSpec]:
                 f"{n}{(done + i) // len(names) + 1}" if done + i >= len(names) else n
                 for i, n in enumerate(cnames)
             )
-        yield _TownSpec(
+        yield TownSpec(
             index=t,
             lat=lat,
             lon=lon,
@@ -139,7 +139,7 @@ def _province_specs(seed: int, n_communities: int) -> Iterator[_TownSpec]:
             slab_radius=float(rng.uniform(900, 1500)),
             rail=bool(rng.random() < 0.3),
             river_half_width=float(rng.uniform(12.0, 35.0)),
-            river_name=_RIVERS[int(rng.integers(len(_RIVERS)))],
+            river_name=RIVERS[int(rng.integers(len(RIVERS)))],
             bridges=int(rng.integers(2, 4)),
             prefixed_ids=True,
             id_width=width,
@@ -157,7 +157,7 @@ def _province_specs(seed: int, n_communities: int) -> Iterator[_TownSpec]:
 
 
 @dataclass
-class _Counters:
+class Counters:
     """Running id numbers (global for the town scale, per community otherwise)."""
 
     building: int = 0

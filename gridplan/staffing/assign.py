@@ -72,22 +72,22 @@ from gridplan.staffing.bounds import (
     check_matching_posts,
     worker_bound,
 )
-from gridplan.staffing.common import _PERMILLE, _summarise
+from gridplan.staffing.common import _PERMILLE, summarise
 from gridplan.staffing.context import (
-    _GRID_ROLES,
-    _TIER,
+    GRID_ROLES,
+    TIER,
     Ctx,
     DistanceFn,
-    _as_bool,
-    _as_distance_fn,
     _entrance,
     _grid_neighbours,
-    _grid_targets,
     _m,
-    _opt_num,
-    _people_table,
-    _require,
-    _split,
+    as_bool,
+    as_distance_fn,
+    grid_targets,
+    opt_num,
+    people_table,
+    require,
+    split,
 )
 from gridplan.staffing.flows import solve_matching, solve_part_time, solve_volunteers
 from gridplan.staffing.full_time import solve_full_time
@@ -214,13 +214,13 @@ def assign_staff(
         max_worker_distance_m = st.max_worker_distance_m
     if volunteer_capacity_households is None:
         volunteer_capacity_households = st.volunteer_capacity_households
-    _require(people, "people", ("person_id", "building_id"))
-    _require(grids, "grids", ("grid_id", "households", "geometry"))
-    _require(buildings, "buildings", ("building_id", "grid_id", "households", "geometry"))
-    _require(units, "units", ("unit_id", "grid_id", "households"))
-    _require(unit_members, "unit_members", ("unit_id", "building_id"))
+    require(people, "people", ("person_id", "building_id"))
+    require(grids, "grids", ("grid_id", "households", "geometry"))
+    require(buildings, "buildings", ("building_id", "grid_id", "households", "geometry"))
+    require(units, "units", ("unit_id", "grid_id", "households"))
+    require(unit_members, "unit_members", ("unit_id", "building_id"))
     if vulnerable is not None:
-        _require(vulnerable, "vulnerable", ("building_id", "households"))
+        require(vulnerable, "vulnerable", ("building_id", "households"))
     if grids.crs is not None and grids.crs.is_geographic:
         msg = "grids: geometry is in degrees; staffing needs a prepared (metric) dataset"
         raise DataError(msg)
@@ -231,12 +231,12 @@ def assign_staff(
     bld = bld.drop_duplicates("building_id").set_index("building_id")
     bld["grid_id"] = bld["grid_id"].astype(str)
     flags: list[str] = []
-    p = _people_table(people, bld, grid_index, flags)
+    p = people_table(people, bld, grid_index, flags)
     n = len(p)
     centres = shapely.centroid(np.asarray(bld.loc[p["building_id"], "geometry"].values))
     xy = shapely.get_coordinates(centres) if n else np.zeros((0, 2))
     geom = np.asarray(g.geometry.values)
-    rep = _grid_targets(g, bld)
+    rep = grid_targets(g, bld)
     entrance = (
         np.array([_entrance(v) for v in p["entrance"]], dtype=object)
         if "entrance" in p
@@ -249,18 +249,18 @@ def assign_staff(
         home=p["building_id"].to_numpy(dtype=object),
         home_grid=p["_grid"].to_numpy(dtype=np.int64),
         xy=xy,
-        party=_as_bool(p["party_member"]) if "party_member" in p else np.zeros(n, bool),
-        roles=[_split(v) for v in p.get("roles", pd.Series([None] * n))],
-        full_time=_as_bool(p["full_time"]) if "full_time" in p else np.zeros(n, bool),
-        skills=[_split(v) for v in p.get("skills", pd.Series([None] * n))],
-        capacity=_opt_num(p.get("capacity_households"), n),
+        party=as_bool(p["party_member"]) if "party_member" in p else np.zeros(n, bool),
+        roles=[split(v) for v in p.get("roles", pd.Series([None] * n))],
+        full_time=as_bool(p["full_time"]) if "full_time" in p else np.zeros(n, bool),
+        skills=[split(v) for v in p.get("skills", pd.Series([None] * n))],
+        capacity=opt_num(p.get("capacity_households"), n),
         entrance=entrance,
-        floor=_opt_num(p.get("floor"), n),
+        floor=opt_num(p.get("floor"), n),
         grid_ids=g["grid_id"].to_numpy(dtype=object),
         grid_geom=geom,
         grid_rep=rep,
         grid_hh=pd.to_numeric(g["households"]).fillna(0).to_numpy(dtype=np.int64),
-        distance_fn=_as_distance_fn(
+        distance_fn=as_distance_fn(
             network,
             cfg,
             max(st.max_head_distance_m, st.max_volunteer_distance_m, max_worker_distance_m),
@@ -297,7 +297,7 @@ def _tier_resident(ctx: Ctx, i: int, *, doubling: bool, ignore_held: bool = Fals
     if i in ctx.held and not multi and not ignore_held:
         return 3 if doubling else None
     if "unit_head" in roles:
-        return 4 if roles & _GRID_ROLES else 0
+        return 4 if roles & GRID_ROLES else 0
     if roles:
         return 5 if multi else None
     return 1 if ctx.party[i] else 2
@@ -327,8 +327,8 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.Da
         if ("entrance" in mem)
         else np.full(len(mem), None, dtype=object)
     )
-    f0 = _opt_num(mem.get("floor_from"), len(mem))
-    f1 = _opt_num(mem.get("floor_to"), len(mem))
+    f0 = opt_num(mem.get("floor_from"), len(mem))
+    f1 = opt_num(mem.get("floor_to"), len(mem))
     ok = np.ones(len(rk), dtype=bool)
     if len(rk):
         pe, ue = ctx.entrance[pi], ent[rk]
@@ -373,7 +373,7 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.Da
         valid = ~shapely.is_missing(ugeom[pt]) & ~shapely.is_empty(ugeom[pt])
         dist[valid] = shapely.distance(homes[valid], ugeom[pt][valid])
         central[valid] = shapely.distance(homes[valid], shapely.centroid(ugeom[pt][valid]))
-    cost = tiers[pp] * _TIER + np.round(central).astype(np.int64)
+    cost = tiers[pp] * TIER + np.round(central).astype(np.int64)
     match, info = solve_matching(
         "unit_heads",
         len(uid),
@@ -802,7 +802,7 @@ def _grid_workers(
         distance_limit=limit,
     )
     n_covered = len({t for _, t in full_out} | {t for _, t in part_out})
-    info = _summarise(
+    info = summarise(
         "grid_workers", "cp_sat+min_cost_flow", stages + part_stages, len(ctx.grid_ids), n_covered
     )
     ctx.record("grid_workers", info)

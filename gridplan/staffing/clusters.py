@@ -37,7 +37,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from gridplan.staffing.common import _PERMILLE, _gap, _s, _ws
+from gridplan.staffing.common import _PERMILLE, _gap, _s, ws
 
 __all__ = ["MAX_CLUSTERS", "Clusters", "enumerate_clusters", "solve_clusters"]
 
@@ -172,7 +172,7 @@ def _build(
         else:
             model.add_at_most_one(vs)
     if not spec.exact and spec.cover_min > 0:
-        model.add(_ws(y.values(), [cl.weight[c] for c in y]) >= spec.cover_min)
+        model.add(ws(y.values(), [cl.weight[c] for c in y]) >= spec.cover_min)
     if spec.min_party_share > 0:
         share = round(spec.min_party_share * _PERMILLE)
         n_used = _s(v for c, v in y.items() if spec.new(int(cl.worker[c])))
@@ -346,7 +346,7 @@ def solve_clusters(
         built = _build(cl, everything, spec)
         assert built is not None  # nothing must be covered yet
         model, y = built
-        model.maximize(_ws(y.values(), [cl.weight[c] for c in y]))
+        model.maximize(ws(y.values(), [cl.weight[c] for c in y]))
         status, sol, obj, bound, el = _solve(model, y, best, left() / 3, seed)
         stages.append(_stage(_COVER_GOAL, status, el, obj, bound))
         if sol is None or obj is None:
@@ -428,7 +428,7 @@ def solve_clusters(
     built = _build(cl, cl.load <= heaviest, spec)
     assert built is not None  # ``best`` is a solution of it
     model, y = built
-    model.minimize(_ws(y.values(), [cl.dist[c] for c in y]))
+    model.minimize(ws(y.values(), [cl.dist[c] for c in y]))
     status, sol, obj, bound, el = _solve(model, y, best, left(), seed)
     if sol is not None:
         best = sol

@@ -43,7 +43,7 @@ def _s(terms: Any) -> Any:
     return cp_model.LinearExpr.sum(list(terms))
 
 
-def _ws(terms: Any, coefs: Any) -> Any:
+def ws(terms: Any, coefs: Any) -> Any:
     return cp_model.LinearExpr.weighted_sum(list(terms), [int(c) for c in coefs])
 
 
@@ -64,7 +64,7 @@ def _cp_params(solver: cp_model.CpSolver, time_limit: float, seed: int) -> None:
     solver.parameters.symmetry_level = 0
 
 
-def _lex_solve(
+def lex_solve(
     model: cp_model.CpModel,
     goals: list[tuple[str, Any, bool]],
     variables: list[cp_model.IntVar],
@@ -115,7 +115,7 @@ def _lex_solve(
     return values, stages
 
 
-def _summarise(
+def summarise(
     problem: str,
     solver: str,
     stages: list[dict[str, Any]],

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 #: ``distance_fn(origins_xy, targets_xy)`` -> ``(n_origins, n_targets)`` metres (inf: no path).
 DistanceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-_GRID_ROLES = frozenset({"grid_head", "grid_worker"})
-_TIER = 100_000  # cost step between preference tiers (larger than any distance in metres)
+GRID_ROLES = frozenset({"grid_head", "grid_worker"})
+TIER = 100_000  # cost step between preference tiers (larger than any distance in metres)
 _ROLE_WORDS = {
     "grid_head": "grid head",
     "grid_worker_full": "full-time grid worker",
@@ -45,7 +45,7 @@ def _m(value: float) -> str:
     return f"{value:,.0f}".replace(",", " ")
 
 
-def _require(df: pd.DataFrame | None, layer: str, cols: tuple[str, ...]) -> None:
+def require(df: pd.DataFrame | None, layer: str, cols: tuple[str, ...]) -> None:
     if df is None:
         msg = f"assign_staff: the {layer} layer is missing; run the stage that makes it first"
         raise DataError(msg)
@@ -58,13 +58,13 @@ def _require(df: pd.DataFrame | None, layer: str, cols: tuple[str, ...]) -> None
         raise DataError(msg)
 
 
-def _split(value: Any) -> frozenset[str]:
+def split(value: Any) -> frozenset[str]:
     if not isinstance(value, str):
         return frozenset()
     return frozenset(s.strip().lower() for s in value.split(";") if s.strip())
 
 
-def _as_bool(series: pd.Series) -> np.ndarray:
+def as_bool(series: pd.Series) -> np.ndarray:
     def one(v: Any) -> bool:
         if isinstance(v, str):
             return v.strip().lower() in {"1", "true", "yes", "y", "t", "是"}
@@ -85,13 +85,13 @@ def _entrance(value: Any) -> str | None:
     return text or None
 
 
-def _opt_num(series: pd.Series | None, n: int) -> np.ndarray:
+def opt_num(series: pd.Series | None, n: int) -> np.ndarray:
     if series is None:
         return np.full(n, np.nan)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _as_distance_fn(
+def as_distance_fn(
     network: DistanceFn | WalkNetwork | None, cfg: Config, limit: float
 ) -> DistanceFn | None:
     if network is None:
@@ -240,7 +240,7 @@ class Ctx:
             )
 
 
-def _grid_targets(g: gpd.GeoDataFrame, bld: pd.DataFrame) -> np.ndarray:
+def grid_targets(g: gpd.GeoDataFrame, bld: pd.DataFrame) -> np.ndarray:
     """The point a walk to a grid ends at: its building nearest the grid's inner point.
 
     A building lies by a street, where an inner point of the polygon may not (a park, a
@@ -259,7 +259,7 @@ def _grid_targets(g: gpd.GeoDataFrame, bld: pd.DataFrame) -> np.ndarray:
     return rep
 
 
-def _people_table(
+def people_table(
     people: pd.DataFrame, bld: pd.DataFrame, grid_index: dict[str, int], flags: list[str]
 ) -> pd.DataFrame:
     p = people.copy()

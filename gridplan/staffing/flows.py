@@ -15,7 +15,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
-from gridplan.staffing.common import _PERMILLE, SolveInfo, _lex_solve, _s, _summarise, _ws
+from gridplan.staffing.common import _PERMILLE, SolveInfo, _s, lex_solve, summarise, ws
 
 __all__ = ["solve_matching", "solve_part_time", "solve_volunteers"]
 
@@ -68,7 +68,7 @@ def solve_matching(
     pair_cost = np.asarray(pair_cost, dtype=np.int64)
     match = np.full(n_targets, -1, dtype=np.int64)
     if n_targets == 0 or len(pair_target) == 0:
-        info = _summarise(
+        info = summarise(
             problem,
             "min_cost_flow",
             [
@@ -137,7 +137,7 @@ def solve_matching(
                 match,
                 stages,
             )
-    return match, _summarise(problem, "min_cost_flow", stages, n_targets, len(chosen))
+    return match, summarise(problem, "min_cost_flow", stages, n_targets, len(chosen))
 
 
 def _matching_with_share(
@@ -168,8 +168,8 @@ def _matching_with_share(
     party = person_party[pair_person].astype(bool)
     filled = _s(x)
     model.add(_PERMILLE * _s(x[i] for i in np.flatnonzero(party)) >= share * filled)
-    cost = _ws(x, pair_cost.tolist())
-    values, stages = _lex_solve(
+    cost = ws(x, pair_cost.tolist())
+    values, stages = lex_solve(
         model,
         [("filled targets", filled, True), ("total cost", cost, False)],
         x,
@@ -182,7 +182,7 @@ def _matching_with_share(
         match[pair_target[chosen]] = pair_person[chosen]
     stages = [{**flow_stages[0], "goal": "without party share (flow)"}, *stages]
     n_filled = int((match >= 0).sum())
-    info = _summarise(problem, "cp_sat", stages[1:], n_targets, n_filled)
+    info = summarise(problem, "cp_sat", stages[1:], n_targets, n_filled)
     info.stages = stages
     return match, info
 
@@ -433,4 +433,4 @@ def solve_volunteers(
             "gap": 0.0,
         }
     ]
-    return sorted(out), _summarise("volunteers", "min_cost_flow", stages, n_targets, n_filled)
+    return sorted(out), summarise("volunteers", "min_cost_flow", stages, n_targets, n_filled)

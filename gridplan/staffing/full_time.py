@@ -23,7 +23,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from gridplan.staffing.clusters import MAX_CLUSTERS, enumerate_clusters, solve_clusters
-from gridplan.staffing.common import _PERMILLE, SolveInfo, _lex_solve, _s, _ws
+from gridplan.staffing.common import _PERMILLE, SolveInfo, _s, lex_solve, ws
 from gridplan.staffing.flows import solve_matching
 
 __all__ = ["solve_full_time"]
@@ -298,7 +298,7 @@ def _full_time_cpsat(
             model.add_implication(base[g], f[i])
             anchors = [base[b] for b in [g, *grid_neighbours[g]] if b in base]
             model.add(f[i] <= _s(anchors))
-        model.add(_ws([f[i] for i in idx], [hh[int(fg[i])] for i in idx]) <= cap)
+        model.add(ws([f[i] for i in idx], [hh[int(fg[i])] for i in idx]) <= cap)
         used.append((w, _s(base.values())))  # a worker with any grid has exactly one base
     for idx in by_grid.values():
         model.add_at_most_one(f[i] for i in idx)
@@ -311,17 +311,17 @@ def _full_time_cpsat(
     load = model.new_int_var(0, _PERMILLE, "max_load_permille")
     for w, idx in by_worker.items():
         cap = max(int(capacity[w]), 1)
-        model.add(_ws([f[i] for i in idx], [_PERMILLE * hh[int(fg[i])] for i in idx]) <= cap * load)
+        model.add(ws([f[i] for i in idx], [_PERMILLE * hh[int(fg[i])] for i in idx]) <= cap * load)
     if hint is not None:
         for i, key in enumerate(zip(fw.tolist(), fg.tolist(), strict=True)):
             model.add_hint(f[i], int(key in hint))
         for key, var in base_by.items():
             model.add_hint(var, int(key in hint))
-    cover = _ws(f, weight.tolist())
+    cover = ws(f, weight.tolist())
     goals = [
         ("households with a full-time worker (unreachable grids first)", cover, True),
         ("heaviest full-time load (permille of capacity)", load, False),
-        ("total full-time distance (m)", _ws(f, fd.tolist()), False),
+        ("total full-time distance (m)", ws(f, fd.tolist()), False),
     ]
     first: list[dict[str, Any]] = []
     if known_cover is not None:  # the flow already covers every grid a worker can reach
@@ -346,7 +346,7 @@ def _full_time_cpsat(
                 "gap": 0.0,
             }
         ]
-    values, stages = _lex_solve(model, goals, [*f, *extra, load], time_limit=time_limit, seed=seed)
+    values, stages = lex_solve(model, goals, [*f, *extra, load], time_limit=time_limit, seed=seed)
     stages = first + stages
     if values is None:
         return None, stages

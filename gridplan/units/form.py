@@ -68,12 +68,12 @@ from gridplan.settings import DEFAULT, Config
 from gridplan.units.group import (
     _components,
     _crossing,
-    _delaunay_edges,
-    _fix_leftovers,
-    _grow,
-    _improve,
+    delaunay_edges,
+    fix_leftovers,
+    grow,
+    improve,
 )
-from gridplan.units.split import Member, _Split, _split_building
+from gridplan.units.split import Member, _Split, split_building
 
 if TYPE_CHECKING:
     from pyproj import CRS
@@ -175,12 +175,12 @@ def _plan_grid(
         adj, comps = _piece_graph(pieces, xy, w, roads, lo)
         pool_units: list[list[int]] = []
         for comp in comps:
-            pool_units.extend(_grow(comp, w, xy, adj, lo, hi, target))
-        pool_units = _improve(pool_units, w, xy, adj, lo, hi, target, deadline)
+            pool_units.extend(grow(comp, w, xy, adj, lo, hi, target))
+        pool_units = improve(pool_units, w, xy, adj, lo, hi, target, deadline)
         _add_pool_units(pool_units, pieces, xy, w, units, unit_xy, lo, hi)
     floors_of = dict(zip(frame["building_id"], frame["_floors"], strict=True))
     pos = dict(zip(frame["building_id"], zip(frame["_x"], frame["_y"], strict=True), strict=True))
-    units = _fix_leftovers(units, unit_xy, floors_of, pos, lo, hi, target)
+    units = fix_leftovers(units, unit_xy, floors_of, pos, lo, hi, target)
     return units, no_entr, no_floor
 
 
@@ -233,7 +233,7 @@ def _split_large(
             no_entr.append(bid)
         if floors is None:
             no_floor.append(bid)
-        split = _split_building(bid, h, floors, entrances, lo, hi, target)
+        split = split_building(bid, h, floors, entrances, lo, hi, target)
         if eoff:  # a part of a building split over grids: its entrances continue the count
             split = _Split(
                 [[_shift(m, int(eoff)) for m in u] for u in split.units],
@@ -279,7 +279,7 @@ def _piece_graph(
         The connected parts of ``adj``.
     """
     n = len(pieces)
-    edges = _delaunay_edges(xy)
+    edges = delaunay_edges(xy)
     cross = _crossing(edges, xy, roads)
     # a compound (小区) wall is crossed as reluctantly as a street
     comps_of = np.array([p.compound for p in pieces], dtype=object)

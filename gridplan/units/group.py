@@ -24,7 +24,7 @@ _NEAR_UNITS = 6  # nearest units a leftover may take a member from
 # small buildings: adjacency graph and growth
 
 
-def _delaunay_edges(xy: np.ndarray) -> np.ndarray:
+def delaunay_edges(xy: np.ndarray) -> np.ndarray:
     """Undirected edges ``(i, j)``, ``i < j``, of the Delaunay triangulation of ``xy``."""
     n = len(xy)
     if n < 2:
@@ -38,7 +38,7 @@ def _delaunay_edges(xy: np.ndarray) -> np.ndarray:
         for i, g in enumerate(inverse):
             groups[int(g)].append(i)
         pairs = [(a, b) for grp in groups for a in grp for b in grp if a < b]
-        for ga, gb in _delaunay_edges(uniq):
+        for ga, gb in delaunay_edges(uniq):
             pairs.extend((min(a, b), max(a, b)) for a in groups[ga] for b in groups[gb])
         return np.unique(np.array(pairs, dtype=np.int64).reshape(-1, 2), axis=0)
     if n == 2:
@@ -77,7 +77,7 @@ def _connected(nodes: Collection[int], adj: list[set[int]]) -> bool:
     return len(_components(nodes, adj)) == 1
 
 
-def _grow(
+def grow(
     nodes: list[int],
     w: np.ndarray,
     xy: np.ndarray,
@@ -132,7 +132,7 @@ def _grow(
     return units
 
 
-def _improve(
+def improve(
     units: list[list[int]],
     w: np.ndarray,
     xy: np.ndarray,
@@ -245,7 +245,7 @@ def _donor_rows(unit: list[Member], floors_of: dict[str, int]) -> list[tuple[int
     return out
 
 
-def _fix_leftovers(
+def fix_leftovers(
     units: list[list[Member]],
     unit_xy: list[tuple[float, float]],
     floors_of: dict[str, int],

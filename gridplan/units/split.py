@@ -161,7 +161,7 @@ def _band_entrance(
     return out
 
 
-def _split_building(
+def split_building(
     bid: str, h: int, floors: int | None, entrances: int | None, lo: int, hi: int, target: int
 ) -> _Split:
     """Split a building too large for one unit by entrance, then floor band."""

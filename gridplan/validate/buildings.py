@@ -10,7 +10,7 @@ import pandas as pd
 import shapely
 
 from gridplan.settings import BUILDING_USES, Config
-from gridplan.validate.common import _numeric_problems, _pairs, _Report, _unknown_values
+from gridplan.validate.common import _pairs, _Report, numeric_problems, unknown_values
 
 #: Communities may share at most this much area (m²) before they count as overlapping.
 MAX_OVERLAP_M2 = 1.0
@@ -78,7 +78,7 @@ def _floor_area_check(
         )
 
 
-def _check_buildings(
+def check_buildings(
     b: pd.DataFrame,
     metric: gpd.GeoDataFrame | None,
     labels: pd.Series,
@@ -92,9 +92,9 @@ def _check_buildings(
         ("entrances", "the number of entrances (单元)"),
     ):
         if col in b.columns:
-            _numeric_problems(b, col, labels, "buildings", rep, integer=False, what=what)
+            numeric_problems(b, col, labels, "buildings", rep, integer=False, what=what)
     if "use" in b.columns:
-        _unknown_values(
+        unknown_values(
             b["use"],
             BUILDING_USES,
             labels,
@@ -112,7 +112,7 @@ def _check_buildings(
             "add a households column where counts are known",
         )
         return
-    hh = _numeric_problems(
+    hh = numeric_problems(
         b, "households", labels, "buildings", rep, integer=True, what="households"
     )
     missing = b["households"].isna() | (b["households"].astype(str).str.strip() == "")
@@ -145,7 +145,7 @@ def _check_buildings(
             )
 
 
-def _check_communities(
+def check_communities(
     c: pd.DataFrame, metric: gpd.GeoDataFrame | None, labels: pd.Series, rep: _Report
 ) -> None:
     for col, what in (
@@ -153,7 +153,7 @@ def _check_communities(
         ("population_total", "the community's population"),
     ):
         if col in c.columns:
-            _numeric_problems(
+            numeric_problems(
                 c, col, labels, "communities", rep, integer=col == "households_total", what=what
             )
     if metric is None or len(metric) < 2:
@@ -178,7 +178,7 @@ def _check_communities(
         )
 
 
-def _check_building_communities(
+def check_building_communities(
     b: pd.DataFrame,
     bmetric: gpd.GeoDataFrame | None,
     c: pd.DataFrame | None,

@@ -56,17 +56,17 @@ from gridplan._errors import DataError
 from gridplan.dataset import SpatialLayer
 from gridplan.settings import DEFAULT, Config
 from gridplan.validate.buildings import (
-    _check_building_communities,
-    _check_buildings,
-    _check_communities,
+    check_building_communities,
+    check_buildings,
+    check_communities,
 )
 from gridplan.validate.common import (
     ID_COLUMNS,
     _Report,
     row_labels,
 )
-from gridplan.validate.geometry import _check_geometry, _check_range, _metric
-from gridplan.validate.people import _check_categories, _check_people, _check_vulnerable
+from gridplan.validate.geometry import _metric, check_geometry, check_range
+from gridplan.validate.people import check_categories, check_people, check_vulnerable
 
 if TYPE_CHECKING:
     from gridplan.dataset import Dataset
@@ -201,8 +201,8 @@ def check_dataset(raw: Dataset, *, config: Config | None = None) -> tuple[list[s
                     "give polygons/lines/points, or lon/lat (or WKT geometry) columns in a CSV",
                 )
                 continue
-            ok = _check_geometry(frame, name, labels, rep)
-            usable[name] = _check_range(frame, name, labels, ok, rep) if crs_known else ok
+            ok = check_geometry(frame, name, labels, rep)
+            usable[name] = check_range(frame, name, labels, ok, rep) if crs_known else ok
 
     b = layers.get("buildings")
     c = layers.get("communities")
@@ -215,22 +215,22 @@ def check_dataset(raw: Dataset, *, config: Config | None = None) -> tuple[list[s
         cmetric = _metric(c, usable["communities"], metric_crs)
     building_ids: set[str] | None = None
     if b is not None and len(b) and "buildings" in labels_of:
-        _check_buildings(b, bmetric, labels_of["buildings"], cfg, rep)
+        check_buildings(b, bmetric, labels_of["buildings"], cfg, rep)
         if "building_id" in b.columns:
             building_ids = set(b["building_id"].dropna().astype(str))
-        _check_building_communities(b, bmetric, c, cmetric, labels_of["buildings"], rep)
+        check_building_communities(b, bmetric, c, cmetric, labels_of["buildings"], rep)
     if c is not None and "communities" in labels_of:
-        _check_communities(c, cmetric, labels_of["communities"], rep)
+        check_communities(c, cmetric, labels_of["communities"], rep)
     if "people" in layers:
-        _check_people(layers["people"], labels_of["people"], building_ids, rep)
+        check_people(layers["people"], labels_of["people"], building_ids, rep)
     if "facilities" in layers:
         f = layers["facilities"]
-        _check_categories(f, "facilities", "category", labels_of["facilities"], cfg, rep)
+        check_categories(f, "facilities", "category", labels_of["facilities"], cfg, rep)
     if "sites" in layers:
         s = layers["sites"]
-        _check_categories(s, "sites", "categories", labels_of["sites"], cfg, rep)
+        check_categories(s, "sites", "categories", labels_of["sites"], cfg, rep)
     if "vulnerable" in layers:
-        _check_vulnerable(layers["vulnerable"], b, building_ids, rep)
+        check_vulnerable(layers["vulnerable"], b, building_ids, rep)
     return rep.errors, rep.warnings
 
 

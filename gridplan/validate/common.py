@@ -56,7 +56,7 @@ class _Report:
         self.warnings.append(message(layer, what, ids, fix))
 
 
-def _numeric_problems(
+def numeric_problems(
     frame: pd.DataFrame,
     column: str,
     labels: pd.Series,
@@ -98,7 +98,7 @@ def _numeric_problems(
     return num.where(~(bad | neg))
 
 
-def _unknown_values(
+def unknown_values(
     values: pd.Series,
     allowed: Sequence[str],
     labels: pd.Series,

@@ -39,7 +39,7 @@ _TYPE_WORDS = {
 }
 
 
-def _check_geometry(
+def check_geometry(
     frame: gpd.GeoDataFrame, layer: str, labels: pd.Series, rep: _Report
 ) -> pd.Series:
     """Empty, invalid and wrong-type geometry. Returns the mask of usable rows."""
@@ -125,7 +125,7 @@ def _keeps_type(geom: shapely.Geometry | None, allowed: frozenset[str]) -> bool:
     return False
 
 
-def _check_range(
+def check_range(
     frame: gpd.GeoDataFrame, layer: str, labels: pd.Series, ok: pd.Series, rep: _Report
 ) -> pd.Series:
     """Coordinates outside ±180/±90 or not finite in a geographic CRS; returns usable rows."""

@@ -9,14 +9,14 @@ import pandas as pd
 from gridplan._text import parse_bool, split_list
 from gridplan.settings import PERSON_ROLES, VULNERABLE_KINDS, Config
 from gridplan.validate.common import (
-    _numeric_problems,
     _pairs,
     _Report,
-    _unknown_values,
+    numeric_problems,
+    unknown_values,
 )
 
 
-def _check_people(
+def check_people(
     p: pd.DataFrame, labels: pd.Series, building_ids: set[str] | None, rep: _Report
 ) -> None:
     if building_ids is not None and "building_id" in p.columns:
@@ -53,7 +53,7 @@ def _check_people(
                     "write true/false (or yes/no, 1/0, 是/否)",
                 )
     if "capacity_households" in p.columns:
-        _numeric_problems(
+        numeric_problems(
             p,
             "capacity_households",
             labels,
@@ -64,7 +64,7 @@ def _check_people(
         )
 
 
-def _check_categories(
+def check_categories(
     frame: pd.DataFrame, layer: str, column: str, labels: pd.Series, cfg: Config, rep: _Report
 ) -> None:
     if column not in frame.columns:
@@ -92,7 +92,7 @@ def _check_categories(
         )
 
 
-def _check_vulnerable(
+def check_vulnerable(
     v: pd.DataFrame,
     buildings: pd.DataFrame | None,
     building_ids: set[str] | None,
@@ -103,14 +103,14 @@ def _check_vulnerable(
         index=v.index,
     )
     hh = (
-        _numeric_problems(
+        numeric_problems(
             v, "households", labels, "vulnerable", rep, integer=True, what="vulnerable households"
         )
         if "households" in v.columns
         else None
     )
     if "kind" in v.columns:
-        _unknown_values(
+        unknown_values(
             v["kind"],
             VULNERABLE_KINDS,
             labels,

@@ -2,8 +2,8 @@
 
 Private to :mod:`gridplan.output.maps`. Pop-ups are built in the browser from compact per-feature
 data
-(:data:`_JS_HELPERS`): a layer's row labels are written once (its "spec"), each feature holds
-only its values; :class:`_GeoLayer` is the folium element that carries such a layer.
+(:data:`JS_HELPERS`): a layer's row labels are written once (its "spec"), each feature holds
+only its values; :class:`GeoLayer` is the folium element that carries such a layer.
 """
 
 from __future__ import annotations
@@ -92,20 +92,20 @@ COVERAGE_COLORS: dict[str, str] = {
     "cov_unknown": "#bdbdbd",
 }
 
-_TIANDITU_URL = (
+TIANDITU_URL = (
     "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
     "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
     "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
 )
-_GAODE_URL = (
+GAODE_URL = (
     "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
     "&x={x}&y={y}&z={z}"
 )
 
 # Default folium assets the map does not use (no AwesomeMarkers icons, no Bootstrap widgets):
 # dropped so the page loads less from CDNs.
-_UNUSED_JS = {"jquery", "bootstrap", "awesome_markers"}
-_UNUSED_CSS = {
+UNUSED_JS = {"jquery", "bootstrap", "awesome_markers"}
+UNUSED_CSS = {
     "bootstrap_css",
     "glyphicons_css",
     "awesome_markers_font_css",
@@ -113,7 +113,7 @@ _UNUSED_CSS = {
     "awesome_rotate_css",
 }
 
-_CSS = """
+CSS = """
 <style>
 .gp-label {background: rgba(255,255,255,0.8); border: 1px solid #555; border-radius: 3px;
   padding: 1px 4px; font: 12px/1.2 sans-serif; box-shadow: none; white-space: nowrap;}
@@ -140,7 +140,7 @@ _CSS = """
 
 # Pop-ups are built in the browser from compact per-feature data: a layer's row labels are
 # written once (its "spec"), each feature holds only its values. Text is escaped in JS.
-_JS_HELPERS = """
+JS_HELPERS = """
 <script>
 var gp = {
   esc: function (s) {
@@ -194,13 +194,13 @@ var gp = {
 """
 
 
-def _js_json(data: Any) -> str:
+def js_json(data: Any) -> str:
     """Compact JSON safe inside a <script> element (UTF-8 kept, not \\u-escaped)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-class _Data(MacroElement):
+class Data(MacroElement):
     """A JS variable holding GeoJSON shared by several layers (written once)."""
 
     _template = Template(
@@ -211,10 +211,10 @@ class _Data(MacroElement):
     def __init__(self, data: dict[str, Any]) -> None:
         super().__init__()
         self._name = "GpData"
-        self.data_js = _js_json(data)
+        self.data_js = js_json(data)
 
 
-class _GeoLayer(folium.FeatureGroup):
+class GeoLayer(folium.FeatureGroup):
     """A GeoJSON overlay with compact data, styles from JS and lazily built pop-ups.
 
     A :class:`folium.FeatureGroup` underneath, so the layer control and the Search plugin
@@ -262,7 +262,7 @@ var {{ this.get_name() }} = L.geoJSON(null, {
         name: str | None,
         *,
         data: dict[str, Any] | None = None,
-        shared: _Data | None = None,
+        shared: Data | None = None,
         spec: dict[str, Any] | None = None,
         style_js: str | None = None,
         point_js: str | None = None,
@@ -279,8 +279,8 @@ var {{ this.get_name() }} = L.geoJSON(null, {
         # A layer hidden at open builds its features only when first switched on.
         self.lazy = (not show) if lazy is None else lazy
         self._name = "GpLayer"
-        self.data_ref = shared.get_name() if shared is not None else _js_json(data)
-        self.spec_js = _js_json(spec or {})
+        self.data_ref = shared.get_name() if shared is not None else js_json(data)
+        self.spec_js = js_json(spec or {})
         self.style_js = style_js
         # Points drawn as small circles unless told otherwise (never Leaflet's image markers).
         self.point_js = point_js or ("function (f, ll) { return L.circleMarker(ll, {radius: 4}); }")
@@ -291,7 +291,7 @@ var {{ this.get_name() }} = L.geoJSON(null, {
         self.hover = hover
 
 
-def _feature_collection(geoms: np.ndarray, props: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def feature_collection(geoms: np.ndarray, props: Iterable[dict[str, Any]]) -> dict[str, Any]:
     features = []
     for geom, prop in zip(geoms, props, strict=True):
         if geom is None or shapely.is_empty(geom):

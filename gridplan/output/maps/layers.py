@@ -2,7 +2,7 @@
 uncovered households and recommended sites.
 
 Private to :mod:`gridplan.output.maps`: :func:`gridplan.output.maps.make_map` builds a
-:class:`_Ctx` and calls
+:class:`Ctx` and calls
 the ``_add_*`` builders, each adding its layer (and legend lines) to the map.
 """
 
@@ -26,10 +26,10 @@ from gridplan.output.maps.assets import (
     CATEGORY_GLYPHS,
     COVERAGE_COLORS,
     PALETTE,
-    _Data,
-    _feature_collection,
-    _GeoLayer,
-    _js_json,
+    Data,
+    GeoLayer,
+    feature_collection,
+    js_json,
 )
 from gridplan.output.planfile import Plan
 from gridplan.output.rosters import cell_text as _t
@@ -52,7 +52,7 @@ def _nonempty(plan: Plan, name: str) -> pd.DataFrame | None:
     return df
 
 
-def _spatial(plan: Plan, name: str) -> gpd.GeoDataFrame | None:
+def spatial(plan: Plan, name: str) -> gpd.GeoDataFrame | None:
     df = _nonempty(plan, name)
     if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df.columns:
         return None
@@ -78,7 +78,7 @@ def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf.to_crs(gdf.estimate_utm_crs())
 
 
-def _gcj02(geoms: np.ndarray) -> np.ndarray:
+def gcj02(geoms: np.ndarray) -> np.ndarray:
     from gridplan.offsets import wgs84_to_gcj02
 
     def shift(coords: np.ndarray) -> np.ndarray:
@@ -101,7 +101,7 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, *, simplify_m: float, gcj: bool) -> np.ndar
         )
     lonlat = gpd.GeoSeries(geoms, crs=metric.crs).to_crs(4326).to_numpy()
     if gcj:
-        lonlat = _gcj02(lonlat)
+        lonlat = gcj02(lonlat)
     return shapely.transform(lonlat, lambda c: np.round(c, COORD_DECIMALS))
 
 
@@ -138,7 +138,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 CoverageByBuilding = dict[str, tuple[float, list[tuple[str, str]]]]
 
 
-def _coverage_by_building(plan: Plan) -> CoverageByBuilding | None:
+def coverage_by_building(plan: Plan) -> CoverageByBuilding | None:
     """Per building: share of (tier, category) checks covered and the missing ones."""
     cov = _nonempty(plan, "coverage")
     if cov is None or not {"building_id", "covered"} <= set(cov.columns):
@@ -172,7 +172,7 @@ def _coverage_class(share: float | None) -> str:
 # --------------------------------------------------------------------------- layers
 
 
-class _Ctx:
+class Ctx:
     """What every layer builder needs."""
 
     def __init__(self, plan: Plan, lang: str, simplify_m: float, gcj: bool) -> None:
@@ -228,8 +228,8 @@ def _style_from_props() -> str:
     return "function (f) { return f.properties.style; }"
 
 
-def _add_communities(m: folium.Map, ctx: _Ctx) -> None:
-    gdf = _spatial(ctx.plan, "communities")
+def add_communities(m: folium.Map, ctx: Ctx) -> None:
+    gdf = spatial(ctx.plan, "communities")
     if gdf is None:
         return
     names = gdf["name"] if "name" in gdf.columns else gdf["community_id"]
@@ -237,9 +237,9 @@ def _add_communities(m: folium.Map, ctx: _Ctx) -> None:
         {"tip": html.escape(_t(n) or _t(c))}
         for c, n in zip(gdf["community_id"], names, strict=True)
     ]
-    _GeoLayer(
+    GeoLayer(
         ctx.label("communities"),
-        data=_feature_collection(ctx.lonlat(gdf), props),
+        data=feature_collection(ctx.lonlat(gdf), props),
         style_js="function () { return {color: '#222', weight: 3, dashArray: '6 4', "
         "fill: false}; }",
     ).add_to(m)
@@ -293,10 +293,10 @@ def _grid_coverage(
 UNITS_IN_GRID_POPUP = 40
 
 
-def _add_grids(
-    m: folium.Map, ctx: _Ctx, colors: dict[str, str], by_building: CoverageByBuilding | None
-) -> _GeoLayer | None:
-    gdf = _spatial(ctx.plan, "grids")
+def add_grids(
+    m: folium.Map, ctx: Ctx, colors: dict[str, str], by_building: CoverageByBuilding | None
+) -> GeoLayer | None:
+    gdf = spatial(ctx.plan, "grids")
     if gdf is None:
         return None
     gdf = gdf.sort_values("grid_id")
@@ -374,9 +374,9 @@ def _add_grids(
         xs=ctx.label("units"),
         tip={"permanent": True, "direction": "center", "className": "gp-label"},
     )
-    layer = _GeoLayer(
+    layer = GeoLayer(
         ctx.label("grids"),
-        data=_feature_collection(ctx.lonlat(gdf), props),
+        data=feature_collection(ctx.lonlat(gdf), props),
         spec=spec,
         style_js=_style_from_props(),
         popup=True,
@@ -398,8 +398,8 @@ def _floors(rec: dict[str, Any]) -> str:
     return lo or hi
 
 
-def _add_units(m: folium.Map, ctx: _Ctx, colors: dict[str, str]) -> None:
-    gdf = _spatial(ctx.plan, "units")
+def add_units(m: folium.Map, ctx: Ctx, colors: dict[str, str]) -> None:
+    gdf = spatial(ctx.plan, "units")
     if gdf is None:
         return
     gdf = gdf.sort_values("unit_id")
@@ -458,18 +458,18 @@ def _add_units(m: folium.Map, ctx: _Ctx, colors: dict[str, str]) -> None:
     # Outlines carry no fill, so a click inside a unit reaches the grid below; the units'
     # pop-up opens from a small marker at the shape's representative point.
     group = folium.FeatureGroup(name=ctx.label("units"), show=not ctx.big)
-    _GeoLayer(
+    GeoLayer(
         None,
-        data=_feature_collection(ctx.lonlat(shapes), outline),
+        data=feature_collection(ctx.lonlat(shapes), outline),
         style_js="function (f) { return {color: f.properties.c, weight: 1.5, fill: false, "
         "dashArray: '4 3'}; }",
         control=False,
         lazy=ctx.big,
     ).add_to(group)
     reps = shapes.set_geometry(shapes.geometry.representative_point())
-    _GeoLayer(
+    GeoLayer(
         None,
-        data=_feature_collection(ctx.lonlat(reps), points),
+        data=feature_collection(ctx.lonlat(reps), points),
         spec=ctx.spec(
             ["grid", "households", "unit_head"],
             xh=[
@@ -494,10 +494,10 @@ _COVERAGE_STYLE = (
 )
 
 
-def _add_buildings(
-    m: folium.Map, ctx: _Ctx, colors: dict[str, str], by_building: CoverageByBuilding | None
+def add_buildings(
+    m: folium.Map, ctx: Ctx, colors: dict[str, str], by_building: CoverageByBuilding | None
 ) -> None:
-    gdf = _spatial(ctx.plan, "buildings")
+    gdf = spatial(ctx.plan, "buildings")
     if gdf is None:
         return
     gdf = gdf.sort_values("building_id")
@@ -526,9 +526,9 @@ def _add_buildings(
             if missing:
                 prop["m"] = ctx.missing(missing)
         props.append(prop)
-    shared = _Data(_feature_collection(geoms, props))
+    shared = Data(feature_collection(geoms, props))
     m.add_child(shared)
-    _GeoLayer(
+    GeoLayer(
         ctx.label("buildings_by_grid"),
         shared=shared,
         style_js="function (f) { return {weight: 0.5, color: '#444', fillOpacity: 0.7, "
@@ -537,8 +537,8 @@ def _add_buildings(
     ).add_to(m)
     if by_building is None:
         return
-    palette = _js_json([COVERAGE_COLORS[k] for k in classes])
-    _GeoLayer(
+    palette = js_json([COVERAGE_COLORS[k] for k in classes])
+    GeoLayer(
         ctx.label("buildings_by_coverage"),
         shared=shared,
         style_js=_COVERAGE_STYLE % palette,
@@ -558,8 +558,8 @@ def _add_buildings(
     )
 
 
-def _add_uncovered(m: folium.Map, ctx: _Ctx, by_building: CoverageByBuilding | None) -> None:
-    gdf = _spatial(ctx.plan, "buildings")
+def add_uncovered(m: folium.Map, ctx: Ctx, by_building: CoverageByBuilding | None) -> None:
+    gdf = spatial(ctx.plan, "buildings")
     if gdf is None or by_building is None:
         return
     gdf = gdf.assign(_bid=gdf["building_id"].astype(str))
@@ -585,9 +585,9 @@ def _add_uncovered(m: folium.Map, ctx: _Ctx, by_building: CoverageByBuilding | N
         }
         for bid, h in zip(gdf["_bid"], hh, strict=True)
     ]
-    _GeoLayer(
+    GeoLayer(
         ctx.label("uncovered"),
-        data=_feature_collection(ctx.lonlat(points), props),
+        data=feature_collection(ctx.lonlat(points), props),
         spec=ctx.spec(["households", "missing_services"], lk=ctx.missing_labels),
         point_js="function (f, ll) { return L.circleMarker(ll, {radius: f.properties.r, "
         "color: '#7f0000', weight: 1, fillColor: '#d73027', "
@@ -609,8 +609,8 @@ _ICON_JS = (
 )
 
 
-def _add_facilities(m: folium.Map, ctx: _Ctx) -> None:
-    gdf = _spatial(ctx.plan, "facilities")
+def add_facilities(m: folium.Map, ctx: Ctx) -> None:
+    gdf = spatial(ctx.plan, "facilities")
     if gdf is None or "category" not in gdf.columns:
         return
     gdf = gdf.sort_values(["category", "facility_id"])
@@ -625,10 +625,10 @@ def _add_facilities(m: folium.Map, ctx: _Ctx) -> None:
         c: [CATEGORY_COLORS.get(c, "#555555"), CATEGORY_GLYPHS[ctx.lang].get(c, c[:1].upper())]
         for c in sorted(set(cats))
     }
-    _GeoLayer(
+    GeoLayer(
         ctx.label("facilities"),
-        data=_feature_collection(ctx.lonlat(points), props),
-        point_js=_ICON_JS % _js_json(icons),
+        data=feature_collection(ctx.lonlat(points), props),
+        point_js=_ICON_JS % js_json(icons),
     ).add_to(m)
     legend = "".join(
         f"<div><i style='background:{color};border-radius:50%'></i>"
@@ -638,8 +638,8 @@ def _add_facilities(m: folium.Map, ctx: _Ctx) -> None:
     ctx.legend.append(f"<div><b>{html.escape(ctx.label('facilities'))}</b></div>{legend}")
 
 
-def _add_catchments(m: folium.Map, ctx: _Ctx) -> None:
-    gdf = _spatial(ctx.plan, "catchments")
+def add_catchments(m: folium.Map, ctx: Ctx) -> None:
+    gdf = spatial(ctx.plan, "catchments")
     if gdf is None:
         return
     if "tier" not in gdf.columns:
@@ -662,17 +662,17 @@ def _add_catchments(m: folium.Map, ctx: _Ctx) -> None:
             }
             for c, f in zip(cats, fids, strict=True)
         ]
-        _GeoLayer(
+        GeoLayer(
             ctx.label("catchments", tier=tier_label(tier, ctx.lang)),
-            data=_feature_collection(ctx.lonlat(part), props),
+            data=feature_collection(ctx.lonlat(part), props),
             style_js="function (f) { return {color: f.properties.c, weight: 1, "
             "fillColor: f.properties.c, fillOpacity: 0.08}; }",
             show=False,
         ).add_to(m)
 
 
-def _add_sites(m: folium.Map, ctx: _Ctx) -> None:
-    gdf = _spatial(ctx.plan, "sites")
+def add_sites(m: folium.Map, ctx: Ctx) -> None:
+    gdf = spatial(ctx.plan, "sites")
     if gdf is None:
         return
     if "site_id" not in gdf.columns:
@@ -711,9 +711,9 @@ def _add_sites(m: folium.Map, ctx: _Ctx) -> None:
         )
     points = gdf.iloc[firsts]
     points = points.set_geometry(points.geometry.representative_point())
-    _GeoLayer(
+    GeoLayer(
         ctx.label("sites"),
-        data=_feature_collection(ctx.lonlat(points), props),
+        data=feature_collection(ctx.lonlat(points), props),
         spec=ctx.spec(
             ["households_newly_covered"],
             xh=[ctx.label(k) for k in ("category", "tier", "households_newly_covered", "rank")],

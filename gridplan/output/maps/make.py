@@ -37,29 +37,29 @@ from folium import plugins
 from gridplan._errors import ConfigError
 from gridplan.i18n import check_lang
 from gridplan.output.maps.assets import (
-    _CSS,
-    _GAODE_URL,
-    _JS_HELPERS,
-    _TIANDITU_URL,
-    _UNUSED_CSS,
-    _UNUSED_JS,
+    CSS,
+    GAODE_URL,
+    JS_HELPERS,
     PALETTE,
+    TIANDITU_URL,
+    UNUSED_CSS,
+    UNUSED_JS,
 )
 from gridplan.output.maps.inline import inline_assets
 from gridplan.output.maps.layers import (
-    _add_buildings,
-    _add_catchments,
-    _add_communities,
-    _add_facilities,
-    _add_grids,
-    _add_sites,
-    _add_uncovered,
-    _add_units,
-    _coverage_by_building,
-    _Ctx,
-    _gcj02,
+    Ctx,
     _metric,
-    _spatial,
+    add_buildings,
+    add_catchments,
+    add_communities,
+    add_facilities,
+    add_grids,
+    add_sites,
+    add_uncovered,
+    add_units,
+    coverage_by_building,
+    gcj02,
+    spatial,
 )
 from gridplan.output.planfile import Plan
 
@@ -107,10 +107,10 @@ def grid_colors(grids: gpd.GeoDataFrame) -> dict[str, str]:
 # --------------------------------------------------------------------------- basemaps, legend
 
 
-def _add_basemaps(m: folium.Map, ctx: _Ctx, basemap: str, tianditu_key: str | None) -> None:
+def _add_basemaps(m: folium.Map, ctx: Ctx, basemap: str, tianditu_key: str | None) -> None:
     if basemap == "gaode":
         folium.TileLayer(
-            tiles=_GAODE_URL,
+            tiles=GAODE_URL,
             attr="&copy; 高德地图 AutoNavi",
             name=ctx.label("gaode"),
             subdomains="1234",
@@ -121,7 +121,7 @@ def _add_basemaps(m: folium.Map, ctx: _Ctx, basemap: str, tianditu_key: str | No
     if tianditu_key:
         annotation = "cva" if ctx.lang == "zh" else "eva"
         folium.TileLayer(
-            tiles=_TIANDITU_URL.format(layer="vec", key=tianditu_key),
+            tiles=TIANDITU_URL.format(layer="vec", key=tianditu_key),
             attr="&copy; 天地图 Tianditu",
             name=ctx.label("tianditu"),
             subdomains="01234567",
@@ -129,7 +129,7 @@ def _add_basemaps(m: folium.Map, ctx: _Ctx, basemap: str, tianditu_key: str | No
             show=basemap == "tianditu",
         ).add_to(m)
         folium.TileLayer(
-            tiles=_TIANDITU_URL.format(layer=annotation, key=tianditu_key),
+            tiles=TIANDITU_URL.format(layer=annotation, key=tianditu_key),
             attr="&copy; 天地图 Tianditu",
             name=ctx.label("tianditu_labels"),
             subdomains="01234567",
@@ -139,7 +139,7 @@ def _add_basemaps(m: folium.Map, ctx: _Ctx, basemap: str, tianditu_key: str | No
         ).add_to(m)
 
 
-def _legend(ctx: _Ctx) -> MacroElement:
+def _legend(ctx: Ctx) -> MacroElement:
     body = "".join(ctx.legend)
     macro = MacroElement()
     macro._template = Template(
@@ -152,13 +152,13 @@ def _legend(ctx: _Ctx) -> MacroElement:
 
 def _bounds(plan: Plan, gcj: bool) -> list[list[float]] | None:
     for name in ("communities", "grids", "buildings", "units", "facilities"):
-        gdf = _spatial(plan, name)
+        gdf = spatial(plan, name)
         if gdf is None:
             continue
         geoms = gpd.GeoSeries(shapely.envelope(gdf.geometry.to_numpy()), crs=gdf.crs)
         lonlat = geoms.to_crs(4326).to_numpy()
         if gcj:
-            lonlat = _gcj02(lonlat)
+            lonlat = gcj02(lonlat)
         minx, miny, maxx, maxy = shapely.total_bounds(lonlat)
         return [[float(miny), float(minx)], [float(maxy), float(maxx)]]
     return None
@@ -214,7 +214,7 @@ def make_map(
         raise ConfigError(msg)
     tol = DEFAULT_SIMPLIFY_M if simplify_m is None else float(simplify_m)
     gcj = basemap == "gaode"
-    ctx = _Ctx(plan, lang, tol, gcj)
+    ctx = Ctx(plan, lang, tol, gcj)
 
     bounds = _bounds(plan, gcj)
     center = (
@@ -229,26 +229,26 @@ def make_map(
         control_scale=True,
         prefer_canvas=ctx.big,
     )
-    m.default_js = [(n, u) for n, u in m.default_js if n not in _UNUSED_JS]
-    m.default_css = [(n, u) for n, u in m.default_css if n not in _UNUSED_CSS]
+    m.default_js = [(n, u) for n, u in m.default_js if n not in UNUSED_JS]
+    m.default_css = [(n, u) for n, u in m.default_css if n not in UNUSED_CSS]
     root = m.get_root()
     title = "gridplan · " + ("网格规划图" if lang == "zh" else "grid plan")
     root.header.add_child(Element(f"<title>{html.escape(title)}</title>"))  # type: ignore[attr-defined]
-    root.header.add_child(Element(_CSS))  # type: ignore[attr-defined]
-    root.header.add_child(Element(_JS_HELPERS))  # type: ignore[attr-defined]
+    root.header.add_child(Element(CSS))  # type: ignore[attr-defined]
+    root.header.add_child(Element(JS_HELPERS))  # type: ignore[attr-defined]
     _add_basemaps(m, ctx, basemap, tianditu_key)
 
-    grids = _spatial(plan, "grids")
+    grids = spatial(plan, "grids")
     colors = grid_colors(_metric(grids)) if grids is not None else {}
-    by_building = _coverage_by_building(plan)
-    _add_communities(m, ctx)
-    _add_catchments(m, ctx)
-    grid_layer = _add_grids(m, ctx, colors, by_building)
-    _add_buildings(m, ctx, colors, by_building)
-    _add_units(m, ctx, colors)
-    _add_uncovered(m, ctx, by_building)
-    _add_facilities(m, ctx)
-    _add_sites(m, ctx)
+    by_building = coverage_by_building(plan)
+    add_communities(m, ctx)
+    add_catchments(m, ctx)
+    grid_layer = add_grids(m, ctx, colors, by_building)
+    add_buildings(m, ctx, colors, by_building)
+    add_units(m, ctx, colors)
+    add_uncovered(m, ctx, by_building)
+    add_facilities(m, ctx)
+    add_sites(m, ctx)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     plugins.Fullscreen(

@@ -10,7 +10,7 @@ import numpy as np
 
 from gridplan.i18n import category_label, tier_label
 from gridplan.output.planfile import Plan
-from gridplan.output.report.common import _households, _minutes, _nonempty
+from gridplan.output.report.common import _households, _nonempty, minutes
 from gridplan.output.report.labels import REPORT_LABELS
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _charts(report: dict[str, Any], plan: Plan, folder: Path, lang: str) -> list
         fig = Figure(figsize=(7, 0.9 + 0.32 * len(rows)), dpi=110)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        tiers = sorted({r["tier"] for r in rows}, key=_minutes)
+        tiers = sorted({r["tier"] for r in rows}, key=minutes)
         palette = ["#1a9850", "#fdae61", "#4e79a7", "#b07aa1", "#9c755f"]
         names = [
             f"{category_label(r['category'], chart_lang)} ({tier_label(r['tier'], chart_lang)})"

@@ -39,12 +39,12 @@ def _params(plan: Plan, section: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """JSON-serialisable plain Python: numpy scalars to int/float, NaN to None."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -64,7 +64,7 @@ def _households(df: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(df["households"], errors="coerce").fillna(0)
 
 
-def _metric_crs(gdf: gpd.GeoDataFrame, plan: Plan) -> gpd.GeoDataFrame:
+def metric_crs(gdf: gpd.GeoDataFrame, plan: Plan) -> gpd.GeoDataFrame:
     if gdf.crs is None and plan.crs is not None:
         gdf = gdf.set_crs(plan.crs)
     if gdf.crs is None:
@@ -74,7 +74,7 @@ def _metric_crs(gdf: gpd.GeoDataFrame, plan: Plan) -> gpd.GeoDataFrame:
     return gdf.to_crs(gdf.estimate_utm_crs())
 
 
-def _group_sums(
+def group_sums(
     df: pd.DataFrame, keys: list[str], cols: list[str]
 ) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
     """Sums of ``cols`` per group of ``keys``, sorted by the keys: [(keys, sums), ...]."""
@@ -93,6 +93,6 @@ def _rest(metrics: dict[str, Any], used: Iterable[str]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k not in skip}
 
 
-def _minutes(tier: Any) -> int:
+def minutes(tier: Any) -> int:
     digits = "".join(ch for ch in str(tier) if ch.isdigit())
     return int(digits) if digits else 0

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gridplan.i18n import category_label, check_lang, role_label, tier_label
-from gridplan.output.report.common import _minutes
+from gridplan.output.report.common import minutes
 from gridplan.output.report.labels import REPORT_LABELS
 
 __all__ = ["render_markdown"]
@@ -287,7 +287,7 @@ def render_markdown(
             ],
         )
         if cv["by_grid"]:
-            tiers = sorted({t for g in cv["by_grid"] for t in g["by_tier"]}, key=_minutes)
+            tiers = sorted({t for g in cv["by_grid"] for t in g["by_tier"]}, key=minutes)
             L += [f"### {lab['by_grid']}", ""]
             shown = cv["by_grid"][:WORST_GRIDS_SHOWN]
             L += _table(

@@ -36,18 +36,18 @@ from gridplan.i18n import check_lang
 from gridplan.output.planfile import Plan
 from gridplan.output.report.charts import _charts
 from gridplan.output.report.common import (
-    _clean,
     _flags,
-    _group_sums,
     _households,
-    _metric_crs,
     _metrics,
-    _minutes,
     _nonempty,
     _params,
     _r,
     _records,
     _rest,
+    clean,
+    group_sums,
+    metric_crs,
+    minutes,
 )
 from gridplan.output.report.labels import REPORT_LABELS
 from gridplan.output.report.render import render_markdown
@@ -144,7 +144,7 @@ def _quality(plan: Plan) -> dict[str, Any]:
         },
     }
     if isinstance(grids, gpd.GeoDataFrame) and grids.geometry.name in grids.columns:
-        metric = _metric_crs(grids, plan)
+        metric = metric_crs(grids, plan)
         geoms = metric.geometry.to_numpy()
         area, perim = shapely.area(geoms), shapely.length(geoms)
         pp = np.where(perim > 0, 4 * math.pi * area / np.maximum(perim, 1e-12) ** 2, 0.0)
@@ -369,18 +369,18 @@ def _coverage(plan: Plan) -> dict[str, Any]:
     by_tc: list[dict[str, Any]] = []
     by_grid: list[dict[str, Any]] = []
     if rows is not None and len(rows):
-        for (tier, cat), (hh, hc) in _group_sums(
+        for (tier, cat), (hh, hc) in group_sums(
             rows, ["tier", "category"], ["households", "hh_covered"]
         ):
             by_tc.append(_tier_category_row(tier, cat, hh, hc))
         if (rows["grid_id"] != "").any():
             per_tier: dict[str, dict[str, float]] = {}
-            for (gid, tier), (hh, hc) in _group_sums(
+            for (gid, tier), (hh, hc) in group_sums(
                 rows, ["grid_id", "tier"], ["households", "hh_covered"]
             ):
                 per_tier.setdefault(gid, {})[tier] = _r(hc / hh) if hh else 1.0
-            for (gid,), (hh, hc) in _group_sums(rows, ["grid_id"], ["households", "hh_covered"]):
-                tiers = dict(sorted(per_tier.get(gid, {}).items(), key=lambda kv: _minutes(kv[0])))
+            for (gid,), (hh, hc) in group_sums(rows, ["grid_id"], ["households", "hh_covered"]):
+                tiers = dict(sorted(per_tier.get(gid, {}).items(), key=lambda kv: minutes(kv[0])))
                 by_grid.append(
                     {"grid_id": gid, "share": _r(hc / hh) if hh else 1.0, "by_tier": tiers}
                 )
@@ -388,7 +388,7 @@ def _coverage(plan: Plan) -> dict[str, Any]:
         s = summary[
             (summary["level"].astype(str) == "community") & (summary["category"].astype(str) != "*")
         ]
-        for (tier, cat), (hh, hc) in _group_sums(
+        for (tier, cat), (hh, hc) in group_sums(
             s, ["tier", "category"], ["households", "households_covered"]
         ):
             by_tc.append(_tier_category_row(tier, cat, hh, hc))
@@ -396,9 +396,9 @@ def _coverage(plan: Plan) -> dict[str, Any]:
         id_col = "area_id" if "area_id" in summary.columns else "id"
         if len(sg) and id_col in sg.columns:
             sg = sg[sg["category"].astype(str) != "*"]
-            for (gid,), (hh, hc) in _group_sums(sg, [id_col], ["households", "households_covered"]):
+            for (gid,), (hh, hc) in group_sums(sg, [id_col], ["households", "households_covered"]):
                 by_grid.append({"grid_id": gid, "share": _r(hc / hh) if hh else 1.0, "by_tier": {}})
-    by_tc.sort(key=lambda d: (_minutes(d["tier"]), d["category"]))
+    by_tc.sort(key=lambda d: (minutes(d["tier"]), d["category"]))
     by_grid.sort(key=lambda d: (d["share"], d["grid_id"]))
     return {
         "ran": True,
@@ -423,7 +423,7 @@ def _siting(plan: Plan) -> dict[str, Any]:
         ]
         table = pd.DataFrame(sites[cols])
         sort = [c for c in ("category", "rank", "site_id") if c in table.columns]
-        rows = [_clean(r) for r in _records(table.sort_values(sort))]
+        rows = [clean(r) for r in _records(table.sort_values(sort))]
     by_cat: dict[str, dict[str, Any]] = {}
     for r in rows:
         entry = by_cat.setdefault(
@@ -453,7 +453,7 @@ def _replan(plan: Plan) -> dict[str, Any]:
         m["households"] = _households(moved).to_numpy()
         out["flows"] = [
             {"from": old, "to": new, "households": int(hh)}
-            for (old, new), (hh,) in _group_sums(m, ["old_grid_id", "new_grid_id"], ["households"])
+            for (old, new), (hh,) in group_sums(m, ["old_grid_id", "new_grid_id"], ["households"])
         ]
     return out
 
@@ -501,7 +501,7 @@ def build_report(plan: Plan) -> dict[str, Any]:
     sensitivity = _find_sensitivity(plan)
     if sensitivity is not None:
         report["sensitivity"] = sensitivity
-    cleaned: dict[str, Any] = _clean(report)
+    cleaned: dict[str, Any] = clean(report)
     return cleaned
 
 
