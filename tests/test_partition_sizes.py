@@ -124,6 +124,26 @@ def test_size_summary_counts_communities_without_the_check_as_not_forced() -> No
     assert s["max_deviation_sizes_allow"] == 0.15
 
 
+def test_size_summary_gives_no_figure_when_every_grid_is_size_forced() -> None:
+    # Shenzhen's single convex-hull community: every grid of its one face group is size-forced;
+    # a share "over the grids sizes allow" is then over no grid and must not read 100 %
+    per = {
+        "C01": {
+            "grids": 3,
+            "grids_size_forced": 3,
+            "size_forced_grids": ["C01-001", "C01-002", "C01-003"],
+            "grids_size_unproven": 0,
+            "grids_within_10pct_sizes_allow": 0,
+            "max_deviation_sizes_allow": None,
+            "share_within_10pct_sizes_allow": None,
+        }
+    }
+    s = size_summary(per)
+    assert s["grids_size_forced"] == 3
+    assert s["share_within_10pct_sizes_allow"] is None
+    assert s["max_deviation_sizes_allow"] is None
+
+
 def test_resplit_balances_three_grids_that_no_pair_can() -> None:
     # a path of towers: no re-split of two neighbouring grids reaches ±10 %, three can
     w = np.array([154, 237, 97, 156, 129, 150, 62, 193])

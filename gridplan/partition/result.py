@@ -279,10 +279,11 @@ def _size_metrics(grids: pd.DataFrame, target: float) -> dict[str, Any]:
         "size_forced_grids": sorted(grids.loc[forced, "grid_id"].astype(str).tolist()),
         "grids_size_unproven": int(unproven.sum()),
         "grids_within_10pct_sizes_allow": int(ok.sum()),
+        # no grid left to judge: no figure (a share over no grids is not 100 %)
         "max_deviation_sizes_allow": round(float(np.abs(free - T).max() / T), 4)
         if len(free)
-        else 0.0,
-        "share_within_10pct_sizes_allow": round(float(ok.mean()), 4) if len(free) else 1.0,
+        else None,
+        "share_within_10pct_sizes_allow": round(float(ok.mean()), 4) if len(free) else None,
     }
 
 
@@ -301,10 +302,11 @@ def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
         ``grids_within_10pct_sizes_allow``, ``max_deviation_sizes_allow`` and
         ``share_within_10pct_sizes_allow`` over all communities (a community whose metrics
         lack the size check, such as one of a plan made before it existed, counts as not
-        forced; partitions and re-plans both check every grid).
+        forced; partitions and re-plans both check every grid). The last two are ``None`` when
+        every grid is size-forced: there is no grid to judge, and the report shows "–".
     """
     grids = forced = unproven = ok = 0
-    worst = 0.0
+    worst: float | None = None
     ids: list[str] = []
     for cid in sorted(per_community):
         m = per_community[cid]
@@ -316,18 +318,20 @@ def size_summary(per_community: dict[str, dict[str, Any]]) -> dict[str, Any]:
         ids.extend(m.get("size_forced_grids", []))
         if "grids_within_10pct_sizes_allow" in m:
             ok += int(m["grids_within_10pct_sizes_allow"])
-            worst = max(worst, float(m["max_deviation_sizes_allow"]))
+            dev = m["max_deviation_sizes_allow"]
         else:
             ok += round(float(m.get("share_within_10pct", 1.0)) * n)
-            worst = max(worst, float(m.get("max_deviation", 0.0)))
+            dev = m.get("max_deviation", 0.0) if n else None
+        if dev is not None:
+            worst = max(worst or 0.0, float(dev))
     free = grids - forced
     return {
         "grids_size_forced": forced,
         "size_forced_grids": sorted(ids),
         "grids_size_unproven": unproven,
         "grids_within_10pct_sizes_allow": ok,
-        "max_deviation_sizes_allow": round(worst, 4),
-        "share_within_10pct_sizes_allow": round(ok / free, 4) if free else 1.0,
+        "max_deviation_sizes_allow": None if worst is None or not free else round(worst, 4),
+        "share_within_10pct_sizes_allow": round(ok / free, 4) if free else None,
     }
 
 
