@@ -29,7 +29,7 @@ def partial_dir(out: str | Path) -> Path:
 
 
 def check_output_dir(out: str | Path, *, overwrite: bool = False) -> None:
-    """Raise before any work when ``out`` may not be written (DESIGN.md §3: an existing output
+    """Raise before any work when ``out`` may not be written (an existing output
     is left untouched unless ``--overwrite`` is given).
 
     Raises

@@ -1,4 +1,4 @@
-"""The ``gridplan`` command line (DESIGN.md §3). Thin: parse, call one library function, print.
+"""The ``gridplan`` command line (see the README). Thin: parse, call one library function, print.
 
 Exit codes: 0 success; 2 usage error; 1 a data or planning error, with a message that names the
 layer, the offending ids and the fix. Nothing half-written is left behind on failure.

@@ -743,3 +743,19 @@ def test_walk_network_object_is_accepted() -> None:
     assert len(heads) == 2
     assert heads.loc["C01-001", "distance_m"] == 0.0
     assert 300 < heads.loc["C01-002", "distance_m"] < 1500
+
+
+def test_every_post_goes_to_a_resident_of_the_posts_community(town_plan):
+    """Staffing runs community by community: the home of every person holding a post lies in
+    the community of the grid, unit or building they serve (checked from the plan's layers)."""
+    a = town_plan.layers["assignments"]
+    bld = town_plan.buildings.set_index("building_id")
+    people = town_plan.layers["people"].set_index("person_id")
+    grid_comm = town_plan.grids.set_index("grid_id")["community_id"]
+    unit_comm = town_plan.units.set_index("unit_id")["grid_id"].map(grid_comm)
+    target_comm = pd.concat([grid_comm, unit_comm, bld["community_id"]])
+    target_comm = target_comm[~target_comm.index.duplicated()]
+    home_comm = bld["community_id"].reindex(people.loc[a["person_id"], "building_id"]).to_numpy()
+    served = target_comm.reindex(a["target_id"]).to_numpy()
+    assert len(a) > 0 and len(set(served)) == len(town_plan.layers["communities"])
+    assert (home_comm == served).all()

@@ -24,7 +24,7 @@ KEYS: dict[str, list[str]] = {
     "buildings": ["building_id"],
     "building_parts": ["building_id", "grid_id"],
     "assignments": ["person_id", "role", "target_id"],
-    "vacancies": [],
+    "vacancies": ["role", "target_id"],
     "coverage": ["building_id", "tier", "category"],
     "coverage_summary": ["level", "area_id", "tier", "category"],
     "catchments": ["facility_id", "tier"],
@@ -150,6 +150,42 @@ def test_plan_to_folder_sequential_and_dask_give_the_same_layers(
     got = read_plan(bat.out)
     assert_layers_equal(got.grids[cols], a.grids[cols], "grids")
     assert_layers_equal(got.units[["unit_id", "grid_id"]], a.units[["unit_id", "grid_id"]], "units")
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    """The city sample (19 communities, 70 000 households, a river and a railway)."""
+    from gridplan.sample.generate import write_sample
+
+    return write_sample(tmp_path_factory.mktemp("city") / "city", "city", seed=0)
+
+
+def test_city_sequential_dask_and_batched_give_the_same_plan(city, client, tmp_path):
+    """Every layer a batched run writes (grids, units, staffing, coverage) is the same in the
+    three modes: communities are planned and staffed one by one whatever runs them."""
+    from gridplan.output.planfile import read_plan
+    from gridplan.run import plan_to_folder
+
+    stages = ["assign", "coverage"]
+    runs = {
+        "sequential": plan_to_folder(city, tmp_path / "seq", stages=stages),
+        "dask": plan_to_folder(city, tmp_path / "dask", stages=stages, client=client),
+        "batched": plan_to_folder(city, tmp_path / "bat", stages=stages, batch_size=5),
+    }
+    assert {k: r.mode for k, r in runs.items()} == {k: k for k in runs}
+    plans = {k: read_plan(r.out) for k, r in runs.items()}
+    seq = plans["sequential"]
+    assert len(seq.grids["community_id"].unique()) == 19
+    assert len(seq.layers["assignments"]) > 0 and len(seq.layers["coverage"]) > 0
+    # a batched run (no map) keeps the catchments in its GeoPackage for QGIS
+    assert set(plans["batched"].layers) - set(seq.layers) == {"catchments"}
+    for mode in ("dask", "batched"):
+        other = plans[mode]
+        assert set(seq.layers) <= set(other.layers), mode
+        for name in seq.layers:
+            assert_layers_equal(other.layers[name], seq.layers[name], name)
+    posts = [p.metadata["metrics"]["staffing"]["posts"] for p in plans.values()]
+    assert posts[0] == posts[1] == posts[2]
 
 
 def test_plan_to_folder_refuses_what_a_batched_run_cannot_do(town_path, town_dataset, tmp_path):

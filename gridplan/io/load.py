@@ -1,4 +1,4 @@
-"""Read datasets (DESIGN.md §1): a GeoPackage or a folder of per-layer files.
+"""Read datasets (the dataset contract): a GeoPackage or a folder of per-layer files.
 
 Three steps, each usable alone:
 

@@ -1,9 +1,9 @@
 """The plan: what a run produces, and how it is written to and read from a plan folder.
 
-A plan folder (DESIGN.md §2) holds ``plan.gpkg`` (layers ``grids``, ``units``, ``unit_members``,
-``buildings``, ``assignments``, ``coverage``, ``sites``, ``metadata`` and a few documented
-extras), ``map.html``, ``report.md``/``report.json`` and the rosters. Every write goes through
-:func:`atomic_output_dir`: the folder is built next to its target and swapped in only when
+A plan folder (the README's plan contract) holds ``plan.gpkg`` (layers ``grids``, ``units``,
+``unit_members``, ``buildings``, ``assignments``, ``coverage``, ``sites``, ``metadata`` and a few
+documented extras), ``map.html``, ``report.md``/``report.json`` and the rosters. Every write goes
+through :func:`atomic_output_dir`: the folder is built next to its target and swapped in only when
 complete, so a run that fails or is killed leaves the previous plan untouched.
 
 Dataset reading lives in :mod:`gridplan.io`; this module is only about plans.
@@ -45,7 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The layers every ``plan.gpkg`` holds (DESIGN.md §2), ``metadata`` aside.
+#: The layers every ``plan.gpkg`` holds (the plan contract), ``metadata`` aside.
 CONTRACT_LAYERS: tuple[str, ...] = (
     "grids",
     "units",

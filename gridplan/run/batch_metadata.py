@@ -19,6 +19,7 @@ from gridplan.output.planfile import Plan
 from gridplan.partition.result import size_summary
 from gridplan.run.community import polsby_popper
 from gridplan.settings import Config
+from gridplan.staffing.merge import merge_staffing_metrics
 
 __all__ = [
     "batch_figures",
@@ -27,11 +28,6 @@ __all__ = [
     "merge_sensitivity",
     "merge_timings",
 ]
-
-#: Figures of a staffing problem that add up over batches.
-_SUMMED_FLOATS = {"time_s", "objective", "bound", "total_m"}
-#: Figures of staffing taken as the largest over batches.
-_MAXED = {"heaviest_load_households", "heaviest_load_share_of_capacity"}
 
 
 def batch_figures(plan: Plan, cfg: Config) -> dict[str, Any]:
@@ -158,56 +154,6 @@ def _units(parts: Sequence[dict[str, Any]], cfg: Config, skipped: list[str]) -> 
     }
 
 
-def _combine(path: str, values: list[Any], skipped: list[str]) -> Any:
-    """Staffing figures of several batches as one (see the module docstring); ``None`` when
-    they do not combine (named in ``skipped``)."""
-    key = path.rsplit(".", 1)[-1]
-    if all(isinstance(v, dict) for v in values):
-        keys: list[str] = []
-        for v in values:
-            keys += [k for k in v if k not in keys]
-        out: dict[str, Any] = {}
-        for k in keys:
-            merged = _combine(f"{path}.{k}", [v[k] for v in values if k in v], skipped)
-            if merged is not None:
-                out[k] = merged
-        if "mean_m" in keys and "total_m" in out and "n" in out:
-            out["mean_m"] = round(out["total_m"] / out["n"], 1) if out["n"] else 0.0
-            if f"{path}.mean_m" in skipped:
-                skipped.remove(f"{path}.mean_m")
-        return out
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return max(values) if key in _MAXED else sum(values)
-    if key in _MAXED and all(isinstance(v, int | float) for v in values):
-        return max(values)
-    if key in _SUMMED_FLOATS and all(isinstance(v, int | float) for v in values):
-        return round(float(sum(values)), 3)
-    if all(v == values[0] for v in values):
-        return values[0]
-    if key == "status":
-        return ", ".join(sorted({str(v) for v in values}))
-    skipped.append(path)
-    return None
-
-
-def _staffing(parts: Sequence[dict[str, Any]], skipped: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = _combine("staffing", list(parts), skipped) or {}
-    # party shares: of the heads / workers filled, weighted by those counts
-    for share, problems in (
-        ("party_share_grid_heads", ("grid_heads",)),
-        ("party_share_grid_workers", ("grid_workers",)),
-        ("party_share_heads_and_workers", ("grid_heads", "grid_workers")),
-    ):
-        weights = [sum(int(m.get(p, {}).get("n_filled", 0)) for p in problems) for m in parts]
-        have = [(float(m[share]), w) for m, w in zip(parts, weights, strict=True) if share in m]
-        if have:
-            total = sum(w for _, w in have)
-            out[share] = round(sum(s * w for s, w in have) / total, 4) if total else 0.0
-            if f"staffing.{share}" in skipped:
-                skipped.remove(f"staffing.{share}")
-    return out
-
-
 def merge_metrics(
     batches: Sequence[dict[str, Any]], cfg: Config
 ) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
@@ -230,7 +176,7 @@ def merge_metrics(
     if parts["units"]:
         metrics["units"] = _units(parts["units"], cfg, skipped)
     if parts["staffing"]:
-        metrics["staffing"] = _staffing(parts["staffing"], skipped)
+        metrics["staffing"] = merge_staffing_metrics(parts["staffing"], skipped)
     return metrics, flags, sorted(set(skipped))
 
 

@@ -306,21 +306,20 @@ def plan_to_folder_batched(
     ``plan.gpkg`` in batch order, one batch at a time (pyogrio ``append=True``), while the
     workers plan the next batches; a ``metadata`` table ends it.
 
-    Stages: partition, units, staffing (within the batch: a head never comes from another
-    batch) and coverage. Coverage: the roads, barriers and facilities are read in the box of
-    the batch's communities, buildings and owned facilities grown by :func:`search_radius_m`
-    (the largest coverage search bound plus ``coverage.max_access_m``, as ground distance,
-    with pyogrio's ``bbox`` filter), which holds every walk a search can take from a batch
-    building, so the coverage rows (one per building, tier and category) are those of a
-    whole-dataset run and partition cleanly. A road component reaching beyond that box is
-    taken as part of the main network (snapping prefers the main component; see
-    :func:`_merge_open_components`: the one approximation, which matters only for a building
-    nearer a disconnected fragment reaching out of the box than the main network). Each
-    facility belongs to one batch (the batch of the community containing it, else of the
-    nearest community), which writes its row of ``facilities`` and its ``catchments``. The
-    ``coverage_summary`` community and grid rows come from their batch; its ``all`` rows and
-    the coverage metrics and flags are summed over the batches (households, then shares: a
-    share is weighted by households, never an average of the batches' shares).
+    Stages: partition, units, staffing (community by community, as in every run, so the same posts
+    as a sequential run) and coverage. Coverage: the roads, barriers and facilities are read in the
+    box of the batch's communities, buildings and owned facilities grown by :func:`search_radius_m`
+    (the largest coverage search bound plus ``coverage.max_access_m``, as ground distance, with
+    pyogrio's ``bbox`` filter), which holds every walk a search can take from a batch building, so
+    the coverage rows (one per building, tier and category) are those of a whole-dataset run and
+    partition cleanly. A road component reaching beyond that box is taken as part of the main
+    network (snapping prefers the main component; see :func:`_merge_open_components`: the one
+    approximation, which matters only for a building nearer a disconnected fragment reaching out of
+    the box than the main network). Each facility belongs to one batch (the batch of the community
+    containing it, else of the nearest community), which writes its row of ``facilities`` and its
+    ``catchments``. The ``coverage_summary`` community and grid rows come from their batch; its
+    ``all`` rows and the coverage metrics and flags are summed over the batches (households, then
+    shares: a share is weighted by households, never an average of the batches' shares).
 
     Siting is left out (``metadata["skipped"]["site"]`` and a flag say so): choosing new
     sites is one optimisation over the whole area (a site serves households of several

@@ -1,6 +1,6 @@
 """Grids and units community by community, on whichever :class:`~gridplan.run.runner.Runner`.
 
-Each community is planned on its own (DESIGN.md §4):
+Each community is planned on its own:
 
 - **Partition and units** run per community (:func:`plan_community`): a task gets the
   community's polygon, its buildings and the roads and barriers whose geometry touches the

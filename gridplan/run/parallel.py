@@ -1,12 +1,11 @@
 """Plans on a Dask cluster: :func:`plan_parallel`, and :func:`plan_by_community`, its plan.
 
-Both are :func:`gridplan.run.pipeline.plan_dataset` on a
-:class:`~gridplan.run.runner.Runner`: each community's partition and units are one task
-(:mod:`gridplan.run.community`), the catchments a task per facility category on Dask; staffing,
-coverage and siting run once over the whole dataset on the driver, on the merged layers
-(staffing may place a head across a community boundary, so it is not split). The plan does not
-depend on the runner. To choose sequential, Dask or batched from options, as ``gridplan run``
-does, call :func:`gridplan.run.folder.plan_to_folder`.
+Both are :func:`gridplan.run.pipeline.plan_dataset` on a :class:`~gridplan.run.runner.Runner`: each
+community's partition and units are one task (:mod:`gridplan.run.community`), the catchments a task
+per facility category on Dask; staffing (community by community, each from its own residents),
+coverage and siting run on the driver, on the merged layers. The plan does not depend on the runner.
+To choose sequential, Dask or batched from options, as ``gridplan run`` does, call
+:func:`gridplan.run.folder.plan_to_folder`.
 
 Example
 -------

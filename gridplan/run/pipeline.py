@@ -1,6 +1,6 @@
 """The whole pipeline: dataset → grids → units → staffing, coverage, siting → plan folder.
 
-Data flows one way (DESIGN.md §4): no stage reaches back into an earlier one. Each stage is a
+Data flows one way: no stage reaches back into an earlier one. Each stage is a
 library function of its own module; this module only decides which stages run, in which order,
 and assembles their results into a :class:`~gridplan.output.planfile.Plan`.
 
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 #: Every stage, in the order they run.
 STAGES: tuple[str, ...] = ("partition", "units", "assign", "coverage", "site", "map", "report")
 
-#: What each stage needs before it (DESIGN.md §3: a stage command runs the stages it needs).
+#: What each stage needs before it (a stage command runs the stages it needs).
 NEEDS: dict[str, tuple[str, ...]] = {
     "partition": (),
     "units": ("partition",),

@@ -1,15 +1,15 @@
 """Deterministic synthetic sample datasets: a county town, a city, a province.
 
-The samples look like the data a Chinese community planner holds (DESIGN.md §1, raw input
-form, WGS84): building footprints of gated compounds (小区) of six- and seven-storey slab
-apartments, high-rise towers in the newer districts, an old quarter of small houses along a
-river, shops, schools and offices; community boundaries that follow arterial roads and the
-river; a road hierarchy from trunk road to footway; the river (crossed by a few bridges) and,
-in the city, a railway; facilities of every category with deliberate gaps; a roster of cadres,
-party members, grid workers, unit-head candidates and volunteers; the "yellow list" of
-vulnerable households; and candidate sites for new facilities.
+The samples look like the data a Chinese community planner holds (the README's dataset contract, raw
+input form, WGS84): building footprints of gated compounds (小区) of six- and seven-storey slab
+apartments, high-rise towers in the newer districts, an old quarter of small houses along a river,
+shops, schools and offices; community boundaries that follow arterial roads and the river; a road
+hierarchy from trunk road to footway; the river (crossed by a few bridges) and, in the city, a
+railway; facilities of every category with deliberate gaps; a roster of cadres, party members, grid
+workers, unit-head candidates and volunteers; the "yellow list" of vulnerable households; and
+candidate sites for new facilities.
 
-Scales (calibrated on DOMAIN.md):
+Scales (calibrated on the figures towns report, cited in settings):
 
 - ``town``: three communities, about 8 800 households and 24 000 residents (the Anshun pilot),
   near Anshun, Guizhou;
@@ -206,7 +206,7 @@ def _iter_batches(scale: str, seed: int, n_communities: int | None) -> Iterator[
 def generate_sample(
     scale: str = "town", *, seed: int = 0, n_communities: int | None = None
 ) -> dict[str, Any]:
-    """Generate a synthetic dataset in memory (DESIGN.md §1 raw input form, WGS84).
+    """Generate a synthetic dataset in memory (the dataset contract's raw input form, WGS84).
 
     Parameters
     ----------

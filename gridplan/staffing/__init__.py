@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gridplan.staffing.assign import POST_ROLES, ROLES, StaffingResult, assign_staff
 from gridplan.staffing.context import DistanceFn
+from gridplan.staffing.merge import merge_staffing_metrics
 
 __all__ = [
     "POST_ROLES",
@@ -11,4 +12,5 @@ __all__ = [
     "DistanceFn",
     "StaffingResult",
     "assign_staff",
+    "merge_staffing_metrics",
 ]

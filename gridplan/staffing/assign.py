@@ -1,7 +1,12 @@
 """Staffing with OR-Tools: grid heads, grid workers, unit heads, building heads and volunteers.
 
-:func:`assign_staff` fills every post a plan needs from the ``people`` roster in the order a
-community fills its hierarchy, most important post first, so that a person is taken by a lower
+:func:`assign_staff` fills every post a plan needs from the ``people`` roster, community by
+community: a community's posts go to the people who live in it (the grids' ``community_id``;
+a person belongs to the community of their home), as its party committee and residents'
+committee appoint them (grid heads are community cadres, grid workers salaried
+community workers). So a community's staffing never depends on its neighbours, and a
+sequential, a Dask and a batched run give the same posts. Each community fills its hierarchy
+in order, most important post first, so that a person is taken by a lower
 post only when no higher one needs them; each problem is solved by OR-Tools with a time limit
 (the models are in :mod:`gridplan.staffing`):
 
@@ -91,6 +96,7 @@ from gridplan.staffing.context import (
 )
 from gridplan.staffing.flows import solve_matching, solve_part_time, solve_volunteers
 from gridplan.staffing.full_time import solve_full_time
+from gridplan.staffing.merge import merge_staffing_metrics
 
 if TYPE_CHECKING:
     from gridplan.network.graph import WalkNetwork
@@ -170,7 +176,7 @@ def assign_staff(
     Parameters
     ----------
     people
-        The roster (DESIGN.md §1): person_id, building_id; optional party_member, roles,
+        The roster (dataset contract): person_id, building_id; optional party_member, roles,
         full_time, skills, capacity_households, phone, and (extensions) entrance and floor of
         the home, used to match a unit head to the unit's own entrance and floors.
     grids
@@ -226,17 +232,95 @@ def assign_staff(
         raise DataError(msg)
 
     g = grids.assign(grid_id=grids["grid_id"].astype(str)).sort_values("grid_id")
-    grid_index = {gid: i for i, gid in enumerate(g["grid_id"])}
     bld = buildings.assign(building_id=buildings["building_id"].astype(str))
     bld = bld.drop_duplicates("building_id").set_index("building_id")
     bld["grid_id"] = bld["grid_id"].astype(str)
     flags: list[str] = []
-    p = people_table(people, bld, grid_index, flags)
+    p = people_table(people, bld, {gid: i for i, gid in enumerate(g["grid_id"])}, flags)
+    distance_fn = as_distance_fn(
+        network,
+        cfg,
+        max(st.max_head_distance_m, st.max_volunteer_distance_m, max_worker_distance_m),
+    )
+    u = units.assign(unit_id=units["unit_id"].astype(str), grid_id=units["grid_id"].astype(str))
+    mem = unit_members.assign(unit_id=unit_members["unit_id"].astype(str))
+    vul = None
+    if vulnerable is not None:
+        vul = vulnerable.assign(building_id=vulnerable["building_id"].astype(str))
+    done: list[Ctx] = []
+    communities = community_grids(g, bld, p)
+    for cid, grid_ids, person_rows in communities:
+        gc = g[g["grid_id"].isin(grid_ids)]
+        bc = bld[bld["grid_id"].isin(grid_ids)]
+        uc = u[u["grid_id"].isin(grid_ids)]
+        ctx = _staff_community(
+            p.iloc[person_rows].reset_index(drop=True),
+            gc,
+            uc,
+            mem[mem["unit_id"].isin(uc["unit_id"])],
+            bc,
+            None if vul is None else vul[vul["building_id"].isin(bc.index)],
+            cfg=cfg,
+            seed=seed,
+            distance_fn=distance_fn,
+            max_worker_distance_m=float(max_worker_distance_m),
+            volunteer_capacity_households=int(volunteer_capacity_households),
+        )
+        if cid is not None and len(communities) > 1:
+            ctx.flags[:] = [f"community {cid}: {f}" for f in ctx.flags]
+        done.append(ctx)
+    return _result(
+        done, g, units, flags, cfg, "straight_line" if distance_fn is None else "network"
+    )
+
+
+def community_grids(
+    g: pd.DataFrame, bld: pd.DataFrame, p: pd.DataFrame
+) -> list[tuple[str | None, list[str], np.ndarray]]:
+    """The communities staffed one by one: ``(community_id, grid ids, rows of p)``.
+
+    A person belongs to the community of the grid of their home (of the home building's
+    ``community_id`` when that grid is not planned); grids without ``community_id`` make one
+    community (``None``).
+    """
+    if "community_id" not in g.columns or len(g) == 0:
+        return [(None, g["grid_id"].tolist(), np.arange(len(p)))]
+    comm_of_grid = dict(zip(g["grid_id"], g["community_id"].astype(str), strict=True))
+    home_grid = bld["grid_id"].reindex(p["building_id"]).to_numpy(dtype=object)
+    home_comm = np.array([comm_of_grid.get(str(x)) for x in home_grid], dtype=object)
+    if "community_id" in bld.columns:
+        fallback = bld["community_id"].reindex(p["building_id"]).to_numpy(dtype=object)
+        missing = pd.isna(home_comm)
+        home_comm[missing] = [None if pd.isna(c) else str(c) for c in fallback[missing]]
+    out = []
+    for cid in sorted(set(comm_of_grid.values())):
+        grid_ids = sorted(k for k, v in comm_of_grid.items() if v == cid)
+        out.append((cid, grid_ids, np.flatnonzero(home_comm == cid)))
+    return out
+
+
+def _staff_community(
+    p: pd.DataFrame,
+    g: gpd.GeoDataFrame,
+    units: pd.DataFrame,
+    unit_members: pd.DataFrame,
+    bld: pd.DataFrame,
+    vulnerable: pd.DataFrame | None,
+    *,
+    cfg: Config,
+    seed: int,
+    distance_fn: DistanceFn | None,
+    max_worker_distance_m: float,
+    volunteer_capacity_households: int,
+) -> Ctx:
+    """Fill the posts of one community's grids from the people who live in it (the whole
+    hierarchy of the module docstring); the filled context."""
+    st = cfg.staffing
     n = len(p)
     centres = shapely.centroid(np.asarray(bld.loc[p["building_id"], "geometry"].values))
     xy = shapely.get_coordinates(centres) if n else np.zeros((0, 2))
-    geom = np.asarray(g.geometry.values)
-    rep = grid_targets(g, bld)
+    grid_index = {gid: i for i, gid in enumerate(g["grid_id"])}
+    home_grid = [grid_index.get(str(x), -1) for x in bld.loc[p["building_id"], "grid_id"]]
     entrance = (
         np.array([_entrance(v) for v in p["entrance"]], dtype=object)
         if "entrance" in p
@@ -247,7 +331,7 @@ def assign_staff(
         seed=seed,
         pid=p["person_id"].to_numpy(dtype=object),
         home=p["building_id"].to_numpy(dtype=object),
-        home_grid=p["_grid"].to_numpy(dtype=np.int64),
+        home_grid=np.asarray(home_grid, dtype=np.int64),
         xy=xy,
         party=as_bool(p["party_member"]) if "party_member" in p else np.zeros(n, bool),
         roles=[split(v) for v in p.get("roles", pd.Series([None] * n))],
@@ -257,20 +341,15 @@ def assign_staff(
         entrance=entrance,
         floor=opt_num(p.get("floor"), n),
         grid_ids=g["grid_id"].to_numpy(dtype=object),
-        grid_geom=geom,
-        grid_rep=rep,
+        grid_geom=np.asarray(g.geometry.values),
+        grid_rep=grid_targets(g, bld),
         grid_hh=pd.to_numeric(g["households"]).fillna(0).to_numpy(dtype=np.int64),
-        distance_fn=as_distance_fn(
-            network,
-            cfg,
-            max(st.max_head_distance_m, st.max_volunteer_distance_m, max_worker_distance_m),
-        ),
-        flags=flags,
+        distance_fn=distance_fn,
     )
     # the hierarchy, most important post first: a person is taken by a lower post only when
     # no higher one needs them (see the module docstring)
     heads_party, heads_total = _grid_heads(ctx)
-    spare = _grid_workers(ctx, heads_party, heads_total, float(max_worker_distance_m))
+    spare = _grid_workers(ctx, heads_party, heads_total, max_worker_distance_m)
     if st.unit_head_may_be_building_head:
         # a unit head may also head the building: the two posts never compete for a person
         _unit_heads(ctx, units, unit_members, bld)
@@ -281,7 +360,7 @@ def assign_staff(
     _restore_spare_workers(ctx, spare)
     _check_party_share(ctx)
     _volunteers(ctx, vulnerable, bld, volunteer_capacity_households)
-    return _result(ctx, g, units)
+    return ctx
 
 
 def _tier_resident(ctx: Ctx, i: int, *, doubling: bool, ignore_held: bool = False) -> int | None:
@@ -1108,9 +1187,18 @@ def _volunteers(
         ctx.vacancies.append({"role": "volunteer", "target_id": str(gid), "reason": head + why})
 
 
-def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingResult:
+def _result(
+    done: list[Ctx],
+    g: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    flags: list[str],
+    cfg: Config,
+    kind: str,
+) -> StaffingResult:
+    """The staffing of every community of ``done`` as one result: the posts, the grids and
+    units with their staff, the vacancies, merged metrics and the flags (``flags`` first)."""
     cols = ["person_id", "role", "target_id", "distance_m", "distance_kind", "households"]
-    a = pd.DataFrame(ctx.rows, columns=cols)
+    a = pd.DataFrame([r for ctx in done for r in ctx.rows], columns=cols)
     a["_r"] = a["role"].map({r: i for i, r in enumerate(ROLES)})
     a = a.sort_values(["_r", "target_id", "person_id"], kind="stable").drop(columns="_r")
     a = a.reset_index(drop=True).astype({"distance_m": "float64", "households": "int64"})
@@ -1135,7 +1223,9 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
     u = units.copy()
     uh = a[a["role"] == "unit_head"].set_index("target_id")["person_id"]
     u["head_id"] = u["unit_id"].astype(str).map(uh).astype(object)
-    vac = pd.DataFrame(ctx.vacancies, columns=["role", "target_id", "reason"])
+    vac = pd.DataFrame(
+        [v for ctx in done for v in ctx.vacancies], columns=["role", "target_id", "reason"]
+    )
     order = {
         r: i
         for i, r in enumerate(
@@ -1145,9 +1235,13 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
     vac = vac.sort_values(
         ["role", "target_id"], key=lambda s: s.map(order) if s.name == "role" else s, kind="stable"
     ).reset_index(drop=True)
-    m = ctx.metrics
-    m["distance_kind"] = ctx.kind
-    pid_party = dict(zip(ctx.pid.tolist(), ctx.party.tolist(), strict=True))
+    not_merged: list[str] = []
+    parts = [dict(ctx.metrics, posts=ctx.posts) for ctx in done]
+    m = merge_staffing_metrics(parts, not_merged) if parts else {"posts": {}}
+    if not_merged:
+        m["not_merged"] = sorted(set(not_merged))
+    m["distance_kind"] = kind
+    pid_party = {pid: party for ctx in done for pid, party in zip(ctx.pid, ctx.party, strict=True)}
     for name, roles in (
         ("grid_heads", ["grid_head"]),
         ("grid_workers", ["grid_worker_full", "grid_worker_part"]),
@@ -1156,7 +1250,7 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
         ids = a.loc[a["role"].isin(roles), "person_id"].unique()
         share = float(np.mean([pid_party[i] for i in ids])) if len(ids) else 0.0
         m[f"party_share_{name}"] = round(share, 4)
-    m["min_party_share"] = ctx.cfg.staffing.min_party_share
+    m["min_party_share"] = cfg.staffing.min_party_share
     m["distance_by_role"] = {
         r: {
             "n": len(s),
@@ -1165,12 +1259,13 @@ def _result(ctx: Ctx, g: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> StaffingR
         }
         for r, s in a.groupby("role")["distance_m"]
     }
-    m["posts"] = {r: dict(ctx.posts[r]) for r in POST_ROLES if r in ctx.posts}
+    posts = m.get("posts", {})
+    m["posts"] = {r: dict(posts[r]) for r in POST_ROLES if r in posts}
     m["n_assignments"] = len(a)
     m["n_people_with_posts"] = int(a["person_id"].nunique())
     m["n_vacancies"] = len(vac)
-    flags = ctx.flags
-    if ctx.distance_fn is None:
+    flags = [*flags, *(f for ctx in done for f in ctx.flags)]
+    if kind == "straight_line":
         flags.append("staffing distances are straight-line (no walk network given)")
     for role, words in (
         ("grid_head", "grids have no grid head"),

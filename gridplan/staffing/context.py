@@ -53,7 +53,7 @@ def require(df: pd.DataFrame | None, layer: str, cols: tuple[str, ...]) -> None:
     if missing:
         msg = (
             f"{layer}: missing column(s) {', '.join(missing)} needed for staffing; "
-            f"add them (see DESIGN.md §1-2)"
+            f"add them (see the dataset contract in the README)"
         )
         raise DataError(msg)
 

@@ -1,8 +1,8 @@
 """Make a Folium page self-contained: inline the JavaScript and CSS it loads from CDNs.
 
-``map.html`` must open with no internet access but the tiles (DESIGN.md §2): officials often work
-on intranets where public CDNs are blocked, and a map whose Leaflet does not load is a blank page.
-The files inlined are vendored in ``gridplan/_vendor`` (licences in ``LICENSES.md`` there).
+``map.html`` must open with no internet access but the tiles (the plan contract): officials often
+work on intranets where public CDNs are blocked, and a map whose Leaflet does not load is a blank
+page. The files inlined are vendored in ``gridplan/_vendor`` (licences in ``LICENSES.md`` there).
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ __all__ = ["REPORT_LABELS", "build_report", "render_markdown", "write_report"]
 
 logger = logging.getLogger(__name__)
 
-#: Commands that run each stage (DESIGN.md §3), named when a section's stage did not run.
+#: Commands that run each stage, named when a section's stage did not run.
 COMMANDS: dict[str, str] = {
     "quality": "gridplan partition DATASET --out DIR",
     "units": "gridplan units DATASET --out DIR",
