@@ -184,8 +184,8 @@ def test_replan_after_new_compound(runner, town_path, tmp_path):
 def test_replan_report_keeps_the_balance_where_sizes_allow(runner, town_path, tmp_path):
     """Issue 14: a re-plan that re-plans grids reports the share within ±10 % where building
     sizes allow, from the size checks of its grids (not the plain share)."""
+    from gridplan.i18n import label
     from gridplan.output.planfile import read_plan
-    from gridplan.output.report.labels import REPORT_LABELS
 
     conf = tmp_path / "plan.toml"
     conf.write_text("[grids]\ntarget_households = 300\n")
@@ -207,7 +207,7 @@ def test_replan_report_keeps_the_balance_where_sizes_allow(runner, town_path, tm
         assert "grids_within_10pct_sizes_allow" in m, cid
     forced = part["grids_size_forced"]
     assert forced > 0  # the town's towers force some grids at target 300
-    line = REPORT_LABELS["en"]["within_10_allow"].format(n=forced)
+    line = label("report.within_10_allow", "en", n=forced)
     share = part["share_within_10pct_sizes_allow"]
     text = (new / "report.md").read_text(encoding="utf-8")
     assert f"| {line} | {100 * share:.1f} % |" in text

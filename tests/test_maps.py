@@ -291,10 +291,9 @@ def html_en(plan: Plan) -> str:
 
 def test_labels_complete_in_both_languages() -> None:
     from gridplan.i18n import CATEGORY_LABELS, ROLE_LABELS
-    from gridplan.output.report.labels import REPORT_LABELS
     from gridplan.settings import FACILITY_CATEGORIES
 
-    for table in (LABELS, CATEGORY_LABELS, ROLE_LABELS, REPORT_LABELS):
+    for table in (LABELS, CATEGORY_LABELS, ROLE_LABELS):
         assert set(table["zh"]) == set(table["en"])
         assert all(v.strip() for lang in table for v in table[lang].values())
     assert set(CATEGORY_LABELS["en"]) == set(FACILITY_CATEGORIES)

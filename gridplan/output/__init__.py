@@ -20,7 +20,6 @@ _PUBLIC: dict[str, str] = {
     "Plan": "gridplan.output.planfile",
     "read_plan": "gridplan.output.planfile",
     "write_plan_gpkg": "gridplan.output.planfile",
-    "REPORT_LABELS": "gridplan.output.report.labels",
     "render_markdown": "gridplan.output.report.render",
     "build_report": "gridplan.output.report.write",
     "write_report": "gridplan.output.report.write",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from gridplan.output.report.labels import REPORT_LABELS
 from gridplan.output.report.render import render_markdown
 from gridplan.output.report.write import build_report, write_report
 
 __all__ = [
-    "REPORT_LABELS",
     "build_report",
     "render_markdown",
     "write_report",

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gridplan.i18n import category_label, tier_label
+from gridplan.i18n import category_label, labels_in, tier_label
 from gridplan.output.planfile import Plan
 from gridplan.output.report.common import _households, _nonempty, minutes
-from gridplan.output.report.labels import REPORT_LABELS
 
 if TYPE_CHECKING:
     from matplotlib.font_manager import FontProperties
@@ -47,7 +46,7 @@ def _charts(report: dict[str, Any], plan: Plan, folder: Path, lang: str) -> list
 
     font = _cjk_font() if lang == "zh" else None
     chart_lang = "zh" if font is not None else "en"  # Chinese labels only with a Chinese font
-    lab = REPORT_LABELS[chart_lang]
+    lab = labels_in("report", chart_lang)
     text_kw: dict[str, Any] = {"fontproperties": font} if font is not None else {}
     written: list[Path] = []
 

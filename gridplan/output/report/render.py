@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gridplan.i18n import category_label, check_lang, role_label, tier_label
+from gridplan.i18n import category_label, labels_in, role_label, tier_label
 from gridplan.output.report.common import minutes
-from gridplan.output.report.labels import REPORT_LABELS
 
 __all__ = ["render_markdown"]
 
@@ -120,7 +119,7 @@ def render_markdown(
     charts_note
         A sentence shown instead of charts (why there are none).
     """
-    lab = REPORT_LABELS[check_lang(lang)]
+    lab = labels_in("report", lang)
     L: list[str] = [f"# {lab['title']}", ""]
     L += [
         lab["generated"].format(

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridplan.i18n import check_lang
+from gridplan.i18n import check_lang, label
 from gridplan.output.planfile import Plan
 from gridplan.output.report.charts import _charts
 from gridplan.output.report.common import (
@@ -49,11 +49,10 @@ from gridplan.output.report.common import (
     metric_crs,
     minutes,
 )
-from gridplan.output.report.labels import REPORT_LABELS
 from gridplan.output.report.render import render_markdown
 from gridplan.settings import DEFAULT
 
-__all__ = ["REPORT_LABELS", "build_report", "render_markdown", "write_report"]
+__all__ = ["build_report", "render_markdown", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -533,7 +532,7 @@ def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Pa
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        note = REPORT_LABELS[lang]["no_charts"]
+        note = label("report.no_charts", lang)
         logger.warning("matplotlib is not installed: report charts skipped")
     else:
         charts = _charts(report, plan, folder, lang)
