@@ -90,13 +90,15 @@ def overwrite_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def out_option(required: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def out_option(
+    required: bool = True, *, dataset: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--out",
         "out",
-        type=click.Path(path_type=Path, file_okay=False),
+        type=click.Path(path_type=Path, file_okay=dataset),
         required=required,
-        help="Output folder.",
+        help="Output dataset: a .gpkg file, or a folder." if dataset else "Output folder.",
     )
 
 
@@ -174,7 +176,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 @main.command()
-@out_option()
+@out_option(dataset=True)
 @click.option(
     "--scale",
     type=click.Choice(["town", "city", "province"]),
@@ -187,7 +189,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.pass_obj
 @_library_errors
 def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> None:
-    """Write a deterministic synthetic sample dataset to OUT."""
+    """Write a deterministic synthetic sample dataset to OUT (a .gpkg file, or a folder)."""
     from gridplan.sample.generate import write_sample
 
     state.say(f"generating the {scale} sample (seed {seed}) …")
@@ -503,13 +505,13 @@ def _bbox(
 
 @main.command(name="import-osm")
 @click.argument("pbf", type=click.Path(path_type=Path, dir_okay=False))
-@out_option()
+@out_option(dataset=True)
 @click.option("--bbox", callback=_bbox, default=None, help="WEST,SOUTH,EAST,NORTH in degrees.")
 @overwrite_option
 @click.pass_obj
 @_library_errors
 def import_osm_cmd(state: _State, pbf: Path, out: Path, bbox: Any, overwrite: bool) -> None:
-    """Import an OpenStreetMap .osm.pbf extract as a dataset folder OUT."""
+    """Import an OpenStreetMap .osm.pbf extract as a dataset OUT (a .gpkg file, or a folder)."""
     from gridplan.io.osm import import_osm
 
     state.say(f"reading {pbf} …")

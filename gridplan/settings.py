@@ -43,7 +43,9 @@ __all__ = [
     "IGNORED_POI_KINDS",
     "LANDUSE_USES",
     "NAME_WORDS",
-    "NON_RESIDENTIAL_POI_KINDS",
+    "MIXED_LANDUSES",
+    "OFFICE_POI_KINDS",
+    "WHOLE_BUILDING_POI_KINDS",
     "PERSON_ROLES",
     "PRECISION_M",
     "SLIVER_M",
@@ -235,27 +237,21 @@ LANDUSE_USES: dict[str, str] = {
     ),
 }
 
-#: POI ``kind`` values that mean a whole building is not lived in (a bank hall, a hotel, a
-#: school, a church): OSM amenity / office / tourism / leisure values. Shops, restaurants and
-#: other ground-floor trades (every other kind) are weaker evidence: a Chinese residential
-#: block often has shops below (底商), so they make a residential building ``mixed``.
-NON_RESIDENTIAL_POI_KINDS: frozenset[str] = frozenset(
+#: Land where homes commonly sit above shops and offices (city centres, OSM draws whole mixed
+#: blocks so): only weak evidence against homes. Helsinki's centre: 8 of 30 tagged apartment
+#: buildings stand in ``landuse=commercial``.
+MIXED_LANDUSES: frozenset[str] = frozenset({"commercial", "retail"})
+
+#: POI ``kind`` values that take a whole building (a hotel, a school, a church, a hospital):
+#: OSM amenity / tourism / leisure / shop values. Strong evidence against homes.
+WHOLE_BUILDING_POI_KINDS: frozenset[str] = frozenset(
     {
-        "bank",
-        "bureau_de_change",
-        "office",
-        "company",
-        "government",
-        "central_bank",
-        "financial",
-        "insurance",
         "hotel",
         "hostel",
         "motel",
         "museum",
         "gallery",
         "hospital",
-        "clinic",
         "school",
         "university",
         "college",
@@ -266,12 +262,10 @@ NON_RESIDENTIAL_POI_KINDS: frozenset[str] = frozenset(
         "courthouse",
         "police",
         "fire_station",
-        "post_office",
         "theatre",
         "cinema",
         "arts_centre",
         "concert_hall",
-        "nightclub",
         "casino",
         "conference_centre",
         "exhibition_centre",
@@ -279,20 +273,54 @@ NON_RESIDENTIAL_POI_KINDS: frozenset[str] = frozenset(
         "marketplace",
         "mall",
         "department_store",
-        "supermarket",
         "sports_centre",
         "stadium",
         "sports_hall",
-        "fitness_centre",
-        "swimming_pool",
         "ice_rink",
-        "parking",
-        "fuel",
+        "swimming_pool",
         "prison",
         "embassy",
-        "diplomatic",
+        "train_station",
+        "bus_station",
+        # tourism=attraction: the building is itself a sight (the Oriental Pearl TV tower)
+        "attraction",
+        "aquarium",
+        "zoo",
+        "theme_park",
     }
 )
+
+#: POI ``kind`` values that take a floor or two (an office, a bank branch): three or more in
+#: one building make it an office building; one or two are offices or branches below homes,
+#: as common in Chinese residential towers (底商) as in Helsinki's apartment blocks.
+OFFICE_POI_KINDS: frozenset[str] = frozenset(
+    {
+        "office",
+        "company",
+        "government",
+        "central_bank",
+        "bank",
+        "bureau_de_change",
+        "financial",
+        "insurance",
+        "lawyer",
+        "accountant",
+        "consulting",
+        "it",
+        "estate_agent",
+        "coworking",
+        "ngo",
+        "association",
+        "diplomatic",
+        "post_office",
+        "clinic",
+        "doctors",
+        "dentist",
+    }
+)
+
+#: Every other POI kind (shops, restaurants, cafés, pubs, hairdressers …) is a ground-floor
+#: trade: no evidence against homes, but a home with one becomes ``mixed``.
 
 #: POI kinds that carry no evidence about the building (street furniture and the like).
 IGNORED_POI_KINDS: frozenset[str] = frozenset(
@@ -592,6 +620,11 @@ class HouseholdSettings:
     residential_words: tuple[str, ...] = ()
     non_residential_words: tuple[str, ...] = ()
     mixed_words: tuple[str, ...] = ()
+    #: Footprints above this (m²) are large plates: weak evidence against homes. A home's
+    #: plate is bounded by daylight (depth) and by the flats one stair core serves: a long
+    #: Chinese slab of 100 m × 12 m is 1 200 m²; Helsinki's tagged apartment blocks reach
+    #: 1 700 m², its offices have a median of 2 700 m², its public buildings 2 100 m².
+    large_footprint_m2: float = 2500.0
     #: Height (m) from which a building counts as supertall: strong evidence against homes.
     #: Residential towers over 250 m are almost unknown in China (Shanghai Tower 632 m, the
     #: World Financial Center 492 m, Jin Mao 421 m are offices and hotels), while residential
@@ -611,11 +644,11 @@ class HouseholdSettings:
     #: Plate depth (m) above which the plate is very deep: strong shape evidence.
     very_deep_plate_m: float = 45.0
     #: Plate depth (m) below which nobody lives in it (canopies, walls, kiosks; a dwelling is
-    #: at least about 6 m deep). Helsinki's ``building=roof``: median 6 m.
-    min_plate_depth_m: float = 5.0
-    #: Non-residential POIs (:data:`NON_RESIDENTIAL_POI_KINDS`) inside a building from which
-    #: they decide on their own (one bank or hotel hall is strong evidence already).
-    strong_poi_count: int = 1
+    #: two rooms deep, about 6 m). Helsinki's ``building=roof``: median 6 m.
+    min_plate_depth_m: float = 6.0
+    #: Office POIs (:data:`OFFICE_POI_KINDS`) in one building from which it is an office
+    #: building (fewer are offices or branches below homes).
+    office_poi_count: int = 3
     #: Calibration factors outside ``[1 / f, f]`` (estimates scaled up or down by more than
     #: ``f``) are reported: the community's households_total looks stale or the estimates
     #: are off. 1.5 means half again as many, or a third fewer, households than estimated.
@@ -623,7 +656,8 @@ class HouseholdSettings:
     #: Given counts holding more than this share of a community's households_total leave the
     #: estimated buildings too little: reported as a stale total.
     max_given_share: float = 0.9
-    #: Households per building listed in the report's review list (the largest estimates).
+    #: Buildings listed in each of the report's review lists (most estimated households; the
+    #: largest decided on weak evidence).
     review_top_n: int = 15
 
 

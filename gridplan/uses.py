@@ -13,16 +13,21 @@ name word, strong (大厦, 银行, Hotel)   ± 6        :data:`gridplan.settings
                                                   nearest the end of the name (the head noun of a
                                                   Chinese or English name: 花园酒店 is a hotel)
 name word, weak (中心, 广场, Tower)     ± 2        names of offices and of compounds alike
-non-residential POI inside (bank …)    + 6        :data:`gridplan.settings.NON_RESIDENTIAL_POI_KINDS`
-shop / restaurant POIs inside          + 1 / + 2  1, or 3 and more; shops below homes are common
-                                                  (底商), so a home with shops becomes ``mixed``
+hotel, school, church … POI inside     + 6        :data:`gridplan.settings.WHOLE_BUILDING_POI_KINDS`
+office / bank POIs inside              + 4 / + 1  ``office_poi_count`` (3) and more, or fewer
+                                                  (:data:`gridplan.settings.OFFICE_POI_KINDS`):
+                                                  branches below homes are common (底商)
+shop / restaurant POIs inside          0          a home with one becomes ``mixed``
 inside ``landuse=residential``         − 3        :data:`gridplan.settings.LANDUSE_USES`
-inside commercial/industrial/… land    + 3
+inside industrial/civil/… land         + 3
+inside commercial/retail land          + 1        :data:`gridplan.settings.MIXED_LANDUSES`:
+                                                  OSM draws whole mixed city blocks so
 height ≥ ``supertall_height_m``        + 6        no Chinese home tower above 250 m; Shanghai
                                                   Tower 632 m held 11 080 "households"
 height ≥ ``tall_height_m``             + 2        homes of 107 m and 153 m exist (Lujiazui)
 footprint < ``min_residential_…``      + 10       sheds, kiosks, toilets
 footprint > ``max_residential_…``      + 5        factories, malls, stations
+footprint > ``large_footprint_m2``     + 2        home plates are bounded by daylight and cores
 plate depth > ``very_deep_plate_m``    + 4        homes need daylight: slabs are 10–15 m deep
 plate depth > ``deep_plate_m``         + 2        Helsinki: apartments 16 m, offices 30 m
 plate depth < ``min_plate_depth_m``    + 4        canopies, walls, kiosks
@@ -61,8 +66,10 @@ from gridplan.settings import (
     DEFAULT,
     IGNORED_POI_KINDS,
     LANDUSE_USES,
+    MIXED_LANDUSES,
     NAME_WORDS,
-    NON_RESIDENTIAL_POI_KINDS,
+    OFFICE_POI_KINDS,
+    WHOLE_BUILDING_POI_KINDS,
     Config,
 )
 
@@ -82,11 +89,15 @@ USE_COLUMNS: tuple[str, ...] = ("use", "use_source", "use_reason", "use_confiden
 _STRONG_NAME = 6.0
 _WEAK_NAME = 2.0
 _POI_STRONG = 6.0
+_POI_OFFICES = 4.0
+_POI_OFFICE = 1.0
 _LANDUSE = 3.0
+_LANDUSE_MIXED = 1.0
 _SUPERTALL = 6.0
 _TALL = 2.0
 _TINY = 10.0
 _HUGE = 5.0
+_LARGE = 2.0
 _VERY_DEEP = 4.0
 _DEEP = 2.0
 _THIN = 4.0
@@ -232,12 +243,13 @@ def _landuse_of(buildings: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None) -
 
 def _pois_in(
     buildings: gpd.GeoDataFrame, pois: gpd.GeoDataFrame | None
-) -> tuple[list[list[str]], list[list[str]]]:
-    """Per building: the non-residential POI kinds and the other (shop-like) kinds on it."""
-    strong: list[list[str]] = [[] for _ in range(len(buildings))]
+) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """Per building: the whole-building, office and other (shop-like) POI kinds on it."""
+    whole: list[list[str]] = [[] for _ in range(len(buildings))]
+    office: list[list[str]] = [[] for _ in range(len(buildings))]
     other: list[list[str]] = [[] for _ in range(len(buildings))]
     if pois is None or not len(pois) or "kind" not in pois.columns:
-        return strong, other
+        return whole, office, other
     p = pois.to_crs(buildings.crs) if pois.crs != buildings.crs else pois
     kinds = [None if k is None else k.lower() for k in _text(p["kind"])]
     pgeom = np.asarray(p.geometry.values)
@@ -263,8 +275,13 @@ def _pois_in(
         kind = kinds[pj]
         if kind is None or kind in IGNORED_POI_KINDS or not polygonal[b]:
             continue
-        (strong if kind in NON_RESIDENTIAL_POI_KINDS else other)[b].append(kind)
-    return strong, other
+        if kind in WHOLE_BUILDING_POI_KINDS:
+            whole[b].append(kind)
+        elif kind in OFFICE_POI_KINDS:
+            office[b].append(kind)
+        else:
+            other[b].append(kind)
+    return whole, office, other
 
 
 def _kinds(kinds: Iterable[str]) -> str:
@@ -272,6 +289,10 @@ def _kinds(kinds: Iterable[str]) -> str:
     for k in kinds:
         counts[k] = counts.get(k, 0) + 1
     return "/".join(sorted(counts, key=lambda k: (-counts[k], k))[:3])
+
+
+def _poi_text(kinds: list[str]) -> str:
+    return f"{len(kinds)} {_kinds(kinds)} POI{'s' if len(kinds) > 1 else ''}"
 
 
 def _fmt_m2(v: float) -> str:
@@ -353,7 +374,7 @@ def infer_uses(
         depth[todo] = plate_depth(geoms[todo])
         sub = buildings.iloc[np.flatnonzero(todo)]
         lus = _landuse_of(sub, landuse)
-        strong_pois, other_pois = _pois_in(sub, pois)
+        whole_pois, office_pois, other_pois = _pois_in(sub, pois)
     uses: list[str] = []
     sources: list[str] = []
     reasons: list[str] = []
@@ -368,7 +389,9 @@ def infer_uses(
                 confs.append(old_conf[i] or "high")
             else:
                 sources.append("given")
-                reasons.append("use column")
+                tag = tags[i]
+                agrees = tag is not None and BUILDING_TAG_USES.get(tag) == given_use[i].lower()
+                reasons.append(f"use column (OSM building={tag})" if agrees else "use column")
                 confs.append("high")
             continue
         if hh[i] > 0:
@@ -400,18 +423,22 @@ def infer_uses(
                 items.append(_Item(sign * w, f"name {word} ({label})", conf))
         lu = lus[j]
         if lu is not None and lu in LANDUSE_USES:
-            sign = 1.0 if LANDUSE_USES[lu] == "non_residential" else -1.0
-            items.append(_Item(sign * _LANDUSE, f"inside landuse={lu}", "medium"))
-        strong_k, other_k = strong_pois[j], other_pois[j]
-        if len(strong_k) >= max(hs.strong_poi_count, 1):
-            what = f"{len(strong_k)} {_kinds(strong_k)} POI{'s' if len(strong_k) > 1 else ''}"
-            items.append(_Item(_POI_STRONG, f"{what} inside", "high"))
+            if LANDUSE_USES[lu] == "residential":
+                items.append(_Item(-_LANDUSE, f"inside landuse={lu}", "medium"))
+            elif lu in MIXED_LANDUSES:
+                items.append(_Item(_LANDUSE_MIXED, f"inside landuse={lu}", "low"))
+            else:
+                items.append(_Item(_LANDUSE, f"inside landuse={lu}", "medium"))
+        whole_k, office_k, other_k = whole_pois[j], office_pois[j], other_pois[j]
+        if whole_k:
+            items.append(_Item(_POI_STRONG, f"{_poi_text(whole_k)} inside", "high"))
+        if len(office_k) >= max(hs.office_poi_count, 1):
+            items.append(_Item(_POI_OFFICES, f"{_poi_text(office_k)} inside", "high"))
+        elif office_k:
+            items.append(_Item(_POI_OFFICE, f"{_poi_text(office_k)} inside", "low"))
         shops: _Item | None = None
         if other_k:
-            w = 2.0 if len(other_k) >= 3 else 1.0
-            what = f"{len(other_k)} {_kinds(other_k)} POI{'s' if len(other_k) > 1 else ''}"
-            shops = _Item(w, f"{what} inside", "medium")
-            items.append(shops)
+            shops = _Item(0.0, f"{_poi_text(other_k)} inside", "medium")
         h = height[i]
         if h >= hs.supertall_height_m:
             items.append(_Item(_SUPERTALL, f"height {h:.0f} m ≥ {hs.supertall_height_m:g} m", "low"))
@@ -434,6 +461,14 @@ def infer_uses(
                     "low",
                 )
             )
+        elif a > hs.large_footprint_m2:
+            items.append(
+                _Item(
+                    _LARGE,
+                    f"footprint {_fmt_m2(a)} m² > {_fmt_m2(hs.large_footprint_m2)} m²",
+                    "low",
+                )
+            )
         d = depth[i]
         if d > hs.very_deep_plate_m:
             items.append(_Item(_VERY_DEEP, f"plate {d:.0f} m deep > {hs.very_deep_plate_m:g} m", "low"))
@@ -449,7 +484,9 @@ def infer_uses(
         score = sum(it.weight for it in items)
         non_res = score > 0
         decided = [it for it in items if (it.weight > 0) == non_res and it.weight != 0]
-        against = [it for it in items if (it.weight > 0) != non_res and it.weight != 0]
+        against = [
+            it for it in items if (it.weight > 0) != non_res and it.weight not in (0, _PRIOR)
+        ]
         if not non_res and len(decided) > 1:
             decided = [it for it in decided if it.weight != _PRIOR or it.confidence != "low"]
         decided.sort(key=lambda it: -abs(it.weight))
