@@ -186,8 +186,7 @@ def helsinki(lines: list[str]) -> dict[str, float]:
     wrong = decided[(truth == "non_residential") & (decided["use"] != "non_residential")]
     wrong = wrong.join(b[["building", "name"]])
     missed = [
-        f"{r.building} ({r.name or 'no name'}): {r.use}, {r.use_reason}"
-        for r in wrong.itertuples()
+        f"{r.building} ({r.name or 'no name'}): {r.use}, {r.use_reason}" for r in wrong.itertuples()
     ]
     lines.append(
         "Non-residential buildings still taken as homes (default tables): "
@@ -236,9 +235,9 @@ def shenzhen(lines: list[str]) -> None:
         table(["deciding reason (first)", "buildings"], [[k, int(v)] for k, v in reasons.items()])
         + "\n"
     )
-    old_hh = estimate_households(b.drop(columns=["use", "use_source", "use_reason"]).assign(
-        use=old.to_numpy()
-    ))["households"]
+    old_hh = estimate_households(
+        b.drop(columns=["use", "use_source", "use_reason"]).assign(use=old.to_numpy())
+    )["households"]
     lines.append(
         f"Households: {int(b['households'].sum()):,} with the new rules, "
         f"{int(old_hh.sum()):,} with the footprint-only rule.\n".replace(",", " ")
@@ -272,7 +271,10 @@ def main() -> None:
     print(body)
     print({k: round(v, 3) for k, v in figures.items()})
     write_section(
-        "use", "Use inference on real data (issue 15)", body, command="python benchmarks/bench_use.py"
+        "use",
+        "Use inference on real data (issue 15)",
+        body,
+        command="python benchmarks/bench_use.py",
     )
     import run_all
 

@@ -251,6 +251,7 @@ def _run(
     workers: int | None = None,
     scheduler: str | None = None,
     batch_size: int | None = None,
+    overrides: Path | None = None,
 ) -> None:
     from gridplan._atomic import check_output_dir
     from gridplan.run.folder import plan_to_folder
@@ -272,6 +273,7 @@ def _run(
         basemap=basemap,
         tianditu_key=tianditu_key,
         progress=state.say,
+        overrides=overrides,
     )
     if done.plan is None:
         click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
@@ -291,6 +293,9 @@ def _summary(plan: Plan, out: Path) -> None:
         bits.append(f"{len(plan.units)} units")
     if "max_deviation" in part:
         bits.append(f"max deviation {part['max_deviation']:.1%}")
+    b = plan.layers.get("buildings")
+    if b is not None and "use_source" in b.columns and (b["use_source"] == "override").any():
+        bits.append(f"{int((b['use_source'] == 'override').sum())} override(s) applied")
     click.echo(f"wrote {out} ({', '.join(bits)})" if bits else f"wrote {out}")
 
 
@@ -301,6 +306,12 @@ def _summary(plan: Plan, out: Path) -> None:
 @offset_option
 @overwrite_option
 @click.option("--communities", default=None, help="Plan only these community ids (comma list).")
+@click.option(
+    "--overrides",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="A planner's corrections, CSV building_id,use,households: they win over every estimate.",
+)
 @click.option("--workers", type=int, default=None, help="Run on a local Dask cluster of N workers.")
 @click.option("--scheduler", default=None, help="Address of an existing dask.distributed cluster.")
 @click.option(
@@ -330,6 +341,10 @@ def run(
         raise click.BadParameter("give at least 1 worker", param_hint="--workers")
     if batch_size is not None and kw.get("communities"):
         raise click.UsageError("--communities and --batch-size do not go together")
+    if batch_size is not None and kw.get("overrides") is not None:
+        raise click.UsageError(
+            "--overrides and --batch-size do not go together: put an overrides layer in the dataset"
+        )
     _run(
         state,
         dataset,

@@ -243,7 +243,11 @@ def apply_overrides(
         if use is not None and not (isinstance(use, float) and np.isnan(use)) and str(use).strip():
             out.at[idx, "use"] = str(use).strip().lower()
             said.append(f"use={str(use).strip().lower()}")
-        hh = pd.to_numeric(row.get("households"), errors="coerce") if "households" in ov.columns else np.nan
+        hh = (
+            pd.to_numeric(pd.Series([row.get("households")]), errors="coerce").iloc[0]
+            if "households" in ov.columns
+            else np.nan
+        )
         if pd.notna(hh):
             out.at[idx, "households"] = float(hh)
             if "households_estimated" in out.columns:
@@ -279,9 +283,10 @@ def calibration_summary(
         One row per community with a ``households_total``: ``community_id``,
         ``households_total``, ``given`` (households of buildings with counts),
         ``estimated_before``, ``estimated_after``, ``factor`` (after / before; NaN when
-        nothing was estimated), ``status`` (``ok``, ``stale_total``: the given counts leave
-        the estimates little or nothing, ``scaled_up``/``scaled_down``: the factor is out of
-        bounds, ``unmatched``: nothing to scale), ``buildings_affected`` (estimated buildings
+        nothing was estimated), ``status`` (``ok``; ``stale_total``: the given counts hold
+        ``max_given_share`` of the total or more and the estimates are scaled down;
+        ``scaled_up``/``scaled_down``: the factor is beyond ``max_calibration_factor``;
+        ``unmatched``: the total cannot be met), ``buildings_affected`` (estimated buildings
         whose count calibration changed) and ``affected_ids`` (their ids, ``;``-list).
     """
     cfg = config if config is not None else DEFAULT
@@ -325,7 +330,7 @@ def calibration_summary(
         after = int(hh[inside & est].sum())
         changed = inside & est & (hh != raw)
         factor = after / before if before > 0 else float("nan")
-        if before > 0 and given >= share * float(total):
+        if before > 0 and given >= share * float(total) and after < before:
             status = "stale_total"
         elif before > 0 and factor > f:
             status = "scaled_up"
@@ -360,9 +365,11 @@ def calibration_warnings(summary: pd.DataFrame, *, config: Config | None = None)
     f = cfg.households.max_calibration_factor
     out = []
     for r in summary.itertuples(index=False):
-        if r.status in ("ok", "unmatched"):
+        status = str(r.status)
+        if status in ("ok", "unmatched"):
             continue
-        affected = r.affected_ids.split(";") if r.affected_ids else []
+        ids = str(r.affected_ids) if isinstance(r.affected_ids, str) else ""
+        affected = ids.split(";") if ids else []
         what = {
             "stale_total": (
                 f"its buildings with given counts hold {r.given} of its households_total "
@@ -372,7 +379,7 @@ def calibration_warnings(summary: pd.DataFrame, *, config: Config | None = None)
             "scaled_down": (
                 f"calibration scales the estimates down by {r.factor:g} (below 1/{f:g})"
             ),
-        }[r.status]
+        }[status]
         out.append(
             f"communities: {r.community_id}: {what}, so its {r.estimated_before} estimated "
             f"households become {r.estimated_after} (factor {r.factor:g}; "
@@ -443,6 +450,7 @@ def estimate_households(
         msg = f"dwelling size must be positive, got {size}"
         raise ValueError(msg)
     out = buildings.copy()
+    applied: list[str] = []
     if overrides is not None and len(overrides):
         applied_df, applied, unknown = apply_overrides(out, overrides)
         out = gpd.GeoDataFrame(applied_df, geometry=out.geometry.name, crs=out.crs)
@@ -473,6 +481,18 @@ def estimate_households(
     out["households_estimated"] = estimated.to_numpy(dtype=bool)
     uncal = given.where(~estimated, np.floor(est + 0.5)).fillna(0.0)
     out["households_uncalibrated"] = np.floor(uncal.to_numpy() + 0.5).astype(np.int64)
+    if applied:
+        # a use set by the planner is kept as given; a count alone leaves the use inferred,
+        # and the reason says both
+        hit = out["building_id"].astype(str).isin(applied).to_numpy()
+        said = out.loc[hit, "use_reason"].astype(str).to_numpy()
+        inferred = uses.loc[hit, "use_reason"].astype(str).to_numpy()
+        setuse = np.array(["use=" in t for t in said])
+        uses.loc[hit, "use_reason"] = np.where(
+            setuse, said, [f"{a}; use: {b}" for a, b in zip(said, inferred, strict=True)]
+        )
+        uses.loc[hit, "use_source"] = "override"
+        uses.loc[hit, "use_confidence"] = "high"
     for col in uses.columns:
         out[col] = uses[col].to_numpy()
     n = int(estimated.sum())

@@ -42,14 +42,14 @@ __all__ = [
     "FACILITY_CATEGORIES",
     "IGNORED_POI_KINDS",
     "LANDUSE_USES",
-    "NAME_WORDS",
     "MIXED_LANDUSES",
+    "NAME_WORDS",
     "OFFICE_POI_KINDS",
-    "WHOLE_BUILDING_POI_KINDS",
     "PERSON_ROLES",
     "PRECISION_M",
     "SLIVER_M",
     "VULNERABLE_KINDS",
+    "WHOLE_BUILDING_POI_KINDS",
     "Config",
     "CoverageSettings",
     "GridSettings",
@@ -359,8 +359,8 @@ IGNORED_POI_KINDS: frozenset[str] = frozenset(
 #: decides against size and height; ``weak`` words (中心 "centre", 广场 "plaza", Tower) are also
 #: the names of residential compounds (万科中心, 时代广场 towers), so residential words beat them.
 #: Matching: Chinese words anywhere in the name; Latin words as whole words, case ignored.
-#: Motivation: Lujiazui's 219 named buildings (issue 15): 上海中心大厦, 环球金融中心, 上海证券交易所,
-#: 汇丰银行大楼, 香格里拉大酒店 against 仁恒滨江园, 世茂滨江花园, 陆家嘴花园.
+#: Motivation: Lujiazui's 219 named buildings (issue 15): 上海中心大厦, 环球金融中心,
+#: 上海证券交易所, 汇丰银行大楼, 香格里拉大酒店 against 仁恒滨江园, 世茂滨江花园, 陆家嘴花园.
 NAME_WORDS: tuple[tuple[str, str, str, str], ...] = (
     # word, use, label, strength
     ("大厦", "non_residential", "office", "strong"),
@@ -650,11 +650,14 @@ class HouseholdSettings:
     #: building (fewer are offices or branches below homes).
     office_poi_count: int = 3
     #: Calibration factors outside ``[1 / f, f]`` (estimates scaled up or down by more than
-    #: ``f``) are reported: the community's households_total looks stale or the estimates
-    #: are off. 1.5 means half again as many, or a third fewer, households than estimated.
-    max_calibration_factor: float = 1.5
-    #: Given counts holding more than this share of a community's households_total leave the
-    #: estimated buildings too little: reported as a stale total.
+    #: ``f``) are reported: the community's households_total looks stale, or the estimates are
+    #: off. An estimate is uncertain by about ±20–30 % (dwelling sizes of 70–110 m²: the
+    #: ×0.8/×1.2 sensitivity), so more than double or less than half means something changed.
+    max_calibration_factor: float = 2.0
+    #: Given counts holding at least this share of a community's households_total while the
+    #: estimates are scaled down leave the estimated buildings too little: a stale total
+    #: (issue 15: four new buildings with 240 given households silently dropped 35 of 40
+    #: estimated buildings to 0).
     max_given_share: float = 0.9
     #: Buildings listed in each of the report's review lists (most estimated households; the
     #: largest decided on weak evidence).
@@ -778,6 +781,10 @@ def _check(cfg: Config) -> None:
         problems.append("[staffing] min_party_share must be between 0 and 1")
     if cfg.households.dwelling_size_m2 <= 0 or cfg.households.floor_height_m <= 0:
         problems.append("[households] dwelling_size_m2 and floor_height_m must be positive")
+    if cfg.households.max_calibration_factor <= 1:
+        problems.append("[households] max_calibration_factor must be above 1")
+    if not 0 < cfg.households.max_given_share <= 1:
+        problems.append("[households] max_given_share must be in (0, 1]")
     if problems:
         raise ConfigError("plan.toml: " + "; ".join(problems))
 

@@ -141,7 +141,9 @@ def plate_depth(geoms: Sequence[Any] | np.ndarray, *, tolerance: float = 0.5) ->
 
 
 @lru_cache(maxsize=32)
-def _word_table(extra: tuple[tuple[str, str], ...]) -> tuple[tuple[re.Pattern[str], str, str, str, str], ...]:
+def _word_table(
+    extra: tuple[tuple[str, str], ...],
+) -> tuple[tuple[re.Pattern[str], str, str, str, str], ...]:
     rows = [*NAME_WORDS, *((w, use, "planner's word", "strong") for w, use in extra)]
     out = []
     for word, use, label, strength in rows:
@@ -203,7 +205,8 @@ def name_evidence(name: Any, *, config: Config | None = None) -> tuple[str, str,
 
 def _text(series: pd.Series) -> list[str | None]:
     return [
-        None if v is None or (not isinstance(v, str) and pd.isna(v)) or not str(v).strip()
+        None
+        if v is None or (not isinstance(v, str) and pd.isna(v)) or not str(v).strip()
         else str(v).strip()
         for v in series.tolist()
     ]
@@ -343,9 +346,7 @@ def infer_uses(
     hs = cfg.households
     n = len(buildings)
     index = buildings.index
-    given_use = (
-        _text(buildings["use"]) if "use" in buildings.columns else [None] * n
-    )
+    given_use = _text(buildings["use"]) if "use" in buildings.columns else [None] * n
     old_source = _text(buildings["use_source"]) if "use_source" in buildings.columns else [None] * n
     old_reason = _text(buildings["use_reason"]) if "use_reason" in buildings.columns else [None] * n
     old_conf = (
@@ -381,16 +382,17 @@ def infer_uses(
     confs: list[str] = []
     k = 0
     for i in range(n):
-        if given_use[i] is not None:
-            uses.append(given_use[i].lower())
+        given_i = given_use[i]
+        if given_i is not None:
+            uses.append(given_i.lower())
             if old_source[i] in ("override", "inferred"):
-                sources.append(old_source[i])
+                sources.append(str(old_source[i]))
                 reasons.append(old_reason[i] or "")
                 confs.append(old_conf[i] or "high")
             else:
                 sources.append("given")
                 tag = tags[i]
-                agrees = tag is not None and BUILDING_TAG_USES.get(tag) == given_use[i].lower()
+                agrees = tag is not None and BUILDING_TAG_USES.get(tag) == given_i.lower()
                 reasons.append(f"use column (OSM building={tag})" if agrees else "use column")
                 confs.append("high")
             continue
@@ -441,7 +443,9 @@ def infer_uses(
             shops = _Item(0.0, f"{_poi_text(other_k)} inside", "medium")
         h = height[i]
         if h >= hs.supertall_height_m:
-            items.append(_Item(_SUPERTALL, f"height {h:.0f} m ≥ {hs.supertall_height_m:g} m", "low"))
+            items.append(
+                _Item(_SUPERTALL, f"height {h:.0f} m ≥ {hs.supertall_height_m:g} m", "low")
+            )
         elif h >= hs.tall_height_m:
             items.append(_Item(_TALL, f"height {h:.0f} m ≥ {hs.tall_height_m:g} m", "low"))
         a = area[i]
@@ -471,7 +475,9 @@ def infer_uses(
             )
         d = depth[i]
         if d > hs.very_deep_plate_m:
-            items.append(_Item(_VERY_DEEP, f"plate {d:.0f} m deep > {hs.very_deep_plate_m:g} m", "low"))
+            items.append(
+                _Item(_VERY_DEEP, f"plate {d:.0f} m deep > {hs.very_deep_plate_m:g} m", "low")
+            )
         elif d > hs.deep_plate_m:
             items.append(_Item(_DEEP, f"plate {d:.0f} m deep > {hs.deep_plate_m:g} m", "low"))
         elif d < hs.min_plate_depth_m and a >= hs.min_residential_footprint_m2:

@@ -250,9 +250,7 @@ def check_overrides(
             "set use to residential, mixed or non_residential, or leave it empty",
         )
     if "households" in o.columns:
-        numeric_problems(
-            o, "households", labels, "overrides", rep, integer=True, what="households"
-        )
+        numeric_problems(o, "households", labels, "overrides", rep, integer=True, what="households")
     has_use = o["use"].notna() if "use" in o.columns else pd.Series(False, index=o.index)
     has_hh = (
         pd.to_numeric(o["households"], errors="coerce").notna()

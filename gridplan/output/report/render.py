@@ -9,6 +9,7 @@ from typing import Any
 from gridplan.i18n import category_label, check_lang, role_label, tier_label
 from gridplan.output.report.common import minutes
 from gridplan.output.report.labels import REPORT_LABELS
+from gridplan.output.report.review import review_lines
 
 __all__ = ["render_markdown"]
 
@@ -340,6 +341,9 @@ def render_markdown(
                 [lab["from_grid"], lab["to_grid"], lab["households"]],
                 [[f["from"], f["to"], f["households"]] for f in rp["flows"][:30]],
             )
+
+    if report.get("household_review"):
+        L += review_lines(report["household_review"], lang=lang)
 
     if "sensitivity" in report:
         L += [f"## {lab['sensitivity']}", ""]
