@@ -238,9 +238,10 @@ def shenzhen(lines: list[str]) -> None:
     old_hh = estimate_households(
         b.drop(columns=["use", "use_source", "use_reason"]).assign(use=old.to_numpy())
     )["households"]
+    new_total = f"{int(b['households'].sum()):,}".replace(",", " ")
+    old_total = f"{int(old_hh.sum()):,}".replace(",", " ")
     lines.append(
-        f"Households: {int(b['households'].sum()):,} with the new rules, "
-        f"{int(old_hh.sum()):,} with the footprint-only rule.\n".replace(",", " ")
+        f"Households: {new_total} with the new rules, {old_total} with the footprint-only rule.\n"
     )
     top = b.sort_values("households", ascending=False).head(10)
     lines.append("The ten buildings with the most estimated households:\n")
