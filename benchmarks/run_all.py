@@ -20,6 +20,7 @@ ORDER = [
     "assign",
     "maps",
     "realdata",
+    "use",
     "scale",
 ]
 

@@ -2,7 +2,8 @@
 
 A command builds its output in a temporary folder beside the target and swaps it in only
 when everything is written: on an error the earlier output stays exactly as it was, and
-without ``overwrite`` an existing output is never touched.
+without ``overwrite`` an existing output is never touched. A dataset written to a path ending
+in ``.gpkg`` is one GeoPackage file (:func:`atomic_output_file`), built the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from pathlib import Path
 
 from gridplan._errors import OutputExistsError
 
-__all__ = ["atomic_output_dir", "check_output_dir", "partial_dir"]
+__all__ = [
+    "atomic_output",
+    "atomic_output_dir",
+    "atomic_output_file",
+    "check_output_dir",
+    "is_gpkg_path",
+    "partial_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +116,69 @@ def atomic_output_dir(
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def is_gpkg_path(out: str | Path) -> bool:
+    """Whether ``out`` names one GeoPackage file (ends in ``.gpkg``, any case)."""
+    return Path(out).suffix.lower() == ".gpkg"
+
+
+@contextlib.contextmanager
+def atomic_output_file(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Build one output file atomically (a GeoPackage dataset).
+
+    Yields a path inside a fresh temporary folder beside ``out`` (so that SQLite's journal
+    files stay there too); when the ``with`` block ends without an error the file replaces
+    ``out`` (a file, or a folder an older gridplan wrote under that name). On an error
+    nothing of ``out`` changes.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
+        raise OutputExistsError(msg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = work / out.name
+    try:
+        yield tmp
+        if not tmp.exists():
+            msg = f"nothing was written to {out}"
+            raise OSError(msg)
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)
+        old: Path | None = None
+        if out.is_dir():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            old.rmdir()
+            os.replace(out, old)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if old is not None:
+                os.replace(old, out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_output(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """A dataset output: one GeoPackage file when ``out`` ends in ``.gpkg``, else a folder.
+
+    Yields the temporary file (:func:`atomic_output_file`) or folder
+    (:func:`atomic_output_dir`); see :func:`is_gpkg_path`.
+    """
+    if is_gpkg_path(out):
+        with atomic_output_file(out, overwrite=overwrite) as tmp:
+            yield tmp
+    else:
+        with atomic_output_dir(out, overwrite=overwrite) as tmp:
+            yield tmp

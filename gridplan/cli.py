@@ -90,13 +90,15 @@ def overwrite_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def out_option(required: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def out_option(
+    required: bool = True, *, dataset: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option(
         "--out",
         "out",
-        type=click.Path(path_type=Path, file_okay=False),
+        type=click.Path(path_type=Path, file_okay=dataset),
         required=required,
-        help="Output folder.",
+        help="Output dataset: a .gpkg file, or a folder." if dataset else "Output folder.",
     )
 
 
@@ -174,7 +176,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 @main.command()
-@out_option()
+@out_option(dataset=True)
 @click.option(
     "--scale",
     type=click.Choice(["town", "city", "province"]),
@@ -187,7 +189,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.pass_obj
 @_library_errors
 def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> None:
-    """Write a deterministic synthetic sample dataset to OUT."""
+    """Write a deterministic synthetic sample dataset to OUT (a .gpkg file, or a folder)."""
     from gridplan.sample.generate import write_sample
 
     state.say(f"generating the {scale} sample (seed {seed}) …")
@@ -249,6 +251,7 @@ def _run(
     workers: int | None = None,
     scheduler: str | None = None,
     batch_size: int | None = None,
+    overrides: Path | None = None,
 ) -> None:
     from gridplan._atomic import check_output_dir
     from gridplan.run.folder import plan_to_folder
@@ -270,6 +273,7 @@ def _run(
         basemap=basemap,
         tianditu_key=tianditu_key,
         progress=state.say,
+        overrides=overrides,
     )
     if done.plan is None:
         click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
@@ -289,6 +293,9 @@ def _summary(plan: Plan, out: Path) -> None:
         bits.append(f"{len(plan.units)} units")
     if "max_deviation" in part:
         bits.append(f"max deviation {part['max_deviation']:.1%}")
+    b = plan.layers.get("buildings")
+    if b is not None and "use_source" in b.columns and (b["use_source"] == "override").any():
+        bits.append(f"{int((b['use_source'] == 'override').sum())} override(s) applied")
     click.echo(f"wrote {out} ({', '.join(bits)})" if bits else f"wrote {out}")
 
 
@@ -299,6 +306,12 @@ def _summary(plan: Plan, out: Path) -> None:
 @offset_option
 @overwrite_option
 @click.option("--communities", default=None, help="Plan only these community ids (comma list).")
+@click.option(
+    "--overrides",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="A planner's corrections, CSV building_id,use,households: they win over every estimate.",
+)
 @click.option("--workers", type=int, default=None, help="Run on a local Dask cluster of N workers.")
 @click.option("--scheduler", default=None, help="Address of an existing dask.distributed cluster.")
 @click.option(
@@ -328,6 +341,10 @@ def run(
         raise click.BadParameter("give at least 1 worker", param_hint="--workers")
     if batch_size is not None and kw.get("communities"):
         raise click.UsageError("--communities and --batch-size do not go together")
+    if batch_size is not None and kw.get("overrides") is not None:
+        raise click.UsageError(
+            "--overrides and --batch-size do not go together: put an overrides layer in the dataset"
+        )
     _run(
         state,
         dataset,
@@ -503,13 +520,13 @@ def _bbox(
 
 @main.command(name="import-osm")
 @click.argument("pbf", type=click.Path(path_type=Path, dir_okay=False))
-@out_option()
+@out_option(dataset=True)
 @click.option("--bbox", callback=_bbox, default=None, help="WEST,SOUTH,EAST,NORTH in degrees.")
 @overwrite_option
 @click.pass_obj
 @_library_errors
 def import_osm_cmd(state: _State, pbf: Path, out: Path, bbox: Any, overwrite: bool) -> None:
-    """Import an OpenStreetMap .osm.pbf extract as a dataset folder OUT."""
+    """Import an OpenStreetMap .osm.pbf extract as a dataset OUT (a .gpkg file, or a folder)."""
     from gridplan.io.osm import import_osm
 
     state.say(f"reading {pbf} …")

@@ -16,9 +16,11 @@ from pyproj import CRS
 __all__ = ["Dataset", "SpatialLayer"]
 
 #: Names of the layers that carry geometry (GeoDataFrames once read); the other layers
-#: (``people``, ``vulnerable``) may be plain tables. :data:`gridplan.validate.SPATIAL_LAYERS`
-#: is this, as a tuple.
-SpatialLayer = Literal["buildings", "communities", "roads", "barriers", "facilities", "sites"]
+#: (``people``, ``vulnerable``, ``overrides``) may be plain tables.
+#: :data:`gridplan.validate.SPATIAL_LAYERS` is this, as a tuple.
+SpatialLayer = Literal[
+    "buildings", "communities", "roads", "barriers", "facilities", "sites", "landuse", "pois"
+]
 
 
 @dataclass

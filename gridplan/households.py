@@ -3,15 +3,20 @@
 Planners often hold building footprints with floors or height but no household counts. For
 each building whose ``households`` is missing:
 
-1. **Use.** The ``use`` column when given; otherwise inferred from the footprint: 30–5 000 m²
-   is ``residential``, smaller (sheds, kiosks, toilets) and larger (factories, malls) are
-   ``non_residential``. A building with a given positive household count is ``residential``.
+1. **Use.** A planner's ``overrides`` first, then the ``use`` column when given; otherwise
+   inferred from every piece of evidence the dataset carries (OSM ``building`` tag, name,
+   landuse, POIs, height, footprint, plate depth): :func:`gridplan.uses.infer_uses`, which
+   records ``use_source``, ``use_reason`` and ``use_confidence`` per building.
 2. **Floors.** ``floors``; else ``height / floor_height_m`` (rounded, at least 1); else 1.
 3. **Households.** ``round(footprint × floors × share / dwelling_size_m2)`` with share 1 for
    residential, ``mixed_residential_share`` for mixed and 0 for non-residential buildings.
 4. **Calibration.** Where a community gives ``households_total``, the *estimated* buildings of
    that community are scaled so that given + estimated counts add up to the total exactly
-   (largest-remainder rounding); given counts are never changed.
+   (largest-remainder rounding); given counts are never changed. ``households_uncalibrated``
+   keeps each estimate before scaling. Calibration does not hide change: when the given
+   counts hold more than ``max_given_share`` of the total, or the estimates are scaled by more
+   than ``max_calibration_factor`` either way, a warning names the community, the factor and
+   the buildings affected (:func:`calibration_summary`: the total looks stale).
 
 Point buildings have no footprint: they are estimated from a ``footprint_m2`` column when
 present, else 0 households (still flagged as estimated).
@@ -39,9 +44,14 @@ import numpy as np
 import pandas as pd
 
 from gridplan._errors import DataError
+from gridplan._text import format_ids
 from gridplan.settings import DEFAULT, Config
+from gridplan.uses import infer_uses
 
 __all__ = [
+    "apply_overrides",
+    "calibration_summary",
+    "calibration_warnings",
     "estimate_households",
     "household_sensitivity",
     "largest_remainder",
@@ -106,25 +116,6 @@ def _footprint(buildings: gpd.GeoDataFrame) -> pd.Series:
     return area.fillna(0.0)
 
 
-def _infer_use(buildings: gpd.GeoDataFrame, footprint: pd.Series, cfg: Config) -> pd.Series:
-    if "use" in buildings.columns:
-        use = buildings["use"].astype("object").where(buildings["use"].notna(), None)
-    else:
-        use = pd.Series(None, index=buildings.index, dtype="object")
-    given_hh = _numeric(buildings, "households")
-    by_size = np.where(
-        (footprint >= cfg.households.min_residential_footprint_m2)
-        & (footprint <= cfg.households.max_residential_footprint_m2),
-        "residential",
-        "non_residential",
-    )
-    inferred = np.where(given_hh > 0, "residential", by_size)
-    missing = use.isna()
-    out = use.copy()
-    out[missing] = inferred[missing.to_numpy()]
-    return out.astype("object")
-
-
 def _floors(buildings: gpd.GeoDataFrame, floor_height_m: float) -> pd.Series:
     floors = _numeric(buildings, "floors")
     height = _numeric(buildings, "height")
@@ -134,19 +125,22 @@ def _floors(buildings: gpd.GeoDataFrame, floor_height_m: float) -> pd.Series:
 
 
 def _raw_estimates(
-    buildings: gpd.GeoDataFrame, config: Config, dwelling_size_m2: float
-) -> tuple[pd.Series, pd.Series]:
-    """Unrounded household estimates for every row, and the (filled) use column."""
+    buildings: gpd.GeoDataFrame,
+    config: Config,
+    dwelling_size_m2: float,
+    uses: pd.DataFrame,
+) -> pd.Series:
+    """Unrounded household estimates for every row, given the decided uses."""
     hs = config.households
     footprint = _footprint(buildings)
-    use = _infer_use(buildings, footprint, config)
+    use = uses["use"]
     floors = _floors(buildings, hs.floor_height_m)
     share = use.map(
         {"residential": 1.0, "mixed": hs.mixed_residential_share, "non_residential": 0.0}
     ).astype("float64")
     share = share.fillna(0.0)
     raw = footprint * floors * share / dwelling_size_m2
-    return raw.astype("float64"), use
+    return raw.astype("float64")
 
 
 def _community_of(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame | None) -> pd.Series:
@@ -188,27 +182,211 @@ def _calibrate(
         if not est_rows.any():
             continue
         given_sum = int(given[in_comm & ~estimated].sum())
-        target = int(total) - given_sum
+        target = max(int(total) - given_sum, 0)
         weights = est[est_rows].to_numpy()
-        if target < 0:
-            logger.info(
-                "communities: %s gives households_total %d but its buildings with given counts "
-                "already hold %d; its estimated buildings get 0 households",
-                cid,
-                int(total),
-                given_sum,
-            )
-            target = 0
         if weights.sum() <= 0:
-            if target > 0:
-                logger.info(
-                    "communities: %s needs %d more households but none of its buildings "
-                    "without counts looks residential; the total cannot be matched",
-                    cid,
-                    target,
-                )
             continue
         out[est_rows] = largest_remainder(weights, target)
+    return out
+
+
+def apply_overrides(
+    buildings: pd.DataFrame, overrides: pd.DataFrame | None
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Apply a planner's corrections: ``use`` and/or ``households`` per ``building_id``.
+
+    An override wins over every estimate: its ``use`` replaces the building's, its
+    ``households`` becomes a given count (not estimated, never calibrated). Blank cells leave
+    that column as it was. The rows touched get ``use_source = "override"`` and a
+    ``use_reason`` saying what was set.
+
+    Parameters
+    ----------
+    buildings
+        Buildings with ``building_id``.
+    overrides
+        ``building_id`` and optional ``use`` (residential, mixed, non_residential) and
+        ``households``; ``None`` or empty for none.
+
+    Returns
+    -------
+    tuple
+        ``(buildings, applied, unknown)``: a copy with the overrides applied, the building
+        ids overridden, and the override ids found in no building (left out).
+    """
+    out = buildings.copy()
+    if overrides is None or not len(overrides) or "building_id" not in overrides.columns:
+        return out, [], []
+    ov = overrides.copy()
+    ov["building_id"] = ov["building_id"].astype(str)
+    ov = ov.drop_duplicates("building_id", keep="last").set_index("building_id")
+    ids = out["building_id"].astype(str)
+    known = ov.index.isin(set(ids))
+    unknown = sorted(ov.index[~known].tolist())
+    ov = ov[known]
+    if not len(ov):
+        return out, [], unknown
+    hit = ids.isin(ov.index).to_numpy()
+    row_ids = ids[hit]
+    for col in ("use", "use_source", "use_reason", "households"):
+        if col not in out.columns:
+            out[col] = pd.Series(np.nan if col == "households" else None, index=out.index)
+        if col != "households":
+            out[col] = out[col].astype(object)
+    if "households_estimated" in out.columns:
+        out["households_estimated"] = out["households_estimated"].astype("boolean")
+    reasons = []
+    for idx, bid in zip(out.index[hit], row_ids, strict=True):
+        row = ov.loc[bid]
+        said = []
+        use = row.get("use") if "use" in ov.columns else None
+        if use is not None and not (isinstance(use, float) and np.isnan(use)) and str(use).strip():
+            out.at[idx, "use"] = str(use).strip().lower()
+            said.append(f"use={str(use).strip().lower()}")
+        hh = (
+            pd.to_numeric(pd.Series([row.get("households")]), errors="coerce").iloc[0]
+            if "households" in ov.columns
+            else np.nan
+        )
+        if pd.notna(hh):
+            out.at[idx, "households"] = float(hh)
+            if "households_estimated" in out.columns:
+                out.at[idx, "households_estimated"] = False
+            said.append(f"households={int(hh)}")
+        reasons.append(f"override: {', '.join(said) if said else 'nothing set'}")
+    out.loc[hit, "use_source"] = "override"
+    out.loc[hit, "use_reason"] = reasons
+    return out, sorted(row_ids.tolist()), unknown
+
+
+def calibration_summary(
+    buildings: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame | None,
+    *,
+    config: Config | None = None,
+) -> pd.DataFrame:
+    """Per community: the estimate before and after calibration, and whether it looks stale.
+
+    Parameters
+    ----------
+    buildings
+        Buildings as :func:`estimate_households` returns them (``community_id``,
+        ``households``, ``households_estimated``, ``households_uncalibrated``).
+    communities
+        Communities with ``community_id`` and ``households_total``.
+    config
+        Settings (``households.max_calibration_factor``, ``max_given_share``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per community with a ``households_total``: ``community_id``,
+        ``households_total``, ``given`` (households of buildings with counts),
+        ``estimated_before``, ``estimated_after``, ``factor`` (after / before; NaN when
+        nothing was estimated), ``status`` (``ok``; ``stale_total``: the given counts hold
+        ``max_given_share`` of the total or more and the estimates are scaled down;
+        ``scaled_up``/``scaled_down``: the factor is beyond ``max_calibration_factor``;
+        ``unmatched``: the total cannot be met), ``buildings_affected`` (estimated buildings
+        whose count calibration changed) and ``affected_ids`` (their ids, ``;``-list).
+    """
+    cfg = config if config is not None else DEFAULT
+    cols = [
+        "community_id",
+        "households_total",
+        "given",
+        "estimated_before",
+        "estimated_after",
+        "factor",
+        "status",
+        "buildings_affected",
+        "affected_ids",
+    ]
+    if (
+        communities is None
+        or not len(communities)
+        or "households_total" not in communities.columns
+        or "community_id" not in buildings.columns
+    ):
+        return pd.DataFrame(columns=cols)
+    f = cfg.households.max_calibration_factor
+    share = cfg.households.max_given_share
+    est = buildings["households_estimated"].fillna(False).astype(bool).to_numpy()
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    raw = (
+        pd.to_numeric(buildings["households_uncalibrated"], errors="coerce").fillna(0).to_numpy()
+        if "households_uncalibrated" in buildings.columns
+        else hh
+    )
+    cid = buildings["community_id"].astype(object).to_numpy()
+    ids = buildings["building_id"].astype(str).to_numpy()
+    rows = []
+    totals = pd.to_numeric(communities["households_total"], errors="coerce")
+    for c, total in zip(communities["community_id"], totals, strict=True):
+        if pd.isna(total):
+            continue
+        inside = cid == c
+        given = int(hh[inside & ~est].sum())
+        before = int(raw[inside & est].sum())
+        after = int(hh[inside & est].sum())
+        changed = inside & est & (hh != raw)
+        factor = after / before if before > 0 else float("nan")
+        if before > 0 and given >= share * float(total) and after < before:
+            status = "stale_total"
+        elif before > 0 and factor > f:
+            status = "scaled_up"
+        elif before > 0 and factor < 1.0 / f:
+            status = "scaled_down"
+        elif given + after != int(total):
+            status = "unmatched"
+        else:
+            status = "ok"
+        rows.append(
+            [
+                c,
+                int(total),
+                given,
+                before,
+                after,
+                round(factor, 3) if before > 0 else float("nan"),
+                status,
+                int(changed.sum()),
+                ";".join(sorted(ids[changed].tolist())),
+            ]
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def calibration_warnings(summary: pd.DataFrame, *, config: Config | None = None) -> list[str]:
+    """One sentence per community whose calibration hides change (``status`` not ``ok``).
+
+    Each names the community, the factor and the buildings affected, and the fix.
+    """
+    cfg = config if config is not None else DEFAULT
+    f = cfg.households.max_calibration_factor
+    out = []
+    for r in summary.itertuples(index=False):
+        status = str(r.status)
+        if status in ("ok", "unmatched"):
+            continue
+        ids = str(r.affected_ids) if isinstance(r.affected_ids, str) else ""
+        affected = ids.split(";") if ids else []
+        what = {
+            "stale_total": (
+                f"its buildings with given counts hold {r.given} of its households_total "
+                f"{r.households_total}"
+            ),
+            "scaled_up": f"calibration scales the estimates up by {r.factor:g} (more than {f:g}×)",
+            "scaled_down": (
+                f"calibration scales the estimates down by {r.factor:g} (below 1/{f:g})"
+            ),
+        }[status]
+        out.append(
+            f"communities: {r.community_id}: {what}, so its {r.estimated_before} estimated "
+            f"households become {r.estimated_after} (factor {r.factor:g}; "
+            f"{r.buildings_affected} building(s) changed: {format_ids(affected)}). "
+            "The households_total looks stale. Fix: update households_total, or give the "
+            "buildings' counts (an overrides file), or check the estimates"
+        )
     return out
 
 
@@ -218,6 +396,9 @@ def estimate_households(
     communities: gpd.GeoDataFrame | None = None,
     config: Config | None = None,
     dwelling_size_m2: float | None = None,
+    landuse: gpd.GeoDataFrame | None = None,
+    pois: gpd.GeoDataFrame | None = None,
+    overrides: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Fill missing household counts from footprint × floors, calibrated to community totals.
 
@@ -227,7 +408,7 @@ def estimate_households(
         Buildings in a metric CRS. ``households`` may be missing (column or values); rows with
         ``households_estimated`` True are re-estimated (so a prepared layer can be re-run).
         Optional columns used: ``use``, ``floors``, ``height``, ``community_id``,
-        ``footprint_m2`` (point buildings).
+        ``footprint_m2`` (point buildings), ``building`` (OSM tag), ``name``.
     communities
         Community polygons with ``community_id`` and optionally ``households_total``; buildings
         without ``community_id`` are placed in the community containing them.
@@ -236,12 +417,19 @@ def estimate_households(
     dwelling_size_m2
         Overrides ``config.households.dwelling_size_m2`` (used by
         :func:`household_sensitivity`).
+    landuse, pois
+        Evidence for the use of buildings without one (:func:`gridplan.uses.infer_uses`).
+    overrides
+        A planner's corrections (:func:`apply_overrides`): they win over every estimate.
+        Unknown ids are logged as a warning and left out (validation reports them first).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        A copy with ``households`` (int64, filled), ``households_estimated`` (bool) and ``use``
-        (filled where it was missing).
+        A copy with ``households`` (int64, filled), ``households_estimated`` (bool),
+        ``households_uncalibrated`` (int64: the estimate before calibration; the given count
+        where given), ``use`` (filled where it was missing), ``use_source``, ``use_reason``
+        and ``use_confidence``.
 
     Raises
     ------
@@ -262,12 +450,27 @@ def estimate_households(
         msg = f"dwelling size must be positive, got {size}"
         raise ValueError(msg)
     out = buildings.copy()
+    applied: list[str] = []
+    if overrides is not None and len(overrides):
+        applied_df, applied, unknown = apply_overrides(out, overrides)
+        out = gpd.GeoDataFrame(applied_df, geometry=out.geometry.name, crs=out.crs)
+        if unknown:
+            logger.warning(
+                "overrides: %d building id(s) not in buildings, not applied: %s",
+                len(unknown),
+                format_ids(unknown),
+            )
+        logger.info("overrides: applied to %d building(s)", len(applied))
     given = _numeric(out, "households")
     estimated = given.isna()
     if "households_estimated" in out.columns:
         estimated |= out["households_estimated"].fillna(False).astype(bool)
-    raw, use = _raw_estimates(out, cfg, size)
+    probe = out.copy()
+    probe["households"] = given.where(~estimated)
+    uses = infer_uses(probe, landuse=landuse, pois=pois, config=cfg)
+    raw = _raw_estimates(out, cfg, size, uses)
     est = raw.where(estimated, 0.0)
+    community: pd.Series | None = None
     if communities is not None and len(communities) and "community_id" in communities.columns:
         community = _community_of(out, communities)
         rounded = _calibrate(est, given.fillna(0.0), estimated, community, communities)
@@ -276,7 +479,22 @@ def estimate_households(
     hh = given.where(~estimated, rounded).fillna(0.0)
     out["households"] = np.floor(hh.to_numpy() + 0.5).astype(np.int64)
     out["households_estimated"] = estimated.to_numpy(dtype=bool)
-    out["use"] = use.to_numpy()
+    uncal = given.where(~estimated, np.floor(est + 0.5)).fillna(0.0)
+    out["households_uncalibrated"] = np.floor(uncal.to_numpy() + 0.5).astype(np.int64)
+    if applied:
+        # a use set by the planner is kept as given; a count alone leaves the use inferred,
+        # and the reason says both
+        hit = out["building_id"].astype(str).isin(applied).to_numpy()
+        said = out.loc[hit, "use_reason"].astype(str).to_numpy()
+        inferred = uses.loc[hit, "use_reason"].astype(str).to_numpy()
+        setuse = np.array(["use=" in t for t in said])
+        uses.loc[hit, "use_reason"] = np.where(
+            setuse, said, [f"{a}; use: {b}" for a, b in zip(said, inferred, strict=True)]
+        )
+        uses.loc[hit, "use_source"] = "override"
+        uses.loc[hit, "use_confidence"] = "high"
+    for col in uses.columns:
+        out[col] = uses[col].to_numpy()
     n = int(estimated.sum())
     if n:
         logger.info(
@@ -285,6 +503,11 @@ def estimate_households(
             len(out),
             int(out.loc[estimated.to_numpy(), "households"].sum()),
         )
+    if community is not None and communities is not None:
+        placed = out.assign(community_id=community.to_numpy())
+        summary = calibration_summary(placed, communities, config=cfg)
+        for line in calibration_warnings(summary, config=cfg):
+            logger.warning("%s", line)
     return out
 
 

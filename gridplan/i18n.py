@@ -1,11 +1,11 @@
 """Labels shown to people (map, report, rosters) in Chinese and English.
 
 :data:`LABELS` is the one table of fixed labels: the map's and rosters' keys plain (``grids``),
-the report's under ``report.`` (``report.title``; :func:`labels_in` gives a section with the
-prefix taken off). Every key exists in both languages (a test checks it). Use :func:`label` for
-a fixed label, :func:`category_label`, :func:`role_label` and :func:`tier_label` for domain
-values; unknown values fall back to the value itself, so a category added in the config still
-shows.
+the report's under ``report.`` and ``review.`` (``report.title``; :func:`labels_in` gives a
+section with the prefix taken off). Every key exists in both languages (a test checks it).
+Use :func:`label` for a fixed label, :func:`category_label`, :func:`role_label` and
+:func:`tier_label` for domain values; unknown values fall back to the value itself, so a
+category added in the config still shows.
 
 Example
 -------
@@ -383,8 +383,72 @@ _REPORT: dict[str, dict[str, str]] = {
     },
 }
 
-for _lang, _table in _REPORT.items():
-    LABELS[_lang].update({f"report.{k}": v for k, v in _table.items()})
+#: The report's household review (:mod:`gridplan.output.report.review`), under ``review.``.
+_REVIEW: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Households to review",
+        "intro": "Check these buildings first; correct any that is wrong in an overrides file "
+        "(`building_id,use,households`) and run again with `gridplan run DATASET --out DIR "
+        "--overrides FILE`.",
+        "uses": "Uses decided",
+        "largest": "Buildings holding the most estimated households",
+        "weak": "Buildings decided on weak evidence (size, shape, height or the default only): "
+        "{n} in all, the largest",
+        "calibration": "Calibration to the communities' households_total",
+        "stale": "⚠ The households_total of {ids} looks stale: calibration had to scale the "
+        "estimates beyond the documented bounds or the given counts leave them too little "
+        "(see the warnings). Update the total or give the counts.",
+        "overrides": "Planner corrections applied (overrides): {n}",
+        "building": "Building",
+        "community": "Community",
+        "grid": "Grid",
+        "households": "Households",
+        "use": "Use",
+        "source": "Source",
+        "confidence": "Evidence",
+        "reason": "Why",
+        "count": "Buildings",
+        "total": "households_total",
+        "given": "Given",
+        "before": "Estimated before calibration",
+        "after": "After",
+        "factor": "Factor",
+        "status": "Status",
+        "affected": "Buildings changed",
+    },
+    "zh": {
+        "title": "需核对的户数",
+        "intro": "请先核对以下建筑；有误的在更正文件（`building_id,use,households`）中改正，"
+        "再运行 `gridplan run DATASET --out DIR --overrides FILE`。",
+        "uses": "建筑用途判定",
+        "largest": "估算户数最多的建筑",
+        "weak": "仅凭弱证据（面积、形状、高度或默认）判定的建筑：共 {n} 栋，最大的",
+        "calibration": "按社区总户数（households_total）校准",
+        "stale": "⚠ 社区 {ids} 的总户数似已过时：校准需超出规定倍数缩放估算，或已知户数已占去"
+        "大部分总数（见警告）。请更新总户数或补充各楼户数。",
+        "overrides": "已采用的人工更正（overrides）：{n}",
+        "building": "建筑",
+        "community": "社区",
+        "grid": "网格",
+        "households": "户数",
+        "use": "用途",
+        "source": "来源",
+        "confidence": "证据",
+        "reason": "依据",
+        "count": "建筑数",
+        "total": "总户数",
+        "given": "已知",
+        "before": "校准前估算",
+        "after": "校准后",
+        "factor": "倍数",
+        "status": "状态",
+        "affected": "改变的建筑",
+    },
+}
+
+for _section, _labels in (("report", _REPORT), ("review", _REVIEW)):
+    for _lang, _table in _labels.items():
+        LABELS[_lang].update({f"{_section}.{k}": v for k, v in _table.items()})
 
 CATEGORY_LABELS: dict[str, dict[str, str]] = {
     "zh": {

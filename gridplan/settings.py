@@ -37,13 +37,20 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "BARRIER_SNAP_M",
+    "BUILDING_TAG_USES",
     "BUILDING_USES",
     "DEFAULT",
     "FACILITY_CATEGORIES",
+    "IGNORED_POI_KINDS",
+    "LANDUSE_USES",
+    "MIXED_LANDUSES",
+    "NAME_WORDS",
+    "OFFICE_POI_KINDS",
     "PERSON_ROLES",
     "PRECISION_M",
     "SLIVER_M",
     "VULNERABLE_KINDS",
+    "WHOLE_BUILDING_POI_KINDS",
     "Config",
     "CoverageSettings",
     "GridSettings",
@@ -97,6 +104,380 @@ PRECISION_M: float = 0.001
 
 #: Values of ``buildings.use``.
 BUILDING_USES: tuple[str, ...] = ("residential", "mixed", "non_residential")
+
+# -- use inference tables (gridplan.uses; the dataset contract) ----------------------------
+# Each table is the documented mapping from a dataset value to evidence about a building's
+# use. The name-word tables can be extended from plan.toml ([households] residential_words,
+# non_residential_words, mixed_words); the tag tables are the OSM wiki's meanings.
+
+#: OSM ``building=*`` value -> use. Values not listed (``yes``, ``block``, ``roof`` is listed,
+#: anything a mapper invented) leave the use to the other evidence: never rejected. Source: the
+#: OSM wiki's Key:building page (residential "accommodation" and the commercial, religious,
+#: civic, transport, agricultural and technical sections).
+BUILDING_TAG_USES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "residential",
+            "apartments",
+            "house",
+            "detached",
+            "semidetached_house",
+            "semi",
+            "terrace",
+            "dormitory",
+            "bungalow",
+            "cabin",
+            "farm",
+            "stilt_house",
+            "houseboat",
+            "static_caravan",
+            "住宅",
+            "居住",
+        ),
+        "residential",
+    ),
+    **dict.fromkeys(("mixed", "mixed_use", "商住"), "mixed"),
+    **dict.fromkeys(
+        (
+            "commercial",
+            "retail",
+            "office",
+            "industrial",
+            "warehouse",
+            "hotel",
+            "supermarket",
+            "kiosk",
+            "bank",
+            "mall",
+            "church",
+            "chapel",
+            "cathedral",
+            "mosque",
+            "temple",
+            "shrine",
+            "synagogue",
+            "monastery",
+            "religious",
+            "school",
+            "kindergarten",
+            "university",
+            "college",
+            "hospital",
+            "public",
+            "civic",
+            "government",
+            "fire_station",
+            "police",
+            "museum",
+            "train_station",
+            "transportation",
+            "garage",
+            "garages",
+            "parking",
+            "carport",
+            "shed",
+            "roof",
+            "hut",
+            "service",
+            "utility",
+            "pavilion",
+            "tower",
+            "water_tower",
+            "transformer_tower",
+            "sports_hall",
+            "sports_centre",
+            "stadium",
+            "grandstand",
+            "toilets",
+            "construction",
+            "ruins",
+            "bunker",
+            "greenhouse",
+            "glasshouse",
+            "barn",
+            "cowshed",
+            "stable",
+            "sty",
+            "silo",
+            "storage_tank",
+            "ship",
+            "bridge",
+            "gatehouse",
+            "商业",
+            "工业",
+            "办公",
+            "公共",
+        ),
+        "non_residential",
+    ),
+}
+
+#: OSM ``landuse=*`` value -> the use it suggests for a building standing in it. Source: the
+#: OSM wiki's Key:landuse page; ``civil``, ``institutional`` and ``education`` are public land.
+LANDUSE_USES: dict[str, str] = {
+    "residential": "residential",
+    **dict.fromkeys(
+        (
+            "commercial",
+            "retail",
+            "industrial",
+            "civil",
+            "institutional",
+            "education",
+            "religious",
+            "military",
+            "railway",
+            "port",
+            "garages",
+            "depot",
+            "construction",
+            "farmyard",
+            "cemetery",
+        ),
+        "non_residential",
+    ),
+}
+
+#: Land where homes commonly sit above shops and offices (city centres, OSM draws whole mixed
+#: blocks so): only weak evidence against homes. Helsinki's centre: 8 of 30 tagged apartment
+#: buildings stand in ``landuse=commercial``.
+MIXED_LANDUSES: frozenset[str] = frozenset({"commercial", "retail"})
+
+#: POI ``kind`` values that take a whole building (a hotel, a school, a church, a hospital):
+#: OSM amenity / tourism / leisure / shop values. Strong evidence against homes.
+WHOLE_BUILDING_POI_KINDS: frozenset[str] = frozenset(
+    {
+        "hotel",
+        "hostel",
+        "motel",
+        "museum",
+        "gallery",
+        "hospital",
+        "school",
+        "university",
+        "college",
+        "kindergarten",
+        "library",
+        "place_of_worship",
+        "townhall",
+        "courthouse",
+        "police",
+        "fire_station",
+        "theatre",
+        "cinema",
+        "arts_centre",
+        "concert_hall",
+        "casino",
+        "conference_centre",
+        "exhibition_centre",
+        "events_venue",
+        "marketplace",
+        "mall",
+        "department_store",
+        "sports_centre",
+        "stadium",
+        "sports_hall",
+        "ice_rink",
+        "swimming_pool",
+        "prison",
+        "embassy",
+        "train_station",
+        "bus_station",
+        # tourism=attraction: the building is itself a sight (the Oriental Pearl TV tower)
+        "attraction",
+        "aquarium",
+        "zoo",
+        "theme_park",
+    }
+)
+
+#: POI ``kind`` values that take a floor or two (an office, a bank branch): three or more in
+#: one building make it an office building; one or two are offices or branches below homes,
+#: as common in Chinese residential towers (底商) as in Helsinki's apartment blocks.
+OFFICE_POI_KINDS: frozenset[str] = frozenset(
+    {
+        "office",
+        "company",
+        "government",
+        "central_bank",
+        "bank",
+        "bureau_de_change",
+        "financial",
+        "insurance",
+        "lawyer",
+        "accountant",
+        "consulting",
+        "it",
+        "estate_agent",
+        "coworking",
+        "ngo",
+        "association",
+        "diplomatic",
+        "post_office",
+        "clinic",
+        "doctors",
+        "dentist",
+    }
+)
+
+#: Every other POI kind (shops, restaurants, cafés, pubs, hairdressers …) is a ground-floor
+#: trade: no evidence against homes, but a home with one becomes ``mixed``.
+
+#: POI kinds that carry no evidence about the building (street furniture and the like).
+IGNORED_POI_KINDS: frozenset[str] = frozenset(
+    {
+        "bench",
+        "vending_machine",
+        "bicycle_parking",
+        "waste_basket",
+        "recycling",
+        "post_box",
+        "telephone",
+        "drinking_water",
+        "atm",
+        "artwork",
+        "information",
+        "viewpoint",
+        "clock",
+        "fountain",
+        "shelter",
+        "bicycle_rental",
+        "charging_station",
+        "taxi",
+        "parking_entrance",
+        "motorcycle_parking",
+        "toilets",
+        "picnic_table",
+        "playground",
+        "park",
+        "garden",
+        "pitch",
+        "yes",
+    }
+)
+
+#: Words in a building's ``name`` -> (use, what the word says, strength). Strength ``strong``
+#: decides against size and height; ``weak`` words (中心 "centre", 广场 "plaza", Tower) are also
+#: the names of residential compounds (万科中心, 时代广场 towers), so residential words beat them.
+#: Matching: Chinese words anywhere in the name; Latin words as whole words, case ignored.
+#: Motivation: Lujiazui's 219 named buildings (issue 15): 上海中心大厦, 环球金融中心,
+#: 上海证券交易所, 汇丰银行大楼, 香格里拉大酒店 against 仁恒滨江园, 世茂滨江花园, 陆家嘴花园.
+NAME_WORDS: tuple[tuple[str, str, str, str], ...] = (
+    # word, use, label, strength
+    ("大厦", "non_residential", "office", "strong"),
+    ("大楼", "non_residential", "office", "strong"),
+    ("写字楼", "non_residential", "office", "strong"),
+    ("办公", "non_residential", "office", "strong"),
+    ("银行", "non_residential", "bank", "strong"),
+    ("交易所", "non_residential", "exchange", "strong"),
+    ("金融", "non_residential", "finance", "strong"),
+    ("证券", "non_residential", "finance", "strong"),
+    ("保险", "non_residential", "finance", "strong"),
+    ("酒店", "non_residential", "hotel", "strong"),
+    ("宾馆", "non_residential", "hotel", "strong"),
+    ("饭店", "non_residential", "hotel", "strong"),
+    ("旅馆", "non_residential", "hotel", "strong"),
+    ("商场", "non_residential", "retail", "strong"),
+    ("商厦", "non_residential", "retail", "strong"),
+    ("百货", "non_residential", "retail", "strong"),
+    ("购物", "non_residential", "retail", "strong"),
+    ("超市", "non_residential", "retail", "strong"),
+    ("市场", "non_residential", "retail", "strong"),
+    ("医院", "non_residential", "hospital", "strong"),
+    ("卫生", "non_residential", "health", "strong"),
+    ("学校", "non_residential", "school", "strong"),
+    ("学院", "non_residential", "school", "strong"),
+    ("大学", "non_residential", "school", "strong"),
+    ("中学", "non_residential", "school", "strong"),
+    ("小学", "non_residential", "school", "strong"),
+    ("幼儿园", "non_residential", "school", "strong"),
+    ("教学楼", "non_residential", "school", "strong"),
+    ("实验楼", "non_residential", "school", "strong"),
+    ("图书馆", "non_residential", "public", "strong"),
+    ("博物馆", "non_residential", "public", "strong"),
+    ("美术馆", "non_residential", "public", "strong"),
+    ("展览", "non_residential", "public", "strong"),
+    ("会展", "non_residential", "public", "strong"),
+    ("剧院", "non_residential", "public", "strong"),
+    ("体育", "non_residential", "public", "strong"),
+    ("派出所", "non_residential", "public", "strong"),
+    ("公安", "non_residential", "public", "strong"),
+    ("法院", "non_residential", "public", "strong"),
+    ("政府", "non_residential", "public", "strong"),
+    ("委员会", "non_residential", "public", "strong"),
+    ("局", "non_residential", "public", "weak"),
+    ("车站", "non_residential", "transport", "strong"),
+    ("站", "non_residential", "transport", "weak"),
+    ("电视塔", "non_residential", "landmark", "strong"),
+    ("明珠", "non_residential", "landmark", "weak"),
+    ("寺", "non_residential", "religious", "strong"),
+    ("教堂", "non_residential", "religious", "strong"),
+    ("厂", "non_residential", "industrial", "strong"),
+    ("仓库", "non_residential", "industrial", "strong"),
+    ("中心", "non_residential", "office", "weak"),
+    ("广场", "non_residential", "commercial", "weak"),
+    ("大道", "non_residential", "commercial", "weak"),
+    ("楼", "non_residential", "office", "weak"),
+    ("Tower", "non_residential", "office", "weak"),
+    ("Plaza", "non_residential", "commercial", "weak"),
+    ("Center", "non_residential", "office", "weak"),
+    ("Centre", "non_residential", "office", "weak"),
+    ("Building", "non_residential", "office", "weak"),
+    ("Office", "non_residential", "office", "strong"),
+    ("Offices", "non_residential", "office", "strong"),
+    ("Bank", "non_residential", "bank", "strong"),
+    ("Exchange", "non_residential", "exchange", "strong"),
+    ("Financial", "non_residential", "finance", "strong"),
+    ("Hotel", "non_residential", "hotel", "strong"),
+    ("Hostel", "non_residential", "hotel", "strong"),
+    ("Mall", "non_residential", "retail", "strong"),
+    ("Market", "non_residential", "retail", "strong"),
+    ("Hospital", "non_residential", "hospital", "strong"),
+    ("School", "non_residential", "school", "strong"),
+    ("University", "non_residential", "school", "strong"),
+    ("College", "non_residential", "school", "strong"),
+    ("Library", "non_residential", "public", "strong"),
+    ("Museum", "non_residential", "public", "strong"),
+    ("Theatre", "non_residential", "public", "strong"),
+    ("Church", "non_residential", "religious", "strong"),
+    ("Cathedral", "non_residential", "religious", "strong"),
+    ("Temple", "non_residential", "religious", "strong"),
+    ("Station", "non_residential", "transport", "strong"),
+    ("Police", "non_residential", "public", "strong"),
+    ("Trade", "non_residential", "office", "weak"),
+    ("WTC", "non_residential", "office", "strong"),
+    ("商住", "mixed", "shops below homes", "strong"),
+    ("小区", "residential", "compound", "strong"),
+    ("住宅", "residential", "housing", "strong"),
+    ("公寓", "residential", "apartments", "strong"),
+    ("宿舍", "residential", "dormitory", "strong"),
+    ("新村", "residential", "housing estate", "strong"),
+    ("家园", "residential", "housing estate", "strong"),
+    ("花园", "residential", "housing estate", "strong"),
+    ("公馆", "residential", "housing estate", "strong"),
+    ("山庄", "residential", "housing estate", "strong"),
+    ("别墅", "residential", "villas", "strong"),
+    ("名苑", "residential", "housing estate", "strong"),
+    ("苑", "residential", "housing estate", "weak"),
+    ("园", "residential", "housing estate", "weak"),
+    ("里", "residential", "lane housing", "weak"),
+    ("弄", "residential", "lane housing", "weak"),
+    ("村", "residential", "village", "weak"),
+    ("栋", "residential", "block of a compound", "weak"),
+    ("号楼", "residential", "block of a compound", "weak"),
+    ("Apartments", "residential", "apartments", "strong"),
+    ("Apartment", "residential", "apartments", "strong"),
+    ("Residence", "residential", "apartments", "strong"),
+    ("Residences", "residential", "apartments", "strong"),
+    ("Residential", "residential", "apartments", "strong"),
+    ("Condominium", "residential", "apartments", "strong"),
+    ("Villa", "residential", "villas", "weak"),
+    ("Villas", "residential", "villas", "weak"),
+    ("Garden", "residential", "housing estate", "weak"),
+    ("Gardens", "residential", "housing estate", "weak"),
+    ("Court", "residential", "housing estate", "weak"),
+    ("Dormitory", "residential", "dormitory", "strong"),
+)
 
 
 @dataclass(frozen=True)
@@ -235,6 +616,53 @@ class HouseholdSettings:
     min_residential_footprint_m2: float = 30.0
     #: Untagged footprints above this (m²) are factories, malls, schools: not residential.
     max_residential_footprint_m2: float = 5000.0
+    #: Name words added to :data:`NAME_WORDS` by a planner (strong evidence), e.g.
+    #: ``non_residential_words = ["写字楼", "kirkko"]``.
+    residential_words: tuple[str, ...] = ()
+    non_residential_words: tuple[str, ...] = ()
+    mixed_words: tuple[str, ...] = ()
+    #: Footprints above this (m²) are large plates: weak evidence against homes. A home's
+    #: plate is bounded by daylight (depth) and by the flats one stair core serves: a long
+    #: Chinese slab of 100 m × 12 m is 1 200 m²; Helsinki's tagged apartment blocks reach
+    #: 1 700 m², its offices have a median of 2 700 m², its public buildings 2 100 m².
+    large_footprint_m2: float = 2500.0
+    #: Height (m) from which a building counts as supertall: strong evidence against homes.
+    #: Residential towers over 250 m are almost unknown in China (Shanghai Tower 632 m, the
+    #: World Financial Center 492 m, Jin Mao 421 m are offices and hotels), while residential
+    #: towers of 100–160 m exist (Lujiazui: 107 m and 153 m, tagged), so between
+    #: ``tall_height_m`` and this, height is only weak evidence.
+    supertall_height_m: float = 250.0
+    #: Height (m) above which a building is super high-rise (GB 50352-2019: over 100 m);
+    #: weak evidence against homes (most Chinese homes are under 100 m: the 2021 notice
+    #: 建科〔2021〕76号 keeps new residential buildings under 80 m in most cities).
+    tall_height_m: float = 100.0
+    #: Plate depth (m; the diameter of the largest circle inside the footprint, which is the
+    #: depth of a slab and also of a courtyard block's wing) above which a building is deep:
+    #: Chinese residential slabs are 10–15 m deep and point towers rarely over 25 m, since
+    #: every dwelling needs daylight (GB 50180 sunlight rules); offices, malls and factories
+    #: are deep. Helsinki's tagged apartments: median 16 m; offices 30 m, retail 58 m.
+    deep_plate_m: float = 28.0
+    #: Plate depth (m) above which the plate is very deep: strong shape evidence.
+    very_deep_plate_m: float = 45.0
+    #: Plate depth (m) below which nobody lives in it (canopies, walls, kiosks; a dwelling is
+    #: two rooms deep, about 6 m). Helsinki's ``building=roof``: median 6 m.
+    min_plate_depth_m: float = 6.0
+    #: Office POIs (:data:`OFFICE_POI_KINDS`) in one building from which it is an office
+    #: building (fewer are offices or branches below homes).
+    office_poi_count: int = 3
+    #: Calibration factors outside ``[1 / f, f]`` (estimates scaled up or down by more than
+    #: ``f``) are reported: the community's households_total looks stale, or the estimates are
+    #: off. An estimate is uncertain by about ±20–30 % (dwelling sizes of 70–110 m²: the
+    #: ×0.8/×1.2 sensitivity), so more than double or less than half means something changed.
+    max_calibration_factor: float = 2.0
+    #: Given counts holding at least this share of a community's households_total while the
+    #: estimates are scaled down leave the estimated buildings too little: a stale total
+    #: (issue 15: four new buildings with 240 given households silently dropped 35 of 40
+    #: estimated buildings to 0).
+    max_given_share: float = 0.9
+    #: Buildings listed in each of the report's review lists (most estimated households; the
+    #: largest decided on weak evidence).
+    review_top_n: int = 15
 
 
 @dataclass(frozen=True)
@@ -354,6 +782,10 @@ def _check(cfg: Config) -> None:
         problems.append("[staffing] min_party_share must be between 0 and 1")
     if cfg.households.dwelling_size_m2 <= 0 or cfg.households.floor_height_m <= 0:
         problems.append("[households] dwelling_size_m2 and floor_height_m must be positive")
+    if cfg.households.max_calibration_factor <= 1:
+        problems.append("[households] max_calibration_factor must be above 1")
+    if not 0 < cfg.households.max_given_share <= 1:
+        problems.append("[households] max_given_share must be in (0, 1]")
     if problems:
         raise ConfigError("plan.toml: " + "; ".join(problems))
 

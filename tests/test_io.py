@@ -204,11 +204,15 @@ def test_column_aliases_case_insensitive(tmp_path: Path) -> None:
     layers["people"] = layers["people"].rename(columns={"building_id": "home", "roles": "Role"})
     raw = read_dataset(_write_folder(tmp_path / "a", layers))
     b = raw.layer("buildings")
-    assert {"building_id", "households", "floors", "use"} <= set(b.columns)
-    assert set(b["use"]) == {"residential"}
+    # ``building`` is the OSM tag, its own column since issue 15 (no longer an alias of use);
+    # the tag table turns it into the use when the dataset is prepared
+    assert {"building_id", "households", "floors", "building"} <= set(b.columns)
+    assert set(b["building"]) == {"apartments"}
     assert raw.layer("roads")["road_class"].tolist() == ["primary", "footway"]
     assert "building_id" in raw.layer("people").columns
-    _check_prepared(load_dataset(tmp_path / "a"))
+    prepared = load_dataset(tmp_path / "a")
+    _check_prepared(prepared)
+    assert set(prepared.layer("buildings")["use"]) == {"residential"}
 
 
 def test_ids_become_strings_and_use_synonyms(tmp_path: Path) -> None:

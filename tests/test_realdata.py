@@ -32,7 +32,9 @@ def test_grids_tile_balance_and_conserve(helsinki):
     ds, plan = helsinki
     grids, b = plan.grids, plan.buildings
     cfg = plan.metadata["parameters"]["grids"]
-    assert len(grids) >= 10
+    # 9 grids since issue 15: offices, banks, churches and the station no longer count as
+    # homes (there were 10+ when every footprint of 30–5 000 m² was residential)
+    assert len(grids) >= 8
     assert grids["households"].sum() == ds.layers["buildings"]["households"].sum()
     assert b["grid_id"].notna().all()
     within = grids["households"].between(cfg["min_households"], cfg["max_households"])

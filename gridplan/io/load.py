@@ -177,6 +177,7 @@ def read_dataset(
     *,
     offset: str | None = None,
     layers: Iterable[str] | Mapping[str, str] | None = None,
+    overrides: str | Path | None = None,
 ) -> Dataset:
     """Read a dataset as it is: no validation, no repair.
 
@@ -191,6 +192,10 @@ def read_dataset(
     layers
         Layer names to read (default: all of :data:`LAYERS` found), or a mapping of gridplan
         layer name -> layer name in the GeoPackage / file stem in the folder.
+    overrides
+        A planner's corrections file (CSV ``building_id,use,households``, or any layer file)
+        read as the ``overrides`` layer; it replaces an ``overrides`` layer of the dataset
+        (with a warning).
 
     Returns
     -------
@@ -227,6 +232,21 @@ def read_dataset(
             f"files, or one of {', '.join(FILE_EXTENSIONS)}"
         )
         raise DataError(msg)
+
+    if overrides is not None:
+        ov_path = Path(overrides)
+        if not ov_path.is_file():
+            msg = (
+                f"overrides: {ov_path} does not exist. Fix: give a CSV with the columns "
+                "building_id, use, households"
+            )
+            raise DataError(msg)
+        if "overrides" in raw:
+            warnings.append(
+                f"overrides: the dataset's overrides layer is replaced by {ov_path.name}. "
+                "Fix: keep the corrections in one place"
+            )
+        raw["overrides"] = read_file(ov_path, "overrides", problems)
 
     frames: dict[str, pd.DataFrame] = {}
     layer_crs: dict[str, CRS | None] = {}
@@ -275,7 +295,11 @@ def read_dataset(
 
 
 def load_dataset(
-    path: str | Path, *, offset: str | None = None, config: Config | None = None
+    path: str | Path,
+    *,
+    offset: str | None = None,
+    config: Config | None = None,
+    overrides: str | Path | None = None,
 ) -> Dataset:
     """Read, validate and prepare a dataset: what every gridplan command starts with.
 
@@ -287,6 +311,9 @@ def load_dataset(
         ``"gcj02"`` or ``"bd09"`` for coordinates with a Chinese web-map offset.
     config
         Settings; ``None`` for the defaults.
+    overrides
+        A planner's corrections file (see :func:`read_dataset`): they win over every
+        estimate; the prepared dataset's warnings say how many were applied.
 
     Returns
     -------
@@ -305,7 +332,7 @@ def load_dataset(
     >>> ds.crs.utm_zone, len(ds.layer("communities"))       # doctest: +SKIP
     ('48N', 3)
     """
-    raw = read_dataset(path, offset=offset)
+    raw = read_dataset(path, offset=offset, overrides=overrides)
     warnings = _validate.validate_dataset(raw, config=config)
     prepared = prepare_dataset(raw, config=config)
     prepared.warnings = list(dict.fromkeys([*raw.warnings, *warnings, *prepared.warnings]))

@@ -8,9 +8,17 @@ a small real extract (Helsinki centre) that the test suite plans end to end with
 
 What is taken (the tag tables below are the documented mapping):
 
-- ``buildings``: every ``building=*`` polygon; ``building`` type → ``use``
-  (:data:`RESIDENTIAL_TYPES`, :data:`NON_RESIDENTIAL_TYPES`; ``yes`` stays unknown and the
-  household estimator decides), ``building:levels`` → ``floors``, ``height`` → metres.
+- ``buildings``: every ``building=*`` polygon; the tag itself → ``building`` (any value),
+  its meaning → ``use`` (:data:`gridplan.settings.BUILDING_TAG_USES`, of which
+  :data:`RESIDENTIAL_TYPES` and :data:`NON_RESIDENTIAL_TYPES` are the two halves; ``yes``
+  stays unknown and :func:`gridplan.uses.infer_uses` decides from the other evidence),
+  ``name`` (``name``, else ``name:zh``, else ``name:en``), ``building:levels`` → ``floors``,
+  ``height`` → metres.
+- ``landuse``: every ``landuse=*`` polygon → ``landuse``, ``name``.
+- ``pois``: every point or area tagged ``amenity``, ``shop``, ``office``, ``tourism`` or
+  ``leisure`` → ``kind`` (the value of the first of those keys present, in that order),
+  ``name``; lines become their midpoint. They are the evidence of what a building is used
+  for (a bank, a hotel, shops below homes).
 - ``roads``: the ``highway`` network → ``road_class``; ``foot=no`` or ``access=no`` →
   ``walkable = False``; footways, paths, steps, pedestrian streets → ``walkable = True``.
 - ``barriers``: rivers and canals (``waterway``), water areas (``natural=water``), railways
@@ -31,8 +39,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gridplan._atomic import atomic_output_dir
+from gridplan._atomic import atomic_output, is_gpkg_path
 from gridplan._errors import DataError
+from gridplan.settings import BUILDING_TAG_USES
 
 __all__ = [
     "FACILITY_TAGS",
@@ -44,75 +53,23 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``building=*`` values taken as dwellings.
+#: ``building=*`` values taken as dwellings (from :data:`gridplan.settings.BUILDING_TAG_USES`).
 RESIDENTIAL_TYPES: frozenset[str] = frozenset(
-    {
-        "apartments",
-        "residential",
-        "house",
-        "detached",
-        "semidetached_house",
-        "terrace",
-        "dormitory",
-        "bungalow",
-        "cabin",
-        "farm",
-        "stilt_house",
-    }
+    k for k, v in BUILDING_TAG_USES.items() if v == "residential" and k.isascii()
 )
 
 #: ``building=*`` values that hold no dwellings.
 NON_RESIDENTIAL_TYPES: frozenset[str] = frozenset(
-    {
-        "commercial",
-        "retail",
-        "office",
-        "industrial",
-        "warehouse",
-        "church",
-        "chapel",
-        "cathedral",
-        "mosque",
-        "temple",
-        "school",
-        "kindergarten",
-        "university",
-        "college",
-        "hospital",
-        "public",
-        "civic",
-        "government",
-        "train_station",
-        "transportation",
-        "garage",
-        "garages",
-        "parking",
-        "shed",
-        "roof",
-        "kiosk",
-        "hut",
-        "service",
-        "utility",
-        "pavilion",
-        "tower",
-        "sports_hall",
-        "sports_centre",
-        "stadium",
-        "hotel",
-        "museum",
-        "supermarket",
-        "toilets",
-        "construction",
-        "ruins",
-        "bunker",
-        "greenhouse",
-        "barn",
-        "stable",
-    }
+    k for k, v in BUILDING_TAG_USES.items() if v == "non_residential" and k.isascii()
 )
 
 #: ``building=*`` values with dwellings above other uses.
-MIXED_TYPES: frozenset[str] = frozenset({"mixed_use", "mixed"})
+MIXED_TYPES: frozenset[str] = frozenset(
+    k for k, v in BUILDING_TAG_USES.items() if v == "mixed" and k.isascii()
+)
+
+#: Keys whose value is a POI's ``kind``, the first present winning.
+POI_KEYS: tuple[str, ...] = ("amenity", "shop", "office", "tourism", "leisure")
 
 #: (tag key, tag value, gridplan facility category). The first matching row wins; rows are
 #: checked in order, so the more specific tags come first.
@@ -221,6 +178,72 @@ def _parse_tags(value: Any) -> dict[str, Any]:
     return {}
 
 
+def _names(df: pd.DataFrame) -> pd.Series:
+    """``name``, else ``name:zh``, else ``name:en`` (from the tags where pyrosm left them)."""
+    parsed = _column(df, "tags").map(_parse_tags)
+    out = _column(df, "name")
+    for key in ("name:zh", "name:en"):
+        alt = _column(df, key)
+        alt = alt.where(alt.notna(), parsed.map(lambda t, k=key: t.get(k)))
+        out = out.where(out.notna(), alt)
+    return out.astype(object)
+
+
+def _landuse(osm: Any) -> gpd.GeoDataFrame | None:
+    raw = osm.get_landuse()
+    if raw is None or len(raw) == 0 or "landuse" not in raw.columns:
+        return None
+    raw = raw[raw.geom_type.isin(["Polygon", "MultiPolygon"]) & raw["landuse"].notna()]
+    if not len(raw):
+        return None
+    fixed = shapely.make_valid(np.asarray(raw.geometry.values))
+    polys = np.array([_polygonal(g) for g in fixed], dtype=object)
+    keep = np.array([g is not None for g in polys])
+    raw = raw[keep]
+    out = gpd.GeoDataFrame(
+        {
+            "landuse_id": _osm_ids(raw),
+            "landuse": raw["landuse"].astype(str).str.lower().to_numpy(),
+            "name": _names(raw).to_numpy(),
+        },
+        geometry=list(polys[keep]),
+        crs=raw.crs,
+    )
+    out = out.drop_duplicates("landuse_id").sort_values("landuse_id", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _pois(osm: Any) -> gpd.GeoDataFrame | None:
+    raw = osm.get_pois(custom_filter=dict.fromkeys(POI_KEYS, True))
+    if raw is None or len(raw) == 0:
+        return None
+    kind = pd.Series(pd.NA, index=raw.index, dtype=object)
+    for key in POI_KEYS:
+        col = _column(raw, key)
+        kind = kind.where(kind.notna(), col.where(col.notna() & (col.astype(str) != "")))
+    raw = raw[kind.notna()]
+    kind = kind[kind.notna()]
+    geoms = np.asarray(raw.geometry.values)
+    lines = np.isin(shapely.get_type_id(geoms), [1, 2, 5])
+    if lines.any():
+        geoms = geoms.copy()
+        geoms[lines] = shapely.line_interpolate_point(geoms[lines], 0.5, normalized=True)
+    fixed = shapely.make_valid(geoms)
+    out = gpd.GeoDataFrame(
+        {
+            "poi_id": _osm_ids(raw),
+            "kind": kind.astype(str).str.strip().str.lower().to_numpy(),
+            "name": _names(raw).to_numpy(),
+        },
+        geometry=list(fixed),
+        crs=raw.crs,
+    )
+    out = out[~out.geometry.is_empty & out.geometry.notna()]
+    out = out[out.geom_type.isin(["Point", "Polygon", "MultiPolygon"])]
+    out = out.drop_duplicates("poi_id").sort_values("poi_id", kind="stable")
+    return out.reset_index(drop=True)
+
+
 def _buildings(osm: Any) -> gpd.GeoDataFrame:
     raw = osm.get_buildings()
     if raw is None or len(raw) == 0:
@@ -251,14 +274,14 @@ def _buildings(osm: Any) -> gpd.GeoDataFrame:
     out = gpd.GeoDataFrame(
         {
             "building_id": _osm_ids(raw),
-            "osm_building": kind.to_numpy(),
+            "building": kind.to_numpy(),
             "use": use.to_numpy(),
             "floors": pd.Series(np.where(levels > 0, np.round(levels), np.nan))
             .astype("Float64")
             .astype("Int64")
             .array,
             "height": height.where(height > 0).to_numpy(),
-            "name": _column(raw, "name").to_numpy(),
+            "name": _names(raw).to_numpy(),
         },
         geometry=raw.geometry.to_numpy(),
         crs=raw.crs,
@@ -379,7 +402,8 @@ def read_osm(
     Returns
     -------
     dict
-        ``buildings``, and where the extract has them ``roads``, ``barriers``, ``facilities``.
+        ``buildings``, and where the extract has them ``roads``, ``barriers``, ``landuse``,
+        ``pois``, ``facilities``.
 
     Raises
     ------
@@ -404,7 +428,12 @@ def read_osm(
         msg = f"import-osm: {path} could not be read as an OSM PBF extract ({exc})"
         raise DataError(msg) from None
     layers: dict[str, gpd.GeoDataFrame] = {"buildings": buildings}
-    for name, fn in (("roads", _roads), ("barriers", _barriers)):
+    for name, fn in (
+        ("roads", _roads),
+        ("barriers", _barriers),
+        ("landuse", _landuse),
+        ("pois", _pois),
+    ):
         df = fn(osm)
         if df is not None and len(df):
             layers[name] = df
@@ -426,7 +455,8 @@ def import_osm(
     bbox: tuple[float, float, float, float] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Import an ``.osm.pbf`` extract and write it as a dataset folder (one GeoPackage a layer).
+    """Import an ``.osm.pbf`` extract and write it as a dataset: one GeoPackage holding every
+    layer when ``out`` ends in ``.gpkg``, else a folder with one GeoPackage a layer.
 
     The written dataset has no household counts: ``gridplan run`` estimates them from
     footprints and floors, and flags every estimate.
@@ -439,7 +469,8 @@ def import_osm(
         See :func:`read_osm`.
     """
     layers = read_osm(path, bbox=bbox)
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with atomic_output(out, overwrite=overwrite) as tmp:
         for name, gdf in layers.items():
-            pyogrio.write_dataframe(gdf, tmp / f"{name}.gpkg", layer=name, driver="GPKG")
+            target = tmp if is_gpkg_path(out) else tmp / f"{name}.gpkg"
+            pyogrio.write_dataframe(gdf, target, layer=name, driver="GPKG")
     return Path(out)

@@ -17,7 +17,7 @@ from pyproj import CRS
 from gridplan._errors import DataError
 from gridplan._text import format_ids, message, parse_bool, split_list
 from gridplan.dataset import Dataset
-from gridplan.households import estimate_households
+from gridplan.households import calibration_summary, calibration_warnings, estimate_households
 from gridplan.io.read import LAYERS, _missing
 from gridplan.offsets import local_utm_crs
 from gridplan.settings import DEFAULT, Config
@@ -179,6 +179,9 @@ def _type_buildings(b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     b["use"] = pd.Series(
         [None if _missing(u) else str(u).lower() for u in b["use"]], index=b.index, dtype=object
     )
+    for col in ("name", "building"):
+        if col in b.columns:
+            b[col] = _str_col(b[col])
     return b
 
 
@@ -240,6 +243,17 @@ def _type_layer(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
     elif layer == "sites":
         f["site_id"] = _str_col(f["site_id"])
         f["categories"] = _list_col(f["categories"]) if "categories" in f else ""
+    elif layer in ("landuse", "pois"):
+        col = "landuse" if layer == "landuse" else "kind"
+        f[col] = _str_col(f[col]).str.lower()
+        f["name"] = _str_col(f["name"]) if "name" in f else pd.Series(None, f.index, object)
+    elif layer == "overrides":
+        f["building_id"] = _str_col(f["building_id"])
+        f["use"] = (
+            _str_col(f["use"]).str.lower() if "use" in f else pd.Series(None, f.index, object)
+        )
+        f["households"] = _float_col(f["households"]) if "households" in f else np.nan
+        f = f[["building_id", "use", "households"]]
     return f
 
 
@@ -384,8 +398,11 @@ def prepare_dataset(raw: Dataset, *, config: Config | None = None) -> Dataset:
             frame = layers[name]
             frame = frame.set_geometry([_point(g) for g in frame.geometry], crs=frame.crs)
             layers[name] = _type_layer(frame, name)
-    for name in ("people", "vulnerable"):
+    for name in ("people", "vulnerable", "overrides"):
         if name in layers:
+            layers[name] = _type_layer(layers[name], name)
+    for name in ("landuse", "pois"):
+        if name in layers and isinstance(layers[name], gpd.GeoDataFrame):
             layers[name] = _type_layer(layers[name], name)
 
     points_missing = b["households"].isna() & (b.geometry.geom_type == "Point")
@@ -400,8 +417,23 @@ def prepare_dataset(raw: Dataset, *, config: Config | None = None) -> Dataset:
                 "give households (or footprint_m2 and floors) for point buildings",
             )
         )
-    b = estimate_households(b, communities=comm, config=cfg)
+    overrides = layers.get("overrides")
+    b = estimate_households(
+        b,
+        communities=comm,
+        config=cfg,
+        landuse=layers.get("landuse"),
+        pois=layers.get("pois"),
+        overrides=overrides,
+    )
+    if overrides is not None and len(overrides):
+        applied = b.loc[b["use_source"] == "override", "building_id"]
+        warnings.append(
+            f"overrides: {len(applied)} planner correction(s) applied, winning over every "
+            f"estimate: {format_ids(applied.tolist())}"
+        )
     warnings.extend(_calibration_gaps(b, comm))
+    warnings.extend(calibration_warnings(calibration_summary(b, comm, config=cfg), config=cfg))
     pop = b["population"]
     b["population"] = pop.where(
         pop.notna(), b["households"].astype("float64") * cfg.households.persons_per_household

@@ -30,6 +30,9 @@ LAYERS: tuple[str, ...] = (
     "people",
     "vulnerable",
     "sites",
+    "landuse",
+    "pois",
+    "overrides",
 )
 
 #: File extensions of a per-layer folder, in the order they are looked for.
@@ -70,10 +73,12 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
             "层数",
         ),
         "height": ("building:height", "height_m", "bldg_height", "高度"),
-        "use": ("building_use", "usage", "use_type", "用途", "building"),
+        "use": ("building_use", "usage", "use_type", "用途"),
         "compound": ("xiaoqu", "estate", "residential_compound", "小区"),
         "entrances": ("n_entrances", "entrance_count", "单元数"),
         "community_id": ("community", "comm_id", "社区"),
+        "name": ("building_name", "bldg_name", "名称", "建筑名称"),
+        "building": ("osm_building", "building_tag"),
     },
     "communities": {
         "community_id": ("id", "code", "comm_id"),
@@ -108,6 +113,16 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "kind": ("type", "category"),
     },
     "sites": {"site_id": ("id",), "categories": ("category", "type", "kind")},
+    "landuse": {"landuse": ("land_use", "landuse_type", "用地性质", "用地")},
+    "pois": {
+        "kind": ("amenity", "shop", "office", "tourism", "leisure", "type", "category", "fclass"),
+        "name": ("poi_name",),
+    },
+    "overrides": {
+        "building_id": ("id", "bid", "bldg_id", "osm_id", "建筑编号"),
+        "households": ("hh", "households_count", "n_households", "dwellings", "户数"),
+        "use": ("building_use", "usage", "use_type", "用途"),
+    },
 }
 
 #: Columns holding ids (made strings while reading) per layer.
@@ -118,6 +133,7 @@ _ID_COLS: dict[str, tuple[str, ...]] = {
     "people": ("person_id", "building_id"),
     "vulnerable": ("building_id",),
     "sites": ("site_id",),
+    "overrides": ("building_id",),
 }
 
 _USE_SYNONYMS: dict[str, str | None] = {
@@ -246,16 +262,25 @@ def normalise_values(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
     for col in _ID_COLS.get(layer, ()):
         if col in out.columns:
             out[col] = pd.Series([_to_id(v) for v in out[col]], index=out.index, dtype=object)
-    if layer == "buildings" and "use" in out.columns:
+    if layer in ("buildings", "overrides") and "use" in out.columns:
         out["use"] = _by_value(out["use"], _use_value)
+    for col in ("building", "landuse", "kind"):
+        # OSM values, any string: lowercased, never rejected
+        if layer in ("buildings", "landuse", "pois") and col in out.columns:
+            out[col] = _by_value(
+                out[col], lambda v: None if _missing(v) else str(v).strip().lower()
+            )
     for col in ("category", "categories") if layer in ("facilities", "sites") else ():
         if col in out.columns:
             out[col] = _by_value(out[col], _category_value)
     if layer == "roads" and "road_class" in out.columns:
-        out["road_class"] = _by_value(
-            out["road_class"], lambda v: None if _missing(v) else str(v).strip().lower()
-        )
+        out["road_class"] = _by_value(out["road_class"], _osm_value)
     return out
+
+
+def _osm_value(value: Any) -> str | None:
+    """An OSM-style value (road class, building tag, landuse, POI kind): trimmed, lower case."""
+    return None if _missing(value) else str(value).strip().lower()
 
 
 def _missing(value: Any) -> bool:
@@ -312,7 +337,7 @@ def _read_csv(path: Path, layer: str, problems: list[str]) -> pd.DataFrame:
     except UnicodeDecodeError:
         frame = pd.read_csv(path, dtype=str, encoding="gb18030", keep_default_na=True)
     frame.columns = [str(c).strip() for c in frame.columns]
-    if layer in ("people", "vulnerable"):
+    if layer in ("people", "vulnerable", "overrides"):
         return frame
     crs = _sidecar_crs(path)
     wkt_col = _find_col(frame, _WKT)

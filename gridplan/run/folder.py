@@ -81,6 +81,7 @@ def plan_to_folder(
     basemap: str = "osm",
     tianditu_key: str | None = None,
     progress: Progress | None = None,
+    overrides: str | Path | None = None,
 ) -> PlanRun:
     """Plan ``dataset`` and write the plan folder ``out``: sequential, on Dask, or batched.
 
@@ -117,6 +118,9 @@ def plan_to_folder(
         As for :func:`~gridplan.run.pipeline.run_to_folder`.
     progress
         Called with a short line per step (reading, each stage, each community or batch).
+    overrides
+        A planner's corrections file (``building_id,use,households``) read with the dataset
+        path (:func:`gridplan.io.load_dataset`); not with a dataset in memory or ``batch_size``.
 
     Returns
     -------
@@ -135,6 +139,12 @@ def plan_to_folder(
     out = Path(out)
     check_output_dir(out, overwrite=overwrite)  # fail before any work
     cfg = config or DEFAULT
+    if overrides is not None and (batch_size is not None or isinstance(dataset, Dataset)):
+        msg = (
+            "overrides: an overrides file is read with a dataset path in a sequential or Dask "
+            "run; for a dataset in memory or a batched run put an overrides layer in the dataset"
+        )
+        raise ConfigError(msg)
     if batch_size is not None:
         return _batched(
             dataset,
@@ -153,7 +163,7 @@ def plan_to_folder(
             reveal_personal=reveal_personal,
             progress=progress,
         )
-    ds = _dataset(dataset, cfg, offset, communities, progress)
+    ds = _dataset(dataset, cfg, offset, communities, progress, overrides)
     stage_list = None if stages is None else list(stages)
     with contextlib.ExitStack() as stack:
         runner = open_runner(
@@ -186,6 +196,7 @@ def _dataset(
     offset: str | None,
     communities: Iterable[str] | None,
     progress: Progress | None,
+    overrides: str | Path | None = None,
 ) -> Dataset:
     """``dataset`` loaded (a path; its warnings logged), restricted to ``communities``."""
     if isinstance(dataset, Dataset):
@@ -195,7 +206,7 @@ def _dataset(
 
         if progress:
             progress(f"reading {dataset} …")
-        ds = load_dataset(dataset, offset=offset, config=cfg)
+        ds = load_dataset(dataset, offset=offset, config=cfg, overrides=overrides)
         for w in ds.warnings:
             logger.warning("%s", w)
     ids = list(communities or [])

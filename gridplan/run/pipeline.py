@@ -246,6 +246,13 @@ def plan_stages(
         layers.update(gs.layers)
         grids = gs.grids
         planned = gs.buildings
+        from gridplan.households import calibration_summary, calibration_warnings
+
+        stale = calibration_warnings(
+            calibration_summary(planned, dataset.layers["communities"], config=cfg), config=cfg
+        )
+        if stale:  # calibration must not hide change (issue 15)
+            meta["flags"]["households"] = stale
         if planned["households_estimated"].any():
             from gridplan.households import grid_household_sensitivity
 

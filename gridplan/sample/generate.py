@@ -46,7 +46,7 @@ import pyogrio
 import shapely
 from pyproj import Transformer
 
-from gridplan._atomic import atomic_output_dir
+from gridplan._atomic import atomic_output, is_gpkg_path
 from gridplan._errors import ConfigError
 from gridplan.io.read import LAYERS
 from gridplan.sample.community import _community
@@ -261,13 +261,17 @@ _FOOTER = b"\n]\n}\n"
 
 
 def _write_layer(folder: Path, name: str, frame: pd.DataFrame, append: bool) -> None:
-    """Write (or append) one layer: GeoJSON for spatial layers, CSV for the rosters.
+    """Write (or append) one layer: GeoJSON for spatial layers, CSV for the rosters; into one
+    GeoPackage (every layer a table of it) when ``folder`` is a ``.gpkg`` file's path.
 
     GDAL's own GeoJSON append rewrites the whole file each time (quadratic over a province),
     so an append here writes the batch alone and splices its feature lines in front of the
     closing brackets of the existing file: the result is byte-identical to one write of all
     the rows, and the file is valid GeoJSON after every batch.
     """
+    if is_gpkg_path(folder):
+        pyogrio.write_dataframe(frame, folder, layer=name, driver="GPKG", append=append)
+        return
     if name in _TABULAR:
         frame.to_csv(
             folder / f"{name}.csv",
@@ -313,6 +317,7 @@ def write_sample(
 ) -> Path:
     """Write a synthetic dataset folder: one GeoJSON per spatial layer, CSV for the rosters.
 
+    A path ending in ``.gpkg`` gives one GeoPackage holding every layer instead.
     Files: ``communities.geojson``, ``buildings.geojson``, ``roads.geojson``,
     ``barriers.geojson``, ``facilities.geojson``, ``sites.geojson``, ``people.csv``,
     ``vulnerable.csv``. The output is byte-deterministic for a scale and seed. The folder is
@@ -323,7 +328,7 @@ def write_sample(
     Parameters
     ----------
     out
-        Dataset folder to create.
+        Dataset folder to create, or a ``.gpkg`` file.
     scale
         ``"town"``, ``"city"`` or ``"province"``.
     seed
@@ -349,7 +354,7 @@ def write_sample(
         msg = f"unknown sample scale {scale!r}; use one of {', '.join(SCALES)}"
         raise ConfigError(msg)
     target = Path(out)
-    with atomic_output_dir(target, overwrite=overwrite) as tmp:
+    with atomic_output(target, overwrite=overwrite) as tmp:
         if scale == "province":
             written: set[str] = set()
             empty: dict[str, Any] = {}

@@ -222,3 +222,46 @@ def check_building_communities(
             "extend the community boundaries to cover these buildings, or delete buildings that "
             "belong to another area",
         )
+
+
+def check_overrides(
+    o: pd.DataFrame, building_ids: set[str] | None, labels: pd.Series, rep: _Report
+) -> None:
+    """A planner's corrections: known buildings, known uses, plausible household counts."""
+    if "building_id" in o.columns and building_ids is not None:
+        bid = o["building_id"]
+        unknown = bid.notna() & ~bid.astype(str).isin(building_ids)
+        if unknown.any():
+            rep.error(
+                "overrides",
+                "building_id found in no building",
+                labels[unknown],
+                "correct the ids (they are the buildings layer's building_id) or delete those "
+                "rows of the overrides",
+            )
+    if "use" in o.columns:
+        unknown_values(
+            o["use"],
+            BUILDING_USES,
+            labels,
+            rep,
+            "overrides",
+            "use",
+            "set use to residential, mixed or non_residential, or leave it empty",
+        )
+    if "households" in o.columns:
+        numeric_problems(o, "households", labels, "overrides", rep, integer=True, what="households")
+    has_use = o["use"].notna() if "use" in o.columns else pd.Series(False, index=o.index)
+    has_hh = (
+        pd.to_numeric(o["households"], errors="coerce").notna()
+        if "households" in o.columns
+        else pd.Series(False, index=o.index)
+    )
+    empty = ~has_use & ~has_hh
+    if empty.any():
+        rep.warn(
+            "overrides",
+            "rows setting neither use nor households (ignored)",
+            labels[empty],
+            "give a use (residential, mixed, non_residential) and/or households",
+        )

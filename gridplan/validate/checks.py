@@ -29,6 +29,9 @@ Errors (the dataset cannot be planned as given):
 - facilities / sites: unknown category (``config.known_categories``);
 - vulnerable: building missing; bad ``households``; more vulnerable households than the
   building has; unknown ``kind``.
+- overrides: a ``building_id`` found in no building; an unknown ``use``; bad ``households``.
+- landuse / pois: a missing ``landuse`` / ``kind`` column; wrong geometry (landuse is
+  polygons; POIs points or polygons). Their values are OSM values: never rejected.
 
 Warnings (tolerated, repaired or filled by :func:`gridplan.io.prepare_dataset`): repaired
 geometry, layers without a CRS that take the dataset's, empty road or barrier geometries (dropped),
@@ -59,6 +62,7 @@ from gridplan.validate.buildings import (
     check_building_communities,
     check_buildings,
     check_communities,
+    check_overrides,
 )
 from gridplan.validate.common import (
     ID_COLUMNS,
@@ -90,6 +94,9 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "people": ("person_id", "building_id"),
     "vulnerable": ("building_id", "households"),
     "sites": ("site_id",),
+    "landuse": ("landuse",),
+    "pois": ("kind",),
+    "overrides": ("building_id",),
 }
 
 
@@ -175,7 +182,7 @@ def check_dataset(raw: Dataset, *, config: Config | None = None) -> tuple[list[s
 
     usable: dict[str, pd.Series] = {}
     labels_of: dict[str, pd.Series] = {}
-    for name in (n for n in (*SPATIAL_LAYERS, "people", "vulnerable") if n in layers):
+    for name in (n for n in (*SPATIAL_LAYERS, "people", "vulnerable", "overrides") if n in layers):
         frame = layers[name]
         labels = row_labels(frame, name)
         labels_of[name] = labels
@@ -231,6 +238,8 @@ def check_dataset(raw: Dataset, *, config: Config | None = None) -> tuple[list[s
         check_categories(s, "sites", "categories", labels_of["sites"], cfg, rep)
     if "vulnerable" in layers:
         check_vulnerable(layers["vulnerable"], b, building_ids, rep)
+    if "overrides" in layers and "overrides" in labels_of:
+        check_overrides(layers["overrides"], building_ids, labels_of["overrides"], rep)
     return rep.errors, rep.warnings
 
 

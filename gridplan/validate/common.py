@@ -24,6 +24,7 @@ ID_COLUMNS: dict[str, str] = {
     "facilities": "facility_id",
     "people": "person_id",
     "sites": "site_id",
+    "overrides": "building_id",
 }
 
 

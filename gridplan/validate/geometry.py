@@ -28,6 +28,8 @@ GEOMETRY_TYPES: dict[str, frozenset[str]] = {
     "barriers": _LINE | _POLY,
     "facilities": _POINT | _POLY,
     "sites": _POINT | _POLY,
+    "landuse": _POLY,
+    "pois": _POINT | _POLY,
 }
 _TYPE_WORDS = {
     "buildings": "polygons (footprints) or points",
@@ -36,6 +38,8 @@ _TYPE_WORDS = {
     "barriers": "lines or polygons",
     "facilities": "points (or polygons, turned into points)",
     "sites": "points (or polygons, turned into points)",
+    "landuse": "polygons",
+    "pois": "points or polygons",
 }
 
 

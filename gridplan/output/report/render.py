@@ -8,6 +8,7 @@ from typing import Any
 
 from gridplan.i18n import category_label, labels_in, role_label, tier_label
 from gridplan.output.report.common import minutes
+from gridplan.output.report.review import review_lines
 
 __all__ = ["render_markdown"]
 
@@ -339,6 +340,9 @@ def render_markdown(
                 [lab["from_grid"], lab["to_grid"], lab["households"]],
                 [[f["from"], f["to"], f["households"]] for f in rp["flows"][:30]],
             )
+
+    if report.get("household_review"):
+        L += review_lines(report["household_review"], lang=lang)
 
     if "sensitivity" in report:
         L += [f"## {lab['sensitivity']}", ""]

@@ -50,6 +50,7 @@ from gridplan.output.report.common import (
     minutes,
 )
 from gridplan.output.report.render import render_markdown
+from gridplan.output.report.review import household_review
 from gridplan.settings import DEFAULT
 
 __all__ = ["build_report", "render_markdown", "write_report"]
@@ -482,7 +483,9 @@ def build_report(plan: Plan) -> dict[str, Any]:
     -------
     dict
         Keys ``gridplan_version``, ``seed``, ``summary``, ``quality``, ``units``, ``staffing``,
-        ``coverage``, ``siting``, ``replan`` and, when the metadata has one, ``sensitivity``.
+        ``coverage``, ``siting``, ``replan``, ``household_review`` (the buildings to check
+        and the calibration per community: :mod:`gridplan.output.report.review`) and, when
+        the metadata has one, ``sensitivity``.
     """
     meta = plan.metadata
     report: dict[str, Any] = {
@@ -497,6 +500,9 @@ def build_report(plan: Plan) -> dict[str, Any]:
         "siting": _siting(plan),
     }
     report["replan"] = _replan(plan)
+    review = household_review(plan)
+    if review is not None:
+        report["household_review"] = review
     sensitivity = _find_sensitivity(plan)
     if sensitivity is not None:
         report["sensitivity"] = sensitivity
