@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
         "gridplan._lazy",
     ),
     ("gridplan.privacy", "gridplan.offsets", "gridplan.i18n", "gridplan._vendor"),
-    ("gridplan.dataset", "gridplan.households", "gridplan.adjacency"),
+    ("gridplan.dataset", "gridplan.households", "gridplan.adjacency", "gridplan.land"),
     ("gridplan.validate",),
     ("gridplan.io",),
     ("gridplan.sample",),
