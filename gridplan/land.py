@@ -33,7 +33,7 @@ from shapely.ops import nearest_points
 
 from gridplan import settings
 
-__all__ = ["built_up_area", "land_area", "water_area"]
+__all__ = ["built_up_area", "land_area", "water_area", "water_polygons"]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def water_area(barriers: gpd.GeoDataFrame | None) -> shapely.Geometry:
     if barriers is None or not len(barriers):
         return Polygon()
     geoms = np.asarray(barriers.geometry.array, dtype=object)
-    kinds = barriers["kind"] if "kind" in barriers else None
+    kinds = barriers.get("kind", None)
     water = set(settings.WATER_KINDS)
     keep = []
     for i, g in enumerate(geoms.tolist()):
@@ -82,6 +82,23 @@ def water_area(barriers: gpd.GeoDataFrame | None) -> shapely.Geometry:
     if not keep:
         return Polygon()
     return shapely.union_all(keep)
+
+
+def water_polygons(barriers: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The water polygons of a ``barriers`` layer, one row each (kind, geometry).
+
+    ``None`` when there is none. The plan carries them as its ``water`` layer (the map draws
+    them blue).
+    """
+    if barriers is None or not len(barriers) or "kind" not in barriers:
+        return None
+    kinds = barriers["kind"].astype("string").str.strip().str.lower()
+    polys = barriers.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    sel = (kinds.isin(list(settings.WATER_KINDS)).fillna(False) & polys).to_numpy(dtype=bool)
+    if not sel.any():
+        return None
+    out = barriers.loc[sel, ["kind", barriers.geometry.name]]
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=barriers.geometry.name)
 
 
 def land_area(

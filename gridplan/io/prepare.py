@@ -27,6 +27,7 @@ from gridplan.validate.common import row_labels
 
 __all__ = ["prepare_dataset"]
 
+
 def _largest_polygon(geom: shapely.Geometry | None) -> shapely.Geometry | None:
     if geom is None or geom.is_empty:
         return geom

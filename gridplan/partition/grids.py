@@ -146,6 +146,7 @@ def partition_community(
         seed=community_seed(seed, cid),
         deadline=t0 + time_limit_s,
         where=f"community {cid}",
+        crs=crs,
     )
     codes = number_regions([r.geometry for r in plan.regions], cid)
     rows, parts = plan_rows(plan, nodes, codes, community_id=cid, building_rows=pos)

@@ -15,11 +15,13 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
@@ -32,8 +34,8 @@ from gridplan.adjacency import (
     shared_length,
     split_faces,
 )
-from gridplan.partition.search import RESTARTS, partition_face
 from gridplan.land import land_area, water_area
+from gridplan.partition.search import RESTARTS, partition_face
 from gridplan.settings import WATER_KINDS, Config
 
 __all__ = [
@@ -137,7 +139,9 @@ def _building_floors(buildings: gpd.GeoDataFrame, cfg: Config) -> np.ndarray:
     )
     if "height" in buildings:
         h = pd.to_numeric(buildings["height"], errors="coerce").to_numpy(dtype=float)
-        from_h = np.where(h > 0, np.maximum(1.0, np.round(h / cfg.households.floor_height_m)), np.nan)
+        from_h = np.where(
+            h > 0, np.maximum(1.0, np.round(h / cfg.households.floor_height_m)), np.nan
+        )
         fl = np.where(np.isfinite(fl) & (fl > 0), fl, from_h)
     return np.where(np.isfinite(fl) & (fl > 0), np.round(fl), 0).astype(np.int64)
 
@@ -474,13 +478,30 @@ def assign_faces(faces: Sequence[Polygon], xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fmt_xy(geom: shapely.Geometry) -> str:
+def _fmt_xy(geom: shapely.Geometry, crs: CRS | None = None) -> str:
+    """Where ``geom`` is, for a message: in lon/lat when the CRS is known (the internal UTM
+    metres mean nothing to a user), else in the layer's own coordinates."""
     c = geom.representative_point()
+    if crs is not None:
+        lon, lat = _to_lonlat(CRS.from_user_input(crs).to_wkt()).transform(c.x, c.y)
+        return f"(lon {lon:.5f}, lat {lat:.5f})"
     return f"({c.x:.0f}, {c.y:.0f})"
 
 
+@lru_cache(maxsize=8)
+def _to_lonlat(wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(wkt), "EPSG:4326", always_xy=True)
+
+
 def face_groups(
-    area: Polygon, xy: np.ndarray, w: np.ndarray, lines: gpd.GeoDataFrame, lo: int, where: str
+    area: Polygon,
+    xy: np.ndarray,
+    w: np.ndarray,
+    lines: gpd.GeoDataFrame,
+    lo: int,
+    where: str,
+    *,
+    crs: CRS | None = None,
 ) -> tuple[list[Polygon], np.ndarray, list[list[int]], list[str], int]:
     """Faces of ``area`` cut by ``lines``, and the groups they form after merging small faces.
 
@@ -563,7 +584,7 @@ def face_groups(
                 strength, _neg, other, kind, via = best
                 what = kind or "a dangling barrier"
                 flags.append(
-                    f"{where}: the face at {_fmt_xy(unary(faces, groups[r]))} holds "
+                    f"{where}: the face at {_fmt_xy(unary(faces, groups[r]), crs)} holds "
                     f"{g_hh[r]} households in {g_cnt[r]} buildings, too few for a grid "
                     f"(min {lo}); merged with its neighbour across the weakest barrier "
                     f"({what}). Fix: accept the merge, or lower grids.min_households."
@@ -595,13 +616,14 @@ def plan_area(
     where: str,
     home: np.ndarray | None = None,
     anchor_cost: float = 0.0,
+    crs: CRS | None = None,
 ) -> AreaPlan:
     """Faces, merges, cells and regions of one area (a community, or a re-planned patch)."""
     area = on_grid(area)  # faces are cut on a fixed grid; the regions tile the same polygon
     g = cfg.grids
     T, lo, hi = g.target_households, g.min_households, g.max_households
     faces, face_of, group_list, flags, merged = face_groups(
-        area, nodes.xy, nodes.w, lines, lo, where
+        area, nodes.xy, nodes.w, lines, lo, where, crs=crs
     )
     nf = len(faces)
     regions: list[Region] = []
@@ -627,7 +649,7 @@ def plan_area(
                 "%s: merged faces at %s came apart in %d pieces; buildings outside the largest "
                 "are moved into it, across a barrier",
                 where,
-                _fmt_xy(poly),
+                _fmt_xy(poly, crs),
                 len(parts),
             )
         cells, edges, lengths = cell_graph(poly, nodes.xy[idx])
@@ -678,7 +700,7 @@ def plan_area(
         empty_polys = []
     _attach_empty(regions, empty_polys)
     _fill_gaps(regions, area)
-    _single_polygons(regions, nodes.xy)
+    _single_polygons(regions, nodes.xy, crs)
     return AreaPlan(
         regions=regions,
         flags=flags,
@@ -812,7 +834,7 @@ def _fill_gaps(regions: list[Region], area: Polygon) -> None:
 _DUST_M2 = 1e-3
 
 
-def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
+def _single_polygons(regions: list[Region], xy: np.ndarray, crs: CRS | None = None) -> None:
     """Make every region one Polygon (safety net; normally a no-op).
 
     A region whose territory came out in several parts keeps the part holding most of its
@@ -860,7 +882,7 @@ def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
                         "a grid territory came apart: %d buildings in a detached piece at %s "
                         "join the neighbouring grid, which may lie across a barrier",
                         int(inside.sum()),
-                        _fmt_xy(piece),
+                        _fmt_xy(piece, crs),
                     )
                     regions[best].nodes = np.sort(
                         np.concatenate([regions[best].nodes, src.nodes[inside]])

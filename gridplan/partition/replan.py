@@ -339,6 +339,7 @@ def _plan_patch(
         where=where,
         home=patch_home,
         anchor_cost=_ANCHOR * cfg.grids.target_households,
+        crs=lines.crs,
     )
     return _PatchPlan(plan=plan, nodes=sub_nodes, sel=sel, home=patch_home)
 
@@ -455,7 +456,7 @@ def _replan_community(
     # partition_grids does); merges are reported for the whole community (kept grids may hold
     # them), and again by a re-planned part that needed merges of its own
     faces, face_of, groups, merge_flags, merges = face_groups(
-        area, nodes.xy, nodes.w, lines, lo, f"community {cid}"
+        area, nodes.xy, nodes.w, lines, lo, f"community {cid}", crs=crs
     )
     out.flags.extend(merge_flags)
     out.totals["faces"] += len(faces)
@@ -798,7 +799,9 @@ def _moved(old_of: dict[str, Any], res: PartitionResult) -> pd.DataFrame:
     if len(bp) == 0:
         return pd.DataFrame({c: [] for c in cols})
     # one row per building and grid (a split building's part may span several entrances)
-    bp = bp.groupby(["building_id", "grid_id"], sort=True, as_index=False)["households"].sum()
+    bp = pd.DataFrame(
+        bp.groupby(["building_id", "grid_id"], sort=True, as_index=False)["households"].sum()
+    )
     bp = bp.assign(old_grid_id=bp["building_id"].map(lambda b: old_of.get(b)))
     bp = bp[bp["old_grid_id"].notna()]
     bp = bp[bp["grid_id"].astype(str) != bp["old_grid_id"].astype(str)]

@@ -461,12 +461,16 @@ def building_parts_table(parts: pd.DataFrame | None, buildings: gpd.GeoDataFrame
     nodes_per_row = p.groupby("row")["grid_id"].transform("nunique")
     split = (nodes_per_row > 1).to_numpy()
     # whole buildings (in one grid): one row each, no entrance or floors
-    whole = p[~split].groupby(["row", "grid_id"], sort=True, as_index=False)["households"].sum()
+    whole = pd.DataFrame(
+        p[~split].groupby(["row", "grid_id"], sort=True, as_index=False)["households"].sum()
+    )
     whole[["entrance", "floor_from", "floor_to"]] = 0
     # parts of split buildings: consecutive floors of one entrance in one grid join
     segs: list[tuple[int, str, int, int, int, int]] = []
     sp = p[split].sort_values(["row", "grid_id", "entrance", "floor_from", "floor_to"])
-    for (row, gid, ent), grp in sp.groupby(["row", "grid_id", "entrance"], sort=True):
+    for key, grp in sp.groupby(["row", "grid_id", "entrance"], sort=True):
+        k: tuple[Any, ...] = tuple(key)
+        row, gid, ent = int(k[0]), str(k[1]), int(k[2])
         cur: list[int] | None = None
         for f0, f1, h in zip(grp["floor_from"], grp["floor_to"], grp["households"], strict=True):
             f0, f1, h = int(f0), int(f1), int(h)
@@ -475,14 +479,14 @@ def building_parts_table(parts: pd.DataFrame | None, buildings: gpd.GeoDataFrame
                 cur[2] += h
                 continue
             if cur is not None:
-                segs.append((int(row), str(gid), int(ent), cur[0], cur[1], cur[2]))
+                segs.append((row, gid, ent, cur[0], cur[1], cur[2]))
             cur = [f0, f1, h]
         if cur is not None:
-            segs.append((int(row), str(gid), int(ent), cur[0], cur[1], cur[2]))
+            segs.append((row, gid, ent, cur[0], cur[1], cur[2]))
     seg = pd.DataFrame(
         segs, columns=["row", "grid_id", "entrance", "floor_from", "floor_to", "households"]
     )
-    allp = pd.concat([whole, seg], ignore_index=True)
+    allp: pd.DataFrame = pd.concat([whole, seg], ignore_index=True)
     rows = allp["row"].to_numpy(dtype=np.int64)
     bid = buildings["building_id"].astype(str).to_numpy()
     tot = buildings["households"].fillna(0).astype("int64").to_numpy()

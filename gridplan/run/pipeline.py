@@ -27,6 +27,7 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
+from gridplan.land import water_polygons
 from gridplan.output.planfile import (
     Plan,
     PlanMetadata,
@@ -223,6 +224,9 @@ def plan_stages(
     layers: dict[str, pd.DataFrame] = {"communities": dataset.layers["communities"]}
     roads = dataset.layer("roads")
     barriers = dataset.layer("barriers")
+    water = water_polygons(barriers)
+    if water is not None:  # cut out of the communities: the map draws it as water
+        layers["water"] = water
     want_catchments = "map" in order if catchments is None else catchments
 
     gs = grid_stage

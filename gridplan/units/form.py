@@ -479,7 +479,7 @@ def _expand_parts(frame: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
                 )
                 rows.append(row)
             continue
-        grp = grp.groupby("grid_id", sort=True, as_index=False)["households"].sum()
+        grp = pd.DataFrame(grp.groupby("grid_id", sort=True, as_index=False)["households"].sum())
         hh = grp["households"].astype(np.int64).to_numpy()
         ents = int(b["_entrances"])
         if ents >= len(hh):

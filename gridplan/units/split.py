@@ -205,9 +205,7 @@ def split_building(
 Segment = tuple[int | None, int | None, int | None, int]
 
 
-def split_segments(
-    bid: str, segments: Sequence[Segment], lo: int, hi: int, target: int
-) -> _Split:
+def split_segments(bid: str, segments: Sequence[Segment], lo: int, hi: int, target: int) -> _Split:
     """Split the part of a building one grid holds (entrance by entrance, its floors) into
     floor bands; a segment too small for a unit is left over for the grid's pool.
 
