@@ -271,7 +271,8 @@ def split_faces(
     Parameters
     ----------
     area
-        One polygon (a community, in a metric CRS).
+        A polygon (a community, in a metric CRS), or a MultiPolygon (a community's land cut
+        in parts by water): each part is cut on its own.
     lines
         Barrier lines, clipped to the area or not.
     snap_m, sliver_m
@@ -292,7 +293,10 @@ def split_faces(
     area = on_grid(area)
     parts = [p for ln in lines if ln is not None and not ln.is_empty for p in _as_lines(ln)]
     if not parts:
-        return [area]
+        return sorted(
+            [p for p in shapely.get_parts(area) if p.geom_type == "Polygon" and p.area > 0],
+            key=lambda f: (-round(f.centroid.y, 3), round(f.centroid.x, 3)),
+        )
     merged = shapely.line_merge(shapely.union_all(parts, grid_size=grid))
     chains = [c for c in _as_lines(merged) if c.length > 0]
     chains = _close_ends(chains, area.boundary, snap)

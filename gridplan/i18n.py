@@ -36,6 +36,9 @@ LABELS: dict[str, dict[str, str]] = {
     "zh": {
         # layers and basemaps
         "communities": "社区边界",
+        "water": "水域",
+        "split_buildings": "跨网格楼栋",
+        "grid_list": "所在网格",
         "grids": "网格",
         "units": "十联户",
         "buildings_by_grid": "楼栋（按网格着色）",
@@ -108,6 +111,9 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         "communities": "Community boundaries",
+        "water": "Water",
+        "split_buildings": "Buildings split over grids",
+        "grid_list": "Grids",
         "grids": "Grids",
         "units": "Ten-household units",
         "buildings_by_grid": "Buildings by grid",

@@ -102,6 +102,42 @@ SLIVER_M: float = 0.5
 #: lines that coincide up to rounding (a road drawn on the community line) become one line.
 PRECISION_M: float = 0.001
 
+#: ``barriers.kind`` values that make a polygon barrier open water: cut out of every community
+#: before grids are drawn (no grid covers water). Lines of these kinds stay
+#: barriers. ``gridplan import-osm`` writes OSM ``natural=water`` and riverbank areas as
+#: ``water``.
+WATER_KINDS: tuple[str, ...] = (
+    "water",
+    "river",
+    "riverbank",
+    "canal",
+    "lake",
+    "pond",
+    "reservoir",
+    "basin",
+    "sea",
+    "bay",
+    "harbour",
+    "harbor",
+    "lagoon",
+)
+
+#: Water within this many metres of a building's representative point stays land (a building
+#: drawn on a pier, or over a water polygon, keeps its place in a grid).
+WATER_BUILDING_CLEARANCE_M: float = 5.0
+
+#: The built-up area (the community of a dataset without a ``communities`` layer): buildings
+#: grown by this many metres. 25 m is about half the street spacing inside a Chinese block
+#: (小区 blocks of 40–60 m between buildings), so neighbouring buildings' areas meet.
+BUILT_UP_BUILDING_BUFFER_M: float = 25.0
+
+#: ... and the streets among the buildings by this many metres (a street and its pavements).
+BUILT_UP_ROAD_BUFFER_M: float = 15.0
+
+#: ... and the union closed morphologically by this many metres: blocks join across streets
+#: and squares up to 2 × 40 m wide, while a bay or an open field wider than that stays out.
+BUILT_UP_CLOSING_M: float = 40.0
+
 #: Values of ``buildings.use``.
 BUILDING_USES: tuple[str, ...] = ("residential", "mixed", "non_residential")
 

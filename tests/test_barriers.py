@@ -146,12 +146,23 @@ def spanning_grids(res, c: gpd.GeoDataFrame, roads, barriers) -> dict[str, dict]
 
 
 def check(res, b, c, roads, barriers, lo: int = 300, *, replan: bool = False) -> None:
-    # tiling of each community, every grid one polygon, every building in one grid
+    # tiling of each community's land (the community less the river drawn as a polygon),
+    # every grid one polygon, every building in one grid
+    polys = barriers[barriers.geom_type == "Polygon"]
+    water = shapely.union_all(np.asarray(polys.geometry.array)) if len(polys) else Polygon()
     for cid, geom in zip(c["community_id"], c.geometry, strict=True):
         gg = res.grids[res.grids["community_id"] == cid]
         assert (gg.geom_type == "Polygon").all()
         union = shapely.union_all(np.asarray(gg.geometry.array))
-        assert union.symmetric_difference(geom).area < 1e-4 * geom.area
+        assert union.difference(geom).area < 1e-4 * geom.area
+        # no grid over water (but the few m² of bank kept round a building near the river)
+        assert union.intersection(water).area < 1e-3 * geom.area
+        # the land no grid covers is bare: land cut off by the river holding no building
+        bare = shapely.difference(shapely.difference(geom, water), union)
+        pts = shapely.points(shapely.get_coordinates(b.geometry.representative_point()))
+        for piece in shapely.get_parts(bare):
+            if piece.area > 1.0:
+                assert not shapely.intersects(piece.buffer(-0.01), pts).any()
     assert int(res.grids["households"].sum()) == int(b["households"].sum())
     spans = spanning_grids(res, c, roads, barriers)
     # a grid may take in a piece too small for a grid of its own (a merge), never join two

@@ -42,8 +42,19 @@ def test_grids_tile_balance_and_conserve(helsinki):
     assert set(grids.geom_type) == {"Polygon"}
     community = ds.layers["communities"].geometry.union_all()
     union = grids.geometry.union_all()
-    assert union.symmetric_difference(community).area < 1e-6 * community.area
-    assert grids.geometry.area.sum() == pytest.approx(community.area, rel=1e-6)
+    # the grids tile the community's land: no overlap, nothing outside it, no water
+    assert union.difference(community).area < 1e-6 * community.area
+    assert grids.geometry.area.sum() == pytest.approx(union.area, rel=1e-6)
+    bars = ds.layers["barriers"]
+    water = bars[(bars["kind"] == "water") & bars.geom_type.isin(["Polygon", "MultiPolygon"])]
+    assert len(water) > 0  # the extract has water areas
+    wet = water.geometry.union_all()
+    over = grids.geometry.intersection(wet).area / grids.geometry.area
+    assert over.max() <= 0.10
+    # what the grids leave of the land is bare (cut off by water, no building on it)
+    bare = community.difference(wet).difference(union)
+    pts = b.geometry.representative_point()
+    assert not pts.within(bare.buffer(-0.01)).any()
 
 
 def test_units_conserve_households_per_building(helsinki):

@@ -19,14 +19,13 @@ from gridplan._text import format_ids, message, parse_bool, split_list
 from gridplan.dataset import Dataset
 from gridplan.households import calibration_summary, calibration_warnings, estimate_households
 from gridplan.io.read import LAYERS, _missing
+from gridplan.land import built_up_area, water_area
 from gridplan.offsets import local_utm_crs
 from gridplan.settings import DEFAULT, Config
 from gridplan.validate import checks as _validate
 from gridplan.validate.common import row_labels
 
 __all__ = ["prepare_dataset"]
-
-_COMMUNITY_BUFFER_M = 50.0
 
 
 def _largest_polygon(geom: shapely.Geometry | None) -> shapely.Geometry | None:
@@ -258,15 +257,26 @@ def _type_layer(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
 
 
 def _default_community(layers: dict[str, Any], crs: CRS) -> gpd.GeoDataFrame:
-    geoms = [
-        frame.geometry.values
-        for name, frame in layers.items()
-        if isinstance(frame, gpd.GeoDataFrame) and name != "communities" and len(frame)
-    ]
-    allg = np.concatenate([np.asarray(g) for g in geoms])
-    allg = allg[~(shapely.is_missing(allg) | shapely.is_empty(allg))]
-    hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(allg)))
-    poly = shapely.buffer(hull, _COMMUNITY_BUFFER_M)
+    """The one community of a dataset without ``communities``: its built-up area.
+
+    The buildings and the walkable streets among them, grown, closed and less open water
+    (:func:`gridplan.land.built_up_area`), never the convex hull of the data, which takes in
+    the sea off a coastal town and draws long thin grids over it.
+    """
+    b = layers["buildings"]
+    roads = layers.get("roads")
+    road_geoms: list[Any] = []
+    if isinstance(roads, gpd.GeoDataFrame) and len(roads):
+        walk = np.ones(len(roads), dtype=bool)
+        if "walkable" in roads:
+            walk &= np.array([parse_bool(v) is not False for v in roads["walkable"]], dtype=bool)
+        if "road_class" in roads:
+            cls = roads["road_class"].astype(str).str.lower().to_numpy()
+            walk &= ~np.isin(cls, ["motorway", "motorway_link"])
+        road_geoms = list(roads.geometry.array[walk])
+    barriers = layers.get("barriers")
+    water = water_area(barriers if isinstance(barriers, gpd.GeoDataFrame) else None)
+    poly = built_up_area(list(b.geometry.array), road_geoms, water=water)
     return gpd.GeoDataFrame(
         {
             "community_id": ["C01"],

@@ -65,6 +65,7 @@ EXTRA_LAYERS: tuple[str, ...] = (
     "vacancies",
     "building_parts",
     "moved",
+    "water",
 )
 
 #: Columns of each contract layer, so that a layer a stage did not produce is still written

@@ -64,10 +64,12 @@ import pandas as pd
 
 from gridplan.adjacency import barrier_lines
 from gridplan.partition.regions import (
+    community_land,
     community_polygon,
     make_nodes,
     number_regions,
     plan_area,
+    without_water,
 )
 from gridplan.partition.result import (
     PartitionResult,
@@ -128,11 +130,11 @@ def partition_community(
     """
     t0 = time.perf_counter()
     sub = buildings.iloc[pos]
-    area = community_polygon(geom, cid)
+    area, water_m2, dropped = community_land(community_polygon(geom, cid), sub, barriers)
     lines = barrier_lines(
         area,
         roads=roads,
-        barriers=barriers,
+        barriers=None if barriers is None else without_water(barriers),
         barrier_road_classes=cfg.grids.barrier_road_classes,
     )
     nodes = make_nodes(sub, cfg)
@@ -144,6 +146,7 @@ def partition_community(
         seed=community_seed(seed, cid),
         deadline=t0 + time_limit_s,
         where=f"community {cid}",
+        crs=crs,
     )
     codes = number_regions([r.geometry for r in plan.regions], cid)
     rows, parts = plan_rows(plan, nodes, codes, community_id=cid, building_rows=pos)
@@ -160,6 +163,8 @@ def partition_community(
         contiguous=contiguous,
         seconds=time.perf_counter() - t0,
     )
+    metrics["water_removed_m2"] = round(water_m2, 1)
+    metrics["land_parts_dropped"] = dropped
     log.info("community %s: %d grids in %.2f s", cid, len(rows), time.perf_counter() - t0)
     return CommunityGrids(
         rows=rows,

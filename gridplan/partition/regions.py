@@ -15,11 +15,13 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
@@ -32,8 +34,9 @@ from gridplan.adjacency import (
     shared_length,
     split_faces,
 )
+from gridplan.land import land_area, water_area
 from gridplan.partition.search import RESTARTS, partition_face
-from gridplan.settings import Config
+from gridplan.settings import WATER_KINDS, Config
 
 __all__ = [
     "AreaPlan",
@@ -41,6 +44,7 @@ __all__ = [
     "Region",
     "assign_faces",
     "choose_count",
+    "community_land",
     "community_polygon",
     "face_groups",
     "group_sizes_allow",
@@ -49,6 +53,7 @@ __all__ = [
     "plan_area",
     "sizes_allow",
     "unary",
+    "without_water",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,33 @@ class Nodes:
     pop: np.ndarray  # population, float
     bidx: np.ndarray  # row position of the building in the community's buildings
     compound: np.ndarray  # compound code, -1 when none
+    #: where a part of a building above ``max_households`` lies: its entrance (1-based) and
+    #: floors; 0 for a whole building, or when the building's entrances (floors) are unknown
+    entrance: np.ndarray | None = None
+    floor_from: np.ndarray | None = None
+    floor_to: np.ndarray | None = None
+
+    def subset(self, sel: np.ndarray) -> Nodes:
+        """The nodes at positions ``sel``."""
+        return Nodes(
+            xy=self.xy[sel],
+            w=self.w[sel],
+            pop=self.pop[sel],
+            bidx=self.bidx[sel],
+            compound=self.compound[sel],
+            entrance=None if self.entrance is None else self.entrance[sel],
+            floor_from=None if self.floor_from is None else self.floor_from[sel],
+            floor_to=None if self.floor_to is None else self.floor_to[sel],
+        )
+
+    def place(self, sel: np.ndarray) -> dict[str, np.ndarray]:
+        """Entrance and floor columns of the nodes at ``sel`` (0: whole building or unknown)."""
+        zero = np.zeros(len(sel), dtype=np.int64)
+        return {
+            "entrance": zero if self.entrance is None else self.entrance[sel],
+            "floor_from": zero if self.floor_from is None else self.floor_from[sel],
+            "floor_to": zero if self.floor_to is None else self.floor_to[sel],
+        }
 
 
 def _split_counts(total: int, parts: int) -> list[int]:
@@ -92,7 +124,36 @@ def _part_points(geom: shapely.Geometry, anchor: np.ndarray, parts: int) -> np.n
     return np.column_stack([anchor[0] + offsets, np.full(parts, anchor[1])])
 
 
+def _floor_counts(floors: int, households: int) -> list[int]:
+    """Households per floor of one entrance, as even as whole numbers allow (ground first)."""
+    return [(i + 1) * households // floors - i * households // floors for i in range(floors)]
+
+
+def _building_floors(buildings: gpd.GeoDataFrame, cfg: Config) -> np.ndarray:
+    """Floors of each building: ``floors``, else ``height / floor_height_m``; 0 when unknown."""
+    n = len(buildings)
+    fl = (
+        pd.to_numeric(buildings["floors"], errors="coerce").to_numpy(dtype=float)
+        if "floors" in buildings
+        else np.full(n, np.nan)
+    )
+    if "height" in buildings:
+        h = pd.to_numeric(buildings["height"], errors="coerce").to_numpy(dtype=float)
+        from_h = np.where(
+            h > 0, np.maximum(1.0, np.round(h / cfg.households.floor_height_m)), np.nan
+        )
+        fl = np.where(np.isfinite(fl) & (fl > 0), fl, from_h)
+    return np.where(np.isfinite(fl) & (fl > 0), np.round(fl), 0).astype(np.int64)
+
+
 def make_nodes(buildings: gpd.GeoDataFrame, cfg: Config) -> Nodes:
+    """The nodes of a community: one per building, several per building above ``max_households``.
+
+    A building holding more households than ``grids.max_households`` is split by entrance
+    (``entrances``), then each entrance from the ground floor up into parts of at most a
+    quarter of the target; each part knows its entrance and floors (floors from ``floors``,
+    else ``height / households.floor_height_m``), so a grid holding it can say which.
+    """
     geoms = buildings.geometry.array
     rp = shapely.point_on_surface(np.asarray(geoms, dtype=object))
     anchor = shapely.get_coordinates(rp)
@@ -113,38 +174,60 @@ def make_nodes(buildings: gpd.GeoDataFrame, cfg: Config) -> Nodes:
     else:
         codes = np.full(len(buildings), -1)
     mx = cfg.grids.max_households
+    big = np.flatnonzero(hh > mx)
+    floors = _building_floors(buildings.iloc[big], cfg) if len(big) else np.zeros(0, np.int64)
+    floors_of = dict(zip(big.tolist(), floors.tolist(), strict=True))
     piece = max(1, cfg.grids.target_households // 4)
-    xy, w, pop, bidx, comp = [], [], [], [], []
-    for i in range(len(buildings)):
+    n = len(buildings)
+    xy: list[np.ndarray] = [anchor]
+    w = [hh]
+    pop = [popv]
+    bidx = [np.arange(n, dtype=np.int64)]
+    comp = [np.asarray(codes, dtype=np.int64)]
+    place = [np.zeros((n, 3), dtype=np.int64)]
+    keep = np.ones(n, dtype=bool)
+    for i in big.tolist():
+        keep[i] = False
         h = int(hh[i])
-        if h <= mx:
-            xy.append(anchor[i : i + 1])
-            w.append([h])
-            pop.append([popv[i]])
-            bidx.append([i])
-            comp.append([codes[i]])
-            continue
-        e = int(ent[i]) if not np.isnan(ent[i]) and ent[i] >= 1 else 1
+        known = not np.isnan(ent[i]) and ent[i] >= 1
+        e = int(ent[i]) if known else 1
+        nf = int(floors_of[i])
         counts: list[int] = []
-        for c in _split_counts(h, e):
-            counts.extend(_split_counts(c, max(1, math.ceil(c / piece))))
-        counts = [c for c in counts if c > 0]
+        rows: list[tuple[int, int, int]] = []
+        for k, c in enumerate(_split_counts(h, e), start=1):
+            per_floor = _floor_counts(nf, c) if nf > 0 else []
+            floor_of = np.repeat(np.arange(1, nf + 1), per_floor) if nf > 0 else None
+            start = 0
+            for size in _split_counts(c, max(1, math.ceil(c / piece))):
+                if size <= 0:
+                    continue
+                counts.append(size)
+                f0 = int(floor_of[start]) if floor_of is not None else 0
+                f1 = int(floor_of[start + size - 1]) if floor_of is not None else 0
+                rows.append((k if known else 0, f0, f1))
+                start += size
         pts = _part_points(geoms[i], anchor[i], len(counts))
         xy.append(pts)
-        w.append(counts)
-        pop.append([popv[i] * c / h for c in counts])
-        bidx.append([i] * len(counts))
-        comp.append([codes[i]] * len(counts))
+        w.append(np.asarray(counts, dtype=np.int64))
+        pop.append(np.asarray([popv[i] * c / h for c in counts], dtype=float))
+        bidx.append(np.full(len(counts), i, dtype=np.int64))
+        comp.append(np.full(len(counts), codes[i], dtype=np.int64))
+        place.append(np.asarray(rows, dtype=np.int64).reshape(-1, 3))
+    # whole buildings first would reorder nodes: keep the building order (parts in place)
+    order_key = np.concatenate([b for b in bidx])
+    kept_first = np.concatenate([keep[bidx[0]], *[np.zeros(len(b), dtype=bool) for b in bidx[1:]]])
+    sel = kept_first | (np.arange(len(order_key)) >= n)
+    order = np.flatnonzero(sel)[np.argsort(order_key[sel], kind="stable")]
+    all_place = np.vstack(place)[order]
     return Nodes(
-        xy=np.vstack(xy) if xy else np.zeros((0, 2)),
-        w=np.concatenate([np.asarray(a, dtype=np.int64) for a in w]) if w else np.zeros(0, int),
-        pop=np.concatenate([np.asarray(a, dtype=float) for a in pop]) if pop else np.zeros(0),
-        bidx=np.concatenate([np.asarray(a, dtype=np.int64) for a in bidx])
-        if bidx
-        else np.zeros(0, int),
-        compound=np.concatenate([np.asarray(a, dtype=np.int64) for a in comp])
-        if comp
-        else np.zeros(0, int),
+        xy=np.vstack(xy)[order] if n else np.zeros((0, 2)),
+        w=np.concatenate(w)[order] if n else np.zeros(0, np.int64),
+        pop=np.concatenate(pop)[order] if n else np.zeros(0),
+        bidx=order_key[order] if n else np.zeros(0, np.int64),
+        compound=np.concatenate(comp)[order] if n else np.zeros(0, np.int64),
+        entrance=all_place[:, 0],
+        floor_from=all_place[:, 1],
+        floor_to=all_place[:, 2],
     )
 
 
@@ -395,13 +478,30 @@ def assign_faces(faces: Sequence[Polygon], xy: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fmt_xy(geom: shapely.Geometry) -> str:
+def _fmt_xy(geom: shapely.Geometry, crs: CRS | None = None) -> str:
+    """Where ``geom`` is, for a message: in lon/lat when the CRS is known (the internal UTM
+    metres mean nothing to a user), else in the layer's own coordinates."""
     c = geom.representative_point()
+    if crs is not None:
+        lon, lat = _to_lonlat(CRS.from_user_input(crs).to_wkt()).transform(c.x, c.y)
+        return f"(lon {lon:.5f}, lat {lat:.5f})"
     return f"({c.x:.0f}, {c.y:.0f})"
 
 
+@lru_cache(maxsize=8)
+def _to_lonlat(wkt: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_wkt(wkt), "EPSG:4326", always_xy=True)
+
+
 def face_groups(
-    area: Polygon, xy: np.ndarray, w: np.ndarray, lines: gpd.GeoDataFrame, lo: int, where: str
+    area: Polygon,
+    xy: np.ndarray,
+    w: np.ndarray,
+    lines: gpd.GeoDataFrame,
+    lo: int,
+    where: str,
+    *,
+    crs: CRS | None = None,
 ) -> tuple[list[Polygon], np.ndarray, list[list[int]], list[str], int]:
     """Faces of ``area`` cut by ``lines``, and the groups they form after merging small faces.
 
@@ -416,7 +516,7 @@ def face_groups(
         one sentence per merge; the number of merges.
     """
     nodes_w = w
-    faces = split_faces(area, list(lines.geometry.array), where=where) if len(lines) else [area]
+    faces = split_faces(area, list(lines.geometry.array) if len(lines) else [], where=where)
     face_of = assign_faces(faces, xy) if len(nodes_w) else np.zeros(0, dtype=np.int64)
     nf = len(faces)
     hh = np.bincount(face_of, weights=nodes_w, minlength=nf).astype(np.int64)
@@ -484,7 +584,7 @@ def face_groups(
                 strength, _neg, other, kind, via = best
                 what = kind or "a dangling barrier"
                 flags.append(
-                    f"{where}: the face at {_fmt_xy(unary(faces, groups[r]))} holds "
+                    f"{where}: the face at {_fmt_xy(unary(faces, groups[r]), crs)} holds "
                     f"{g_hh[r]} households in {g_cnt[r]} buildings, too few for a grid "
                     f"(min {lo}); merged with its neighbour across the weakest barrier "
                     f"({what}). Fix: accept the merge, or lower grids.min_households."
@@ -516,13 +616,14 @@ def plan_area(
     where: str,
     home: np.ndarray | None = None,
     anchor_cost: float = 0.0,
+    crs: CRS | None = None,
 ) -> AreaPlan:
     """Faces, merges, cells and regions of one area (a community, or a re-planned patch)."""
     area = on_grid(area)  # faces are cut on a fixed grid; the regions tile the same polygon
     g = cfg.grids
     T, lo, hi = g.target_households, g.min_households, g.max_households
     faces, face_of, group_list, flags, merged = face_groups(
-        area, nodes.xy, nodes.w, lines, lo, where
+        area, nodes.xy, nodes.w, lines, lo, where, crs=crs
     )
     nf = len(faces)
     regions: list[Region] = []
@@ -548,7 +649,7 @@ def plan_area(
                 "%s: merged faces at %s came apart in %d pieces; buildings outside the largest "
                 "are moved into it, across a barrier",
                 where,
-                _fmt_xy(poly),
+                _fmt_xy(poly, crs),
                 len(parts),
             )
         cells, edges, lengths = cell_graph(poly, nodes.xy[idx])
@@ -599,7 +700,7 @@ def plan_area(
         empty_polys = []
     _attach_empty(regions, empty_polys)
     _fill_gaps(regions, area)
-    _single_polygons(regions, nodes.xy)
+    _single_polygons(regions, nodes.xy, crs)
     return AreaPlan(
         regions=regions,
         flags=flags,
@@ -733,7 +834,7 @@ def _fill_gaps(regions: list[Region], area: Polygon) -> None:
 _DUST_M2 = 1e-3
 
 
-def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
+def _single_polygons(regions: list[Region], xy: np.ndarray, crs: CRS | None = None) -> None:
     """Make every region one Polygon (safety net; normally a no-op).
 
     A region whose territory came out in several parts keeps the part holding most of its
@@ -781,7 +882,7 @@ def _single_polygons(regions: list[Region], xy: np.ndarray) -> None:
                         "a grid territory came apart: %d buildings in a detached piece at %s "
                         "join the neighbouring grid, which may lie across a barrier",
                         int(inside.sum()),
-                        _fmt_xy(piece),
+                        _fmt_xy(piece, crs),
                     )
                     regions[best].nodes = np.sort(
                         np.concatenate([regions[best].nodes, src.nodes[inside]])
@@ -840,3 +941,46 @@ def community_polygon(geom: shapely.Geometry, cid: str) -> Polygon:
         )
         raise DataError(msg)
     return parts[0]
+
+
+def community_land(
+    area: Polygon, buildings: gpd.GeoDataFrame, barriers: gpd.GeoDataFrame | None
+) -> tuple[Polygon, float, int]:
+    """The land of a community: its polygon less the water polygons of ``barriers``.
+
+    Parameters
+    ----------
+    area
+        The community polygon (:func:`community_polygon`).
+    buildings
+        The community's buildings: water within
+        :data:`gridplan.settings.WATER_BUILDING_CLEARANCE_M` of one stays land.
+    barriers
+        The barriers layer (water: polygons of a kind in :data:`gridplan.settings.WATER_KINDS`).
+
+    Returns
+    -------
+    land, water_m2, dropped
+        The land (a MultiPolygon when water cuts the community in several parts, each holding
+        buildings), the water area removed (m²) and the number of bare land parts dropped
+        (:func:`gridplan.land.land_area`).
+    """
+    water = water_area(barriers)
+    if water.is_empty:
+        return area, 0.0, 0
+    keep = (
+        shapely.get_coordinates(shapely.point_on_surface(np.asarray(buildings.geometry.array)))
+        if len(buildings)
+        else None
+    )
+    land, dropped = land_area(area, water, keep=keep)
+    return land, float(area.area - land.area), dropped
+
+
+def without_water(barriers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``barriers`` less its water polygons (cut out of the land, they cut no faces)."""
+    if "kind" not in barriers or not len(barriers):
+        return barriers
+    kinds = barriers["kind"].astype(str).str.strip().str.lower()
+    polys = barriers.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    return barriers[~(kinds.isin(WATER_KINDS) & polys).to_numpy()]

@@ -57,12 +57,14 @@ from gridplan.partition.regions import (
     Nodes,
     assign_faces,
     choose_count,
+    community_land,
     community_polygon,
     face_groups,
     group_sizes_allow,
     make_nodes,
     number_regions,
     plan_area,
+    without_water,
 )
 from gridplan.partition.result import (
     PartitionResult,
@@ -323,13 +325,7 @@ def _plan_patch(
     if parea.geom_type != "Polygon":
         parea = max(shapely.get_parts(parea), key=lambda p: p.area)
     sel = np.flatnonzero(np.isin(prov, members))
-    sub_nodes = type(nodes)(
-        xy=nodes.xy[sel],
-        w=nodes.w[sel],
-        pop=nodes.pop[sel],
-        bidx=nodes.bidx[sel],
-        compound=nodes.compound[sel],
-    )
+    sub_nodes = nodes.subset(sel)
     plines = lines.clip(parea) if len(lines) else lines
     plines = plines[~plines.geometry.is_empty] if len(plines) else plines
     patch_home = np.where(np.isin(home[sel], members), home[sel], -1)
@@ -343,6 +339,7 @@ def _plan_patch(
         where=where,
         home=patch_home,
         anchor_cost=_ANCHOR * cfg.grids.target_households,
+        crs=lines.crs,
     )
     return _PatchPlan(plan=plan, nodes=sub_nodes, sel=sel, home=patch_home)
 
@@ -459,7 +456,7 @@ def _replan_community(
     # partition_grids does); merges are reported for the whole community (kept grids may hold
     # them), and again by a re-planned part that needed merges of its own
     faces, face_of, groups, merge_flags, merges = face_groups(
-        area, nodes.xy, nodes.w, lines, lo, f"community {cid}"
+        area, nodes.xy, nodes.w, lines, lo, f"community {cid}", crs=crs
     )
     out.flags.extend(merge_flags)
     out.totals["faces"] += len(faces)
@@ -495,6 +492,7 @@ def _replan_community(
                     "grid_id": old_ids[i],
                     "households": nodes.w[sel],
                     "nodes": 1,
+                    **nodes.place(sel),
                 }
             )
         )
@@ -676,11 +674,13 @@ def replan_grids(
             part: CommunityGrids | _CommunityReplan = fresh
             changed_all.extend(str(r["grid_id"]) for r in fresh.rows)
         else:
-            area = community_polygon(cgeom, cid)
+            area, _water_m2, _dropped = community_land(
+                community_polygon(cgeom, cid), buildings.iloc[pos], barriers
+            )
             lines = barrier_lines(
                 area,
                 roads=roads,
-                barriers=barriers,
+                barriers=None if barriers is None else without_water(barriers),
                 barrier_road_classes=cfg.grids.barrier_road_classes,
             )
             part = _replan_community(
@@ -798,6 +798,10 @@ def _moved(old_of: dict[str, Any], res: PartitionResult) -> pd.DataFrame:
     cols = ["building_id", "households", "old_grid_id", "new_grid_id"]
     if len(bp) == 0:
         return pd.DataFrame({c: [] for c in cols})
+    # one row per building and grid (a split building's part may span several entrances)
+    bp = pd.DataFrame(
+        bp.groupby(["building_id", "grid_id"], sort=True, as_index=False)["households"].sum()
+    )
     bp = bp.assign(old_grid_id=bp["building_id"].map(lambda b: old_of.get(b)))
     bp = bp[bp["old_grid_id"].notna()]
     bp = bp[bp["grid_id"].astype(str) != bp["old_grid_id"].astype(str)]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PartitionResult",
     "assemble",
+    "building_parts_table",
     "empty_grids",
     "grid_metrics",
     "plan_rows",
@@ -41,7 +42,9 @@ class PartitionResult:
         grid, metric CRS; the grids of a community tile its polygon).
     buildings
         A copy of the input buildings with ``grid_id`` (for a building split over several
-        grids, the grid holding most of its households).
+        grids, the grid holding most of its households) and ``grid_ids`` (every grid holding
+        households of it, a ``;``-list in grid order; the ``grid_id`` alone for a building in
+        one grid).
     metrics
         JSON-serialisable plan quality: households per grid, balance shares, compactness, cut
         edges, faces, merges, contiguity, time, and the same per community; each community's
@@ -52,8 +55,12 @@ class PartitionResult:
         Sentences for the report: grids out of bounds (reason and fix), faces merged.
     building_parts
         One row per building and grid it has households in: building_id, grid_id, households,
-        share. Buildings split over grids have several rows; rows of a building sum to its
-        households.
+        share, entrance, floor_from, floor_to (``Int64``; missing for a whole building). A
+        building split over grids (more households than ``grids.max_households``) has one row
+        per grid and entrance it has households in, with the floors of that entrance the grid
+        holds (a floor is shared by two rows only where a part boundary falls inside it; the
+        entrance is missing when the building's entrances are unknown, the floors when its
+        floors and height are); rows of a building sum to its households.
     """
 
     grids: gpd.GeoDataFrame
@@ -174,6 +181,7 @@ def plan_rows(
                     "grid_id": code,
                     "households": nodes.w[reg.nodes],
                     "nodes": 1,
+                    **nodes.place(reg.nodes),
                 }
             )
         )
@@ -374,24 +382,19 @@ def assemble(
         )
         main = agg.drop_duplicates("row", keep="first").set_index("row")["grid_id"]
         grid_col = pd.Series(main.reindex(range(len(buildings))).to_numpy(), index=buildings.index)
-        bid = buildings["building_id"].astype(str).to_numpy()
-        tot = buildings["households"].fillna(0).astype("int64").to_numpy()
-        bp = pd.DataFrame(
-            {
-                "building_id": bid[agg["row"].to_numpy()],
-                "grid_id": agg["grid_id"].to_numpy(),
-                "households": agg["households"].to_numpy().astype("int64"),
-            }
+        held = agg[agg["households"] > 0].sort_values(["row", "grid_id"], kind="stable")
+        lists = held.groupby("row")["grid_id"].agg(";".join)
+        ids_col = pd.Series(
+            lists.reindex(range(len(buildings))).to_numpy(), index=buildings.index, dtype=object
         )
-        denom = tot[agg["row"].to_numpy()]
-        bp["share"] = np.where(denom > 0, bp["households"] / np.maximum(denom, 1), 1.0)
-        bp = bp.sort_values(["building_id", "grid_id"], kind="stable").reset_index(drop=True)
+        ids_col = ids_col.where(ids_col.notna(), grid_col)
+        bp = building_parts_table(parts, buildings)
     else:
         grid_col = pd.Series([None] * len(buildings), index=buildings.index, dtype=object)
-        bp = pd.DataFrame({"building_id": [], "grid_id": [], "households": [], "share": []}).astype(
-            {"households": "int64", "share": float}
-        )
+        ids_col = grid_col.copy()
+        bp = building_parts_table(None, buildings)
     out_b["grid_id"] = grid_col.astype(object)
+    out_b["grid_ids"] = ids_col.astype(object)
     if grid_rows:
         grids = gpd.GeoDataFrame(grid_rows, geometry="geometry", crs=crs)
         nb = out_b["grid_id"].value_counts()
@@ -426,3 +429,80 @@ def assemble(
     return PartitionResult(
         grids=grids, buildings=out_b, metrics=metrics, flags=flags, building_parts=bp
     )
+
+
+def building_parts_table(parts: pd.DataFrame | None, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The ``building_parts`` of a partition from its node parts.
+
+    Parameters
+    ----------
+    parts
+        One row per node: row (position in ``buildings``), grid_id, households, and entrance,
+        floor_from, floor_to (0 when unknown or for a whole building); ``None`` for none.
+    buildings
+        The partitioned buildings (building_id, households).
+
+    Returns
+    -------
+    pandas.DataFrame
+        building_id, grid_id, households, share, entrance, floor_from, floor_to, sorted by
+        building, grid, entrance and floor (see :attr:`PartitionResult.building_parts`).
+    """
+    cols = ["building_id", "grid_id", "households", "share", "entrance", "floor_from", "floor_to"]
+    if parts is None or not len(parts):
+        out = pd.DataFrame({c: [] for c in cols})
+        for c in ("entrance", "floor_from", "floor_to"):
+            out[c] = out[c].astype("Int64")
+        return out.astype({"households": "int64", "share": float})
+    p = parts.copy()
+    for c in ("entrance", "floor_from", "floor_to"):
+        if c not in p:
+            p[c] = 0
+    nodes_per_row = p.groupby("row")["grid_id"].transform("nunique")
+    split = (nodes_per_row > 1).to_numpy()
+    # whole buildings (in one grid): one row each, no entrance or floors
+    whole = pd.DataFrame(
+        p[~split].groupby(["row", "grid_id"], sort=True, as_index=False)["households"].sum()
+    )
+    whole[["entrance", "floor_from", "floor_to"]] = 0
+    # parts of split buildings: consecutive floors of one entrance in one grid join
+    segs: list[tuple[int, str, int, int, int, int]] = []
+    sp = p[split].sort_values(["row", "grid_id", "entrance", "floor_from", "floor_to"])
+    for key, grp in sp.groupby(["row", "grid_id", "entrance"], sort=True):
+        k: tuple[Any, ...] = tuple(key)
+        row, gid, ent = int(k[0]), str(k[1]), int(k[2])
+        cur: list[int] | None = None
+        for f0, f1, h in zip(grp["floor_from"], grp["floor_to"], grp["households"], strict=True):
+            f0, f1, h = int(f0), int(f1), int(h)
+            if cur is not None and (f0 == 0 or f0 <= cur[1] + 1):
+                cur[1] = max(cur[1], f1)
+                cur[2] += h
+                continue
+            if cur is not None:
+                segs.append((row, gid, ent, cur[0], cur[1], cur[2]))
+            cur = [f0, f1, h]
+        if cur is not None:
+            segs.append((row, gid, ent, cur[0], cur[1], cur[2]))
+    seg = pd.DataFrame(
+        segs, columns=["row", "grid_id", "entrance", "floor_from", "floor_to", "households"]
+    )
+    allp: pd.DataFrame = pd.concat([whole, seg], ignore_index=True)
+    rows = allp["row"].to_numpy(dtype=np.int64)
+    bid = buildings["building_id"].astype(str).to_numpy()
+    tot = buildings["households"].fillna(0).astype("int64").to_numpy()
+    out = pd.DataFrame(
+        {
+            "building_id": bid[rows],
+            "grid_id": allp["grid_id"].astype(str).to_numpy(),
+            "households": allp["households"].to_numpy().astype("int64"),
+        }
+    )
+    denom = tot[rows]
+    out["share"] = np.where(denom > 0, out["households"] / np.maximum(denom, 1), 1.0)
+    for c in ("entrance", "floor_from", "floor_to"):
+        v = allp[c].to_numpy(dtype=np.int64)
+        out[c] = pd.array([None if x <= 0 else int(x) for x in v.tolist()], dtype="Int64")
+    out = out.sort_values(
+        ["building_id", "grid_id", "entrance", "floor_from"], kind="stable", na_position="first"
+    )
+    return out.reset_index(drop=True)[cols]

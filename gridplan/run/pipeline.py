@@ -27,6 +27,7 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
+from gridplan.land import water_polygons
 from gridplan.output.planfile import (
     Plan,
     PlanMetadata,
@@ -214,7 +215,8 @@ def plan_stages(
     :class:`~gridplan.run.runner.LocalRunner`), else none (coverage alone: the plan's
     ``buildings`` are the dataset's and it has no ``grids`` layer). The catchments run on
     ``runner`` too. ``catchments`` ``None``: catchment polygons only when the map is among the
-    stages (nothing else reads them).
+    stages (nothing else reads them); the ``water`` layer (the dataset's water barriers, drawn
+    as water) likewise.
     """
     runner = runner if runner is not None else LocalRunner()
     meta = plan_metadata(cfg, order, dataset=dataset_block(dataset), checksums=dataset.checksums)
@@ -224,6 +226,9 @@ def plan_stages(
     roads = dataset.layer("roads")
     barriers = dataset.layer("barriers")
     want_catchments = "map" in order if catchments is None else catchments
+    water = water_polygons(barriers) if "map" in order else None
+    if water is not None:  # cut out of the communities: the map draws it as water
+        layers["water"] = water
 
     gs = grid_stage
     if gs is None and "partition" in order:

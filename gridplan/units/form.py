@@ -73,7 +73,7 @@ from gridplan.units.group import (
     grow,
     improve,
 )
-from gridplan.units.split import Member, _Split, split_building
+from gridplan.units.split import Member, _Split, split_building, split_segments
 
 if TYPE_CHECKING:
     from pyproj import CRS
@@ -212,7 +212,7 @@ def _split_large(
     pieces: list[_Piece] = []
     no_entr: list[str] = []
     no_floor: list[str] = []
-    for bid, h, fl, en, eoff, x, y, comp in zip(
+    for bid, h, fl, en, eoff, x, y, comp, segs in zip(
         frame["building_id"],
         frame["households"],
         frame["_floors"],
@@ -221,9 +221,17 @@ def _split_large(
         frame["_x"],
         frame["_y"],
         frame["_compound"],
+        frame["_segments"],
         strict=True,
     ):
         h = int(h)
+        if segs:  # the part of a building split over grids that this grid holds
+            split = split_segments(bid, segs, lo, hi, target)
+            units.extend(split.units)
+            unit_xy.extend([(x, y)] * len(split.units))
+            for rem in split.remainders:
+                pieces.append(_Piece(rem, sum(m[4] for m in rem), (x, y), comp))
+            continue
         if h <= hi:
             pieces.append(_Piece([(bid, None, None, None, h)], h, (x, y), comp))
             continue
@@ -427,7 +435,8 @@ def _expand_parts(frame: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
     if not need <= set(parts.columns):
         msg = f"building_parts lacks column(s) {', '.join(sorted(need - set(parts.columns)))}"
         raise DataError(msg)
-    p = parts[list(need)].copy()
+    place = [c for c in ("entrance", "floor_from", "floor_to") if c in parts.columns]
+    p = parts[sorted(need) + place].copy()
     p["building_id"] = p["building_id"].astype(str)
     p["grid_id"] = p["grid_id"].astype(str)
     p = p[p["households"] > 0]
@@ -448,6 +457,30 @@ def _expand_parts(frame: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
         if int(hh.sum()) != int(b["households"]):
             wrong.append(str(bid))
             continue
+        if len(place) == 3 and grp[place].notna().to_numpy().any():
+            # the partition says where each grid's part lies: entrance and floors
+            for g, sub in grp.groupby("grid_id", sort=True):
+                segs = tuple(
+                    (_opt(e), _opt(f0), _opt(f1), int(h))
+                    for e, f0, f1, h in zip(
+                        sub["entrance"],
+                        sub["floor_from"],
+                        sub["floor_to"],
+                        sub["households"],
+                        strict=True,
+                    )
+                )
+                row = b.to_dict()
+                row.update(
+                    building_id=bid,
+                    grid_id=g,
+                    households=int(sub["households"].sum()),
+                    _segments=segs,
+                )
+                rows.append(row)
+            continue
+        grp = pd.DataFrame(grp.groupby("grid_id", sort=True, as_index=False)["households"].sum())
+        hh = grp["households"].astype(np.int64).to_numpy()
         ents = int(b["_entrances"])
         if ents >= len(hh):
             quota = ents * hh / hh.sum()
@@ -478,6 +511,11 @@ def _expand_parts(frame: pd.DataFrame, parts: pd.DataFrame) -> pd.DataFrame:
         raise DataError(msg)
     keep = frame[~frame["building_id"].isin(multi["building_id"].unique())]
     return pd.concat([keep, pd.DataFrame(rows, columns=frame.columns)], ignore_index=True)
+
+
+def _opt(v: Any) -> int | None:
+    """An optional whole number (``None`` for a missing value)."""
+    return None if pd.isna(v) else int(v)
 
 
 def _previous_grid_ok(prev_members: pd.DataFrame, frame: pd.DataFrame) -> bool:
@@ -642,6 +680,7 @@ def _building_frame(
             ),
             "_x": shapely.get_x(rep),
             "_y": shapely.get_y(rep),
+            "_segments": pd.Series([None] * n, dtype=object).to_numpy(),
         }
     )
     if building_parts is not None and len(building_parts):

@@ -198,3 +198,38 @@ def split_building(
     if current:
         (out.units if s >= lo else out.remainders).append(current)
     return out
+
+
+#: A part of a building held by one grid: entrance, floor_from, floor_to, households (entrance
+#: or floors ``None`` when unknown).
+Segment = tuple[int | None, int | None, int | None, int]
+
+
+def split_segments(bid: str, segments: Sequence[Segment], lo: int, hi: int, target: int) -> _Split:
+    """Split the part of a building one grid holds (entrance by entrance, its floors) into
+    floor bands; a segment too small for a unit is left over for the grid's pool.
+
+    Examples
+    --------
+    >>> s = split_segments("T1", [(2, 11, 20, 40), (3, 1, 1, 3)], 5, 15, 10)
+    >>> s.units[0], s.remainders
+    ([('T1', 2, 11, 12, 8)], [[('T1', 3, 1, 1, 3)]])
+    """
+    out = _Split([], [])
+    for entrance, f0, f1, h in segments:
+        if h <= 0:
+            continue
+        n_floors = f1 - f0 + 1 if f0 is not None and f1 is not None and f1 >= f0 else None
+        part = _band_entrance(bid, entrance, h, n_floors, lo, hi, target)
+        off = f0 - 1 if n_floors is not None and f0 is not None else 0
+        for group, into in ((part.units, out.units), (part.remainders, out.remainders)):
+            for u in group:
+                into.append([_lift(m, off) for m in u])
+    return out
+
+
+def _lift(m: Member, floors: int) -> Member:
+    """``m`` with its floors raised by ``floors``."""
+    if not floors or m[2] is None or m[3] is None:
+        return m
+    return (m[0], m[1], m[2] + floors, m[3] + floors, m[4])

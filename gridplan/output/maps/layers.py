@@ -726,3 +726,72 @@ def add_sites(m: folium.Map, ctx: Ctx) -> None:
     ctx.legend.append(
         f"<div><span style='color:#d4a000'>★</span> {html.escape(ctx.label('sites'))}</div>"
     )
+
+
+def add_water(m: folium.Map, ctx: Ctx) -> None:
+    """Open water (the plan's ``water`` layer: the water polygons cut out of the communities),
+    blue, under the grids."""
+    gdf = spatial(ctx.plan, "water")
+    if gdf is None:
+        return
+    props = [{"tip": html.escape(ctx.label("water"))} for _ in range(len(gdf))]
+    GeoLayer(
+        ctx.label("water"),
+        data=feature_collection(ctx.lonlat(gdf), props),
+        style_js="function () { return {color: '#3b7dc4', weight: 1, fillColor: '#8ec3ee', "
+        "fillOpacity: 0.75}; }",
+    ).add_to(m)
+    ctx.legend.append(
+        "<div><i style='background:#8ec3ee;border:1px solid #3b7dc4'></i>"
+        f"{html.escape(ctx.label('water'))}</div>"
+    )
+
+
+def add_split_buildings(m: folium.Map, ctx: Ctx) -> None:
+    """Buildings split over grids (``grid_ids`` lists several): a thick red outline and a
+    pop-up listing each grid's part (entrance, floors, households)."""
+    gdf = spatial(ctx.plan, "buildings")
+    if gdf is None or "grid_ids" not in gdf.columns:
+        return
+    ids = gdf["grid_ids"].astype("string").fillna("")
+    gdf = gdf[ids.str.contains(";", regex=False).to_numpy()]
+    if not len(gdf):
+        return
+    parts = _nonempty(ctx.plan, "building_parts")
+    rows_of: dict[str, list[list[Any]]] = {}
+    if parts is not None:
+        for rec in _records(parts[parts["building_id"].astype(str).isin(gdf["building_id"])]):
+            f0, f1 = rec.get("floor_from"), rec.get("floor_to")
+            floors = "" if f0 is None or f1 is None else (f"{f0}" if f0 == f1 else f"{f0}–{f1}")
+            ent = rec.get("entrance")
+            rows_of.setdefault(str(rec["building_id"]), []).append(
+                [_t(rec["grid_id"]), "" if ent is None else ent, floors, rec["households"]]
+            )
+    props = []
+    for bid, h, gids in zip(gdf["building_id"], gdf["households"], gdf["grid_ids"], strict=True):
+        grids = str(gids).replace(";", ", ")
+        props.append(
+            {
+                "t": _t(bid),
+                "v": [_num(h), grids],
+                "x": rows_of.get(str(bid), []),
+                "tip": html.escape(f"{_t(bid)} · {ctx.label('grid_list')}: {grids}"),
+            }
+        )
+    GeoLayer(
+        ctx.label("split_buildings"),
+        data=feature_collection(ctx.lonlat(gdf), props),
+        spec=ctx.spec(
+            ["households", "grid_list"],
+            xh=[ctx.label(k) for k in ("grid", "entrance", "floors", "households")],
+        ),
+        style_js="function () { return {color: '#d7191c', weight: 4, fillColor: '#d7191c', "
+        "fillOpacity: 0.15}; }",
+        point_js="function (f, ll) { return L.circleMarker(ll, {radius: 7, color: '#d7191c', "
+        "weight: 3}); }",
+        popup=True,
+    ).add_to(m)
+    ctx.legend.append(
+        "<div><i style='background:#fbd3d3;border:2px solid #d7191c'></i>"
+        f"{html.escape(ctx.label('split_buildings'))}</div>"
+    )

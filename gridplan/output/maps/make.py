@@ -55,8 +55,10 @@ from gridplan.output.maps.layers import (
     add_facilities,
     add_grids,
     add_sites,
+    add_split_buildings,
     add_uncovered,
     add_units,
+    add_water,
     coverage_by_building,
     gcj02,
     spatial,
@@ -243,9 +245,11 @@ def make_map(
     by_building = coverage_by_building(plan)
     add_communities(m, ctx)
     add_catchments(m, ctx)
+    add_water(m, ctx)
     grid_layer = add_grids(m, ctx, colors, by_building)
     add_buildings(m, ctx, colors, by_building)
     add_units(m, ctx, colors)
+    add_split_buildings(m, ctx)
     add_uncovered(m, ctx, by_building)
     add_facilities(m, ctx)
     add_sites(m, ctx)
