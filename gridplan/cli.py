@@ -17,6 +17,7 @@ import click
 
 from gridplan import __version__
 from gridplan._errors import GridplanError
+from gridplan.db import shown
 
 if TYPE_CHECKING:
     from gridplan.output.planfile import Plan
@@ -75,6 +76,23 @@ def _library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 # -- shared options ---------------------------------------------------------------------------
 
 
+class Location(click.ParamType):
+    """A file or folder path, or a PostgreSQL URL (``postgresql://…?schema=NAME``) kept as
+    text (a path would fold its ``//``)."""
+
+    name = "location"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from gridplan.db import is_database_url
+
+        if isinstance(value, Path) or not is_database_url(value):
+            return Path(value)
+        return str(value)
+
+
+LOCATION = Location()
+
+
 def offset_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--offset",
@@ -96,9 +114,13 @@ def out_option(
     return click.option(
         "--out",
         "out",
-        type=click.Path(path_type=Path, file_okay=dataset),
+        type=click.Path(path_type=Path, file_okay=dataset) if dataset else LOCATION,
         required=required,
-        help="Output dataset: a .gpkg file, or a folder." if dataset else "Output folder.",
+        help=(
+            "Output dataset: a .gpkg file, or a folder."
+            if dataset
+            else "Output folder, or postgresql://…?schema=NAME for the plan's tables."
+        ),
     )
 
 
@@ -198,7 +220,7 @@ def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> 
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("dataset", type=LOCATION)
 @offset_option
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_obj
@@ -214,15 +236,17 @@ def validate(state: _State, dataset: Path, offset: str | None, config_path: Path
         click.echo(f"warning: {w}", err=True)
     if errors:
         lines = "\n".join(f"  - {e}" for e in errors)
-        raise click.ClickException(f"{dataset}: {len(errors)} problem(s):\n{lines}")
-    click.echo(f"{dataset}: valid ({len(warnings)} warning(s))")
+        raise click.ClickException(f"{shown(dataset)}: {len(errors)} problem(s):\n{lines}")
+    click.echo(f"{shown(dataset)}: valid ({len(warnings)} warning(s))")
 
 
-def _load(state: _State, dataset: Path, offset: str | None, cfg: Config, communities: str | None):
+def _load(
+    state: _State, dataset: Path | str, offset: str | None, cfg: Config, communities: str | None
+):
     from gridplan.io.load import load_dataset
     from gridplan.run.pipeline import subset_communities
 
-    state.say(f"reading {dataset} …")
+    state.say(f"reading {shown(dataset)} …")
     ds = load_dataset(dataset, offset=offset, config=cfg)
     for w in ds.warnings:
         logger.warning("%s", w)
@@ -230,6 +254,32 @@ def _load(state: _State, dataset: Path, offset: str | None, cfg: Config, communi
         ids = [c.strip() for c in communities.split(",") if c.strip()]
         ds = subset_communities(ds, ids)
     return ds
+
+
+def _check_out(out: Path | str, overwrite: bool, files: Path | None = None) -> None:
+    """Fail before any work when OUT (a folder or a plan schema) or --files may not be written."""
+    from gridplan._atomic import check_output_dir
+    from gridplan.db import is_database_url, parse_database_url
+
+    if is_database_url(out):
+        from gridplan.output.postgis import check_plan_schema
+
+        check_plan_schema(parse_database_url(str(out)), overwrite=overwrite)
+        if files is not None:
+            check_output_dir(files, overwrite=overwrite)
+    else:
+        if files is not None:
+            raise click.UsageError("--files goes with --out postgresql://… (a folder holds them)")
+        check_output_dir(out, overwrite=overwrite)
+
+
+def files_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--files",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="With --out postgresql://…: the folder for the map, report and rosters.",
+    )(fn)
 
 
 def _run(
@@ -252,11 +302,11 @@ def _run(
     scheduler: str | None = None,
     batch_size: int | None = None,
     overrides: Path | None = None,
+    files: Path | None = None,
 ) -> None:
-    from gridplan._atomic import check_output_dir
     from gridplan.run.folder import plan_to_folder
 
-    check_output_dir(out, overwrite=overwrite)  # fail before any work (a bad config included)
+    _check_out(out, overwrite, files)  # fail before any work (a bad config included)
     done = plan_to_folder(
         dataset,
         out,
@@ -274,14 +324,17 @@ def _run(
         tianditu_key=tianditu_key,
         progress=state.say,
         overrides=overrides,
+        files=files,
     )
     if done.plan is None:
         click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
     else:
-        _summary(done.plan, out)
+        _summary(done.plan, done.out)
+        if done.files is not None:
+            click.echo(f"wrote {done.files} (map, report, rosters)")
 
 
-def _summary(plan: Plan, out: Path) -> None:
+def _summary(plan: Plan, out: Path | str) -> None:
     m = plan.metadata.get("metrics", {})
     part = m.get("partition", {})
     bits = [f"{len(plan.grids)} grids"] if "grids" in plan.layers else []
@@ -296,12 +349,14 @@ def _summary(plan: Plan, out: Path) -> None:
     b = plan.layers.get("buildings")
     if b is not None and "use_source" in b.columns and (b["use_source"] == "override").any():
         bits.append(f"{int((b['use_source'] == 'override').sum())} override(s) applied")
-    click.echo(f"wrote {out} ({', '.join(bits)})" if bits else f"wrote {out}")
+    where = shown(out)
+    click.echo(f"wrote {where} ({', '.join(bits)})" if bits else f"wrote {where}")
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("dataset", type=LOCATION)
 @out_option()
+@files_option
 @plan_options
 @offset_option
 @overwrite_option
@@ -374,7 +429,7 @@ def demo(state: _State, out: Path | None, **kw: Any) -> None:
 
 def _stage_command(stage: str, doc: str) -> None:
     @main.command(name=stage, help=doc)
-    @click.argument("dataset", type=click.Path(path_type=Path))
+    @click.argument("dataset", type=LOCATION)
     @out_option()
     @plan_options
     @offset_option
@@ -398,7 +453,7 @@ for _stage, _doc in (
 
 
 @main.command()
-@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("dataset", type=LOCATION)
 @out_option()
 @click.option(
     "--per-grid",
@@ -451,13 +506,12 @@ def coverage(
     planned: add --per-grid to partition first, or --grids PLAN_DIR to use the grids of a plan
     made before (each building keeps its grid there), for per-grid figures too. Catchment
     polygons are drawn by `gridplan map`, not here."""
-    from gridplan._atomic import check_output_dir
     from gridplan.output.planfile import read_plan
     from gridplan.run.pipeline import plan_coverage, run_to_folder
 
     if per_grid and grids_plan is not None:
         raise click.UsageError("give --per-grid (partition now) or --grids PLAN_DIR, not both")
-    check_output_dir(out, overwrite=overwrite)  # fail before any work
+    _check_out(out, overwrite)  # fail before any work
     cfg = _config(config_path, seed, strict)
     old = None
     if grids_plan is not None:  # read (and fail) before the dataset
@@ -477,31 +531,33 @@ def coverage(
 
 
 @main.command()
-@click.argument("old_plan", type=click.Path(path_type=Path))
-@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("old_plan", type=LOCATION)
+@click.argument("dataset", type=LOCATION)
 @out_option()
+@files_option
 @plan_options
 @offset_option
 @overwrite_option
 @click.pass_obj
 @_library_errors
-def replan(state: _State, old_plan: Path, dataset: Path, out: Path, **kw: Any) -> None:
+def replan(
+    state: _State, old_plan: Path | str, dataset: Path | str, out: Path | str, **kw: Any
+) -> None:
     """Re-plan DATASET after a change, moving as few households as possible from OLD_PLAN.
 
     The re-plan uses OLD_PLAN's parameters and seed; --config, --seed and --strict override
     them key by key (with a warning: changed parameters move more households)."""
-    from gridplan._atomic import check_output_dir
     from gridplan.output.planfile import read_plan
     from gridplan.run.pipeline import replan_config, replan_dataset, run_to_folder
 
     overwrite = kw.pop("overwrite")
-    check_output_dir(out, overwrite=overwrite)  # fail before any work
+    _check_out(out, overwrite, kw.get("files"))  # fail before any work
     old = read_plan(old_plan)
     cfg = replan_config(old, kw.pop("config_path"), **_overrides(kw.pop("seed"), kw.pop("strict")))
     ds = _load(state, dataset, kw.pop("offset"), cfg, None)
     plan = replan_dataset(old, ds, config=cfg, progress=state.say)
-    run_to_folder(plan, out, overwrite=overwrite, progress=state.say, **kw)
-    _summary(plan, out)
+    written = run_to_folder(plan, out, overwrite=overwrite, progress=state.say, **kw)
+    _summary(plan, written)
 
 
 def _bbox(

@@ -40,7 +40,7 @@ class Dataset:
     offset
         ``"gcj02"``, ``"bd09"`` or ``None``: the web-map offset the input carried.
     source
-        Where it was read from.
+        Where it was read from: a path, or a PostgreSQL URL with its password masked.
     checksums
         Layer name -> SHA-256 of the layer's content as read.
     warnings
@@ -57,7 +57,7 @@ class Dataset:
     crs: CRS
     input_crs: CRS
     offset: str | None = None
-    source: Path | None = None
+    source: Path | str | None = None
     checksums: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     layer_crs: dict[str, CRS | None] = field(default_factory=dict)

@@ -45,6 +45,8 @@ _PHONE_RE = re.compile(
     r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(1[3-9]\d)[\s-]?(\d{4})[\s-]?(\d{4})(?!\d)"
 )
 _DIGITS_RE = re.compile(r"\d")
+# The password of a database URL: scheme://user:PASSWORD@host
+_URL_PASSWORD_RE = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
 
 
 def _is_missing(value: Any) -> bool:
@@ -57,7 +59,7 @@ def _is_missing(value: Any) -> bool:
 
 
 def mask_text(text: str) -> str:
-    """Mask every mobile number and resident ID number inside free text.
+    """Mask every mobile number, resident ID number and URL password inside free text.
 
     Parameters
     ----------
@@ -67,8 +69,10 @@ def mask_text(text: str) -> str:
     Returns
     -------
     str
-        The text with ID numbers as ``110***********002X`` and mobiles as ``138****5678``.
+        The text with ID numbers as ``110***********002X``, mobiles as ``138****5678`` and
+        ``postgresql://user:secret@host`` as ``postgresql://user:***@host``.
     """
+    text = _URL_PASSWORD_RE.sub(r"\1***\3", text)
     out = _ID_RE.sub(lambda m: m.group(1) + "*" * 11 + m.group(3), text)
     out = _PHONE_RE.sub(lambda m: m.group(1) + "****" + m.group(3), out)
     return _ID15_RE.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), out)
@@ -163,7 +167,7 @@ def mask_people(df: pd.DataFrame, *, reveal: bool = False) -> pd.DataFrame:
 
 
 class PersonalDataFilter(logging.Filter):
-    """A logging filter that masks mobile and ID numbers in every record it passes.
+    """A logging filter that masks mobile and ID numbers (and URL passwords) in every record.
 
     Example
     -------

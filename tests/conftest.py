@@ -52,3 +52,27 @@ def town_plan_dir(town_plan, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("town") / "plan"
     return run_to_folder(town_plan, out, lang="zh")
+
+
+@pytest.fixture(scope="session")
+def postgis():
+    """A throw-away PostgreSQL + PostGIS server (tests/_postgres.py), for the session.
+
+    Skips with the reason when none can be started here; fails instead under ``CI=true``, so
+    CI never passes by skipping the database tests.
+    """
+    pytest.importorskip("sqlalchemy", reason="the postgis extra is not installed")
+    from _postgres import postgres_server
+
+    try:
+        server = postgres_server()
+        running = server.__enter__()
+    except RuntimeError as exc:
+        why = f"no local PostgreSQL/PostGIS server: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield running
+    finally:
+        server.__exit__(None, None, None)

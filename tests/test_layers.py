@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
         "gridplan._text",
         "gridplan._lazy",
     ),
-    ("gridplan.privacy", "gridplan.offsets", "gridplan.i18n", "gridplan._vendor"),
+    ("gridplan.privacy", "gridplan.offsets", "gridplan.i18n", "gridplan._vendor", "gridplan.db"),
     (
         "gridplan.dataset",
         "gridplan.uses",

@@ -81,6 +81,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -90,6 +91,7 @@ from pyproj import CRS
 
 from gridplan._errors import DataError
 from gridplan.dataset import Dataset
+from gridplan.db import is_database_url, parse_database_url
 from gridplan.io.prepare import prepare_dataset
 from gridplan.io.read import (
     _WGS84,
@@ -172,6 +174,28 @@ def _normalise_offset(offset: str | None) -> str | None:
     return key
 
 
+def _read_files(
+    src: Path, wanted: dict[str, str], problems: list[str], warnings: list[str]
+) -> dict[str, Any]:
+    if not src.exists():
+        msg = (
+            f"dataset {src} does not exist. Fix: give a GeoPackage (.gpkg), a folder holding "
+            "buildings.geojson (or .gpkg/.shp/.csv) and the other layers, or a PostgreSQL URL"
+        )
+        raise DataError(msg)
+    if src.is_dir():
+        return read_folder(src, wanted, problems, warnings)
+    if src.suffix.lower() == ".gpkg":
+        return read_gpkg(src, wanted, problems)
+    if src.suffix.lower() in FILE_EXTENSIONS:
+        return {"buildings": read_file(src, "buildings", problems)}
+    msg = (
+        f"unknown file type {src.name}. Fix: give a GeoPackage (.gpkg), a folder of layer "
+        f"files, or one of {', '.join(FILE_EXTENSIONS)}"
+    )
+    raise DataError(msg)
+
+
 def read_dataset(
     path: str | Path,
     *,
@@ -184,7 +208,9 @@ def read_dataset(
     Parameters
     ----------
     path
-        A GeoPackage, a folder of per-layer files, or a single file (read as ``buildings``).
+        A GeoPackage, a folder of per-layer files, a single file (read as ``buildings``), or
+        a PostgreSQL URL ``postgresql://…?schema=NAME`` whose schema holds the layers as
+        tables (:mod:`gridplan.db`; the password never shows in messages or metadata).
     offset
         ``"gcj02"`` or ``"bd09"`` when the coordinates carry a Chinese web-map offset: they are
         converted to WGS84 (only when the data is geographic; declaring an offset on projected
@@ -209,30 +235,20 @@ def read_dataset(
         The path does not exist, a file cannot be read, a file type is unknown, GeoParquet
         without pyarrow, an unknown offset or layer name.
     """
-    src = Path(path)
     off = _normalise_offset(offset)
     wanted = _wanted(layers)
     problems: list[str] = []
     warnings: list[str] = []
-    if not src.exists():
-        msg = (
-            f"dataset {src} does not exist. Fix: give a GeoPackage (.gpkg) or a folder holding "
-            "buildings.geojson (or .gpkg/.shp/.csv) and the other layers"
-        )
-        raise DataError(msg)
-    if src.is_dir():
-        raw = read_folder(src, wanted, problems, warnings)
-    elif src.suffix.lower() == ".gpkg":
-        raw = read_gpkg(src, wanted, problems)
-    elif src.suffix.lower() in FILE_EXTENSIONS:
-        raw = {"buildings": read_file(src, "buildings", problems)}
-    else:
-        msg = (
-            f"unknown file type {src.name}. Fix: give a GeoPackage (.gpkg), a folder of layer "
-            f"files, or one of {', '.join(FILE_EXTENSIONS)}"
-        )
-        raise DataError(msg)
+    src: Path | str
+    if is_database_url(path):
+        from gridplan.io.postgis import read_postgis_layers
 
+        where = parse_database_url(str(path))
+        src = where.masked
+        raw = read_postgis_layers(where, wanted, problems)
+    else:
+        src = Path(path)
+        raw = _read_files(src, wanted, problems, warnings)
     if overrides is not None:
         ov_path = Path(overrides)
         if not ov_path.is_file():
@@ -306,7 +322,8 @@ def load_dataset(
     Parameters
     ----------
     path
-        A GeoPackage or a folder of per-layer files (see the module docstring).
+        A GeoPackage, a folder of per-layer files or a PostgreSQL URL (see
+        :func:`read_dataset`).
     offset
         ``"gcj02"`` or ``"bd09"`` for coordinates with a Chinese web-map offset.
     config

@@ -27,6 +27,7 @@ import pyogrio
 from pyproj import CRS
 
 from gridplan._errors import DataError
+from gridplan.db import is_database_url, parse_database_url
 
 __all__ = [
     "CONTRACT_LAYERS",
@@ -38,6 +39,7 @@ __all__ = [
     "PlanMetadata",
     "file_checksum",
     "read_plan",
+    "writable_table",
     "write_manifest",
     "write_metadata_table",
     "write_plan_gpkg",
@@ -236,7 +238,7 @@ class Plan:
         return self.layer("sites")
 
 
-def _for_file(df: pd.DataFrame) -> pd.DataFrame:
+def writable_table(df: pd.DataFrame) -> pd.DataFrame:
     """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept."""
     out = df.copy()
     for col in out.columns:
@@ -295,10 +297,10 @@ def _write_layers(plan: Plan, path: Path) -> None:
                 gdf = gdf.set_crs(plan.crs)
             if out_crs is not None and gdf.crs is not None and not gdf.crs.equals(out_crs):
                 gdf = gdf.to_crs(out_crs)
-            pyogrio.write_dataframe(_for_file(gdf), path, layer=name, driver="GPKG")
+            pyogrio.write_dataframe(writable_table(gdf), path, layer=name, driver="GPKG")
         else:
             table = pd.DataFrame(df)
-            pyogrio.write_dataframe(_for_file(table), path, layer=name, driver="GPKG")
+            pyogrio.write_dataframe(writable_table(table), path, layer=name, driver="GPKG")
     write_metadata_table(plan.metadata, path)
 
 
@@ -340,7 +342,8 @@ def write_manifest(folder: str | Path) -> Path:
 
 
 def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Plan:
-    """Read a plan folder written by ``gridplan run`` (its ``plan.gpkg``).
+    """Read a plan folder written by ``gridplan run`` (its ``plan.gpkg``), or a plan schema
+    (a ``postgresql://…?schema=NAME`` URL; :func:`gridplan.output.postgis.read_plan_postgis`).
 
     Spatial layers come back in the CRS they were written in (the input's CRS). ``layers``:
     read only these (those the plan has) and the metadata; ``None`` for every layer.
@@ -350,6 +353,10 @@ def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Pla
     DataError
         The folder or its ``plan.gpkg`` is missing or unreadable.
     """
+    if is_database_url(folder):
+        from gridplan.output.postgis import read_plan_postgis
+
+        return read_plan_postgis(parse_database_url(str(folder)), layers=layers)
     folder = Path(folder)
     gpkg = folder / "plan.gpkg" if folder.is_dir() else folder
     if not gpkg.exists():

@@ -27,6 +27,7 @@ from typing import Any
 from gridplan._atomic import check_output_dir
 from gridplan._errors import ConfigError
 from gridplan.dataset import Dataset
+from gridplan.db import is_database_url, parse_database_url, shown
 from gridplan.output.planfile import Plan
 from gridplan.run.pipeline import (
     plan_stages,
@@ -49,7 +50,7 @@ class PlanRun:
     Attributes
     ----------
     out
-        The plan folder written.
+        The plan folder written, or the masked URL of the plan schema.
     mode
         ``"sequential"``, ``"dask"`` or ``"batched"``.
     plan
@@ -57,9 +58,11 @@ class PlanRun:
         the folder with :func:`gridplan.output.planfile.read_plan`).
     """
 
-    out: Path
+    out: Path | str
     mode: str
     plan: Plan | None = None
+    #: The folder of map, report and rosters when the plan went into a database.
+    files: Path | None = None
 
 
 def plan_to_folder(
@@ -82,6 +85,7 @@ def plan_to_folder(
     tianditu_key: str | None = None,
     progress: Progress | None = None,
     overrides: str | Path | None = None,
+    files: str | Path | None = None,
 ) -> PlanRun:
     """Plan ``dataset`` and write the plan folder ``out``: sequential, on Dask, or batched.
 
@@ -91,7 +95,9 @@ def plan_to_folder(
         A dataset path (read with :func:`gridplan.io.load_dataset`) or a loaded
         :class:`~gridplan.dataset.Dataset`; a batched run needs a path.
     out
-        The plan folder (written atomically: a failed run leaves nothing half-written).
+        The plan folder (written atomically: a failed run leaves nothing half-written), or a
+        PostgreSQL URL ``postgresql://…?schema=NAME``: the plan's layers become the tables of
+        that schema, written in one transaction (:mod:`gridplan.output.postgis`).
     config
         Settings; ``None`` for the defaults.
     stages
@@ -122,6 +128,10 @@ def plan_to_folder(
         A planner's corrections file (``building_id,use,households``) read with the dataset
         path (:func:`gridplan.io.load_dataset`); not with a dataset in memory or ``batch_size``.
 
+    files
+        With a database ``out``: the folder for the map, report and rosters (files, not
+        tables); ``None`` writes the tables only.
+
     Returns
     -------
     PlanRun
@@ -136,8 +146,25 @@ def plan_to_folder(
     DataError, InfeasibleError, GridplanError
         As the planners raise them.
     """
-    out = Path(out)
-    check_output_dir(out, overwrite=overwrite)  # fail before any work
+    files_dir = None if files is None else Path(files)
+    if is_database_url(out):
+        from gridplan.output.postgis import check_plan_schema
+
+        check_plan_schema(parse_database_url(str(out)), overwrite=overwrite)  # before any work
+        if files_dir is not None:
+            check_output_dir(files_dir, overwrite=overwrite)
+        if batch_size is not None:
+            msg = (
+                "--batch-size writes a plan folder batch by batch; give a folder as --out "
+                "(a plan schema is written in one transaction from a plan in memory)"
+            )
+            raise ConfigError(msg)
+    else:
+        if files_dir is not None:
+            msg = "--files goes with a database --out (postgresql://…); a folder holds the files"
+            raise ConfigError(msg)
+        out = Path(out)
+        check_output_dir(out, overwrite=overwrite)  # fail before any work
     cfg = config or DEFAULT
     if overrides is not None and (batch_size is not None or isinstance(dataset, Dataset)):
         msg = (
@@ -148,7 +175,7 @@ def plan_to_folder(
     if batch_size is not None:
         return _batched(
             dataset,
-            out,
+            Path(out),
             cfg,
             stages=stages,
             workers=workers,
@@ -176,7 +203,7 @@ def plan_to_folder(
             progress,
             runner=runner,
         )
-    run_to_folder(
+    written = run_to_folder(
         plan,
         out,
         stages=stage_list,
@@ -186,8 +213,9 @@ def plan_to_folder(
         basemap=basemap,
         tianditu_key=tianditu_key,
         progress=progress,
+        files=files_dir,
     )
-    return PlanRun(out=out, mode=runner.mode, plan=plan)
+    return PlanRun(out=written, mode=runner.mode, plan=plan, files=files_dir)
 
 
 def _dataset(
@@ -205,7 +233,7 @@ def _dataset(
         from gridplan.io.load import load_dataset
 
         if progress:
-            progress(f"reading {dataset} …")
+            progress(f"reading {shown(dataset)} …")
         ds = load_dataset(dataset, offset=offset, config=cfg, overrides=overrides)
         for w in ds.warnings:
             logger.warning("%s", w)

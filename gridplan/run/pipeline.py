@@ -27,6 +27,7 @@ from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
 from gridplan.dataset import Dataset
+from gridplan.db import is_database_url, parse_database_url
 from gridplan.land import water_polygons
 from gridplan.output.planfile import (
     Plan,
@@ -688,21 +689,41 @@ def run_to_folder(
     basemap: str = "osm",
     tianditu_key: str | None = None,
     progress: Progress | None = None,
-) -> Path:
+    files: str | Path | None = None,
+) -> Path | str:
     """Write a plan folder atomically: ``plan.gpkg``, report, rosters and (when asked) the map,
     then ``manifest.json`` (:func:`~gridplan.output.planfile.write_manifest`).
+
+    ``out`` may be a PostgreSQL URL (``postgresql://…?schema=NAME``): the plan's layers then go
+    into that schema in one transaction (:func:`~gridplan.output.postgis.write_plan_postgis`)
+    and the report, rosters and map into the folder ``files`` (none when ``None``); the folder
+    is swapped in only once the tables are committed, so a failure changes neither.
+
+    Returns
+    -------
+    Path or str
+        The folder written, or the masked URL of the plan schema.
 
     Raises
     ------
     OutputExistsError
-        ``out`` exists and ``overwrite`` is false; nothing is changed.
+        ``out`` (or ``files``) exists and ``overwrite`` is false; nothing is changed.
     """
     order = resolve_stages(stages)
-    out = Path(out)
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    public = _public_layers(plan)
+    where = parse_database_url(str(out)) if is_database_url(out) else None
+    if where is not None and files is None:
+        from gridplan.output.postgis import write_plan_postgis
+
         if progress:
-            progress("writing plan.gpkg …")
-        write_plan_gpkg(_public_layers(plan), tmp / "plan.gpkg")
+            progress(f"writing the plan into {where.masked} …")
+        return write_plan_postgis(public, where, overwrite=overwrite)
+    folder = Path(files) if where is not None and files is not None else Path(out)
+    with atomic_output_dir(folder, overwrite=overwrite) as tmp:
+        if where is None:
+            if progress:
+                progress("writing plan.gpkg …")
+            write_plan_gpkg(public, tmp / "plan.gpkg")
         if "report" in order:
             from gridplan.output.report.write import write_report
 
@@ -720,4 +741,10 @@ def run_to_folder(
                 progress("writing map.html …")
             write_map(plan, tmp / "map.html", lang=lang, basemap=basemap, tianditu_key=tianditu_key)
         write_manifest(tmp)
-    return out
+        if where is not None:
+            from gridplan.output.postgis import write_plan_postgis
+
+            if progress:
+                progress(f"writing the plan into {where.masked} …")
+            return write_plan_postgis(public, where, overwrite=overwrite)
+    return folder
