@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from gridplan._errors import ConfigError, DataError
 
@@ -119,11 +119,16 @@ class DatabaseLocation:
         )
 
 
+def _unsplit(scheme: str, netloc: str, path: str, query: str) -> str:
+    """A URL from its parts, keeping ``//`` when there is no host (``urlunsplit`` drops it)."""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+
+
 def _set_schema(url: str, schema: str) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
     query.append(("schema", schema))
-    return urlunsplit(parts._replace(query=urlencode(query, safe="/:")))
+    return _unsplit(parts.scheme, parts.netloc, parts.path, urlencode(query, safe="/:"))
 
 
 def _mask(url: str) -> str:
@@ -135,7 +140,7 @@ def _mask(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     netloc = f"{quote(user, safe='')}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    return _unsplit(parts.scheme, netloc, parts.path, parts.query)
 
 
 def parse_database_url(text: str) -> DatabaseLocation:
@@ -161,7 +166,7 @@ def parse_database_url(text: str) -> DatabaseLocation:
         )
         raise ConfigError(msg)
     rest = [(k, v) for k, v in query if k != "schema"]
-    url = urlunsplit(parts._replace(scheme="postgresql+psycopg", query=urlencode(rest, safe="/:")))
+    url = _unsplit("postgresql+psycopg", parts.netloc, parts.path, urlencode(rest, safe="/:"))
     return DatabaseLocation(url=url, schema=schema, masked=masked, password=parts.password)
 
 

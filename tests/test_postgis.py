@@ -293,3 +293,27 @@ def test_files_without_a_database_is_a_usage_error(town_path, tmp_path):
     )
     assert out.exit_code == 2 and "--files" in out.output
     assert not (tmp_path / "a").exists()
+
+
+def test_service_file_and_pgpass_are_honoured(postgis, town_db, tmp_path, monkeypatch):
+    """The libpq way to keep a password out of every command line: a service file names the
+    server, a .pgpass file (mode 0600) holds the password; the URL carries neither."""
+    from _postgres import DATABASE, PLANNER
+
+    from gridplan.io.load import load_dataset
+
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        f"[county]\nhost={postgis.socket_dir}\nport={postgis.port}\n"
+        f"dbname={DATABASE}\nuser={PLANNER}\n",
+        encoding="utf-8",
+    )
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"*:*:{DATABASE}:{PLANNER}:{PASSWORD}\n", encoding="utf-8")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    ds = load_dataset("postgresql:///?service=county&schema=town")
+    assert len(ds.layers["buildings"]) > 0
+    assert str(ds.source) == "postgresql:///?service=county&schema=town"

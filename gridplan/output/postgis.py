@@ -100,6 +100,25 @@ def _as_file_layer(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gdf[[c for c in gdf.columns if c != geom] + [geom]]
 
 
+def _copy_rows(table: Any, conn: Any, keys: list[str], rows: Any) -> None:
+    """pandas ``to_sql`` method: the rows through PostgreSQL's COPY (psycopg's ``write_row``
+    keeps an empty string apart from NULL), many times faster than INSERTs on large tables."""
+    qualified = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    cols = ", ".join(quote_ident(k) for k in keys)
+    with conn.connection.cursor() as cur, cur.copy(f"COPY {qualified} ({cols}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row([None if _missing(v) else v for v in row])
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _write_table(conn: Any, frame: pd.DataFrame, name: str, schema: str, crs: Any) -> None:
     """One table: the rows numbered 1… in a primary key ``fid`` (QGIS needs a key to open a
     PostGIS layer; readers get the rows back in order), geometry last and indexed."""
@@ -119,7 +138,7 @@ def _write_table(conn: Any, frame: pd.DataFrame, name: str, schema: str, crs: An
     else:
         table = writable_table(pd.DataFrame(frame))
         table.index = pd.RangeIndex(1, len(table) + 1, name="fid")
-        table.to_sql(name, conn, schema=schema, index=True, chunksize=CHUNK_ROWS)
+        table.to_sql(name, conn, schema=schema, index=True, chunksize=CHUNK_ROWS, method=_copy_rows)
     qualified = f"{quote_ident(schema)}.{quote_ident(name)}"
     conn.execute(sa.text(f"ALTER TABLE {qualified} ADD PRIMARY KEY (fid)"))
 
