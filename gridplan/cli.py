@@ -535,6 +535,24 @@ def coverage(
 @click.argument("dataset", type=LOCATION)
 @out_option()
 @files_option
+@click.option(
+    "--edits",
+    "edits_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Hand edits, CSV building_id,grid_id[,reason]: move those buildings to those grids.",
+)
+@click.option(
+    "--locks",
+    default=None,
+    help="Grids kept exactly as they are (comma list); edits may not touch them.",
+)
+@click.option(
+    "--reoptimise/--no-reoptimise",
+    default=True,
+    show_default=True,
+    help="After --edits, re-plan the grids out of bounds (fewest moves; locks kept).",
+)
 @plan_options
 @offset_option
 @overwrite_option
@@ -552,10 +570,19 @@ def replan(
 
     overwrite = kw.pop("overwrite")
     _check_out(out, overwrite, kw.get("files"))  # fail before any work
+    edits_path, reoptimise = kw.pop("edits_path"), kw.pop("reoptimise")
+    locks = [x.strip() for x in (kw.pop("locks") or "").split(",") if x.strip()]
+    edits = None
+    if edits_path is not None:
+        from gridplan.partition.edits import read_edits
+
+        edits = read_edits(edits_path)
     old = read_plan(old_plan)
     cfg = replan_config(old, kw.pop("config_path"), **_overrides(kw.pop("seed"), kw.pop("strict")))
     ds = _load(state, dataset, kw.pop("offset"), cfg, None)
-    plan = replan_dataset(old, ds, config=cfg, progress=state.say)
+    plan = replan_dataset(
+        old, ds, config=cfg, progress=state.say, edits=edits, locks=locks, reoptimise=reoptimise
+    )
     written = run_to_folder(plan, out, overwrite=overwrite, progress=state.say, **kw)
     _summary(plan, written)
 

@@ -163,3 +163,31 @@ def test_replan_reports_balance_where_sizes_allow() -> None:
     assert again.grids["grid_id"].tolist() == new.grids["grid_id"].tolist()
     assert set(again.metrics["size_forced_grids"]).isdisjoint(again.kept)
     assert set(again.metrics["size_forced_grids"]) == forced - set(new.kept)
+
+
+def test_a_grid_that_outgrew_its_bounds_is_split(town_dataset, town_plan):
+    """Households grew in the buildings of one grid (no new building): the re-plan splits it
+    instead of keeping it over the maximum (the start used to have no spare region)."""
+    from gridplan.partition import replan_grids
+
+    g, b = town_plan.grids, town_plan.buildings
+    gid = str(g.sort_values("households")["grid_id"].iloc[-1])
+    grown = town_dataset.layers["buildings"].copy()
+    mine = grown["building_id"].isin(b.loc[b["grid_id"] == gid, "building_id"])
+    grown.loc[mine, "households"] = grown.loc[mine, "households"] * 2
+    res = replan_grids(
+        b,
+        g,
+        grown,
+        town_dataset.layers["communities"],
+        roads=town_dataset.layers["roads"],
+        barriers=town_dataset.layers["barriers"],
+    )
+    assert int(grown.loc[mine, "households"].sum()) > 500
+    assert gid in res.changed_grids
+    mine_ids = set(b.loc[b["grid_id"] == gid, "building_id"])
+    holding = res.buildings.loc[res.buildings["building_id"].isin(mine_ids), "grid_id"]
+    assert holding.nunique() >= 2
+    over = res.grids.loc[res.grids["households"] > 500, "grid_id"]
+    assert int(res.grids["households"].max()) < int(grown.loc[mine, "households"].sum())
+    assert all(any(x in f for f in res.flags) for x in over)  # any grid still over is said

@@ -68,6 +68,7 @@ EXTRA_LAYERS: tuple[str, ...] = (
     "building_parts",
     "moved",
     "water",
+    "edits",
 )
 
 #: Columns of each contract layer, so that a layer a stage did not produce is still written

@@ -617,8 +617,14 @@ def plan_area(
     home: np.ndarray | None = None,
     anchor_cost: float = 0.0,
     crs: CRS | None = None,
+    fixed: np.ndarray | None = None,
 ) -> AreaPlan:
-    """Faces, merges, cells and regions of one area (a community, or a re-planned patch)."""
+    """Faces, merges, cells and regions of one area (a community, or a re-planned patch).
+
+    ``fixed``: a region label per node, taken as it is instead of searched (a planner's hand
+    edits redrawn): each label's nodes behind one set of barriers make one region; a label
+    whose nodes lie behind several makes one region per face group.
+    """
     area = on_grid(area)  # faces are cut on a fixed grid; the regions tile the same polygon
     g = cfg.grids
     T, lo, hi = g.target_households, g.min_households, g.max_households
@@ -659,22 +665,25 @@ def plan_area(
         k, feasible = choose_count(H, T, lo, hi)
         k = max(1, min(k, int((w > 0).sum()) or 1))
         allow = sizes_allow(w, k, float(T), edges=edges)
-        labels = partition_face(
-            nodes.xy[idx],
-            w,
-            edges,
-            lengths,
-            k,
-            target=float(T),
-            low=float(lo),
-            high=float(hi),
-            compound=nodes.compound[idx],
-            seed=seed + gi,
-            deadline=deadline,
-            anchor_cost=anchor_cost,
-            home=None if home is None else home[idx],
-            restarts=0 if allow is False else RESTARTS,
-        )
+        if fixed is not None:
+            labels = _fixed_labels(fixed[idx], edges, len(idx))
+        else:
+            labels = partition_face(
+                nodes.xy[idx],
+                w,
+                edges,
+                lengths,
+                k,
+                target=float(T),
+                low=float(lo),
+                high=float(hi),
+                compound=nodes.compound[idx],
+                seed=seed + gi,
+                deadline=deadline,
+                anchor_cost=anchor_cost,
+                home=None if home is None else home[idx],
+                restarts=0 if allow is False else RESTARTS,
+            )
         n_edges += len(edges)
         if len(edges):
             cut_edges += int((labels[edges[:, 0]] != labels[edges[:, 1]]).sum())
@@ -714,6 +723,23 @@ def plan_area(
         where=where,
         group_sizes_allow=g_allow,
     )
+
+
+def _fixed_labels(given: np.ndarray, edges: np.ndarray, n: int) -> np.ndarray:
+    """Region labels 0… from given labels: one per connected run of cells with one label (a
+    label whose cells do not touch makes several regions, each one polygon)."""
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for a, b in edges.tolist():
+        if given[a] == given[b]:
+            adj[a].append(b)
+            adj[b].append(a)
+    out = np.full(n, -1, dtype=np.int64)
+    label = 0
+    for value in np.unique(given):
+        for comp in connected_components(np.flatnonzero(given == value).tolist(), adj):
+            out[comp] = label
+            label += 1
+    return out
 
 
 def group_sizes_allow(

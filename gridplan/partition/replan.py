@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +80,7 @@ from gridplan.settings import DEFAULT, Config
 if TYPE_CHECKING:
     from pyproj import CRS
 
-__all__ = ["ReplanResult", "replan_grids"]
+__all__ = ["ReplanResult", "moved_households", "replan_grids"]
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,11 @@ def _grow_patches(
     hh: np.ndarray,
     reasons: dict[int, str],
     cfg: Config,
+    locked: frozenset[int] = frozenset(),
 ) -> list[set[int]]:
     """Grow patches whose households behind some barrier cannot make grids within bounds.
+
+    Locked grids are never taken in.
 
     A patch takes in the touching kept grid behind the same barriers (the face group holding
     most of its households), longest shared boundary first, up to eight times; each grid taken
@@ -273,7 +277,10 @@ def _grow_patches(
                     y
                     for x in patch
                     for y in touch[x]
-                    if y not in patch and y not in taken and grid_group[y] in short
+                    if y not in patch
+                    and y not in taken
+                    and y not in locked
+                    and grid_group[y] in short
                 },
                 key=lambda y: (-sum(touch[x].get(y, 0.0) for x in patch), hh[y], y),
             )
@@ -316,9 +323,11 @@ def _plan_patch(
     seed: int,
     time_limit_s: float,
     where: str,
+    fixed: bool = False,
 ) -> _PatchPlan:
     """Re-partition the nodes of a patch inside the union of its old grids (the largest piece),
-    with a cost of ``_ANCHOR × target`` per household moved away from its old grid."""
+    with a cost of ``_ANCHOR × target`` per household moved away from its old grid; ``fixed``:
+    redraw it with every node in its grid as given (hand edits), no search."""
     parea = old_geoms[members[0]]
     for m in members[1:]:
         parea = glue(parea, old_geoms[m])
@@ -340,6 +349,7 @@ def _plan_patch(
         home=patch_home,
         anchor_cost=_ANCHOR * cfg.grids.target_households,
         crs=lines.crs,
+        fixed=prov[sel] if fixed else None,
     )
     return _PatchPlan(plan=plan, nodes=sub_nodes, sel=sel, home=patch_home)
 
@@ -438,8 +448,15 @@ def _replan_community(
     seed: int,
     time_limit_s: float,
     crs: CRS | None,
+    locks: frozenset[str] = frozenset(),
+    manual: frozenset[str] | None = None,
 ) -> _CommunityReplan:
-    """Re-plan one community that the old plan covers (steps 1–5 of the module docstring)."""
+    """Re-plan one community that the old plan covers (steps 1–5 of the module docstring).
+
+    ``locks``: grids kept exactly as they were, whatever their households. ``manual``: redraw
+    only these grids, each with the buildings ``old_of`` gives it (a planner's hand edits),
+    and change nothing else.
+    """
     t0 = time.perf_counter()
     g = cfg.grids
     lo, hi = g.min_households, g.max_households
@@ -464,11 +481,29 @@ def _replan_community(
     group_of_face = {f: gi for gi, fs in enumerate(groups) for f in fs}
     group_of = np.array([group_of_face[int(f)] for f in face_of], dtype=np.int64)
 
-    reasons = _must_change(hh, prov, group_of, lo, hi)
     touch = _touching(old_geoms)
-    patches = _grow_patches(
-        _patches(set(reasons), touch), touch, prov, group_of, nodes.w, hh, reasons, cfg
-    )
+    locked = frozenset(index_of[x] for x in locks if x in index_of)
+    if manual is not None:
+        reasons = {index_of[x]: "edited by hand" for x in sorted(manual) if x in index_of}
+        patches = _patches(set(reasons), touch)
+    else:
+        reasons = _must_change(hh, prov, group_of, lo, hi)
+        for i in sorted(locked & set(reasons)):
+            out.flags.append(
+                f"community {cid}: grid {old_ids[i]} is locked and kept as it is, although it "
+                f"{reasons.pop(i)}."
+            )
+        patches = _grow_patches(
+            _patches(set(reasons), touch),
+            touch,
+            prov,
+            group_of,
+            nodes.w,
+            hh,
+            reasons,
+            cfg,
+            locked,
+        )
 
     next_seq = max((_seq(x) for x in old_ids), default=0) + 1
     in_patch = set().union(*patches) if patches else set()
@@ -512,6 +547,7 @@ def _replan_community(
             seed=community_seed(seed, cid) + pi,
             time_limit_s=time_limit_s,
             where=f"community {cid} (re-planned part)",
+            fixed=manual is not None,
         )
         plan = pp.plan
         out.totals["cut"] += plan.cut_edges
@@ -526,7 +562,8 @@ def _replan_community(
             == set(np.flatnonzero(prov == index_of[code]).tolist())
             for reg, code in zip(plan.regions, codes, strict=True)
         ]
-        unchanged = all(same) and len(codes) == len(members)
+        # (hand-edited grids are redrawn around their buildings however they match)
+        unchanged = manual is None and all(same) and len(codes) == len(members)
         if unchanged:
             # nothing could be improved: keep these grids exactly as they were
             for reg, code in zip(plan.regions, codes, strict=True):
@@ -557,7 +594,9 @@ def _replan_community(
             + "."
         )
         for reg, code, is_same in zip(plan.regions, codes, same, strict=True):
-            if not (is_same and reg.geometry.equals(old_geoms[index_of[code]])):
+            if manual is not None or not (
+                is_same and reg.geometry.equals(old_geoms[index_of[code]])
+            ):
                 out.changed.append(code)
         out.changed.extend(r for r in retired if r not in out.changed)
 
@@ -599,6 +638,8 @@ def replan_grids(
     config: Config | None = None,
     seed: int | None = None,
     time_limit_s: float | None = None,
+    locks: Iterable[str] = (),
+    manual: Iterable[str] | None = None,
 ) -> ReplanResult:
     """Re-plan grids after the buildings changed, moving as few households as possible.
 
@@ -615,6 +656,13 @@ def replan_grids(
         Community polygons (unchanged since the old plan).
     roads, barriers, config, seed, time_limit_s
         As for :func:`gridplan.partition_grids`.
+    locks
+        Grid ids kept exactly as they are (id, polygon, buildings), even out of bounds (a
+        flag says so); patches never grow into them.
+    manual
+        Grid ids whose buildings a planner moved by hand (``old_buildings`` gives each building
+        its new grid): only these are redrawn, each around the buildings it is given, with no
+        search and nothing else changed. ``None``: an ordinary re-plan.
 
     Returns
     -------
@@ -695,6 +743,8 @@ def replan_grids(
                 seed=seed,
                 time_limit_s=limit,
                 crs=crs,
+                locks=frozenset(str(x) for x in locks),
+                manual=None if manual is None else frozenset(str(x) for x in manual),
             )
             changed_all.extend(part.changed)
             kept_all.extend(part.kept)
@@ -717,7 +767,7 @@ def replan_grids(
         seconds=time.perf_counter() - t_all,
         bound_flags=bound_flags,
     )
-    moved = _moved(old_of, res)
+    moved = moved_households(old_of, res)
     changed_sorted = sorted(dict.fromkeys(changed_all))
     metrics = dict(res.metrics)
     metrics["changed_grids"] = len(changed_sorted)
@@ -793,7 +843,9 @@ def _only_lines(lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=lines.crs)
 
 
-def _moved(old_of: dict[str, Any], res: PartitionResult) -> pd.DataFrame:
+def moved_households(old_of: dict[str, Any], res: PartitionResult | ReplanResult) -> pd.DataFrame:
+    """One row per building with households now in another grid than ``old_of`` gives it:
+    building_id, households (moved), old_grid_id, new_grid_id."""
     bp = res.building_parts
     cols = ["building_id", "households", "old_grid_id", "new_grid_id"]
     if len(bp) == 0:

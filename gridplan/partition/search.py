@@ -655,6 +655,11 @@ def _initial_from_homes(
         labels[comps[0]] = r
     free = np.flatnonzero(labels < 0).tolist()
     k_free = k - len(homes)
+    if not free or float(w[free].sum()) <= 0:
+        # more grids are needed than there are old grids, and no new buildings to make them
+        # of (an old grid that outgrew its bounds): split everything afresh; the anchors then
+        # keep each old grid's households in the region holding most of them
+        return _initial_labels(n, k, xy, w, adj)
     comps = connected_components(free, adj)
     weights = np.array([float(w[c].sum()) for c in comps])
     total = float(weights.sum())

@@ -526,6 +526,9 @@ def replan_dataset(
     *,
     config: Config | None = None,
     progress: Progress | None = None,
+    edits: pd.DataFrame | None = None,
+    locks: Sequence[str] = (),
+    reoptimise: bool = True,
 ) -> Plan:
     """Re-plan ``dataset`` after a change, keeping as much of ``old`` as the bounds allow.
 
@@ -547,7 +550,17 @@ def replan_dataset(
         would otherwise stay.
     progress
         Called with a short line as each stage starts.
+    edits
+        A planner's hand edits (building_id, grid_id[, reason, by]:
+        :func:`gridplan.partition.apply_edits`): the grids they touch are redrawn around their
+        new buildings, and the plan gains the ``edits`` log layer.
+    locks
+        Grids kept exactly as in ``old`` (even out of bounds); edits may not touch them.
+    reoptimise
+        With ``edits``: then re-plan the grids out of bounds, fewest households moved, locks
+        kept (``False``: the edits alone, violations flagged).
     """
+    from gridplan.partition.edits import apply_edits
     from gridplan.partition.replan import ReplanResult, replan_grids
     from gridplan.settings import parameter_changes
     from gridplan.units.form import UnitsResult, form_units
@@ -566,16 +579,46 @@ def replan_dataset(
     old_grids = old.grids.to_crs(crs)
     old_buildings = old.buildings.to_crs(crs)
 
+    edit_log: pd.DataFrame | None = None
+
     def partition() -> ReplanResult:
-        return replan_grids(
-            old_buildings,
+        nonlocal edit_log
+        if edits is None:
+            return replan_grids(
+                old_buildings,
+                old_grids,
+                dataset.layers["buildings"],
+                dataset.layers["communities"],
+                roads=dataset.layer("roads"),
+                barriers=dataset.layer("barriers"),
+                config=cfg,
+                seed=cfg.seed,
+                locks=locks,
+            )
+        done = apply_edits(
             old_grids,
-            dataset.layers["buildings"],
-            dataset.layers["communities"],
+            old_buildings,
+            edits,
+            current=dataset.layers["buildings"],
+            communities=dataset.layers["communities"],
             roads=dataset.layer("roads"),
             barriers=dataset.layer("barriers"),
+            locks=locks,
+            reoptimise=reoptimise,
             config=cfg,
             seed=cfg.seed,
+        )
+        edit_log = done.edits
+        res = done.result
+        return ReplanResult(
+            grids=res.grids,
+            buildings=res.buildings,
+            metrics=res.metrics,
+            flags=res.flags,
+            building_parts=res.building_parts,
+            changed_grids=done.changed,
+            moved=done.moved,
+            kept=sorted(set(old_grids["grid_id"].astype(str)) - set(done.changed)),
         )
 
     previous = None
@@ -603,10 +646,15 @@ def replan_dataset(
                 "buildings_moved": len(part.moved),
                 "parameters_changed": changed_params,
                 "parameters_not_in_old_plan": not_recorded,
+                "locked_grids": sorted(str(x) for x in locks),
             }
         },
         layers={"moved": part.moved},
     )
+    if edit_log is not None:
+        stage.layers["edits"] = edit_log
+        stage.metadata["replan"]["edits"] = len(edit_log)
+        stage.metadata["replan"]["reoptimised"] = bool(reoptimise)
     res = timer.run(
         "units",
         lambda: form_units(
