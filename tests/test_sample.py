@@ -26,6 +26,7 @@ FILES = (
     "communities.geojson",
     "facilities.geojson",
     "people.csv",
+    "requests.csv",
     "roads.geojson",
     "sites.geojson",
     "vulnerable.csv",
