@@ -324,7 +324,8 @@ def write_sample(
     ``vulnerable.csv``, and (town and city) ``requests.csv``: a month of residents' requests
     (:func:`gridplan.sample.requests.generate_requests`). The output is byte-deterministic
     for a scale and seed. The folder is written atomically
-    (:func:`gridplan._atomic.atomic_output_dir`), so a failed run leaves nothing half-written. The ``province`` scale is generated and appended
+    (:func:`gridplan._atomic.atomic_output_dir`), so a failed run leaves nothing
+    half-written. The ``province`` scale is generated and appended
     community by community, never holding the whole province in memory.
 
     Parameters
