@@ -17,6 +17,7 @@ import click
 
 from gridplan import __version__
 from gridplan._errors import GridplanError
+from gridplan.cli_requests import requests_group
 from gridplan.db import shown
 
 if TYPE_CHECKING:
@@ -616,6 +617,8 @@ def import_osm_cmd(state: _State, pbf: Path, out: Path, bbox: Any, overwrite: bo
     import_osm(pbf, out, bbox=bbox, overwrite=overwrite)
     click.echo(f"wrote {out}")
 
+
+main.add_command(requests_group)  # gridplan requests import|dispatch|update|list|report|points
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,7 +11,11 @@ Sources for the defaults:
 - ten-household units (十联户), 5–15 households each;
 - walking speed 60 m/min: GB 50180-2018 puts 300 m at 5 minutes; elderly 52 m/min (about
   3.1 km/h, the 10th percentile of measured elderly walkers, Willberg et al. 2023);
-- life-circle tiers and their facility categories: GB 50180-2018.
+- life-circle tiers and their facility categories: GB 50180-2018;
+- request deadlines (``[requests.sla]``): Gaozhou's time limits for residents' requests (simple
+  questions answered at once, general ones within 1 day, major ones within 1 week) and Beijing's
+  12345 hotline (接诉即办: emergencies 2 h, utilities 24 h, general 7 days, complex 15 days),
+  as reported in the county and Beijing press.
 
 Example
 -------
@@ -48,6 +52,11 @@ __all__ = [
     "OFFICE_POI_KINDS",
     "PERSON_ROLES",
     "PRECISION_M",
+    "REQUEST_CATEGORIES",
+    "REQUEST_CHANNELS",
+    "REQUEST_HANDLING",
+    "REQUEST_KINDS",
+    "REQUEST_URGENCIES",
     "SLIVER_M",
     "VULNERABLE_KINDS",
     "WHOLE_BUILDING_POI_KINDS",
@@ -55,6 +64,7 @@ __all__ = [
     "CoverageSettings",
     "GridSettings",
     "HouseholdSettings",
+    "RequestSettings",
     "SitingSettings",
     "StaffingSettings",
     "UnitSettings",
@@ -701,6 +711,135 @@ class HouseholdSettings:
     review_top_n: int = 15
 
 
+# -- the resident request loop (gridplan.requests) -------------------------------------------
+
+#: Kinds of resident request: 咨询 consultation, 投诉 complaint, 建议 suggestion, 求助 help,
+#: 微心愿 micro-wish.
+REQUEST_KINDS: tuple[str, ...] = ("consult", "complaint", "suggestion", "help", "wish")
+
+#: How the community handles a request (Gaozhou's three classes): 反复解释类 explain again,
+#: 转交办理类 hand over, 受理自办类 handle itself.
+REQUEST_HANDLING: tuple[str, ...] = ("explain", "hand_over", "self")
+
+#: Channels a request arrives by: hotline, WeChat group, mini-program, QR code, the service
+#: centre, a grid worker's visit.
+REQUEST_CHANNELS: tuple[str, ...] = (
+    "hotline",
+    "wechat",
+    "mini_program",
+    "qr_code",
+    "service_centre",
+    "visit",
+)
+
+#: Urgency levels, each with a deadline in ``[requests.sla]``: Gaozhou's simple / general /
+#: major and Beijing 12345's emergency and complex.
+REQUEST_URGENCIES: tuple[str, ...] = ("emergency", "simple", "general", "major", "complex")
+
+#: Request category (Open311 ``service_code``) -> the skill a person needs to take it (``None``:
+#: anyone, the request's grid workers first) and the facility categories whose absence within
+#: walking distance it may point to (the report's link from requests to coverage gaps).
+REQUEST_CATEGORIES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "elderly_care": ("elderly_care", ("elderly_daycare", "elderly_home")),
+    "medical": ("medical", ("health_station", "health_center")),
+    "legal_aid": ("legal", ()),
+    "tutoring": ("tutoring", ("kindergarten", "primary_school")),
+    "dispute": ("mediation", ()),
+    "repair": (None, ()),
+    "sanitation": (None, ()),
+    "public_safety": (None, ()),
+    "policy": (None, ("service_station",)),
+    "micro_wish": (None, ()),
+}
+
+
+def _default_sla() -> dict[str, tuple[float, str]]:
+    # hours and clock per urgency; "kind.urgency" keys override one kind
+    return {
+        "emergency": (2.0, "calendar"),  # Beijing 12345: emergencies within 2 h
+        "simple": (1.0, "calendar"),  # Gaozhou: answered at once (an hour to log the answer)
+        "general": (24.0, "calendar"),  # Gaozhou: within 1 day; Beijing utilities 24 h
+        "major": (168.0, "calendar"),  # Gaozhou: within 1 week; Beijing general 7 days
+        "complex": (360.0, "calendar"),  # Beijing 12345: complex cases 15 days
+    }
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """The resident request loop (``[requests]`` and ``[requests.sla]``).
+
+    These settings shape the request ledger and its dispatcher, not a plan: a plan's metadata
+    does not record them.
+    """
+
+    #: Time zone of the office (local days, weeks and working hours; imported times without an
+    #: offset are an error unless the import names a time zone).
+    timezone: str = "Asia/Shanghai"
+    #: Deadline per urgency, or per ``"kind.urgency"``: (hours, ``"calendar"`` or ``"working"``).
+    #: In ``plan.toml``: ``[requests.sla] general = 24`` or ``general = {hours = 8, clock =
+    #: "working"}``, and ``[requests.sla.wish] major = 336`` for one kind.
+    sla: dict[str, tuple[float, str]] = field(default_factory=_default_sla)
+    #: Urgency a request of each kind gets when the record gives none.
+    kind_urgency: dict[str, str] = field(
+        default_factory=lambda: {
+            "consult": "simple",
+            "complaint": "general",
+            "suggestion": "major",
+            "help": "general",
+            "wish": "major",
+        }
+    )
+    #: Working hours (local ``HH:MM``) and days (0 = Monday) for deadlines on the working clock.
+    working_hours: tuple[str, ...] = ("08:30", "17:30")
+    working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    #: Local dates (``YYYY-MM-DD``) that are not working days.
+    holidays: tuple[str, ...] = ()
+    #: A revisit (回访) is due this many hours after a request is resolved.
+    revisit_after_h: float = 72.0
+    #: Open requests whose deadline falls within this many hours are listed as due soon.
+    due_soon_h: float = 24.0
+    #: Farthest a person walks to a request, metres (the staffing default for grid workers).
+    max_distance_m: float = 1500.0
+    #: Hours one case takes when the record gives no effort (the dispatcher's slot).
+    slot_hours: float = 2.0
+    #: Role -> (hours per day, open cases) a person of that role gives when the roster's
+    #: ``hours_per_day`` / ``max_open_cases`` are missing; the first role listed that a person
+    #: holds counts (full-time grid workers are ``grid_worker_full``).
+    role_capacity: dict[str, tuple[float, int]] = field(
+        default_factory=lambda: {
+            "grid_worker_full": (8.0, 6),
+            "grid_head": (4.0, 3),
+            "grid_worker": (4.0, 3),
+            "volunteer": (2.0, 2),
+            "unit_head": (2.0, 1),
+        }
+    )
+    #: Objective weights, in metres walked: an hour late, a request left unplaced (escalated),
+    #: each case above the lightest load (balance), and the head start of the request's own
+    #: grid workers.
+    lateness_m_per_h: float = 100.0
+    unplaced_penalty_m: float = 20000.0
+    balance_m_per_case: float = 50.0
+    own_grid_bonus_m: float = 300.0
+    #: Dispatcher wall-clock limit, seconds.
+    time_limit_s: float = 5.0
+    #: Levels a request is handled at, lowest first; escalation (督办) moves it one up.
+    escalation_levels: tuple[str, ...] = ("grid", "community", "sub_district", "county")
+    #: Points (积分) per hour of service, and the difficulty factor per urgency (points = hours ×
+    #: factor × points_per_hour). Yanhe's points supermarket scores hours and difficulty; the
+    #: factors are gridplan's defaults, to be set by each community.
+    points_per_hour: float = 1.0
+    difficulty: dict[str, float] = field(
+        default_factory=lambda: {
+            "simple": 1.0,
+            "general": 1.2,
+            "emergency": 1.5,
+            "major": 1.5,
+            "complex": 2.0,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of one plan. Build with :func:`load_config`; ``Config()`` is the default."""
@@ -712,12 +851,14 @@ class Config:
     staffing: StaffingSettings = field(default_factory=StaffingSettings)
     siting: SitingSettings = field(default_factory=SitingSettings)
     households: HouseholdSettings = field(default_factory=HouseholdSettings)
+    requests: RequestSettings = field(default_factory=RequestSettings)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-serialisable dict (tier keys become strings)."""
+        """Plain, JSON-serialisable dict (tier keys become strings) of the settings that shape
+        a plan (``requests`` is left out: it shapes the request ledger only)."""
         out: dict[str, Any] = {"seed": self.seed}
         for f in fields(self):
-            if f.name == "seed":
+            if f.name in ("seed", "requests"):
                 continue
             section = getattr(self, f.name)
             sec: dict[str, Any] = {}
@@ -849,9 +990,9 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
     data = _merge(_read_source(source), overrides)
 
     cfg = DEFAULT
-    unknown = [k for k in data if k != "seed" and k not in _SECTIONS]
+    unknown = [k for k in data if k not in ("seed", "requests") and k not in _SECTIONS]
     if unknown:
-        known = ", ".join(["seed", *_SECTIONS])
+        known = ", ".join(["seed", *_SECTIONS, "requests"])
         raise ConfigError(f"plan.toml: unknown key(s) {', '.join(unknown)}; known: {known}")
     if "seed" in data:
         seed = data["seed"]
@@ -874,8 +1015,108 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
             )
         changes = {k: _coerce(name, k, getattr(current, k), v) for k, v in table.items()}
         cfg = replace(cfg, **{name: replace(current, **changes)})
+    if "requests" in data:
+        cfg = replace(cfg, requests=_request_settings(data["requests"]))
     _check(cfg)
     return cfg
+
+
+def _request_settings(table: Any) -> RequestSettings:
+    """``[requests]`` (with ``[requests.sla]``) read and checked."""
+    if not isinstance(table, dict):
+        raise ConfigError("plan.toml: [requests] must be a table")
+    valid = {f.name for f in fields(RequestSettings)}
+    bad = sorted(set(table) - valid)
+    if bad:
+        raise ConfigError(
+            f"plan.toml: unknown key(s) in [requests]: {', '.join(bad)}; "
+            f"known: {', '.join(sorted(valid))}"
+        )
+    base = RequestSettings()
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"[requests] {key}"
+        if key == "sla":
+            changes[key] = {**base.sla, **_sla_table(value)}
+        elif key == "kind_urgency":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where} must be a table of kind -> urgency")
+            changes[key] = {**base.kind_urgency, **{str(k): str(v) for k, v in value.items()}}
+        elif key in ("difficulty", "role_capacity"):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where} must be a table")
+            try:
+                if key == "difficulty":
+                    new: dict[str, Any] = {str(k): float(v) for k, v in value.items()}
+                else:
+                    new = {str(k): (float(v[0]), int(v[1])) for k, v in value.items()}
+            except (TypeError, ValueError, IndexError):
+                msg = f"{where}: give numbers (role_capacity: [hours_per_day, open_cases])"
+                raise ConfigError(msg) from None
+            changes[key] = {**getattr(base, key), **new}
+        elif key == "working_days":
+            if not isinstance(value, list) or not all(
+                isinstance(v, int) and 0 <= v <= 6 for v in value
+            ):
+                raise ConfigError(f"{where} must be a list of weekday numbers 0 (Monday) to 6")
+            changes[key] = tuple(value)
+        else:
+            changes[key] = _coerce("requests", key, getattr(base, key), value)
+    out = replace(base, **changes)
+    problems = []
+    for urgency in out.kind_urgency.values():
+        if urgency not in REQUEST_URGENCIES:
+            problems.append(f"kind_urgency names {urgency!r}, not one of the urgency levels")
+    missing = [u for u in REQUEST_URGENCIES if u not in out.sla]
+    if missing:
+        problems.append(f"sla gives no deadline for {', '.join(missing)}")
+    if len(out.working_hours) != 2:
+        problems.append('working_hours must be [start, end], e.g. ["08:30", "17:30"]')
+    if out.max_distance_m <= 0 or out.slot_hours <= 0 or out.time_limit_s <= 0:
+        problems.append("max_distance_m, slot_hours and time_limit_s must be positive")
+    if problems:
+        raise ConfigError("plan.toml: [requests] " + "; ".join(problems))
+    return out
+
+
+def _sla_table(value: Any) -> dict[str, tuple[float, str]]:
+    """``[requests.sla]``: urgency -> hours or ``{hours, clock}``; a nested table per kind."""
+    if not isinstance(value, dict):
+        raise ConfigError("plan.toml: [requests.sla] must be a table of urgency -> hours")
+    out: dict[str, tuple[float, str]] = {}
+
+    def one(key: str, v: Any) -> tuple[float, str]:
+        where = f"[requests.sla] {key}"
+        hours, clock = (
+            (v.get("hours"), v.get("clock", "calendar")) if isinstance(v, dict) else (v, "calendar")
+        )
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0:
+            raise ConfigError(f"plan.toml: {where} needs hours, a number 0 or more, got {hours!r}")
+        if clock not in ("calendar", "working"):
+            raise ConfigError(
+                f"plan.toml: {where} clock must be calendar or working, got {clock!r}"
+            )
+        return float(hours), str(clock)
+
+    for key, v in value.items():
+        if key in REQUEST_KINDS and isinstance(v, dict) and "hours" not in v:
+            for urgency, w in v.items():
+                if urgency not in REQUEST_URGENCIES:
+                    msg = (
+                        f"plan.toml: [requests.sla.{key}] {urgency}: unknown urgency; "
+                        f"use one of {', '.join(REQUEST_URGENCIES)}"
+                    )
+                    raise ConfigError(msg)
+                out[f"{key}.{urgency}"] = one(f"{key}.{urgency}", w)
+        elif key in REQUEST_URGENCIES:
+            out[key] = one(key, v)
+        else:
+            msg = (
+                f"plan.toml: [requests.sla] {key}: not an urgency ({', '.join(REQUEST_URGENCIES)}) "
+                f"nor a kind ({', '.join(REQUEST_KINDS)})"
+            )
+            raise ConfigError(msg)
+    return out
 
 
 def _read_source(source: str | Path | dict[str, Any] | None) -> dict[str, Any]:

@@ -40,9 +40,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("gridplan.units",),
     ("gridplan.network",),
     ("gridplan.access", "gridplan.staffing"),
+    ("gridplan.requests",),
     ("gridplan.output",),
     ("gridplan.run",),
-    ("gridplan.cli",),
+    ("gridplan.cli", "gridplan.cli_requests"),
 ]
 
 

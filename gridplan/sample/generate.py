@@ -53,6 +53,7 @@ from gridplan.sample.community import _community
 from gridplan.sample.geometry import WGS84
 from gridplan.sample.layout import CLASS_RANK, Layout, Road, _layout, junctions
 from gridplan.sample.names import COMMUNITY_NAMES
+from gridplan.sample.requests import generate_requests
 from gridplan.sample.spec import SCALES, Counters, TownSpec, province_specs, town_spec
 
 # The internals live in private modules beside this one: _sample_names (name tables),
@@ -65,7 +66,7 @@ __all__ = ["SCALES", "generate_sample", "write_sample"]
 logger = logging.getLogger(__name__)
 
 #: Layers written as CSV (tabular, linked by ``building_id``); the others are GeoJSON.
-_TABULAR = ("people", "vulnerable")
+_TABULAR = ("people", "vulnerable", "requests")
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,9 +321,11 @@ def write_sample(
     A path ending in ``.gpkg`` gives one GeoPackage holding every layer instead.
     Files: ``communities.geojson``, ``buildings.geojson``, ``roads.geojson``,
     ``barriers.geojson``, ``facilities.geojson``, ``sites.geojson``, ``people.csv``,
-    ``vulnerable.csv``. The output is byte-deterministic for a scale and seed. The folder is
-    written atomically (:func:`gridplan._atomic.atomic_output_dir`), so a failed run leaves
-    nothing half-written. The ``province`` scale is generated and appended
+    ``vulnerable.csv``, and (town and city) ``requests.csv``: a month of residents' requests
+    (:func:`gridplan.sample.requests.generate_requests`). The output is byte-deterministic
+    for a scale and seed. The folder is written atomically
+    (:func:`gridplan._atomic.atomic_output_dir`), so a failed run leaves nothing
+    half-written. The ``province`` scale is generated and appended
     community by community, never holding the whole province in memory.
 
     Parameters
@@ -373,5 +376,7 @@ def write_sample(
             layers = generate_sample(scale, seed=seed, n_communities=n_communities)
             for name, frame in layers.items():
                 _write_layer(tmp, name, frame, False)
+            # a month of residents' requests, for `gridplan requests import` (not a layer)
+            _write_layer(tmp, "requests", generate_requests(layers, seed=seed), False)
     logger.info("wrote the %s sample (seed %d) to %s", scale, seed, target)
     return target

@@ -176,6 +176,7 @@ def make_map(
     basemap: str = "osm",
     tianditu_key: str | None = None,
     simplify_m: float | None = None,
+    requests: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """The plan as a folium map.
 
@@ -193,6 +194,9 @@ def make_map(
     simplify_m
         Simplification tolerance in metres (default :data:`DEFAULT_SIMPLIFY_M`; 0 keeps every
         vertex).
+    requests
+        Open requests to show as a layer
+        (:func:`gridplan.requests.open_requests_layer`; pop-ups masked).
 
     Returns
     -------
@@ -253,6 +257,10 @@ def make_map(
     add_uncovered(m, ctx, by_building)
     add_facilities(m, ctx)
     add_sites(m, ctx)
+    if requests is not None:
+        from gridplan.requests.maplayer import add_requests_layer
+
+        add_requests_layer(m, requests, lang=lang)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     plugins.Fullscreen(

@@ -1,0 +1,629 @@
+"""The dispatcher (社区派单): open requests to people, by skill, walking distance, deadline
+and load, with OR-Tools.
+
+One function, :func:`dispatch_requests`, two exact models of the same objective (metres
+walked + lateness + a penalty per request left unplaced + workload imbalance):
+
+- ``method="flow"`` (default), the slot form: each case is one slot of ``slot_hours``; a person
+  has as many slots as open cases they may still take, the k-th slot finishing later (their
+  queue at their hours per day) and weighing more (balance). Requests → (person, slot) →
+  sink is an assignment problem solved exactly by min-cost flow (``SimpleMinCostFlow``).
+- ``method="cpsat"``: effort-weighted capacity (a case takes its own ``effort_h`` out of a
+  person's hours) with the heaviest load in the objective (balance), CP-SAT under a time limit,
+  warm-started (hinted) from the current assignment.
+
+Both solve on the candidate pairs given (request, person, metres: those within reach, see
+:func:`candidate_pairs`), never touch an accepted case (the caller passes open ones only and
+counts accepted cases in each person's load), and explain each request they leave unplaced in
+the planner's words.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridplan._errors import ConfigError
+from gridplan.settings import DEFAULT, RequestSettings
+
+if TYPE_CHECKING:
+    from gridplan.network.graph import WalkNetwork
+
+__all__ = ["DispatchResult", "candidate_pairs", "dispatch_requests", "greedy_dispatch"]
+
+#: CP-SAT keeps each request's this many cheapest candidates (the flow form keeps them all).
+CPSAT_CANDIDATES = 25
+
+logger = logging.getLogger(__name__)
+
+#: Walking speed of a person going to a request, metres per minute (GB 50180: 60 m/min).
+_SPEED_M_PER_H = 3600.0
+_METHODS = ("flow", "cpsat")
+_PEOPLE_COLS = ("person_id", "skills", "grid_ids", "hours_per_day", "cases_free", "queue_h")
+_REQUEST_COLS = ("request_id", "skill", "grid_id", "effort_h", "expected_at")
+
+
+@dataclass
+class DispatchResult:
+    """What a dispatch run decided.
+
+    Attributes
+    ----------
+    assignments
+        request_id, person_id, distance_m, finish_at (UTC), lateness_h, own_grid.
+    unplaced
+        request_id, reason (the planner's words).
+    info
+        method, status, objective, bound, gap, time_s, placed, unplaced, walked_m,
+        lateness_h, max_load (open cases of the busiest person after the run).
+    """
+
+    assignments: pd.DataFrame
+    unplaced: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _m(value: float) -> str:
+    return f"{value:,.0f}".replace(",", " ")
+
+
+def _skills(value: Any) -> frozenset[str]:
+    if isinstance(value, frozenset | set | list | tuple):
+        return frozenset(str(v) for v in value)
+    if isinstance(value, str):
+        return frozenset(s.strip().lower() for s in value.split(";") if s.strip())
+    return frozenset()
+
+
+def candidate_pairs(
+    requests_xy: np.ndarray,
+    people_xy: np.ndarray,
+    *,
+    max_distance_m: float,
+    network: WalkNetwork | None = None,
+    crs: Any = None,
+) -> pd.DataFrame:
+    """Request × person pairs within walking reach, with the metres between them.
+
+    Parameters
+    ----------
+    requests_xy, people_xy
+        ``(n, 2)`` metric coordinates (requests' places, people's homes).
+    max_distance_m
+        Farthest walk kept.
+    network
+        The walk network: distances along it (a straight line is a lower bound, so the
+        straight-line search first narrows the pairs). ``None``: straight-line metres.
+    crs
+        CRS of the coordinates (the network's), needed with ``network``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``r`` (request position), ``p`` (person position), ``distance_m``.
+    """
+    req = shapely.points(np.asarray(requests_xy, dtype=float))
+    ppl = shapely.points(np.asarray(people_xy, dtype=float))
+    if len(req) == 0 or len(ppl) == 0:
+        return pd.DataFrame({"r": [], "p": [], "distance_m": []})
+    tree = shapely.STRtree(ppl)
+    ri, pi = tree.query(req, predicate="dwithin", distance=max_distance_m)
+    if network is None:
+        d = shapely.distance(req[ri], ppl[pi])
+        return pd.DataFrame({"r": ri, "p": pi, "distance_m": d.astype(float)})
+    import geopandas as gpd
+
+    from gridplan.network.distances import iter_distance_pairs
+    from gridplan.network.snapping import snap_points
+
+    # snap each distinct place once (many people share a building)
+    r_xy, r_inv = np.unique(np.asarray(requests_xy, dtype=float), axis=0, return_inverse=True)
+    p_xy, p_inv = np.unique(np.asarray(people_xy, dtype=float), axis=0, return_inverse=True)
+    r_snap = snap_points(network, gpd.GeoSeries(shapely.points(r_xy), crs=crs))
+    p_snap = snap_points(network, gpd.GeoSeries(shapely.points(p_xy), crs=crs))
+    best: dict[tuple[int, int], float] = {}
+    for o, t, dist in iter_distance_pairs(network, r_snap, p_snap, limit=max_distance_m):
+        for a, b, v in zip(o.tolist(), t.tolist(), dist.tolist(), strict=True):
+            if v < best.get((a, b), math.inf):
+                best[(a, b)] = v
+    ru, pu = r_inv.reshape(-1)[ri], p_inv.reshape(-1)[pi]
+    d = np.array([best.get((a, b), math.inf) for a, b in zip(ru, pu, strict=True)])
+    keep = np.isfinite(d)
+    return pd.DataFrame({"r": ri[keep], "p": pi[keep], "distance_m": d[keep]})
+
+
+def _check(requests: pd.DataFrame, people: pd.DataFrame, pairs: pd.DataFrame) -> None:
+    miss = [c for c in _REQUEST_COLS if c not in requests.columns]
+    miss += [c for c in _PEOPLE_COLS if c not in people.columns]
+    miss += [c for c in ("request_id", "person_id", "distance_m") if c not in pairs.columns]
+    if miss:
+        msg = f"dispatch_requests: missing column(s) {', '.join(miss)}"
+        raise ConfigError(msg)
+    if requests["request_id"].duplicated().any():
+        dup = requests.loc[requests["request_id"].duplicated(), "request_id"].tolist()[:5]
+        raise ConfigError(f"dispatch_requests: request ids repeated: {', '.join(dup)}")
+
+
+@dataclass
+class _Arcs:
+    r: np.ndarray  # request position
+    p: np.ndarray  # person position
+    dist: np.ndarray
+    base: np.ndarray  # metres-equivalent cost without lateness/balance
+    own: np.ndarray  # bool: one of the request's grid workers
+
+
+def _arcs(
+    requests: pd.DataFrame, people: pd.DataFrame, pairs: pd.DataFrame, s: RequestSettings
+) -> _Arcs:
+    rpos = {rid: i for i, rid in enumerate(requests["request_id"].astype(str))}
+    ppos = {pid: i for i, pid in enumerate(people["person_id"].astype(str))}
+    r_s = pairs["request_id"].astype(str).map(rpos)
+    p_s = pairs["person_id"].astype(str).map(ppos)
+    ok = r_s.notna() & p_s.notna()
+    r: np.ndarray = r_s[ok].to_numpy(dtype=np.int64)
+    p: np.ndarray = p_s[ok].to_numpy(dtype=np.int64)
+    dist = pairs["distance_m"][ok].to_numpy(dtype=float)
+    skill = [None if pd.isna(v) or v == "" else str(v) for v in requests["skill"]]
+    rgrid = requests["grid_id"].astype(object).to_numpy()
+    pskills = [_skills(v) for v in people["skills"]]
+    pgrids = [_skills(v) if not isinstance(v, frozenset) else v for v in people["grid_ids"]]
+    keep = np.array(
+        [(skill[a] is None or skill[a] in pskills[b]) for a, b in zip(r, p, strict=True)],
+        dtype=bool,
+    )
+    keep &= np.isfinite(dist) & (dist <= s.max_distance_m)
+    r, p, dist = r[keep], p[keep], dist[keep]
+    own = np.array(
+        [str(rgrid[a]).lower() in pgrids[b] for a, b in zip(r, p, strict=True)], dtype=bool
+    )
+    base = dist - s.own_grid_bonus_m * own
+    order = np.lexsort((p, r))
+    return _Arcs(r[order], p[order], dist[order], base[order], own[order])
+
+
+def dispatch_requests(
+    requests: pd.DataFrame,
+    people: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    method: str = "flow",
+    hint: dict[str, str] | None = None,
+    settings: RequestSettings | None = None,
+) -> DispatchResult:
+    """Assign open requests to people, minimising walking, lateness, unplaced and imbalance.
+
+    Parameters
+    ----------
+    requests
+        One row per open request: request_id, skill (``None``: anyone), grid_id, effort_h,
+        expected_at (the deadline, UTC timestamp); service_code for the reasons.
+    people
+        One row per eligible person: person_id, skills (``;``-text or set), grid_ids (the
+        grids they work as grid head or worker), hours_per_day, cases_free (more open cases
+        they may take), queue_h (hours of open cases they hold already), open_cases.
+    pairs
+        request_id, person_id, distance_m: who can reach which request (see
+        :func:`candidate_pairs`). A pair whose person lacks the request's skill, or beyond
+        ``max_distance_m``, is dropped.
+    now
+        The time of the run (UTC): lateness counts from it.
+    method
+        ``"flow"`` (slot form, exact min-cost flow) or ``"cpsat"`` (effort-weighted, CP-SAT).
+    hint
+        request_id -> person_id of the last run (CP-SAT starts from it; the flow form prefers
+        it by one metre, so an unchanged problem gives the unchanged answer).
+    settings
+        ``[requests]`` settings (weights, slot hours, time limit).
+
+    Returns
+    -------
+    DispatchResult
+        Assignments, unplaced requests with reasons, solver figures.
+
+    Raises
+    ------
+    ConfigError
+        An unknown method or missing columns.
+    """
+    s = settings or DEFAULT.requests
+    if method not in _METHODS:
+        raise ConfigError(f"dispatch method {method!r} is unknown; use one of {_METHODS}")
+    _check(requests, people, pairs)
+    requests = requests.reset_index(drop=True)
+    people = people.reset_index(drop=True)
+    arcs = _arcs(requests, people, pairs, s)
+    now = pd.Timestamp(now).tz_convert("UTC")
+    hours_left = (
+        (pd.to_datetime(requests["expected_at"], utc=True) - now).dt.total_seconds() / 3600.0
+    ).to_numpy(dtype=float)
+    effort: np.ndarray = (
+        pd.to_numeric(requests["effort_h"], errors="coerce").fillna(s.slot_hours).to_numpy(float)
+    )
+    hpd = pd.to_numeric(people["hours_per_day"], errors="coerce").fillna(1.0).to_numpy(float)
+    hpd = np.maximum(hpd, 0.1)
+    free = pd.to_numeric(people["cases_free"], errors="coerce").fillna(0).to_numpy(float)
+    free = np.maximum(free, 0).astype(np.int64)
+    queue = pd.to_numeric(people["queue_h"], errors="coerce").fillna(0.0).to_numpy(float)
+    hint_p = _hint_positions(hint, requests, people)
+    t0 = time.perf_counter()
+    if method == "flow":
+        chosen, info = _solve_flow(arcs, hours_left, hpd, free, queue, hint_p, s)
+    else:
+        chosen, info = _solve_cpsat(arcs, hours_left, effort, hpd, free, queue, hint_p, s)
+    info["time_s"] = round(time.perf_counter() - t0, 3)
+    return _result(requests, people, arcs, chosen, info, hours_left, effort, hpd, queue, free, s)
+
+
+def _hint_positions(
+    hint: dict[str, str] | None, requests: pd.DataFrame, people: pd.DataFrame
+) -> np.ndarray:
+    out = np.full(len(requests), -1, dtype=np.int64)
+    if not hint:
+        return out
+    ppos = {pid: i for i, pid in enumerate(people["person_id"].astype(str))}
+    for i, rid in enumerate(requests["request_id"].astype(str)):
+        if rid in hint and hint[rid] in ppos:
+            out[i] = ppos[hint[rid]]
+    return out
+
+
+def _finish_h(queue_h: float, hpd: float, work_h: float, walk_m: float) -> float:
+    """Hours from now until a person working ``hpd`` hours a day ends a case."""
+    return (queue_h + work_h + walk_m / _SPEED_M_PER_H) / hpd * 24.0
+
+
+def _finish_arr(
+    queue_h: np.ndarray, hpd: np.ndarray, work_h: float, walk_m: np.ndarray
+) -> np.ndarray:
+    return (queue_h + work_h + walk_m / _SPEED_M_PER_H) / hpd * 24.0
+
+
+def _solve_flow(
+    arcs: _Arcs,
+    hours_left: np.ndarray,
+    hpd: np.ndarray,
+    free: np.ndarray,
+    queue: np.ndarray,
+    hint_p: np.ndarray,
+    s: RequestSettings,
+) -> tuple[dict[int, int], dict[str, Any]]:
+    from ortools.graph.python import min_cost_flow
+
+    n_r = len(hours_left)
+    used_p = np.unique(arcs.p)
+    # slot nodes: person p has free[p] slots
+    slot_start: dict[int, int] = {}
+    node = n_r
+    for p in used_p.tolist():
+        slot_start[p] = node
+        node += int(free[p])
+    sink = node
+    # one arc per (candidate pair, slot of its person), built as arrays
+    n_slots = free[arcs.p].astype(np.int64)
+    a_idx = np.repeat(np.arange(len(arcs.r)), n_slots)
+    first = np.cumsum(n_slots) - n_slots
+    k = np.arange(len(a_idx)) - np.repeat(first, n_slots)
+    ra, pa = arcs.r[a_idx], arcs.p[a_idx]
+    start_of = np.zeros(len(free), dtype=np.int64)
+    start_of[used_p] = [slot_start[p] for p in used_p.tolist()]
+    finish = _finish_arr(queue[pa] + k * s.slot_hours, hpd[pa], s.slot_hours, arcs.dist[a_idx])
+    late = np.maximum(0.0, finish - hours_left[ra])
+    c = arcs.base[a_idx] + s.lateness_m_per_h * late + s.balance_m_per_case * k
+    c = c + np.where(hint_p[ra] == pa, 0.0, 1.0)
+    slot_nodes = np.concatenate(
+        [np.arange(slot_start[p], slot_start[p] + int(free[p])) for p in used_p.tolist()]
+        or [np.zeros(0, dtype=np.int64)]
+    )
+    tails = np.concatenate([ra, slot_nodes, np.arange(n_r)]).astype(np.int64)
+    heads = np.concatenate(
+        [start_of[pa] + k, np.full(len(slot_nodes), sink), np.full(n_r, sink)]
+    ).astype(np.int64)
+    costs = np.concatenate(
+        [np.round(c), np.zeros(len(slot_nodes)), np.full(n_r, round(s.unplaced_penalty_m))]
+    ).astype(np.int64)
+    caps = np.ones(len(tails), dtype=np.int64)
+    n_pair = len(ra)
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    offset = int(min(0, costs.min(initial=0)))  # the own-grid bonus may make a cost negative
+    arc_ids = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs - offset)
+    supplies = np.zeros(sink + 1, dtype=np.int64)
+    supplies[:n_r] = 1
+    supplies[sink] = -n_r
+    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    status = smcf.solve() if n_r else smcf.OPTIMAL
+    if status != smcf.OPTIMAL:
+        msg = f"dispatch: the min-cost flow ended with status {status} (no optimum)"
+        raise ConfigError(msg)
+    chosen: dict[int, int] = {}
+    if n_r:
+        flows = smcf.flows(arc_ids[:n_pair])
+        for a in np.flatnonzero(flows > 0).tolist():
+            chosen[int(ra[a])] = int(pa[a])
+    objective = float(smcf.optimal_cost() + offset * n_r) if n_r else 0.0
+    info = {
+        "method": "flow",
+        "status": "OPTIMAL",
+        "objective": objective,
+        "bound": objective,
+        "gap": 0.0,
+        "arcs": len(tails),
+    }
+    return chosen, info
+
+
+def _solve_cpsat(
+    arcs: _Arcs,
+    hours_left: np.ndarray,
+    effort: np.ndarray,
+    hpd: np.ndarray,
+    free: np.ndarray,
+    queue: np.ndarray,
+    hint_p: np.ndarray,
+    s: RequestSettings,
+) -> tuple[dict[int, int], dict[str, Any]]:
+    from ortools.sat.python import cp_model
+
+    n_r = len(hours_left)
+    arcs = _prune(arcs, CPSAT_CANDIDATES)
+    greedy = _greedy(arcs, hours_left, effort, free, s.slot_hours, by_effort=True)
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"x{a}") for a in range(len(arcs.r))]
+    by_r: dict[int, list[int]] = {}
+    by_p: dict[int, list[int]] = {}
+    for a in range(len(arcs.r)):
+        by_r.setdefault(int(arcs.r[a]), []).append(a)
+        by_p.setdefault(int(arcs.p[a]), []).append(a)
+    for alist in by_r.values():
+        model.add_at_most_one(x[a] for a in alist)
+    scale = 10  # tenths of an hour
+    max_load = model.new_int_var(0, 10**7, "max_load")
+    for p, alist in by_p.items():
+        budget = max(0.0, free[p] * s.slot_hours)  # hours of new work they may take
+        model.add(
+            sum(round(effort[arcs.r[a]] * scale) * x[a] for a in alist) <= round(budget * scale)
+        )
+        model.add(sum(x[a] for a in alist) <= int(free[p]))
+        load = round(queue[p] * scale) + sum(round(effort[arcs.r[a]] * scale) * x[a] for a in alist)
+        model.add(max_load >= load)
+    terms = []
+    for a in range(len(arcs.r)):
+        r, p = int(arcs.r[a]), int(arcs.p[a])
+        finish = _finish_h(queue[p], hpd[p], effort[r], arcs.dist[a])
+        late = max(0.0, finish - hours_left[r])
+        c = arcs.base[a] + s.lateness_m_per_h * late - s.unplaced_penalty_m
+        terms.append(round(c) * x[a])
+        start = hint_p[r] if hint_p[r] >= 0 else greedy.get(r, -1)
+        model.add_hint(x[a], 1 if start == p else 0)
+    # balance: metres per tenth of an hour on the busiest person (at least 1)
+    per_tenth = max(1, round(s.balance_m_per_case / s.slot_hours / scale))
+    model.minimize(sum(terms) + per_tenth * max_load)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(s.time_limit_s)
+    solver.parameters.num_workers = 2
+    solver.parameters.random_seed = 0
+    status = solver.solve(model)
+    name = solver.status_name(status)
+    chosen: dict[int, int] = {}
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        msg = f"dispatch: CP-SAT found no assignment within {s.time_limit_s} s ({name})"
+        raise ConfigError(msg)
+    for a in range(len(arcs.r)):
+        if solver.boolean_value(x[a]):
+            chosen[int(arcs.r[a])] = int(arcs.p[a])
+    # the constant n_r × penalty turns "reward per placed" back into "penalty per unplaced"
+    const = s.unplaced_penalty_m * n_r
+    objective = solver.objective_value + const
+    bound = solver.best_objective_bound + const
+    gap = 0.0 if objective <= 0 else max(0.0, (objective - bound) / abs(objective))
+    info = {
+        "method": "cpsat",
+        "status": name,
+        "objective": float(objective),
+        "bound": float(bound),
+        "gap": round(float(gap), 6),
+        "arcs": len(arcs.r),
+    }
+    return chosen, info
+
+
+def _prune(arcs: _Arcs, k: int) -> _Arcs:
+    """The ``k`` cheapest candidates of each request (arcs are sorted by request)."""
+    order = np.lexsort((arcs.base, arcs.r))
+    r = arcs.r[order]
+    first = np.r_[0, np.flatnonzero(np.diff(r)) + 1]
+    rank = np.arange(len(r)) - np.repeat(first, np.diff(np.r_[first, len(r)]))
+    keep = np.sort(order[rank < k])
+    return _Arcs(arcs.r[keep], arcs.p[keep], arcs.dist[keep], arcs.base[keep], arcs.own[keep])
+
+
+def _greedy(
+    arcs: _Arcs,
+    hours_left: np.ndarray,
+    effort: np.ndarray,
+    free: np.ndarray,
+    slot_hours: float,
+    *,
+    by_effort: bool,
+) -> dict[int, int]:
+    """Nearest qualified person with room, requests in deadline order (CP-SAT's first
+    solution, and the benchmark's baseline)."""
+    left_cases = free.astype(np.int64).copy()
+    left_hours = free * slot_hours
+    by_r: dict[int, list[int]] = {}
+    for a in np.lexsort((arcs.base, arcs.r)).tolist():
+        by_r.setdefault(int(arcs.r[a]), []).append(a)
+    out: dict[int, int] = {}
+    for r in sorted(by_r, key=lambda r: (hours_left[r], r)):
+        for a in by_r[r]:
+            p = int(arcs.p[a])
+            need = effort[r] if by_effort else slot_hours
+            if left_cases[p] > 0 and left_hours[p] + 1e-9 >= need:
+                out[r] = p
+                left_cases[p] -= 1
+                left_hours[p] -= need
+                break
+    return out
+
+
+def greedy_dispatch(
+    requests: pd.DataFrame,
+    people: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    now: pd.Timestamp,
+    settings: RequestSettings | None = None,
+) -> DispatchResult:
+    """The usual office rule, for comparison: requests in deadline order, each to the nearest
+    qualified person with a free slot (same inputs and figures as :func:`dispatch_requests`)."""
+    s = settings or DEFAULT.requests
+    _check(requests, people, pairs)
+    requests = requests.reset_index(drop=True)
+    people = people.reset_index(drop=True)
+    arcs = _arcs(requests, people, pairs, s)
+    arcs = _Arcs(arcs.r, arcs.p, arcs.dist, arcs.dist, arcs.own)  # nearest: metres only
+    now = pd.Timestamp(now).tz_convert("UTC")
+    hours_left = (
+        (pd.to_datetime(requests["expected_at"], utc=True) - now).dt.total_seconds() / 3600.0
+    ).to_numpy(dtype=float)
+    effort = np.full(len(requests), s.slot_hours)
+    hpd = pd.to_numeric(people["hours_per_day"], errors="coerce").fillna(1.0).to_numpy(float)
+    free = np.maximum(
+        pd.to_numeric(people["cases_free"], errors="coerce").fillna(0).to_numpy(np.int64), 0
+    )
+    queue = pd.to_numeric(people["queue_h"], errors="coerce").fillna(0.0).to_numpy(float)
+    t0 = time.perf_counter()
+    chosen = _greedy(arcs, hours_left, effort, free, s.slot_hours, by_effort=False)
+    info: dict[str, Any] = {"method": "greedy", "status": "HEURISTIC", "gap": None}
+    info["time_s"] = round(time.perf_counter() - t0, 3)
+    return _result(
+        requests,
+        people,
+        arcs,
+        chosen,
+        info,
+        hours_left,
+        effort,
+        np.maximum(hpd, 0.1),
+        queue,
+        free,
+        s,
+    )
+
+
+def _result(
+    requests: pd.DataFrame,
+    people: pd.DataFrame,
+    arcs: _Arcs,
+    chosen: dict[int, int],
+    info: dict[str, Any],
+    hours_left: np.ndarray,
+    effort: np.ndarray,
+    hpd: np.ndarray,
+    queue: np.ndarray,
+    free: np.ndarray,
+    s: RequestSettings,
+) -> DispatchResult:
+    dist_of = {
+        (int(a), int(b)): (float(d), bool(o))
+        for a, b, d, o in zip(arcs.r, arcs.p, arcs.dist, arcs.own, strict=True)
+    }
+    rid = requests["request_id"].astype(str).to_numpy()
+    pid = people["person_id"].astype(str).to_numpy()
+    # order each person's new cases by deadline to state their expected finish
+    per_p: dict[int, list[int]] = {}
+    for r, p in sorted(chosen.items()):
+        per_p.setdefault(p, []).append(r)
+    rows = []
+    for p, rs in per_p.items():
+        done_h = queue[p]
+        for r in sorted(rs, key=lambda r: (hours_left[r], rid[r])):
+            d, own = dist_of[(r, p)]
+            work = effort[r] if info["method"] == "cpsat" else s.slot_hours
+            finish = _finish_h(done_h, hpd[p], work, d)
+            done_h += work
+            rows.append(
+                {
+                    "request_id": rid[r],
+                    "person_id": pid[p],
+                    "distance_m": round(d, 1),
+                    "finish_in_h": round(finish, 2),
+                    "lateness_h": round(max(0.0, finish - hours_left[r]), 2),
+                    "own_grid": own,
+                }
+            )
+    assignments = (
+        pd.DataFrame(
+            rows,
+            columns=[
+                "request_id",
+                "person_id",
+                "distance_m",
+                "finish_in_h",
+                "lateness_h",
+                "own_grid",
+            ],
+        )
+        .sort_values("request_id", kind="stable")
+        .reset_index(drop=True)
+    )
+    unplaced_rows = []
+    reachable: dict[int, list[int]] = {}
+    for a, b in zip(arcs.r.tolist(), arcs.p.tolist(), strict=True):
+        reachable.setdefault(a, []).append(b)
+    for r in range(len(requests)):
+        if r in chosen:
+            continue
+        unplaced_rows.append(
+            {
+                "request_id": rid[r],
+                "reason": _reason(requests.iloc[r], reachable.get(r, []), free, s),
+            }
+        )
+    unplaced = pd.DataFrame(unplaced_rows, columns=["request_id", "reason"])
+    oc = people["open_cases"] if "open_cases" in people else pd.Series(0, index=people.index)
+    open_cases = pd.to_numeric(oc, errors="coerce").fillna(0).to_numpy(float)
+    new = np.zeros(len(people))
+    for p in chosen.values():
+        new[p] += 1
+    info.update(
+        {
+            "requests": len(requests),
+            "placed": len(chosen),
+            "unplaced": len(requests) - len(chosen),
+            "walked_m": round(float(assignments["distance_m"].sum()), 1),
+            "lateness_h": round(float(assignments["lateness_h"].sum()), 2),
+            "late": int((assignments["lateness_h"] > 0).sum()),
+            "max_load": int((open_cases + new).max()) if len(people) else 0,
+            "max_new": int(new.max()) if len(people) else 0,
+        }
+    )
+    return DispatchResult(assignments, unplaced, info)
+
+
+def _reason(row: pd.Series, reach: list[int], free: np.ndarray, s: RequestSettings) -> str:
+    what = str(row.get("service_code") or "request").replace("_", " ")
+    where = str(row.get("grid_id") or "no grid")
+    skill = row.get("skill")
+    who = f"with skill {skill}" if isinstance(skill, str) and skill else "eligible"
+    head = f"request {row['request_id']} ({what}, {where}): "
+    level = "escalated to the community"
+    if not reach:
+        return head + f"no one {who} lives within {_m(s.max_distance_m)} m; {level}"
+    if all(free[p] <= 0 for p in reach):
+        return (
+            head + f"the {len(reach)} people {who} within {_m(s.max_distance_m)} m have no "
+            f"free capacity (open cases at their limit); {level}"
+        )
+    return (
+        head + f"no one {who} within {_m(s.max_distance_m)} m has capacity before its "
+        f"deadline: their free slots went to requests due earlier or nearer; {level}"
+    )

@@ -1,0 +1,433 @@
+"""The resident request loop: ledger, deadlines, status rules, dispatcher, safety, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridplan._errors import ConfigError, DataError
+from gridplan.cli import main
+from gridplan.requests import (
+    TRANSITIONS,
+    dispatch_ledger,
+    dispatch_requests,
+    greedy_dispatch,
+    import_requests,
+    load_context,
+    open_requests_layer,
+    read_events,
+    read_points,
+    read_requests,
+    redeem_points,
+    update_request,
+)
+from gridplan.requests.sla import deadline
+from gridplan.settings import RequestSettings, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TOWN = ROOT / "data" / "town"
+NOW = "2024-05-03T09:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rq") / "plan"
+    res = CliRunner().invoke(main, ["-q", "run", str(TOWN), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def ctx(plan_dir: Path):  # type: ignore[no-untyped-def]
+    return load_context(plan_dir, TOWN)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, ctx):  # type: ignore[no-untyped-def]
+    path = tmp_path / "l.gpkg"
+    import_requests(path, TOWN / "requests.csv", ctx)
+    return path
+
+
+# -- settings and deadlines --------------------------------------------------------------------
+
+
+def test_sla_defaults_and_overrides() -> None:
+    s = RequestSettings()
+    assert s.sla["emergency"] == (2.0, "calendar") and s.sla["major"] == (168.0, "calendar")
+    cfg = load_config({"requests": {"sla": {"wish": {"major": 336}}}})
+    t = pd.Timestamp("2024-05-01T00:00Z")
+    assert deadline(t, "wish", "major", cfg.requests) == t + pd.Timedelta(hours=336)
+    assert deadline(t, "help", "major", cfg.requests) == t + pd.Timedelta(hours=168)
+    with pytest.raises(ConfigError, match="not an urgency"):
+        load_config({"requests": {"sla": {"urgentish": 3}}})
+
+
+def test_working_clock_skips_nights_and_weekends() -> None:
+    cfg = load_config({"requests": {"sla": {"general": {"hours": 8, "clock": "working"}}}})
+    friday_4pm = pd.Timestamp("2024-05-03T16:00+08:00").tz_convert("UTC")
+    due = deadline(friday_4pm, "help", "general", cfg.requests).tz_convert("Asia/Shanghai")
+    assert due == pd.Timestamp("2024-05-06T15:00+08:00")  # 1.5 h Friday + 6.5 h Monday
+
+
+# -- ledger and import --------------------------------------------------------------------------
+
+
+def test_ledger_is_a_geopackage_gis_tools_open(ledger: Path) -> None:
+    layers = dict(pyogrio.list_layers(ledger))
+    assert layers["requests"] == "Point"
+    gdf = pyogrio.read_dataframe(ledger, layer="requests")
+    assert len(gdf) == len(pd.read_csv(TOWN / "requests.csv"))
+    assert gdf.crs.to_epsg() == 4326 and gdf.geometry.notna().all()
+
+
+def test_import_names_every_bad_row_and_imports_nothing(tmp_path: Path, ctx) -> None:  # type: ignore[no-untyped-def]
+    raw = pd.read_csv(TOWN / "requests.csv", dtype=str).head(5)
+    raw.loc[1, "building_id"] = "NOPE"
+    raw.loc[3, "requested_at"] = "2024-05-01 09:00"  # no time zone
+    path = tmp_path / "bad.csv"
+    raw.to_csv(path, index=False)
+    led = tmp_path / "l.gpkg"
+    with pytest.raises(DataError) as err:
+        import_requests(led, path, ctx)
+    text = str(err.value)
+    assert "bad.csv row 3" in text and "NOPE" in text
+    assert "bad.csv row 5" in text and "no time zone" in text
+    # a named time zone makes the zone-less time valid; the unknown building still fails
+    with pytest.raises(DataError, match="row 3"):
+        import_requests(led, path, ctx, timezone="Asia/Shanghai")
+    assert read_requests(led).empty  # created by the first try, still empty
+
+
+def test_repeated_import_is_refused(ledger: Path, ctx) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DataError, match="already in the ledger"):
+        import_requests(ledger, TOWN / "requests.csv", ctx)
+
+
+# -- status rules -----------------------------------------------------------------------------
+
+
+def test_status_rules_refuse_and_change_nothing(ledger: Path) -> None:
+    before = read_requests(ledger)
+    with pytest.raises(DataError, match="cannot go from classified to closed"):
+        update_request(ledger, "R00001", "closed", at=NOW)
+    with pytest.raises(DataError, match="no request R99999"):
+        update_request(ledger, "R99999", "accepted", at=NOW)
+    with pytest.raises(DataError, match="not in the roster"):
+        update_request(ledger, "R00001", "dispatched", person_id="X1", people={"P00001"}, at=NOW)
+    update_request(ledger, "R00001", "dispatched", person_id="P00001", at=NOW)
+    update_request(ledger, "R00001", "accepted", at=NOW)
+    with pytest.raises(DataError, match="resolution is needed"):
+        update_request(ledger, "R00001", "resolved", at=NOW)
+    update_request(ledger, "R00001", "resolved", resolution="explained", hours=2, at=NOW)
+    row = read_requests(ledger).set_index("request_id").loc["R00001"]
+    assert pd.Timestamp(row["revisit_due"]) == pd.Timestamp(NOW) + pd.Timedelta(hours=72)
+    with pytest.raises(DataError, match="resolved to closed"):
+        update_request(ledger, "R00001", "closed", at=NOW)
+    with pytest.raises(DataError, match="satisfaction"):
+        update_request(ledger, "R00001", "revisited", at=NOW)
+    update_request(ledger, "R00001", "revisited", satisfaction="satisfied", at=NOW)
+    update_request(ledger, "R00001", "closed", at=NOW)
+    pts = read_points(ledger)
+    assert pts["person_id"].tolist() == ["P00001"] and pts["points"].iloc[0] == pytest.approx(2.0)
+    with pytest.raises(DataError, match="fewer than"):
+        redeem_points(ledger, "P00001", 5)
+    with pytest.raises(DataError, match="no points"):
+        redeem_points(ledger, "P99999", 1)
+    assert redeem_points(ledger, "P00001", 1.5) == pytest.approx(0.5)
+    after = read_requests(ledger)
+    others = after["request_id"] != "R00001"
+    pd.testing.assert_frame_equal(
+        before[others.to_numpy()].drop(columns="geometry").reset_index(drop=True),
+        after[others].drop(columns="geometry").reset_index(drop=True),
+        check_dtype=False,
+    )
+    ev = read_events(ledger, request_ids=["R00001"])
+    assert ev["to_status"].tolist()[2:] == [
+        "dispatched",
+        "accepted",
+        "resolved",
+        "revisited",
+        "closed",
+    ]
+
+
+def test_events_are_append_only(ledger: Path) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(ledger)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM request_events")
+    con.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(TRANSITIONS)), st.sampled_from(sorted(TRANSITIONS)))
+def test_transition_table_is_closed_and_terminals_stay(old: str, new: str) -> None:
+    assert TRANSITIONS[old] <= set(TRANSITIONS)
+    if old in ("closed", "duplicate", "not_responsible", "no_further_action"):
+        assert new not in TRANSITIONS[old]
+    # closing is reached only through a revisit
+    if new == "closed":
+        assert (new in TRANSITIONS[old]) == (old == "revisited")
+
+
+# -- the dispatcher ----------------------------------------------------------------------------
+
+
+def _instance(seed: int, n_r: int, n_p: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    skills = np.array([None, None, "medical", "legal"], dtype=object)
+    now = pd.Timestamp("2024-05-01T00:00Z")
+    req = pd.DataFrame(
+        {
+            "request_id": [f"R{i}" for i in range(n_r)],
+            "skill": rng.choice(skills, n_r),
+            "grid_id": rng.choice(["G1", "G2"], n_r),
+            "effort_h": rng.choice([1.0, 2.0, 4.0], n_r),
+            "expected_at": now + pd.to_timedelta(rng.choice([2, 24, 168], n_r), unit="h"),
+        }
+    )
+    ppl = pd.DataFrame(
+        {
+            "person_id": [f"P{i}" for i in range(n_p)],
+            "skills": rng.choice(["", "medical", "legal", "medical;legal"], n_p),
+            "grid_ids": rng.choice(["", "g1", "g2"], n_p),
+            "hours_per_day": rng.choice([2.0, 8.0], n_p),
+            "cases_free": rng.integers(0, 3, n_p),
+            "queue_h": 0.0,
+            "open_cases": 0,
+        }
+    )
+    k = n_r * n_p
+    pairs = pd.DataFrame(
+        {
+            "request_id": np.repeat(req["request_id"], n_p).to_numpy(),
+            "person_id": np.tile(ppl["person_id"], n_r),
+            "distance_m": rng.uniform(0, 2000, k),
+        }
+    )
+    return req, ppl, pairs
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(1, 25),
+    st.integers(1, 12),
+    st.sampled_from(["flow", "cpsat"]),
+)
+def test_dispatch_never_assigns_twice_and_capacity_holds(
+    seed: int, n_r: int, n_p: int, method: str
+) -> None:
+    req, ppl, pairs = _instance(seed, n_r, n_p)
+    res = dispatch_requests(req, ppl, pairs, now=pd.Timestamp("2024-05-01T00:00Z"), method=method)
+    a = res.assignments
+    assert not a["request_id"].duplicated().any()
+    assert set(a["request_id"]).isdisjoint(res.unplaced["request_id"])
+    assert len(a) + len(res.unplaced) == n_r
+    load = a["person_id"].value_counts()
+    free = ppl.set_index("person_id")["cases_free"]
+    assert (load <= free.reindex(load.index)).all()
+    skill = req.set_index("request_id")["skill"]
+    has = ppl.set_index("person_id")["skills"]
+    for rid, pid in zip(a["request_id"], a["person_id"], strict=True):
+        need = skill[rid]
+        assert not isinstance(need, str) or need in has[pid].split(";")
+    assert (a["distance_m"] <= 1500).all()
+    if method == "flow":
+        greedy = greedy_dispatch(req, ppl, pairs, now=pd.Timestamp("2024-05-01T00:00Z"))
+        assert res.info["placed"] >= greedy.info["placed"]
+        assert res.info["gap"] == 0.0
+
+
+def test_unplaced_request_gets_a_reason_in_words() -> None:
+    req, ppl, pairs = _instance(1, 3, 2)
+    req["skill"] = "legal"
+    req["service_code"] = "legal_aid"
+    ppl["skills"] = "medical"
+    res = dispatch_requests(req, ppl, pairs, now=pd.Timestamp("2024-05-01T00:00Z"))
+    assert len(res.unplaced) == 3
+    assert "no one with skill legal lives within 1 500 m" in res.unplaced["reason"].iloc[0]
+
+
+# -- dispatch on the ledger: safety ------------------------------------------------------------
+
+
+def test_dispatch_never_moves_an_accepted_case(ledger: Path, ctx) -> None:  # type: ignore[no-untyped-def]
+    first = dispatch_ledger(ledger, ctx, now=NOW)
+    assert first.info["placed"] > 0 and first.info["distances"] == "network"
+    rid = first.assignments["request_id"].iloc[0]
+    pid = first.assignments["person_id"].iloc[0]
+    update_request(ledger, rid, "accepted", at=NOW)
+    again = dispatch_ledger(ledger, ctx, now="2024-05-03T09:05+08:00", reoptimise=True)
+    assert rid not in set(again.assignments["request_id"])
+    assert read_requests(ledger).set_index("request_id").loc[rid, "assignee"] == pid
+
+
+_DISPATCH = textwrap.dedent(
+    """
+    import sys
+    from gridplan.requests import dispatch_ledger, load_context
+    ctx = load_context(sys.argv[2], sys.argv[3])
+    res = dispatch_ledger(sys.argv[1], ctx, now="{now}")
+    print(res.info["placed"])
+    """
+)
+
+
+def _py(code: str, *args: str) -> subprocess.Popen[str]:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_two_dispatch_processes_never_assign_one_request_twice(
+    ledger: Path, plan_dir: Path
+) -> None:
+    code = _DISPATCH.format(now="2024-05-10T09:00+08:00")
+    procs = [_py(code, str(ledger), str(plan_dir), str(TOWN)) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    placed = sorted(int(o[0].strip().splitlines()[-1]) for o in outs)
+    ev = read_events(ledger)
+    dispatched = ev[ev["to_status"] == "dispatched"]
+    assert not dispatched["request_id"].duplicated().any()
+    assert placed[0] == 0 and placed[1] == len(dispatched)  # the second found nothing left
+    df = read_requests(ledger)
+    assert (df["status"] == "dispatched").sum() == len(dispatched)
+
+
+_CRASH = textwrap.dedent(
+    """
+    import os, sys
+    import gridplan.requests.run as run
+    from gridplan.requests import load_context
+    real = run._write
+    def half(conn, batch, result, *a, **k):
+        result.assignments = result.assignments.head(3)
+        real(conn, batch, result, *a, **k)
+        os._exit(1)  # the process dies mid-transaction
+    run._write = half
+    ctx = load_context(sys.argv[2], sys.argv[3])
+    run.dispatch_ledger(sys.argv[1], ctx, now="2024-05-10T09:00+08:00")
+    """
+)
+
+
+def test_a_crash_mid_dispatch_leaves_the_ledger_as_it_was(ledger: Path, plan_dir: Path) -> None:
+    before = read_requests(ledger).drop(columns="geometry")
+    events = read_events(ledger)
+    proc = _py(_CRASH, str(ledger), str(plan_dir), str(TOWN))
+    proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    pd.testing.assert_frame_equal(read_requests(ledger).drop(columns="geometry"), before)
+    pd.testing.assert_frame_equal(read_events(ledger), events)
+
+
+# -- the loop from the command line ------------------------------------------------------------
+
+
+def test_the_whole_loop_from_the_cli(tmp_path: Path, plan_dir: Path) -> None:
+    run = CliRunner().invoke
+    led = str(tmp_path / "loop.gpkg")
+
+    def ok(*args: str) -> str:
+        res = run(main, ["requests", *args])
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    assert "imported 242" in ok(
+        "import", str(TOWN / "requests.csv"), "--ledger", led, "--plan", str(plan_dir)
+    )
+    out = ok(
+        "dispatch", "--ledger", led, "--plan", str(plan_dir), "--dataset", str(TOWN), "--now", NOW
+    )
+    assert "OPTIMAL" in out and "gap 0.00%" in out
+    df = read_requests(led)
+    rid = df.loc[df["status"] == "dispatched", "request_id"].iloc[0]
+    ok("update", rid, "accepted", "--ledger", led, "--now", "2024-05-03T09:30+08:00")
+    ok("update", rid, "in_progress", "--ledger", led, "--now", "2024-05-03T09:40+08:00")
+    ok(
+        "update",
+        rid,
+        "resolved",
+        "--ledger",
+        led,
+        "--resolution",
+        "修好了",
+        "--hours",
+        "3",
+        "--now",
+        "2024-05-03T12:00+08:00",
+    )
+    bad = run(main, ["requests", "update", rid, "closed", "--ledger", led])
+    assert bad.exit_code == 1 and "resolved to closed" in bad.output
+    ok(
+        "update",
+        rid,
+        "revisited",
+        "--ledger",
+        led,
+        "--satisfaction",
+        "satisfied",
+        "--now",
+        "2024-05-05T10:00+08:00",
+    )
+    ok("update", rid, "closed", "--ledger", led, "--now", "2024-05-05T10:05+08:00")
+    assert "balance" in ok("points", "--ledger", led)
+    listed = ok("list", "--ledger", led, "--status", "dispatched")
+    phones = pd.read_csv(TOWN / "requests.csv", dtype=str)["requester_phone"]
+    assert not any(p in listed for p in phones)  # masked
+    o311 = json.loads(ok("list", "--ledger", led, "--open311"))
+    assert {r["status"] for r in o311} <= {"open", "closed"}
+    assert [r["gridplan_status"] for r in o311 if r["service_request_id"] == rid] == ["closed"]
+    rep = tmp_path / "rep"
+    ok(
+        "report",
+        "--ledger",
+        led,
+        "--plan",
+        str(plan_dir),
+        "--out",
+        str(rep),
+        "--lang",
+        "en",
+        "--now",
+        "2024-05-31T23:00+08:00",
+    )
+    data = json.loads((rep / "requests_report.json").read_text(encoding="utf-8"))
+    assert data["summary"]["received"] == 242 and data["summary"]["resolved"] == 1
+    assert data["summary"]["satisfaction_rate"] == 1.0
+    assert {"day", "week", "month", "quarter"} <= set(data["rollups"])
+    assert sum(r["received"] for r in data["rollups"]["month"]) == 242
+    assert any(r["service_code"] == "elderly_care" for r in data["coverage_gaps"])
+    text = "".join(p.read_text(encoding="utf-8") for p in rep.iterdir() if p.is_file())
+    assert not any(p in text for p in phones)
+    html = (rep / "requests_map.html").read_text(encoding="utf-8")
+    assert "Open requests" in html
+
+
+def test_open_requests_layer_masks_personal_data(ledger: Path) -> None:
+    layer = open_requests_layer(read_requests(ledger), lang="zh")
+    raw = pd.read_csv(TOWN / "requests.csv", dtype=str)
+    assert len(layer) == len(raw)
+    joined = " ".join(layer["popup"])
+    assert not any(p in joined for p in raw["requester_phone"])
+    assert not any(n in joined for n in raw["requester_name"] if len(n) > 1)
