@@ -607,8 +607,11 @@ def add_uncovered(m: folium.Map, ctx: Ctx, by_building: CoverageByBuilding | Non
         else pd.Series(1, index=gdf.index)
     )
     props = []
+    missing_hh: dict[int, float] = {}  # pair index -> households missing it
     for bid, h in zip(gdf["_bid"], hh, strict=True):
         missing = ctx.missing(by_building[bid][1])
+        for i in missing:
+            missing_hh[i] = missing_hh.get(i, 0.0) + float(h)
         props.append(
             {
                 "t": f"{ctx.label('building')} {bid}",
@@ -643,10 +646,6 @@ def add_uncovered(m: folium.Map, ctx: Ctx, by_building: CoverageByBuilding | Non
         )
     # At open: the one (tier, category) the fewest households miss, so the map opens on gaps
     # that stand out rather than on a sea of dots; every tier basket and category a click away.
-    missing_hh: dict[int, float] = {}
-    for prop, h in zip(props, hh, strict=True):
-        for i in prop["m"]:
-            missing_hh[i] = missing_hh.get(i, 0.0) + float(h)
     default = min(pairs, key=lambda p: (missing_hh.get(p[0], 0.0), _tier_minutes(p[1]), p[2]))[0]
     options = [
         (i, f"{tier_label(t, ctx.lang)} · {category_label(c, ctx.lang)}") for i, t, c in pairs
