@@ -22,6 +22,7 @@ __all__ = [
     "atomic_output",
     "atomic_output_dir",
     "atomic_output_file",
+    "check_output",
     "check_output_dir",
     "is_gpkg_path",
     "partial_dir",
@@ -51,6 +52,22 @@ def check_output_dir(out: str | Path, *, overwrite: bool = False) -> None:
         raise OutputExistsError(msg)
     if out.exists() and not out.is_dir():
         msg = f"{out} exists and is not a folder; choose another --out"
+        raise OutputExistsError(msg)
+
+
+def check_output(out: str | Path, *, overwrite: bool = False) -> None:
+    """:func:`check_output_dir` for a dataset output: a ``.gpkg`` file or a folder.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``overwrite`` is false (or, for a folder, ``out`` is a file).
+    """
+    out = Path(out)
+    if not is_gpkg_path(out):
+        check_output_dir(out, overwrite=overwrite)
+    elif out.exists() and not overwrite:
+        msg = f"{out} already exists; pass --overwrite to replace it (nothing was changed)"
         raise OutputExistsError(msg)
 
 

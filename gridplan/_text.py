@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_IDS", "format_ids", "message", "parse_bool", "split_list"]
+__all__ = ["MAX_IDS", "MAX_LINES", "bullets", "format_ids", "message", "parse_bool", "split_list"]
 
 #: How many ids a message lists before "and N more".
 MAX_IDS = 10
@@ -38,6 +38,23 @@ def format_ids(ids: Iterable[Any], limit: int = MAX_IDS, *, total: int | None = 
     if count <= len(shown):
         return ", ".join(shown)
     return f"{', '.join(shown)} and {count - len(shown)} more"
+
+
+#: How many items a multi-line message lists before "… and N more".
+MAX_LINES = 20
+
+
+def bullets(items: Iterable[Any], limit: int = MAX_LINES) -> str:
+    """Items one per line (``\n  - item``), the first ``limit`` of them, then how many more.
+
+    >>> bullets(["a", "b", "c"], limit=2)
+    '\n  - a\n  - b\n  … and 1 more'
+    """
+    lines = [str(i) for i in items]
+    text = "".join(f"\n  - {line}" for line in lines[:limit])
+    if len(lines) > limit:
+        text += f"\n  … and {len(lines) - limit} more"
+    return text
 
 
 def split_list(value: Any) -> list[str]:

@@ -21,6 +21,7 @@ from gridplan.cli_requests import requests_group
 from gridplan.db import shown
 
 if TYPE_CHECKING:
+    from gridplan._progress import ProgressBars
     from gridplan.output.planfile import Plan
     from gridplan.settings import Config
 
@@ -53,23 +54,97 @@ def _setup_logging(verbosity: int) -> None:
 
 
 class _State:
+    """What every command shares: the verbosity, and the progress reporter built from it."""
+
     def __init__(self, verbosity: int) -> None:
         self.verbosity = verbosity
+        self._bars: ProgressBars | None = None
 
     def say(self, line: str) -> None:
         if self.verbosity >= 0:
             click.echo(line, err=True)
 
+    @property
+    def progress(self) -> ProgressBars | None:
+        """Stage lines and progress bars on stderr; ``None`` (nothing) with ``-q``."""
+        if self.verbosity < 0:
+            return None
+        if self._bars is None:
+            from gridplan._progress import ProgressBars
+
+            self._bars = ProgressBars(self.say)
+        return self._bars
+
+    def close(self) -> None:
+        if self._bars is not None:
+            self._bars.close()
+
+
+def _verbosity_callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``-v``/``-q`` given after the subcommand: they add to those given before it."""
+    if not value or ctx.resilient_parsing:
+        return
+    state = ctx.find_object(_State)
+    if state is None:  # pragma: no cover - every command runs under the group
+        return
+    if param.name == "quiet":
+        state.verbosity = -1
+    elif state.verbosity >= 0:
+        state.verbosity += int(value)
+    _setup_logging(state.verbosity)
+
+
+def verbosity_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``-v``/``-q`` on a subcommand too (``gridplan run DATASET --out DIR -q``)."""
+    fn = click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_verbosity_callback,
+        help="Only errors (no progress).",
+    )(fn)
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        expose_value=False,
+        callback=_verbosity_callback,
+        help="More log output (-vv for debug).",
+    )(fn)
+
+
+#: Lines of a problem list the CLI prints before "… and N more".
+MAX_PROBLEM_LINES = 20
+
+
+def error_text(exc: GridplanError) -> str:
+    """The message of a library error for the terminal: a list of problems one per line,
+    at most :data:`MAX_PROBLEM_LINES` of them and then how many more."""
+    problems = [p for p in getattr(exc, "problems", []) if p]
+    if len(problems) <= 1:
+        return str(exc)
+    shown = problems[:MAX_PROBLEM_LINES]
+    lines = [f"{len(problems)} problems:", *(f"  - {p}" for p in shown)]
+    if len(problems) > len(shown):
+        lines.append(f"  … and {len(problems) - len(shown)} more")
+    return "\n".join(lines)
+
 
 def _library_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn gridplan's own errors into exit code 1 with the message; nothing else is caught."""
+    """Turn gridplan's own errors into exit code 1 with the message; nothing else is caught.
+    Progress bars are closed first, so the message starts on a line of its own."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        state = click.get_current_context().find_object(_State)
         try:
             return fn(*args, **kwargs)
         except GridplanError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(error_text(exc)) from exc
+        finally:
+            if state is not None:
+                state.close()
 
     return wrapper
 
@@ -125,46 +200,87 @@ def out_option(
     )
 
 
-def plan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+def config_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config``, ``--seed`` and ``--strict``: what every planning command reads."""
     for deco in reversed(
         [
             click.option(
                 "--config",
                 "config_path",
-                type=click.Path(path_type=Path, dir_okay=False),
+                type=click.Path(path_type=Path, dir_okay=False, exists=True),
                 default=None,
                 help="plan.toml overriding the defaults.",
             ),
             click.option("--seed", type=int, default=None, help="Override the config's seed."),
             click.option(
-                "--lang",
-                type=click.Choice(["zh", "en"]),
-                default="zh",
-                show_default=True,
-                help="Language of the map, report and rosters.",
-            ),
-            click.option(
                 "--strict",
                 is_flag=True,
                 help="Treat grid balance flags as errors (exit 1).",
             ),
-            click.option(
-                "--reveal-personal",
-                is_flag=True,
-                help="Show phones and ID numbers unmasked in rosters (personal data!).",
-            ),
-            click.option(
-                "--basemap",
-                type=click.Choice(["osm", "tianditu", "gaode"]),
-                default="osm",
-                show_default=True,
-                help="Map basemap (overlays are shifted to GCJ-02 over Gaode).",
-            ),
-            click.option("--tianditu-key", default=None, help="Tianditu API key for --basemap."),
         ]
     ):
         fn = deco(fn)
     return fn
+
+
+def lang_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--lang",
+        type=click.Choice(["zh", "en"]),
+        default="zh",
+        show_default=True,
+        help="Language of what people read (map, report, rosters, boards).",
+    )(fn)
+
+
+def reveal_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--reveal-personal",
+        is_flag=True,
+        help="Show phones and ID numbers unmasked in rosters (personal data!).",
+    )(fn)
+
+
+def basemap_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--tianditu-key", default=None, help="Tianditu API key (needed by --basemap tianditu)."
+    )(fn)
+    return click.option(
+        "--basemap",
+        type=click.Choice(["osm", "tianditu", "gaode"]),
+        default="osm",
+        show_default=True,
+        help="Map basemap (overlays are shifted to GCJ-02 over Gaode).",
+    )(fn)
+
+
+def plan_options(
+    *, lang: bool = True, rosters: bool = True, basemap: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of a planning command: the config always; the language when it writes
+    something people read, ``--reveal-personal`` when it writes rosters, the basemap when it
+    draws the map. A command offers only what it uses."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if basemap:
+            fn = basemap_options(fn)
+        if rosters:
+            fn = reveal_option(fn)
+        if lang:
+            fn = lang_option(fn)
+        return config_options(fn)
+
+    return deco
+
+
+def _check_map_options(basemap: str, tianditu_key: str | None) -> None:
+    """Usage errors of the map options, found before any work (exit 2)."""
+    if basemap == "tianditu" and not tianditu_key:
+        raise click.BadParameter(
+            "the Tianditu basemap needs a key: add --tianditu-key KEY (a free browser key from"
+            " console.tianditu.gov.cn), or choose --basemap osm or gaode",
+            param_hint="--basemap",
+        )
 
 
 def _overrides(seed: int | None, strict: bool) -> dict[str, Any]:
@@ -209,12 +325,15 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @overwrite_option
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> None:
     """Write a deterministic synthetic sample dataset to OUT (a .gpkg file, or a folder)."""
+    from gridplan._atomic import check_output
     from gridplan.sample.generate import write_sample
 
+    check_output(out, overwrite=overwrite)  # refuse before any work
     state.say(f"generating the {scale} sample (seed {seed}) …")
     path = write_sample(out, scale, seed=seed, overwrite=overwrite)
     click.echo(f"wrote {path}")
@@ -224,6 +343,7 @@ def sample(state: _State, out: Path, scale: str, seed: int, overwrite: bool) -> 
 @click.argument("dataset", type=LOCATION)
 @offset_option
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def validate(state: _State, dataset: Path, offset: str | None, config_path: Path | None) -> None:
@@ -293,11 +413,11 @@ def _run(
     seed: int | None,
     offset: str | None,
     overwrite: bool,
-    lang: str,
     strict: bool,
-    reveal_personal: bool,
-    basemap: str,
-    tianditu_key: str | None,
+    lang: str = "zh",
+    reveal_personal: bool = False,
+    basemap: str = "osm",
+    tianditu_key: str | None = None,
     communities: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -307,6 +427,7 @@ def _run(
 ) -> None:
     from gridplan.run.folder import plan_to_folder
 
+    _check_map_options(basemap, tianditu_key)
     _check_out(out, overwrite, files)  # fail before any work (a bad config included)
     done = plan_to_folder(
         dataset,
@@ -323,7 +444,7 @@ def _run(
         reveal_personal=reveal_personal,
         basemap=basemap,
         tianditu_key=tianditu_key,
-        progress=state.say,
+        progress=state.progress,
         overrides=overrides,
         files=files,
     )
@@ -358,7 +479,7 @@ def _summary(plan: Plan, out: Path | str) -> None:
 @click.argument("dataset", type=LOCATION)
 @out_option()
 @files_option
-@plan_options
+@plan_options()
 @offset_option
 @overwrite_option
 @click.option("--communities", default=None, help="Plan only these community ids (comma list).")
@@ -379,6 +500,7 @@ def _summary(plan: Plan, out: Path | str) -> None:
         " coverage, rosters; no siting, map or report."
     ),
 )
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def run(
@@ -415,8 +537,9 @@ def run(
 
 @main.command()
 @out_option(required=False)
-@plan_options
+@plan_options()
 @overwrite_option
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def demo(state: _State, out: Path | None, **kw: Any) -> None:
@@ -428,14 +551,27 @@ def demo(state: _State, out: Path | None, **kw: Any) -> None:
     _run(state, dataset, out, stages=None, offset=None, **kw)
 
 
+#: What each stage command writes besides plan.gpkg: rosters (``--lang``,
+#: ``--reveal-personal``), a report (``--lang``), the map (``--lang``, ``--basemap``).
+_STAGE_OUTPUTS: dict[str, dict[str, bool]] = {
+    "partition": {"lang": False, "rosters": False, "basemap": False},
+    "units": {"lang": False, "rosters": False, "basemap": False},
+    "assign": {"lang": True, "rosters": True, "basemap": False},
+    "site": {"lang": False, "rosters": False, "basemap": False},
+    "map": {"lang": True, "rosters": True, "basemap": True},
+    "report": {"lang": True, "rosters": True, "basemap": False},
+}
+
+
 def _stage_command(stage: str, doc: str) -> None:
     @main.command(name=stage, help=doc)
     @click.argument("dataset", type=LOCATION)
     @out_option()
-    @plan_options
+    @plan_options(**_STAGE_OUTPUTS[stage])
     @offset_option
     @overwrite_option
     @click.option("--communities", default=None, help="Plan only these community ids.")
+    @verbosity_options
     @click.pass_obj
     @_library_errors
     def _cmd(state: _State, dataset: Path, out: Path, **kw: Any) -> None:
@@ -484,6 +620,7 @@ for _stage, _doc in (
 @offset_option
 @overwrite_option
 @click.option("--communities", default=None, help="Only the buildings of these community ids.")
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def coverage(
@@ -518,7 +655,7 @@ def coverage(
     if grids_plan is not None:  # read (and fail) before the dataset
         old = read_plan(grids_plan, layers=("grids", "buildings", "building_parts"))
     ds = _load(state, dataset, offset, cfg, communities)
-    plan = plan_coverage(ds, config=cfg, per_grid=per_grid, grids=old, progress=state.say)
+    plan = plan_coverage(ds, config=cfg, per_grid=per_grid, grids=old, progress=state.progress)
     if grids_plan is not None:
         plan.metadata["grids_from"]["plan"] = str(grids_plan)
     run_to_folder(
@@ -526,7 +663,7 @@ def coverage(
         out,
         stages=["coverage"],
         overwrite=overwrite,
-        progress=state.say,
+        progress=state.progress,
     )
     _summary(plan, out)
 
@@ -554,9 +691,10 @@ def coverage(
     show_default=True,
     help="After --edits, re-plan the grids out of bounds (fewest moves; locks kept).",
 )
-@plan_options
+@plan_options()
 @offset_option
 @overwrite_option
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def replan(
@@ -570,6 +708,7 @@ def replan(
     from gridplan.run.pipeline import replan_config, replan_dataset, run_to_folder
 
     overwrite = kw.pop("overwrite")
+    _check_map_options(kw["basemap"], kw["tianditu_key"])
     _check_out(out, overwrite, kw.get("files"))  # fail before any work
     edits_path, reoptimise = kw.pop("edits_path"), kw.pop("reoptimise")
     locks = [x.strip() for x in (kw.pop("locks") or "").split(",") if x.strip()]
@@ -582,9 +721,15 @@ def replan(
     cfg = replan_config(old, kw.pop("config_path"), **_overrides(kw.pop("seed"), kw.pop("strict")))
     ds = _load(state, dataset, kw.pop("offset"), cfg, None)
     plan = replan_dataset(
-        old, ds, config=cfg, progress=state.say, edits=edits, locks=locks, reoptimise=reoptimise
+        old,
+        ds,
+        config=cfg,
+        progress=state.progress,
+        edits=edits,
+        locks=locks,
+        reoptimise=reoptimise,
     )
-    written = run_to_folder(plan, out, overwrite=overwrite, progress=state.say, **kw)
+    written = run_to_folder(plan, out, overwrite=overwrite, progress=state.progress, **kw)
     _summary(plan, written)
 
 
@@ -607,15 +752,103 @@ def _bbox(
 @out_option(dataset=True)
 @click.option("--bbox", callback=_bbox, default=None, help="WEST,SOUTH,EAST,NORTH in degrees.")
 @overwrite_option
+@verbosity_options
 @click.pass_obj
 @_library_errors
 def import_osm_cmd(state: _State, pbf: Path, out: Path, bbox: Any, overwrite: bool) -> None:
     """Import an OpenStreetMap .osm.pbf extract as a dataset OUT (a .gpkg file, or a folder)."""
+    from gridplan._atomic import check_output
     from gridplan.io.osm import import_osm
 
+    check_output(out, overwrite=overwrite)  # refuse before any work
     state.say(f"reading {pbf} …")
     import_osm(pbf, out, bbox=bbox, overwrite=overwrite)
     click.echo(f"wrote {out}")
+
+
+def _duty_phone(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """``PHONE`` or ``ID=PHONE``: an empty phone is a usage error (ids are checked with the
+    plan)."""
+    for v in values:
+        key, sep, phone = v.partition("=")
+        if not (phone if sep else key).strip() or (sep and not key.strip()):
+            raise click.BadParameter(
+                f"{v!r}: give PHONE, or GRID_ID=PHONE / COMMUNITY_ID=PHONE",
+                param_hint="--duty-phone",
+            )
+    return values
+
+
+@main.command(name="print")
+@click.argument("plan_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("dataset", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Output folder (default: PLAN_DIR/boards).",
+)
+@click.option(
+    "--paper", type=click.Choice(["A4", "A3"]), default="A4", show_default=True, help="Paper."
+)
+@lang_option
+@click.option(
+    "--duty-phone",
+    multiple=True,
+    metavar="[ID=]PHONE",
+    callback=_duty_phone,
+    help=(
+        "A public duty phone shown instead of personal phones: PHONE for every grid, or"
+        " GRID_ID=PHONE / COMMUNITY_ID=PHONE (repeat the option)."
+    ),
+)
+@click.option(
+    "--show-head-home",
+    is_flag=True,
+    help="Mark the grid head's home on the map (personal data: only with consent; needs DATASET).",
+)
+@offset_option
+@overwrite_option
+@verbosity_options
+@click.pass_obj
+@_library_errors
+def print_cmd(
+    state: _State,
+    plan_dir: Path,
+    dataset: Path | None,
+    out: Path | None,
+    paper: str,
+    lang: str,
+    duty_phone: tuple[str, ...],
+    show_head_home: bool,
+    offset: str | None,
+    overwrite: bool,
+) -> None:
+    """Grid notice boards (网格公示牌) of the plan in PLAN_DIR: a page per grid (PDF and PNG),
+    a cover per community with its map and grid index, and atlas.pdf of every page.
+
+    Phones are masked (or replaced by --duty-phone). Names come from the plan, else from
+    DATASET (the dataset the plan was made from), else from PLAN_DIR/rosters/staff.csv."""
+    from gridplan._atomic import check_output_dir
+    from gridplan.output.boards.write import print_boards
+
+    target = out if out is not None else plan_dir / "boards"
+    check_output_dir(target, overwrite=overwrite)  # fail before any work
+    written = print_boards(
+        plan_dir,
+        target,
+        dataset=dataset,
+        offset=offset,
+        paper=paper,
+        lang=lang,
+        duty_phone=duty_phone,
+        show_head_home=show_head_home,
+        overwrite=overwrite,
+        progress=state.progress,
+    )
+    pages = sorted((written / "pages").glob("*.png"))
+    click.echo(f"wrote {written} ({len(pages)} pages as PNG and PDF, atlas.pdf)")
 
 
 main.add_command(requests_group)  # gridplan requests import|dispatch|update|list|report|points

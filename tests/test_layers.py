@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
         "gridplan._atomic",
         "gridplan._text",
         "gridplan._lazy",
+        "gridplan._progress",
     ),
     ("gridplan.privacy", "gridplan.offsets", "gridplan.i18n", "gridplan._vendor", "gridplan.db"),
     (

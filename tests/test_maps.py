@@ -510,3 +510,38 @@ def test_grid_labels_wait_for_a_zoom_where_they_fit(plan: Plan, tmp_path: Path) 
     )
     # a tenth of the width needs 2^3.32 more magnification: 3 or 4 whole zoom levels later
     assert small - big in (3, 4)
+
+
+def test_uncovered_per_tier_and_picked_category(plan: Plan, html_zh: str) -> None:
+    """Who is missing what: a layer per tier basket (off at open) and one picked category (on
+    at open: the one the fewest households miss); legend lines tied to their layers."""
+    cov = plan.layers["coverage"]
+    tiers = sorted({str(t) for t in cov.loc[~cov["covered"].astype(bool), "tier"]})
+    assert tiers
+    for t in tiers:
+        name = label("uncovered_tier", "zh", tier=tier_label(t, "zh"))
+        assert in_layer_control(html_zh, name), name
+    assert in_layer_control(html_zh, label("uncovered", "zh"))
+    assert "gp-picker" in html_zh and "gp.picked" in html_zh
+    # every legend line of a layer names it, so the page shows only the lines of layers on
+    legend = html_zh[html_zh.index("<div class='gp-legend'>") :]
+    assert legend.count("<div class='gp-legend-item' data-gp-layer='") >= 4
+    tied = re.search(r"data-gp-layer='(\w+)'><div><i style='background:#1a9850'>", legend)
+    assert tied, "the coverage classes are not tied to their layer"
+    assert label("cov_all", "zh") in legend  # present, shown only with its layer
+    # search box wide enough for its placeholder
+    assert ".leaflet-control-search .search-input {min-width: 11em;}" in html_zh
+
+
+def test_grid_labels_at_pole_of_inaccessibility(plan: Plan, html_en: str) -> None:
+    from shapely.ops import polylabel
+
+    grids = plan.layers["grids"]
+    metric = grids.to_crs(grids.estimate_utm_crs()) if not grids.crs.is_projected else grids
+    row = metric.sort_values("grid_id").iloc[0]
+    geom = row.geometry
+    poly = max(getattr(geom, "geoms", [geom]), key=lambda g: g.area)
+    p = polylabel(poly, tolerance=max(1.0, poly.area**0.5 / 50))
+    lon, lat = gpd.GeoSeries([p], crs=metric.crs).to_crs(4326).iloc[0].coords[0]
+    assert f"[{round(lat, 6)},{round(lon, 6)}," in html_en
+    assert "gp.declutter(labels)" in html_en

@@ -1,4 +1,4 @@
-"""Plan files: the GeoPackage and manifest, report, map and rosters.
+"""Plan files: the GeoPackage and manifest, report, map, rosters and printed notice boards.
 
 The names below are imported lazily: writing ``plan.gpkg`` (``gridplan coverage``, a partition)
 must not pay for importing Folium, Jinja templates and the report.
@@ -11,6 +11,8 @@ from gridplan._lazy import lazy_surface
 #: Public name -> module that defines it.
 _PUBLIC: dict[str, str] = {
     "BASEMAPS": "gridplan.output.maps.make",
+    "board_contents": "gridplan.output.boards.content",
+    "write_boards": "gridplan.output.boards.write",
     "explore": "gridplan.output.maps.make",
     "grid_colors": "gridplan.output.maps.make",
     "make_map": "gridplan.output.maps.make",

@@ -12,6 +12,7 @@ import pandas as pd
 import shapely
 
 from gridplan._errors import DataError, InfeasibleError
+from gridplan._text import bullets
 from gridplan.partition.regions import AreaPlan, Nodes
 from gridplan.settings import Config
 
@@ -424,7 +425,10 @@ def assemble(
     metrics["grids_out_of_bounds"] = len(bound_flags)
     metrics.update(size_summary(per_comm))
     if cfg.grids.strict and bound_flags:
-        msg = "grids out of bounds (grids.strict is on): " + " ".join(bound_flags)
+        msg = (
+            f"partition: {len(bound_flags)} grid(s) out of bounds and grids.strict is on"
+            f" (--strict; without it they are warnings):{bullets(bound_flags)}"
+        )
         raise InfeasibleError(msg)
     return PartitionResult(
         grids=grids, buildings=out_b, metrics=metrics, flags=flags, building_parts=bp

@@ -11,6 +11,7 @@ from gridplan._lazy import lazy_surface
 
 #: Public name -> module that defines it.
 _PUBLIC: dict[str, str] = {
+    "ProgressBars": "gridplan._progress",
     "search_radius_m": "gridplan.run.batch_coverage",
     "BATCHED_STAGES": "gridplan.run.batched",
     "SITING_SKIPPED": "gridplan.run.batched",

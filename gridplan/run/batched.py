@@ -34,6 +34,7 @@ import pyogrio
 from gridplan import _errors
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import DataError, GridplanError
+from gridplan._progress import Progress, tell
 from gridplan.output.planfile import (
     file_checksum,
     write_manifest,
@@ -64,7 +65,7 @@ from gridplan.run.batch_read import (
 from gridplan.run.community import _injected, injecting
 from gridplan.run.metadata import dataset_block, plan_metadata
 from gridplan.run.pipeline import plan_stages, resolve_stages
-from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, Progress, Runner, open_runner
+from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, Runner, open_runner
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["BATCHED_STAGES", "SITING_SKIPPED", "plan_to_folder_batched", "search_radius_m"]
@@ -522,11 +523,13 @@ def plan_to_folder_batched(
                 state["retried"][f"{key} ({', '.join(summary['ids'])})"] = runner.retried[key]
             save_state()
             append_ready()
-            if progress:
-                progress(
-                    f"batch {int(tag)}/{len(batches)} ({summary['ids'][0]}–{summary['ids'][-1]}) "
-                    f"planned: {summary['households']:,} households ({done_now}/{len(jobs)})"
-                )
+            tell(
+                progress,
+                f"batch {int(tag)}/{len(batches)} ({summary['ids'][0]}–{summary['ids'][-1]}) "
+                f"planned: {summary['households']:,} households",
+                done=done_now,
+                total=len(jobs),
+            )
         if runner.failed:
             lines = "; ".join(f"{k}: {why}" for k, why in sorted(runner.failed.items()))
             msg = (

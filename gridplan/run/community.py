@@ -39,10 +39,11 @@ import shapely
 
 from gridplan import _errors
 from gridplan._errors import DataError, GridplanError
+from gridplan._progress import Progress, tell
 from gridplan.dataset import Dataset
 from gridplan.output.planfile import PlanExtras
 from gridplan.partition.result import size_summary
-from gridplan.run.runner import Progress, Runner
+from gridplan.run.runner import Runner
 from gridplan.settings import DEFAULT, Config
 
 if TYPE_CHECKING:
@@ -319,6 +320,10 @@ def _error_class(name: str) -> type[GridplanError]:
     return cls if isinstance(cls, type) and issubclass(cls, GridplanError) else GridplanError
 
 
+#: Communities whose errors a failed run lists (one after the other, each on its own lines).
+MAX_COMMUNITY_ERRORS = 5
+
+
 def _collect(
     runner: Runner,
     jobs: Mapping[str, tuple[Any, ...]],
@@ -333,9 +338,8 @@ def _collect(
             errors.append((cid, *res.error))
         else:
             done[cid] = res
-        if progress:
-            note = " (after a retry)" if cid in runner.retried else ""
-            progress(f"community {cid} planned{note} ({i}/{n})")
+        note = " (after a retry)" if cid in runner.retried else ""
+        tell(progress, f"community {cid} planned{note}", done=i, total=n)
     if runner.failed:
         lines = "; ".join(f"{c}: {why}" for c, why in sorted(runner.failed.items()))
         msg = (
@@ -346,7 +350,10 @@ def _collect(
         raise GridplanError(msg)
     if errors:
         cls = _error_class(errors[0][1])
-        msg = " ".join(f"community {c}: {m}" for c, _, m in sorted(errors))
+        shown = sorted(errors)[:MAX_COMMUNITY_ERRORS]
+        msg = "\n".join(f"community {c}: {m}" for c, _, m in shown)
+        if len(errors) > len(shown):
+            msg += f"\n… and {len(errors) - len(shown)} more communities failed the same way"
         raise cls(msg)
     return {cid: done[cid] for cid in sorted(done)}
 

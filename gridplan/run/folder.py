@@ -26,6 +26,7 @@ from typing import Any
 
 from gridplan._atomic import check_output_dir
 from gridplan._errors import ConfigError
+from gridplan._progress import Progress
 from gridplan.dataset import Dataset
 from gridplan.db import is_database_url, parse_database_url, shown
 from gridplan.output.planfile import Plan
@@ -35,7 +36,7 @@ from gridplan.run.pipeline import (
     run_to_folder,
     subset_communities,
 )
-from gridplan.run.runner import DEFAULT_RETRIES, Progress, open_runner
+from gridplan.run.runner import DEFAULT_RETRIES, open_runner
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["PlanRun", "plan_to_folder"]

@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gridplan._progress import Progress
 from gridplan.dataset import Dataset
 from gridplan.output.planfile import Plan
 from gridplan.run.pipeline import plan_dataset, plan_stages, resolve_stages
-from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, Progress, dask_runner
+from gridplan.run.runner import DEFAULT_RETRIES, LocalRunner, dask_runner
 from gridplan.settings import DEFAULT, Config
 
 __all__ = ["plan_by_community", "plan_parallel"]

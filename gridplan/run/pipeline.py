@@ -26,6 +26,7 @@ import pandas as pd
 from gridplan import __version__
 from gridplan._atomic import atomic_output_dir
 from gridplan._errors import ConfigError, DataError
+from gridplan._progress import Progress
 from gridplan.dataset import Dataset
 from gridplan.db import is_database_url, parse_database_url
 from gridplan.land import water_polygons
@@ -38,7 +39,7 @@ from gridplan.output.planfile import (
 )
 from gridplan.run.community import GridStage, catchments_on, plan_communities
 from gridplan.run.metadata import dataset_block, plan_metadata
-from gridplan.run.runner import LocalRunner, Progress, Runner
+from gridplan.run.runner import LocalRunner, Runner
 from gridplan.settings import DEFAULT, Config
 
 __all__ = [

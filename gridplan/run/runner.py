@@ -34,7 +34,6 @@ __all__ = ["DEFAULT_RETRIES", "DaskRunner", "LocalRunner", "Runner", "dask_runne
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 
 #: Times a task is re-run by Dask after a worker error before it counts as failed.
 DEFAULT_RETRIES = 2

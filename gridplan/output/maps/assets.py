@@ -116,9 +116,12 @@ UNUSED_CSS = {
 CSS = """
 <style>
 .gp-label {background: rgba(255,255,255,0.8); border: 1px solid #555; border-radius: 3px;
-  padding: 1px 4px; font: 12px/1.2 sans-serif; box-shadow: none; white-space: nowrap;}
-.gp-label::before {display: none;}
+  padding: 1px 4px; font: 12px/1.2 sans-serif; box-shadow: none; white-space: nowrap;
+  display: inline-block; transform: translate(-50%, -50%); pointer-events: none;}
+.gp-label-icon {background: none; border: none; width: 0; height: 0;}
 .gp-hide-labels .gp-label {display: none;}
+.leaflet-control-search .search-input {min-width: 11em;}
+.gp-picker select {font: 12px sans-serif; padding: 3px; max-width: 16em; border: none;}
 .gp-pop {font: 12px/1.4 sans-serif; max-height: 320px; overflow-y: auto;}
 .gp-pop table {border-collapse: collapse;}
 .gp-pop th {text-align: left; padding-right: 8px; font-weight: 600; vertical-align: top;}
@@ -157,6 +160,38 @@ var gp = {
     }
     if (Array.isArray(v)) { return v.map(function (x) { return gp.val(x, spec); }).join('<br>'); }
     return gp.esc(v);
+  },
+  any: function (m, wanted) {
+    if (!m) { return false; }
+    for (var i = 0; i < m.length; i++) { if (wanted.indexOf(m[i]) >= 0) { return true; } }
+    return false;
+  },
+  legend: function (map) {
+    var box = document.querySelector('.gp-legend');
+    if (!box) { return; }
+    var shown = 0;
+    box.querySelectorAll('.gp-legend-item').forEach(function (el) {
+      var name = el.getAttribute('data-gp-layer');
+      var on = !name || (window[name] && map.hasLayer(window[name]));
+      el.style.display = on ? '' : 'none';
+      shown += on ? 1 : 0;
+    });
+    box.style.display = shown ? '' : 'none';
+  },
+  declutter: function (labels) {
+    var taken = [];
+    labels.forEach(function (mk) {
+      var el = mk.getElement();
+      if (!el || !el.firstChild) { return; }
+      var span = el.firstChild;
+      span.style.visibility = '';
+      var r = span.getBoundingClientRect();
+      if (!r.width) { return; }
+      var hit = taken.some(function (t) {
+        return !(r.right < t.left || r.left > t.right || r.bottom < t.top || r.top > t.bottom);
+      });
+      if (hit) { span.style.visibility = 'hidden'; } else { taken.push(r); }
+    });
   },
   covtip: function (p, spec) {
     var out = p.tip;

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement, Template
 from pyproj import CRS
 
 from gridplan._errors import DataError
@@ -186,7 +187,8 @@ class Ctx:
             for name in ("buildings", "units", "unit_members")
             if (df := _nonempty(plan, name)) is not None
         )
-        self.legend: list[str] = []
+        #: (JS name of the layer the lines describe, or None for always; legend HTML)
+        self.legend: list[tuple[str | None, str]] = []
         self.missing_labels: list[str] = []
         self._missing_index: dict[tuple[str, str], int] = {}
 
@@ -202,6 +204,18 @@ class Ctx:
                 )
             out.append(self._missing_index[key])
         return out
+
+    def add_legend(self, lines: str, layer: folium.map.Layer | None = None) -> None:
+        """Legend lines, shown only while ``layer`` is on the map (always when ``None``)."""
+        self.legend.append((layer.get_name() if layer is not None else None, lines))
+
+    def missing_pairs(self) -> list[tuple[int, str, str]]:
+        """(index into :attr:`missing_labels`, tier, category) of every pair seen, by tier
+        minutes then category."""
+        return sorted(
+            ((i, t, c) for (t, c), i in self._missing_index.items()),
+            key=lambda x: (_tier_minutes(x[1]), x[2]),
+        )
 
     def lonlat(self, gdf: gpd.GeoDataFrame) -> np.ndarray:
         return _to_wgs84(gdf, simplify_m=self.simplify_m, gcj=self.gcj)
@@ -372,7 +386,7 @@ def add_grids(
         ],
         xh=[ctx.label("unit"), ctx.label("households"), ctx.label("unit_head")],
         xs=ctx.label("units"),
-        tip={"permanent": True, "direction": "center", "className": "gp-label"},
+        tip={"sticky": True},
     )
     layer = GeoLayer(
         ctx.label("grids"),
@@ -383,10 +397,11 @@ def add_grids(
         hover=True,
     )
     layer.add_to(m)
-    ctx.legend.append(
+    ctx.add_legend(
         "<div>"
         + "".join(f"<i style='background:{c};opacity:.6'></i>" for c in PALETTE[:5])
-        + f"{html.escape(ctx.label('legend_grids'))}</div>"
+        + f"{html.escape(ctx.label('legend_grids'))}</div>",
+        layer,
     )
     return layer
 
@@ -538,7 +553,7 @@ def add_buildings(
     if by_building is None:
         return
     palette = js_json([COVERAGE_COLORS[k] for k in classes])
-    GeoLayer(
+    by_coverage = GeoLayer(
         ctx.label("buildings_by_coverage"),
         shared=shared,
         style_js=_COVERAGE_STYLE % palette,
@@ -549,16 +564,31 @@ def add_buildings(
             "ms": ctx.label("missing_services"),
         },
         show=False,
-    ).add_to(m)
-    ctx.legend.append(
+    )
+    by_coverage.add_to(m)
+    ctx.add_legend(
         "".join(
             f"<div><i style='background:{COVERAGE_COLORS[k]}'></i>{html.escape(ctx.label(k))}</div>"
             for k in ("cov_all", "cov_part", "cov_none", "cov_unknown")
-        )
+        ),
+        by_coverage,
     )
 
 
+#: Circle colours of the uncovered households, by tier (shortest walk first).
+TIER_COLORS: tuple[str, ...] = ("#d73027", "#f46d43", "#7b3294", "#2166ac")
+
+_UNCOVERED_POINT = (
+    "function (f, ll) { return L.circleMarker(ll, {radius: f.properties.r, "
+    "color: '#3d0000', weight: 1, fillColor: %s, fillOpacity: 0.75}); }"
+)
+
+
 def add_uncovered(m: folium.Map, ctx: Ctx, by_building: CoverageByBuilding | None) -> None:
+    """Who is missing what: one layer per tier (the households missing any category of that
+    tier's basket, off at open), and one layer whose tier and category the user picks in a
+    drop-down, on at open with the category the fewest households miss. Circles are sized by
+    households."""
     gdf = spatial(ctx.plan, "buildings")
     if gdf is None or by_building is None:
         return
@@ -576,29 +606,129 @@ def add_uncovered(m: folium.Map, ctx: Ctx, by_building: CoverageByBuilding | Non
         if "households" in gdf.columns
         else pd.Series(1, index=gdf.index)
     )
-    props = [
-        {
-            "t": f"{ctx.label('building')} {bid}",
-            "v": [_num(h), {"k": ctx.missing(by_building[bid][1])}],
-            "r": round(min(12.0, 2.5 + math.sqrt(float(h)) / 2), 1),
-            "o": round(0.2 + 0.6 * (1 - by_building[bid][0]), 2),
-        }
-        for bid, h in zip(gdf["_bid"], hh, strict=True)
+    props = []
+    missing_hh: dict[int, float] = {}  # pair index -> households missing it
+    for bid, h in zip(gdf["_bid"], hh, strict=True):
+        missing = ctx.missing(by_building[bid][1])
+        for i in missing:
+            missing_hh[i] = missing_hh.get(i, 0.0) + float(h)
+        props.append(
+            {
+                "t": f"{ctx.label('building')} {bid}",
+                "v": [_num(h), {"k": missing}],
+                "m": missing,
+                "r": round(min(12.0, 2.5 + math.sqrt(float(h)) / 2), 1),
+            }
+        )
+    shared = Data(feature_collection(ctx.lonlat(points), props))
+    m.add_child(shared)
+    pairs = ctx.missing_pairs()
+    tiers = sorted({t for _, t, _ in pairs}, key=_tier_minutes)
+    spec = ctx.spec(["households", "missing_services"], lk=ctx.missing_labels)
+    for n, tier in enumerate(tiers):
+        wanted = [i for i, t, _ in pairs if t == tier]
+        colour = TIER_COLORS[n % len(TIER_COLORS)]
+        layer = GeoLayer(
+            ctx.label("uncovered_tier", tier=tier_label(tier, ctx.lang)),
+            shared=shared,
+            spec=spec,
+            filter_js=f"function (f) {{ return gp.any(f.properties.m, {js_json(wanted)}); }}",
+            point_js=_UNCOVERED_POINT % js_json(colour),
+            tooltip=None,
+            popup=True,
+            show=False,
+        )
+        layer.add_to(m)
+        ctx.add_legend(
+            f"<div><i style='background:{colour};border-radius:50%'></i>"
+            f"{html.escape(ctx.label('uncovered_tier', tier=tier_label(tier, ctx.lang)))}</div>",
+            layer,
+        )
+    # At open: the one (tier, category) the fewest households miss, so the map opens on gaps
+    # that stand out rather than on a sea of dots; every tier basket and category a click away.
+    default = min(pairs, key=lambda p: (missing_hh.get(p[0], 0.0), _tier_minutes(p[1]), p[2]))[0]
+    options = [
+        (i, f"{tier_label(t, ctx.lang)} · {category_label(c, ctx.lang)}") for i, t, c in pairs
     ]
-    GeoLayer(
+    picked = GeoLayer(
         ctx.label("uncovered"),
-        data=feature_collection(ctx.lonlat(points), props),
-        spec=ctx.spec(["households", "missing_services"], lk=ctx.missing_labels),
-        point_js="function (f, ll) { return L.circleMarker(ll, {radius: f.properties.r, "
-        "color: '#7f0000', weight: 1, fillColor: '#d73027', "
-        "fillOpacity: f.properties.o}); }",
+        shared=shared,
+        spec=spec,
+        filter_js=(
+            "function (f) { return gp.any(f.properties.m, "
+            f"[gp.picked === undefined ? {default} : gp.picked]); }}"
+        ),
+        point_js=_UNCOVERED_POINT % js_json("#b2182b"),
         tooltip=None,
         popup=True,
-    ).add_to(m)
-    ctx.legend.append(
-        "<div><i style='background:#d73027;border-radius:50%'></i>"
-        f"{html.escape(ctx.label('uncovered'))}</div>"
+        show=True,
+        lazy=False,
     )
+    picked.add_to(m)
+    m.add_child(_CategoryPicker(picked, shared, ctx.label("pick_category"), options, default))
+    ctx.add_legend(
+        "<div><i style='background:#b2182b;border-radius:50%'></i>"
+        f"<span class='gp-picked-name'>{html.escape(dict(options)[default])}</span></div>",
+        picked,
+    )
+
+
+class _CategoryPicker(MacroElement):
+    """A drop-down (under the search box) choosing the tier and category the "uncovered
+    households" layer shows; choosing one switches the layer on, the blank choice off."""
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }}, layer = {{ this.layer }}, data = {{ this.data }};
+  gp.picked = {{ this.default }};
+  var box = L.control({position: 'topleft'});
+  box.onAdd = function () {
+    var div = L.DomUtil.create('div', 'gp-picker leaflet-bar');
+    var sel = L.DomUtil.create('select', '', div);
+    sel.setAttribute('aria-label', {{ this.title }});
+    var opts = [[-1, {{ this.title }}]].concat({{ this.options }});
+    opts.forEach(function (o) {
+      var opt = document.createElement('option');
+      opt.value = o[0]; opt.textContent = o[1]; sel.appendChild(opt);
+    });
+    sel.value = String(gp.picked);
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.on(sel, 'change', function () {
+      gp.picked = parseInt(sel.value, 10);
+      layer.clearLayers();
+      if (gp.picked < 0) { map.removeLayer(layer); return; }
+      layer.addData(data);
+      if (!map.hasLayer(layer)) { map.addLayer(layer); }
+      document.querySelectorAll('.gp-picked-name').forEach(function (el) {
+        el.textContent = sel.options[sel.selectedIndex].text;
+      });
+      gp.legend(map);
+    });
+    return div;
+  };
+  box.addTo(map);
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(
+        self,
+        layer: GeoLayer,
+        data: Data,
+        title: str,
+        options: list[tuple[int, str]],
+        default: int,
+    ) -> None:
+        super().__init__()
+        self._name = "GpPicker"
+        self.layer = layer.get_name()
+        self.data = data.get_name()
+        self.title = js_json(title)
+        self.options = js_json([[i, text] for i, text in options])
+        self.default = int(default)
 
 
 _ICON_JS = (
@@ -625,17 +755,18 @@ def add_facilities(m: folium.Map, ctx: Ctx) -> None:
         c: [CATEGORY_COLORS.get(c, "#555555"), CATEGORY_GLYPHS[ctx.lang].get(c, c[:1].upper())]
         for c in sorted(set(cats))
     }
-    GeoLayer(
+    layer = GeoLayer(
         ctx.label("facilities"),
         data=feature_collection(ctx.lonlat(points), props),
         point_js=_ICON_JS % js_json(icons),
-    ).add_to(m)
+    )
+    layer.add_to(m)
     legend = "".join(
         f"<div><i style='background:{color};border-radius:50%'></i>"
         f"{html.escape(category_label(c, ctx.lang))}</div>"
         for c, (color, _glyph) in icons.items()
     )
-    ctx.legend.append(f"<div><b>{html.escape(ctx.label('facilities'))}</b></div>{legend}")
+    ctx.add_legend(f"<div><b>{html.escape(ctx.label('facilities'))}</b></div>{legend}", layer)
 
 
 def add_catchments(m: folium.Map, ctx: Ctx) -> None:
@@ -711,7 +842,7 @@ def add_sites(m: folium.Map, ctx: Ctx) -> None:
         )
     points = gdf.iloc[firsts]
     points = points.set_geometry(points.geometry.representative_point())
-    GeoLayer(
+    layer = GeoLayer(
         ctx.label("sites"),
         data=feature_collection(ctx.lonlat(points), props),
         spec=ctx.spec(
@@ -722,9 +853,10 @@ def add_sites(m: folium.Map, ctx: Ctx) -> None:
         "'gp-divicon', iconSize: [24, 24], iconAnchor: [12, 12], "
         "html: '<div class=\"gp-site\">★</div>'})}); }",
         popup=True,
-    ).add_to(m)
-    ctx.legend.append(
-        f"<div><span style='color:#d4a000'>★</span> {html.escape(ctx.label('sites'))}</div>"
+    )
+    layer.add_to(m)
+    ctx.add_legend(
+        f"<div><span style='color:#d4a000'>★</span> {html.escape(ctx.label('sites'))}</div>", layer
     )
 
 
@@ -735,15 +867,17 @@ def add_water(m: folium.Map, ctx: Ctx) -> None:
     if gdf is None:
         return
     props = [{"tip": html.escape(ctx.label("water"))} for _ in range(len(gdf))]
-    GeoLayer(
+    layer = GeoLayer(
         ctx.label("water"),
         data=feature_collection(ctx.lonlat(gdf), props),
         style_js="function () { return {color: '#3b7dc4', weight: 1, fillColor: '#8ec3ee', "
         "fillOpacity: 0.75}; }",
-    ).add_to(m)
-    ctx.legend.append(
+    )
+    layer.add_to(m)
+    ctx.add_legend(
         "<div><i style='background:#8ec3ee;border:1px solid #3b7dc4'></i>"
-        f"{html.escape(ctx.label('water'))}</div>"
+        f"{html.escape(ctx.label('water'))}</div>",
+        layer,
     )
 
 
@@ -778,7 +912,7 @@ def add_split_buildings(m: folium.Map, ctx: Ctx) -> None:
                 "tip": html.escape(f"{_t(bid)} · {ctx.label('grid_list')}: {grids}"),
             }
         )
-    GeoLayer(
+    layer = GeoLayer(
         ctx.label("split_buildings"),
         data=feature_collection(ctx.lonlat(gdf), props),
         spec=ctx.spec(
@@ -790,8 +924,10 @@ def add_split_buildings(m: folium.Map, ctx: Ctx) -> None:
         point_js="function (f, ll) { return L.circleMarker(ll, {radius: 7, color: '#d7191c', "
         "weight: 3}); }",
         popup=True,
-    ).add_to(m)
-    ctx.legend.append(
+    )
+    layer.add_to(m)
+    ctx.add_legend(
         "<div><i style='background:#fbd3d3;border:2px solid #d7191c'></i>"
-        f"{html.escape(ctx.label('split_buildings'))}</div>"
+        f"{html.escape(ctx.label('split_buildings'))}</div>",
+        layer,
     )

@@ -30,6 +30,7 @@ import folium
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element, MacroElement, Template
 from folium import plugins
@@ -44,6 +45,8 @@ from gridplan.output.maps.assets import (
     TIANDITU_URL,
     UNUSED_CSS,
     UNUSED_JS,
+    GeoLayer,
+    js_json,
 )
 from gridplan.output.maps.inline import inline_assets
 from gridplan.output.maps.layers import (
@@ -142,14 +145,71 @@ def _add_basemaps(m: folium.Map, ctx: Ctx, basemap: str, tianditu_key: str | Non
 
 
 def _legend(ctx: Ctx) -> MacroElement:
-    body = "".join(ctx.legend)
+    """The legend: each layer's lines shown only while the layer is on the map."""
+    body = "".join(
+        f"<div class='gp-legend-item' data-gp-layer='{name}'>{lines}</div>"
+        if name
+        else f"<div class='gp-legend-item'>{lines}</div>"
+        for name, lines in ctx.legend
+    )
     macro = MacroElement()
     macro._template = Template(
         "{% macro html(this, kwargs) %}"
         f"<div class='gp-legend'><b>{html.escape(ctx.label('legend'))}</b>{body}</div>"
         "{% endmacro %}"
+        "{% macro script(this, kwargs) %}"
+        "(function(){var map={{ this._parent.get_name() }};"
+        "map.on('overlayadd overlayremove',function(){gp.legend(map);});"
+        "map.whenReady(function(){gp.legend(map);});})();"
+        "{% endmacro %}"
     )
     return macro
+
+
+def _grid_labels(m: folium.Map, ctx: Ctx, grids: gpd.GeoDataFrame, layer: GeoLayer) -> None:
+    """Grid labels at each grid's pole of inaccessibility (the point inside farthest from its
+    edges, where a label has most room), shown with the grid layer; after every zoom or pan a
+    label overlapping one already placed (larger grids first) is hidden."""
+    from shapely.ops import polylabel
+
+    metric = _metric(grids).sort_values("grid_id")
+    points = []
+    for geom in metric.geometry:
+        poly = max(getattr(geom, "geoms", [geom]), key=lambda g: g.area)
+        points.append(polylabel(poly, tolerance=max(1.0, math.sqrt(poly.area) / 50)))
+    pts = metric.set_geometry(gpd.GeoSeries(points, crs=metric.crs))
+    lonlat = ctx.lonlat(pts)
+    hh = metric["households"] if "households" in metric.columns else metric["grid_id"]
+    unit = ctx.label("households_unit")
+    sep = "" if ctx.lang == "zh" else " "
+    order = np.argsort(-metric.geometry.area.to_numpy(), kind="stable")
+    rows = []
+    for i in order:
+        gid = str(metric["grid_id"].iloc[i])
+        count = _num_text(hh.iloc[i])
+        text = f"{gid} · {count}{sep}{unit}" if count else gid
+        rows.append([round(lonlat[i].y, 6), round(lonlat[i].x, 6), text])
+    macro = MacroElement()
+    macro._template = Template(
+        "{% macro script(this, kwargs) %}"
+        "(function(){var map={{ this._parent.get_name() }},grid=" + layer.get_name() + ";"
+        "var labels=" + js_json(rows) + ".map(function(r){return L.marker([r[0],r[1]],"
+        "{interactive:false,keyboard:false,pane:'tooltipPane',icon:L.divIcon({className:'gp-label-icon',"
+        "iconSize:null,html:'<span class=\"gp-label\">'+gp.esc(r[2])+'</span>'})});});"
+        "var group=L.layerGroup(labels);"
+        "function sync(){if(map.hasLayer(grid)){group.addTo(map);gp.declutter(labels);}"
+        "else{map.removeLayer(group);}}"
+        "map.on('overlayadd overlayremove',sync);"
+        "map.on('zoomend moveend',function(){gp.declutter(labels);});"
+        "map.whenReady(sync);})();"
+        "{% endmacro %}"
+    )
+    m.add_child(macro)
+
+
+def _num_text(value: object) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else f"{round(float(number)):,}"
 
 
 def _bounds(plan: Plan, gcj: bool) -> list[list[float]] | None:
@@ -279,7 +339,8 @@ def make_map(
         ).add_to(m)
     if ctx.legend:
         m.add_child(_legend(ctx))
-    if grids is not None and len(grids):
+    if grids is not None and len(grids) and grid_layer is not None:
+        _grid_labels(m, ctx, grids, grid_layer)
         _labels_from_zoom(m, _metric(grids))
     if bounds:
         m.fit_bounds(bounds)

@@ -4,39 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from gridplan.i18n import category_label, labels_in, tier_label
+from gridplan.output.fonts import cjk_font
 from gridplan.output.planfile import Plan
 from gridplan.output.report.common import _households, _nonempty, minutes
-
-if TYPE_CHECKING:
-    from matplotlib.font_manager import FontProperties
-
-_CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "WenQuanYi Zen Hei",
-    "Source Han Sans SC",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-)
-
-
-def _cjk_font() -> FontProperties | None:
-    """A FontProperties for a Chinese font on this machine, or None (no global state touched)."""
-    from matplotlib import font_manager
-
-    for entry in font_manager.fontManager.ttflist:
-        if entry.name in _CJK_FONTS:
-            return font_manager.FontProperties(fname=entry.fname)
-    hints = ("wqy", "notosanscjk", "notoserifcjk", "sourcehansans", "simhei", "msyh", "pingfang")
-    for path in sorted(font_manager.findSystemFonts()):
-        if any(h in Path(path).name.lower().replace("-", "") for h in hints):
-            return font_manager.FontProperties(fname=path)
-    return None
 
 
 def _charts(report: dict[str, Any], plan: Plan, folder: Path, lang: str) -> list[Path]:
@@ -44,7 +19,7 @@ def _charts(report: dict[str, Any], plan: Plan, folder: Path, lang: str) -> list
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    font = _cjk_font() if lang == "zh" else None
+    font = cjk_font() if lang == "zh" else None
     chart_lang = "zh" if font is not None else "en"  # Chinese labels only with a Chinese font
     lab = labels_in("report", chart_lang)
     text_kw: dict[str, Any] = {"fontproperties": font} if font is not None else {}
