@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast, get_args, overload
+from typing import Any, Literal, NotRequired, TypedDict, cast, get_args, overload
 
 import geopandas as gpd
 import pandas as pd
@@ -107,6 +107,8 @@ class DatasetBlock(TypedDict):
     """The ``dataset`` block of a plan's metadata (:func:`gridplan.run.metadata.dataset_block`)."""
 
     source: str | None
+    #: the date of the data (newest file modification, UTC ``YYYY-MM-DD``), when known
+    data_date: NotRequired[str | None]
     input_crs: str | None
     working_crs: str | None
     offset: str | None

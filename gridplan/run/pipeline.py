@@ -262,7 +262,7 @@ def plan_stages(
             from gridplan.households import grid_household_sensitivity
 
             meta["sensitivity"] = timer.run(
-                "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg)
+                "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg, grids=grids)
             )
         if len(gs.building_parts):
             layers["building_parts"] = gs.building_parts
