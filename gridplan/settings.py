@@ -55,6 +55,7 @@ __all__ = [
     "CoverageSettings",
     "GridSettings",
     "HouseholdSettings",
+    "RosterSettings",
     "SitingSettings",
     "StaffingSettings",
     "UnitSettings",
@@ -702,6 +703,15 @@ class HouseholdSettings:
 
 
 @dataclass(frozen=True)
+class RosterSettings:
+    """How ``rosters.xlsx`` is laid out for printing (``[rosters]`` in ``plan.toml``)."""
+
+    #: One sheet of ten-household units per community (named by the community), instead of one
+    #: ``units`` sheet for the whole plan: what each community office prints.
+    by_community: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of one plan. Build with :func:`load_config`; ``Config()`` is the default."""
 
@@ -712,6 +722,7 @@ class Config:
     staffing: StaffingSettings = field(default_factory=StaffingSettings)
     siting: SitingSettings = field(default_factory=SitingSettings)
     households: HouseholdSettings = field(default_factory=HouseholdSettings)
+    rosters: RosterSettings = field(default_factory=RosterSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable dict (tier keys become strings)."""
@@ -753,6 +764,7 @@ _SECTIONS = {
     "staffing": StaffingSettings,
     "siting": SitingSettings,
     "households": HouseholdSettings,
+    "rosters": RosterSettings,
 }
 
 
