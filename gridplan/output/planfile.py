@@ -99,6 +99,9 @@ LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
 SpatialPlanLayer = Literal["grids", "units", "buildings", "sites"]
 SPATIAL_CONTRACT = set(get_args(SpatialPlanLayer))
 
+#: The GeoPackage table of QGIS layer styles (:mod:`gridplan.output.qgis`): not a plan layer.
+STYLES_TABLE = "layer_styles"
+
 #: The file of a plan folder listing the SHA-256 of every other file in it.
 MANIFEST = "manifest.json"
 
@@ -239,8 +242,17 @@ class Plan:
 
 
 def _for_file(df: pd.DataFrame) -> pd.DataFrame:
-    """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept."""
+    """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept; the
+    geometry column last and a ``population`` of whole numbers as integers (what a person
+    opening the layer expects)."""
+    geom = getattr(df, "_geometry_column_name", None)
     out = df.copy()
+    if geom in out.columns and list(out.columns)[-1] != geom:
+        out = out[[c for c in out.columns if c != geom] + [geom]]
+    if "population" in out.columns and out["population"].dtype.kind == "f":
+        pop = out["population"]
+        if pop.notna().all() and bool((pop.round() == pop).all()):
+            out["population"] = pop.astype("int64")
     for col in out.columns:
         if col == getattr(out, "_geometry_column_name", None):
             continue
@@ -302,6 +314,9 @@ def _write_layers(plan: Plan, path: Path) -> None:
             table = pd.DataFrame(df)
             pyogrio.write_dataframe(_for_file(table), path, layer=name, driver="GPKG")
     write_metadata_table(plan.metadata, path)
+    from gridplan.output.qgis import write_layer_styles
+
+    write_layer_styles(path, when=str(plan.metadata.get("created_at") or "") or None)
 
 
 def write_metadata_table(metadata: Mapping[str, Any], path: str | Path) -> None:
@@ -365,7 +380,7 @@ def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Pla
     plan = Plan()
     wanted = None if layers is None else {*layers, "metadata"}
     for name, geom_type in listed:
-        if wanted is not None and name not in wanted:
+        if name == STYLES_TABLE or (wanted is not None and name not in wanted):
             continue
         df = pyogrio.read_dataframe(gpkg, layer=name)
         if name == "metadata":

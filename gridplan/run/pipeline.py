@@ -366,6 +366,10 @@ def plan_stages(
     meta["skipped"] = skipped
     for stage, why in skipped.items():
         logger.warning("stage %s skipped: %s", stage, why)
+    for name, df in layers.items():  # geometry last, as in every GIS table
+        geom = getattr(df, "_geometry_column_name", None)
+        if geom in df.columns and list(df.columns)[-1] != geom:
+            layers[name] = df[[c for c in df.columns if c != geom] + [geom]]
     return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
 
 
