@@ -185,6 +185,12 @@ class Plan:
     crs: CRS | None = None
     output_crs: CRS | None = None
 
+    def __repr__(self) -> str:
+        """One line: the layers and their rows, the CRS, the seed (not the tables)."""
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.layers.items())
+        crs = self.crs.to_string() if self.crs is not None else None
+        return f"Plan(layers: {sizes or 'none'}; crs={crs}; seed={self.metadata.get('seed')})"
+
     @overload
     def layer(self, name: SpatialPlanLayer) -> gpd.GeoDataFrame: ...
     @overload
