@@ -438,7 +438,7 @@ def _replan(report: dict[str, Any], lang: str, lab: dict[str, str]) -> list[Bloc
         out.append(Block("p", lab["replan_changed"].format(grids=_list(changed, lang, lab, 30))))
     params = rp.get("parameters_changed")
     if isinstance(params, list) and params:
-        pairs = "；".join(
+        pairs = ("；" if lang == "zh" else "; ").join(
             f"`{c.get('key')}` {fmt_number(c.get('old'))} → {fmt_number(c.get('new'))}"
             for c in params
             if isinstance(c, dict)
