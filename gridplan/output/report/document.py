@@ -62,7 +62,10 @@ def _place_text(report: dict[str, Any], lang: str, lab: dict[str, str]) -> tuple
     comms = (report.get("place") or {}).get("communities", [])
     named = [str(c["name"]) for c in comms if c.get("name")]
     if named and len(named) == len(comms):
-        short = _list(named, lang, lab, shown=3)
+        sep = "、" if lang == "zh" else ", "
+        short = sep.join(named[:3])
+        if len(named) > 3:
+            short += lab["place_more"].format(total=len(named), more=len(named) - 3)
         return short, _list(named, lang, lab, shown=40)
     n = len(comms) or int((report.get("summary") or {}).get("communities") or 0)
     if n:
