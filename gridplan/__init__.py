@@ -5,7 +5,7 @@ The public names below are imported lazily, so ``import gridplan`` stays quick f
 Example
 -------
 >>> import gridplan                                             # doctest: +SKIP
->>> ds = gridplan.load_dataset("data/town")                     # doctest: +SKIP
+>>> ds = gridplan.load_dataset(gridplan.bundled_town())         # doctest: +SKIP
 >>> plan = gridplan.plan_dataset(ds)                            # doctest: +SKIP
 >>> gridplan.explore(plan)                                      # doctest: +SKIP
 """
@@ -34,6 +34,7 @@ _PUBLIC: dict[str, str] = {
     "read_dataset": "gridplan.io.load",
     "Plan": "gridplan.output.planfile",
     "read_plan": "gridplan.output.planfile",
+    "bundled_town": "gridplan.run.pipeline",
     "plan_dataset": "gridplan.run.pipeline",
     "plan_coverage": "gridplan.run.pipeline",
     "replan_dataset": "gridplan.run.pipeline",

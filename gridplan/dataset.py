@@ -5,13 +5,16 @@ Re-exported by :mod:`gridplan.io`, its public home.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, overload
 
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
+
+from gridplan._errors import DataError
 
 __all__ = ["Dataset", "SpatialLayer"]
 
@@ -63,6 +66,49 @@ class Dataset:
     layer_crs: dict[str, CRS | None] = field(default_factory=dict)
     read_problems: list[str] = field(default_factory=list)
     prepared: bool = False
+
+    def __repr__(self) -> str:
+        """One line: the layers and their rows, the CRS, the source (not the tables)."""
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.layers.items() if v is not None)
+        return (
+            f"Dataset(layers: {sizes or 'none'}; crs={self.crs.to_string()}; "
+            f"source={self.source}; prepared={self.prepared})"
+        )
+
+    def replace_layer(self, name: str, table: pd.DataFrame | None) -> Dataset:
+        """A copy of the dataset with layer ``name`` replaced by ``table`` (``None`` removes
+        it); the other layers are shared, not copied, and this dataset is left as it was.
+
+        The new layer must be in the dataset's CRS (:attr:`crs`). Its checksum is recomputed
+        from its content, so a plan made from the copy records the edit.
+
+        Example
+        -------
+        >>> b = ds.layer("buildings")                                     # doctest: +SKIP
+        >>> edited = ds.replace_layer("buildings", b[b.building_id != "B00001"])  # doctest: +SKIP
+        """
+        layers = dict(self.layers)
+        checksums = dict(self.checksums)
+        if table is None:
+            layers.pop(name, None)
+            checksums.pop(name, None)
+        else:
+            crs = getattr(table, "crs", None)
+            if crs is not None and not CRS.from_user_input(crs).equals(self.crs):
+                msg = (
+                    f"{name}: the new layer is in {CRS.from_user_input(crs).to_string()}, the "
+                    f"dataset in {self.crs.to_string()}; reproject it first "
+                    f"(table.to_crs(dataset.crs))"
+                )
+                raise DataError(msg)
+            layers[name] = table
+            digest = hashlib.sha256(
+                pd.util.hash_pandas_object(pd.DataFrame(table).astype(str), index=False)
+                .to_numpy()
+                .tobytes()
+            )
+            checksums[name] = digest.hexdigest()
+        return replace(self, layers=layers, checksums=checksums)
 
     @overload
     def layer(self, name: SpatialLayer) -> gpd.GeoDataFrame | None: ...

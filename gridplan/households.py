@@ -560,12 +560,18 @@ def grid_household_sensitivity(
     *,
     config: Config | None = None,
     factors: Sequence[float] = (0.8, 1.2),
+    grids: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """How the planned grids' households move if the dwelling size is off by each factor.
 
     The grids are kept as planned (``buildings.grid_id``); only the estimated counts change.
     A planner reads it as: "if dwellings are 20 % smaller than assumed, grids would hold
     between X and Y households".
+
+    The ``×1`` scenario is the plan itself. The plan's estimates were calibrated to the
+    communities' ``households_total`` where given; each scenario scales every estimated
+    building's planned count as its raw estimate (footprint × floors ÷ dwelling size) scales,
+    so the calibration is kept and only the dwelling size changes.
 
     Parameters
     ----------
@@ -575,14 +581,18 @@ def grid_household_sensitivity(
         Settings (``households.dwelling_size_m2``, ``grids`` bounds).
     factors
         Multipliers of the dwelling size.
+    grids
+        The planned grids (``grid_id``, ``households``): the scenarios start from their
+        households (a building split over grids counts in each); ``None`` to sum
+        ``buildings`` by ``grid_id``.
 
     Returns
     -------
     dict
         ``{"dwelling_size_m2", "buildings_estimated", "households_estimated",
-        "scenarios": {"×0.8": {...}, ...}}``, each scenario with the dwelling size, total
-        households, and households per grid (min, mean, max, share of grids within bounds).
-        Empty when no household was estimated.
+        "scenarios": {"×1": {...}, "×0.8": {...}, ...}}``, each scenario with the dwelling
+        size, total households, and households per grid (min, mean, max, share of grids
+        within bounds). Empty when no household was estimated.
     """
     cfg = config if config is not None else DEFAULT
     flagged = buildings["households_estimated"].astype(bool)
@@ -597,12 +607,28 @@ def grid_household_sensitivity(
         "households_estimated": int(buildings.loc[flagged, "households"].sum()),
         "scenarios": {},
     }
+    planned = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(float)
+    if grids is not None and len(grids):
+        start = pd.Series(
+            pd.to_numeric(grids["households"], errors="coerce").fillna(0).to_numpy(float),
+            index=grids["grid_id"].astype(str).to_numpy(),
+        )
+    else:
+        start = pd.Series(planned, index=grid.to_numpy()).groupby(level=0).sum()
+    raw1: np.ndarray | None = None
     for factor in (1.0, *factors):
         est = estimate_households(buildings, config=cfg, dwelling_size_m2=base * factor)
-        per_grid = est["households"].groupby(grid.to_numpy()).sum()
+        raw = est["households_uncalibrated"].to_numpy(dtype=float)
+        if raw1 is None:
+            raw1 = raw
+        ratio = np.divide(raw, raw1, out=np.ones_like(raw), where=raw1 > 0)
+        scenario = np.where(raw1 > 0, np.floor(planned * ratio + 0.5), raw)
+        scenario = np.where(flagged.to_numpy(), scenario, planned)
+        delta = pd.Series(scenario - planned, index=grid.to_numpy()).groupby(level=0).sum()
+        per_grid = start.add(delta.reindex(start.index).fillna(0.0))
         out["scenarios"][f"×{factor:g}"] = {
             "dwelling_size_m2": round(base * factor, 1),
-            "households": int(est["households"].sum()),
+            "households": round(float(scenario.sum())),
             "grid_households_min": int(per_grid.min()),
             "grid_households_mean": round(float(per_grid.mean()), 1),
             "grid_households_max": int(per_grid.max()),

@@ -16,6 +16,10 @@ Example
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "CATEGORY_LABELS",
     "LABELS",
@@ -27,6 +31,7 @@ __all__ = [
     "labels_in",
     "role_label",
     "tier_label",
+    "vacancy_reason",
 ]
 
 #: Languages gridplan speaks.
@@ -191,268 +196,371 @@ LABELS: dict[str, dict[str, str]] = {
 #: The report's labels (``report.md`` and its charts), kept in :data:`LABELS` under ``report.``.
 _REPORT: dict[str, dict[str, str]] = {
     "en": {
-        "title": "gridplan report",
-        "generated": "gridplan {version}, seed {seed}",
-        "summary": "Summary",
-        "quality": "Plan quality: grids",
-        "units": "Ten-household units",
-        "staffing": "Staffing",
-        "coverage": "15-minute life circle: coverage",
-        "siting": "New facility sites",
-        "replan": "Re-plan: before and after",
-        "sensitivity": "Sensitivity of household estimates",
-        "charts": "Charts",
-        "not_run": "This stage did not run. Run it with `{command}`.",
-        "not_replan": "This plan is not a re-plan. After the data change, `{command}` re-plans "
-        "moving as few households as possible, and this section compares before and after.",
-        "params_changed": "⚠ Parameters changed from the old plan (households move that would "
-        "stay with the old plan's parameters)",
-        "params_same": "Parameters: the same as the old plan's.",
-        "params_missing": "Not recorded in the old plan, documented defaults used: {keys}.",
-        "no_charts": "Charts were skipped: matplotlib is not installed "
-        "(`pip install gridplan[charts]`).",
-        "communities": "Communities",
-        "buildings": "Buildings",
-        "residential_buildings": "Buildings with households",
-        "households": "Households",
-        "households_estimated": "Households estimated (no count in the data)",
-        "buildings_estimated": "Buildings with estimated households",
-        "population": "Residents",
+        "doc_title": "Grid governance plan: {place}",
+        "place": "Place",
+        "data_date": "Date of the data",
+        "plan_date": "Date of the plan",
+        "settings": "Settings",
+        "not_recorded": "not recorded",
+        "place_unknown": "the area planned",
+        "n_communities": "{n} communities",
+        "and_more": " and {n} more",
+        "place_more": " and {more} more communities",
+        "setting_grids": "{lo}–{hi} households per grid (target {target})",
+        "setting_units": "{lo}–{hi} households per ten-household unit",
+        "setting_run": "gridplan {version}, seed {seed}",
+        "h_decided": "1. What was decided",
+        "decided_grids": "The {households} households ({population} residents) of {communities} "
+        "communities are divided into {grids} grids of {lo}–{hi} households each (mean {mean}, "
+        "target {target}).",
+        "decided_in_bounds": "Every grid is within the allowed {lo}–{hi} households; {share} of "
+        "the grids are within 10 % of the target.",
+        "decided_forced": "{n} grids cannot come closer to the target because of the size of "
+        "their buildings.",
+        "decided_barriers": "Each grid is one connected area and no grid crosses an arterial "
+        "road, a river or a railway.",
+        "decided_no_grids": "{households} households; no grids were drawn.",
+        "decided_units": "The grids hold {units} ten-household units of {lo}–{hi} households "
+        "(mean {mean}); {share} are within the allowed {min_allowed}–{max_allowed}.",
+        "staff_item": "{role}: {n}",
+        "decided_staff": "Staff placed: {staff}.",
+        "decided_party": " Party members are {share} of the grid heads and grid workers.",
+        "none": "none",
+        "tier_share": "{tier} {share}",
+        "decided_coverage": "Households that reach every facility of a life-circle tier on "
+        "foot: {parts}.",
+        "decided_sites": "{n} new facility sites are recommended, at {places} candidate places "
+        "(section 6).",
+        "h_attention": "2. What needs attention",
+        "att_none": "Nothing needs attention.",
+        "att_no_people": "No staff were placed: the data have no roster of people (a `people` "
+        "layer). Add the roster and run again.",
+        "att_vacant": "{n} posts of {role} are vacant; section 4 gives the reason for each.",
+        "att_vacant_grid_head": "{n} grids have no grid head; section 4 gives the reason for each.",
+        "att_vacant_grid_worker": "{n} grids have no grid worker; section 4 gives the reason "
+        "for each.",
+        "att_vacant_unit_head": "{n} ten-household units have no unit head; section 4 gives "
+        "the reason for each.",
+        "att_vacant_building_head": "{n} large buildings have no building head; section 4 gives "
+        "the reason for each.",
+        "att_vacant_volunteer": "{n} needs of vulnerable households have no volunteer; section "
+        "4 gives the reason for each.",
+        "att_below_min": "{n} grids hold fewer households than the allowed {lo}: {grids}.",
+        "att_above_max": "{n} grids hold more households than the allowed {hi}: {grids}.",
+        "att_coverage": "Only {share} of households reach all {n} kinds of {tier} facilities "
+        "within {minutes} minutes on foot; the least reached is the {worst} ({worst_share}). "
+        "Section 5 lists every facility, section 6 where new ones would help most.",
+        "att_unreachable": "{n} households cannot reach any facility on the walk network "
+        "(their buildings are not connected to the roads given).",
+        "att_no_coverage_data": "The 15-minute life circle was not checked: the data need roads "
+        "and facilities.",
+        "att_estimated": "{households} households ({share}) in {buildings} buildings are "
+        "estimated from floor area, not counted; section 7 lists the buildings to check first.",
+        "att_stale": "The total households given for {communities} look out of date; update "
+        "them or give the counts of the buildings (section 7).",
+        "att_weak": "The use of {n} buildings was decided on weak evidence (size, shape or "
+        "height only); section 7 lists the largest.",
+        "att_sensitive": "If the estimated households are 20 % off, up to {n} grids would leave "
+        "the allowed range (section 8).",
+        "h_communities": "3. Communities",
+        "community": "Community",
         "grids": "Grids",
+        "households": "Households",
+        "population": "Residents",
+        "grid_range": "Households per grid",
         "units_n": "Ten-household units",
-        "figure": "Figure",
-        "value": "Value",
-        "hh_min": "Households per grid: smallest",
-        "hh_max": "Households per grid: largest",
-        "hh_mean": "Households per grid: mean",
-        "hh_std": "Households per grid: standard deviation",
-        "target": "Target households per grid (allowed {lo}–{hi})",
-        "within_10": "Grids within ±10 % of the target",
-        "within_10_allow": "… of grids whose building sizes allow it (size-forced grids: {n})",
-        "within_bounds": "Grids within the allowed range",
-        "below_min": "Grids below the minimum",
-        "above_max": "Grids above the maximum",
-        "compactness_mean": "Compactness (Polsby–Popper), mean",
-        "compactness_min": "Compactness (Polsby–Popper), least compact grid",
-        "faces_merged": "Faces merged (blocks too small to stand alone)",
-        "flags": "Flags",
-        "no_flags": "No flags.",
-        "other": "Other figures",
-        "unit_count": "Units",
-        "unit_range": "Units within the allowed {lo}–{hi} households",
-        "unit_in_range": "Units within the allowed range",
-        "unit_min": "Households per unit: smallest",
-        "unit_max": "Households per unit: largest",
-        "unit_mean": "Households per unit: mean",
-        "size_distribution": "Size distribution (households per unit: units)",
-        "role": "Role",
+        "total": "Total",
+        "staffing": "4. Staffing",
+        "no_people_layer": "No staff were placed: the data have no roster of people (a "
+        "`people` layer). Add the roster and run `gridplan run` again.",
+        "not_run": "This part was not planned. Run it with `{command}`.",
+        "role": "Post",
         "filled": "Filled",
         "vacant": "Vacant",
-        "vacancies": "Vacancies",
+        "party_sentence": "Party members are {share} of the grid heads and grid workers.",
+        "vacancies_title": "Vacant posts ({n}) and why",
+        "vacancies_intro": "Each vacant post, where it is and what would fill it. The rosters "
+        "(rosters.xlsx) list the posts filled.",
         "target_id": "Where",
-        "reason": "Reason",
-        "party_share": "Party members among grid heads and grid workers",
-        "party_unknown": "unknown (no roster of people in the plan)",
-        "solver": "Solver",
-        "problem": "Problem",
-        "status": "Status",
-        "objective": "Objective",
-        "bound": "Bound",
-        "gap": "Gap",
+        "reason": "Why, and what to do",
+        "more_vacancies": "{n} more vacant posts are listed in report.json.",
+        "solver_optimal": "Every assignment was solved to the best possible answer.",
+        "solver_open": "{n} of {total} assignments stopped at the time limit before the best "
+        "answer was proven (at most {gap} from it); the plan is usable, a longer time limit "
+        "may improve it.",
+        "coverage": "5. The 15-minute life circle",
+        "coverage_intro": "Households that reach each kind of facility on foot within its tier "
+        "(5, 10 or 15 minutes at {speed} m a minute, on the real road network).",
         "tier": "Tier",
-        "category": "Category",
-        "covered": "Households covered",
+        "category": "Facility",
+        "covered": "Households reached",
         "share": "Share",
-        "by_grid": "Coverage by grid (worst first; share of household × facility checks met)",
+        "by_grid_title": "The {n} grids with the least coverage",
+        "by_grid_intro": "Share of the facility checks met by the grid's households, overall "
+        "and by tier.",
         "grid": "Grid",
-        "all_checks": "All checks",
-        "more_grids": "{n} more grids in report.json.",
-        "more_vacancies": "{n} more vacancies in report.json.",
-        "filled_vs_possible": "Posts filled against the most possible",
-        "posts": "Posts",
-        "possible": "Most possible",
-        "vacant_higher_post": "Vacant: holders took a more important post",
-        "vacant_same_role": "Vacant: too few for this role nearby",
-        "vacant_out_of_reach": "Vacant: no one eligible",
-        "possible_note": "Most possible: the maximum matching of each role's eligible people to "
-        "its posts, ignoring the other roles. * Grid workers: grids with a worker; the bound "
-        "is an upper one (a full-time worker's grids must also be adjacent).",
-        "flows": "Households moved between grids",
-        "from_grid": "From grid",
-        "to_grid": "To grid",
+        "all_checks": "All tiers",
+        "siting": "6. New facility sites",
+        "siting_intro": "Candidate sites ranked by the households a new facility there would "
+        "newly bring within reach.",
+        "no_sites": "No new site was recommended.",
         "site": "Site",
         "rank": "Rank",
-        "newly_covered": "Households newly covered",
-        "no_sites": "No new site was recommended.",
+        "newly_covered": "Households newly reached",
+        "replan": "Re-plan: what changed",
+        "replan_sentence": "{changed} grids were redrawn and {kept} kept as they were; "
+        "{households} households in {buildings} buildings move to another grid.",
+        "replan_changed": "Grids redrawn: {grids}.",
+        "params_changed": "Settings differ from the old plan",
+        "params_same": "The settings are those of the old plan.",
+        "from_grid": "From grid",
+        "to_grid": "To grid",
+        "sensitivity": "8. How sure are the household estimates",
+        "sensitivity_intro": "{households} households in {buildings} buildings were estimated "
+        "from floor area, at {size} m² a dwelling. If dwellings are smaller or larger than "
+        "that, the grids hold more or fewer households:",
+        "sensitivity_json": "The figures are in report.json.",
+        "scenario": "Case",
+        "scenario_plan": "This plan",
+        "scenario_smaller": "Dwellings {pct} % smaller",
+        "scenario_larger": "Dwellings {pct} % larger",
+        "dwelling_size": "Dwelling size (m²)",
+        "grids_in_bounds": "Grids within the allowed range",
+        "sensitivity_ok": "Even 20 % off, every grid stays within the allowed {lo}–{hi} "
+        "households: the grids need no change on this account.",
+        "sensitivity_bad": "20 % off, up to {n} grids would leave the allowed {lo}–{hi} "
+        "households; check the buildings of section 7 before the grids are announced.",
+        "charts": "Charts",
+        "footer": "Every technical figure of the plan is in report.json; the plan's layers are "
+        "in plan.gpkg.",
+        "no_charts": "Charts were skipped: matplotlib is not installed "
+        "(`pip install gridplan[charts]`).",
         "chart_grids": "Households per grid",
-        "chart_coverage": "Households covered by category and tier",
+        "chart_coverage": "Households reached by facility and tier",
         "min_line": "minimum",
         "max_line": "maximum",
         "target_line": "target",
         "n_grids": "grids",
-        "share_axis": "share of households covered",
+        "share_axis": "share of households reached",
     },
     "zh": {
-        "title": "gridplan 网格规划报告",
-        "generated": "gridplan {version}，随机种子 {seed}",
-        "summary": "概况",
-        "quality": "网格划分质量",
-        "units": "十联户",
-        "staffing": "人员配备",
-        "coverage": "15分钟生活圈设施覆盖",
-        "siting": "新设施选址建议",
-        "replan": "调整前后对比",
-        "sensitivity": "户数估算的敏感性",
-        "charts": "图表",
-        "not_run": "该步骤未运行。运行命令：`{command}`。",
-        "not_replan": "本规划不是调整规划。数据变化后运行 `{command}`，以最少的住户变动重新规划，"
-        "本节将对比调整前后。",
-        "params_changed": "⚠ 参数与原规划不同（按原规划参数本可不动的住户也会变动）",
-        "params_same": "参数：与原规划相同。",
-        "params_missing": "原规划未记录以下参数，采用默认值：{keys}。",
-        "no_charts": "未生成图表：未安装 matplotlib（`pip install gridplan[charts]`）。",
-        "communities": "社区数",
-        "buildings": "楼栋数",
-        "residential_buildings": "有住户的楼栋",
-        "households": "户数",
-        "households_estimated": "估算户数（数据中无户数）",
-        "buildings_estimated": "户数为估算的楼栋",
-        "population": "常住人口",
+        "doc_title": "{place}网格化管理规划报告",
+        "place": "地点",
+        "data_date": "数据日期",
+        "plan_date": "规划日期",
+        "settings": "规划参数",
+        "not_recorded": "未记录",
+        "place_unknown": "本规划范围",
+        "n_communities": "{n} 个社区",
+        "and_more": "等 {n} 个",
+        "place_more": "等 {total} 个社区",
+        "setting_grids": "每网格 {lo}–{hi} 户（目标 {target} 户）",
+        "setting_units": "每个十联户 {lo}–{hi} 户",
+        "setting_run": "gridplan {version}，随机种子 {seed}",
+        "h_decided": "一、规划结论",
+        "decided_grids": "{communities} 个社区共 {households} 户、常住人口 {population} 人，划分为 "
+        "{grids} 个网格，每个网格 {lo}–{hi} 户（平均 {mean} 户，目标 {target} 户）。",
+        "decided_in_bounds": "所有网格户数均在允许的 {lo}–{hi} 户之内，{share} 的网格与目标相差不超"
+        "过 "
+        "10%。",
+        "decided_forced": "{n} 个网格受楼栋规模所限，户数无法更接近目标。",
+        "decided_barriers": "每个网格连成一片，不跨越主干道、河流和铁路。",
+        "decided_no_grids": "共 {households} 户，本次未划分网格。",
+        "decided_units": "网格内组成 {units} 个十联户，每个 {lo}–{hi} 户（平均 {mean} 户），{share}"
+        " "
+        "在允许的 {min_allowed}–{max_allowed} 户之内。",
+        "staff_item": "{role} {n} 名",
+        "decided_staff": "配备{staff}。",
+        "decided_party": "网格长和网格员中党员占 {share}。",
+        "none": "无",
+        "tier_share": "{tier}生活圈 {share}",
+        "decided_coverage": "步行可到达本层级全部设施的住户比例：{parts}。",
+        "decided_sites": "建议新建设施 {n} 处，涉及 {places} 个候选地点（见第六部分）。",
+        "h_attention": "二、需要关注的事项",
+        "att_none": "无需特别关注的事项。",
+        "att_no_people": "未配备人员：数据中没有人员名册。请补充人员名册后重新运行。",
+        "att_vacant": "{role}有 {n} 个岗位空缺，原因见第四部分。",
+        "att_vacant_grid_head": "{n} 个网格尚无网格长，原因和建议见第四部分。",
+        "att_vacant_grid_worker": "{n} 个网格尚无网格员，原因和建议见第四部分。",
+        "att_vacant_unit_head": "{n} 个十联户尚无联户长，原因和建议见第四部分。",
+        "att_vacant_building_head": "{n} 栋大楼尚无楼栋长，原因和建议见第四部分。",
+        "att_vacant_volunteer": "{n} 项困难群体帮扶需求尚无志愿者，原因和建议见第四部分。",
+        "att_below_min": "{n} 个网格户数少于允许的 {lo} 户：{grids}。",
+        "att_above_max": "{n} 个网格户数多于允许的 {hi} 户：{grids}。",
+        "att_coverage": "只有 {share} 的住户步行 {minutes} 分钟内能到达全部 {n} 类{tier}生活圈设施"
+        "，"
+        "最缺的是{worst}（{worst_share}）。各类设施见第五部分，新设施选址建议见第六部分。",
+        "att_unreachable": "{n} 户无法沿步行路网到达任何设施（所在楼栋与路网不连通）。",
+        "att_no_coverage_data": "未检查15分钟生活圈：数据中缺少道路或设施。",
+        "att_estimated": "{buildings} 栋楼的 {households} 户（占 {share}）是按建筑面积估算的，"
+        "不是实际统计数；请先核对第七部分所列楼栋。",
+        "att_stale": "{communities}的社区总户数似已过时，请更新总户数或补充各楼户数（见第七部分）。"
+        "",
+        "att_weak": "{n} 栋楼的用途仅凭面积、形状或高度判定，证据不足；最大的几栋见第七部分。",
+        "att_sensitive": "若估算户数偏差 20%，最多 {n} 个网格会超出允许范围（见第八部分）。",
+        "h_communities": "三、各社区网格",
+        "community": "社区",
         "grids": "网格数",
+        "households": "户数",
+        "population": "常住人口",
+        "grid_range": "每网格户数",
         "units_n": "十联户数",
-        "figure": "指标",
-        "value": "数值",
-        "hh_min": "每网格户数：最少",
-        "hh_max": "每网格户数：最多",
-        "hh_mean": "每网格户数：平均",
-        "hh_std": "每网格户数：标准差",
-        "target": "每网格目标户数（允许 {lo}–{hi}）",
-        "within_10": "户数在目标 ±10% 以内的网格",
-        "within_10_allow": "……其中楼栋规模允许的网格（受楼栋规模所限的网格：{n} 个）",
-        "within_bounds": "户数在允许范围内的网格",
-        "below_min": "低于下限的网格",
-        "above_max": "高于上限的网格",
-        "compactness_mean": "紧凑度（Polsby–Popper）平均",
-        "compactness_min": "紧凑度（Polsby–Popper）最低",
-        "faces_merged": "合并的过小地块",
-        "flags": "提示",
-        "no_flags": "无提示。",
-        "other": "其他指标",
-        "unit_count": "十联户数",
-        "unit_range": "户数在允许范围（{lo}–{hi} 户）内的十联户",
-        "unit_in_range": "户数在允许范围内的十联户",
-        "unit_min": "每个十联户户数：最少",
-        "unit_max": "每个十联户户数：最多",
-        "unit_mean": "每个十联户户数：平均",
-        "size_distribution": "规模分布（户数：十联户个数）",
+        "total": "合计",
+        "staffing": "四、人员配备",
+        "no_people_layer": "未配备人员：数据中没有人员名册。请补充人员名册后重新运行 "
+        "`gridplan run`。",
+        "not_run": "本部分未规划。运行命令：`{command}`。",
         "role": "职务",
         "filled": "已配备",
         "vacant": "空缺",
-        "vacancies": "空缺岗位",
+        "party_sentence": "网格长和网格员中党员占 {share}。",
+        "vacancies_title": "空缺岗位（{n} 个）及原因",
+        "vacancies_intro": "每个空缺岗位的位置、原因和补缺建议。已配备人员见人员名册（rosters.xlsx"
+        "）。",
         "target_id": "位置",
-        "reason": "原因",
-        "party_share": "网格长和网格员中党员比例",
-        "party_unknown": "未知（规划中无人员名册）",
-        "solver": "求解器",
-        "problem": "问题",
-        "status": "状态",
-        "objective": "目标值",
-        "bound": "界",
-        "gap": "间隙",
-        "tier": "层级",
-        "category": "类别",
-        "covered": "覆盖户数",
-        "share": "比例",
-        "by_grid": "各网格覆盖情况（最差在前；住户×设施检查中满足的比例）",
-        "grid": "网格",
-        "all_checks": "全部检查",
-        "more_grids": "另有 {n} 个网格见 report.json。",
+        "reason": "原因及建议",
         "more_vacancies": "另有 {n} 个空缺岗位见 report.json。",
-        "filled_vs_possible": "岗位配备数与最多可配备数",
-        "posts": "岗位数",
-        "possible": "最多可配备",
-        "vacant_higher_post": "空缺：合适人选已任更重要职务",
-        "vacant_same_role": "空缺：附近同类人选不足",
-        "vacant_out_of_reach": "空缺：无符合条件人选",
-        "possible_note": "最多可配备：只看本职务、不计其他职务时，符合条件人员与岗位的最大匹配数。"
-        "* 网格员按有网格员的网格计，为上界（专职网格员所管网格还须相邻）。",
-        "flows": "在网格间调整的住户",
+        "solver_optimal": "各项人员和选址安排均已求得最优解。",
+        "solver_open": "{total} 项安排中有 {n} 项在时限内未能证明最优（与最优相差不超过 {gap}）；"
+        "结果可以使用，延长求解时间可能更好。",
+        "coverage": "五、15分钟生活圈设施覆盖",
+        "coverage_intro": "按实际路网、每分钟步行 {speed} 米计算，在各层级时间（5、10、15 分钟）内"
+        "能步行到达各类设施的住户。",
+        "tier": "生活圈",
+        "category": "设施",
+        "covered": "可到达住户",
+        "share": "比例",
+        "by_grid_title": "覆盖最差的 {n} 个网格",
+        "by_grid_intro": "网格内住户对各类设施检查的满足比例，总体及分层级。",
+        "grid": "网格",
+        "all_checks": "全部层级",
+        "siting": "六、新设施选址建议",
+        "siting_intro": "按新增可到达住户数排序的候选地点。",
+        "no_sites": "未推荐新选址。",
+        "site": "候选地点",
+        "rank": "优先级",
+        "newly_covered": "新增可到达住户",
+        "replan": "调整前后对比",
+        "replan_sentence": "本次调整重划 {changed} 个网格，保留 {kept} 个网格不变；{buildings} 栋楼"
+        "的 "
+        "{households} 户调整到其他网格。",
+        "replan_changed": "重划的网格：{grids}。",
+        "params_changed": "参数与原规划不同",
+        "params_same": "参数与原规划相同。",
         "from_grid": "原网格",
         "to_grid": "新网格",
-        "site": "选址",
-        "rank": "优先级",
-        "newly_covered": "新增覆盖户数",
-        "no_sites": "未推荐新选址。",
+        "sensitivity": "八、户数估算的可靠程度",
+        "sensitivity_intro": "{buildings} 栋楼的 {households} 户是按建筑面积估算的（套均 {size} "
+        "平方米）。若实际套均面积偏小或偏大，各网格户数变化如下：",
+        "sensitivity_json": "相关数据见 report.json。",
+        "scenario": "情形",
+        "scenario_plan": "本规划",
+        "scenario_smaller": "套均面积小 {pct}%",
+        "scenario_larger": "套均面积大 {pct}%",
+        "dwelling_size": "套均面积（平方米）",
+        "grids_in_bounds": "在允许范围内的网格",
+        "sensitivity_ok": "即使估算偏差 20%，所有网格仍在允许的 {lo}–{hi} 户之内，网格划分无需因此"
+        "调整。",
+        "sensitivity_bad": "若估算偏差 20%，最多 {n} 个网格会超出允许的 {lo}–{hi} 户；公布网格前请"
+        "先"
+        "核实第七部分所列楼栋的户数。",
+        "charts": "图表",
+        "footer": "各项技术指标见 report.json，规划图层见 plan.gpkg。",
+        "no_charts": "未生成图表：未安装 matplotlib（`pip install gridplan[charts]`）。",
         "chart_grids": "各网格户数",
-        "chart_coverage": "各类设施覆盖户数比例",
+        "chart_coverage": "各类设施可到达住户比例",
         "min_line": "下限",
         "max_line": "上限",
         "target_line": "目标",
         "n_grids": "网格数",
-        "share_axis": "覆盖住户比例",
+        "share_axis": "可到达住户比例",
     },
 }
 
 #: The report's household review (:mod:`gridplan.output.report.review`), under ``review.``.
 _REVIEW: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Households to review",
+        "title": "7. Households to check",
         "intro": "Check these buildings first; correct any that is wrong in an overrides file "
         "(`building_id,use,households`) and run again with `gridplan run DATASET --out DIR "
         "--overrides FILE`.",
-        "uses": "Uses decided",
-        "largest": "Buildings holding the most estimated households",
-        "weak": "Buildings decided on weak evidence (size, shape, height or the default only): "
-        "{n} in all, the largest",
-        "calibration": "Calibration to the communities' households_total",
-        "stale": "⚠ The households_total of {ids} looks stale: calibration had to scale the "
-        "estimates beyond the documented bounds or the given counts leave them too little "
-        "(see the warnings). Update the total or give the counts.",
-        "overrides": "Planner corrections applied (overrides): {n}",
+        "uses": "Uses of the buildings, and how they were decided:",
+        "largest": "Buildings holding the most estimated households:",
+        "weak": "Buildings whose use was decided on weak evidence (size, shape or height only): "
+        "{n} in all, the largest:",
+        "calibration": "Estimates scaled to each community's total households:",
+        "stale": "⚠ The total households given for {ids} look out of date: the estimates had to "
+        "be scaled too far, or the counts given leave too little for the rest. Update the "
+        "total or give the counts of the buildings.",
+        "overrides": "Corrections by the planner applied: {n}.",
         "building": "Building",
         "community": "Community",
         "grid": "Grid",
         "households": "Households",
         "use": "Use",
-        "source": "Source",
+        "source": "Decided by",
         "confidence": "Evidence",
-        "reason": "Why",
         "count": "Buildings",
-        "total": "households_total",
-        "given": "Given",
-        "before": "Estimated before calibration",
-        "after": "After",
-        "factor": "Factor",
-        "status": "Status",
-        "affected": "Buildings changed",
+        "total": "Total given",
+        "given": "Counted",
+        "before": "Estimated",
+        "after": "After scaling",
+        "factor": "Scale",
+        "status": "Assessment",
+        "use_residential": "residential",
+        "use_mixed": "mixed (shops below, homes above)",
+        "use_non_residential": "not residential",
+        "source_given": "the data",
+        "source_override": "planner's correction",
+        "source_inferred": "inferred",
+        "confidence_high": "strong",
+        "confidence_medium": "fair",
+        "confidence_low": "weak",
+        "status_ok": "plausible",
+        "status_stale_total": "total out of date",
+        "status_scaled_up": "scaled up too far",
+        "status_scaled_down": "scaled down too far",
+        "status_unmatched": "no estimated building",
     },
     "zh": {
-        "title": "需核对的户数",
-        "intro": "请先核对以下建筑；有误的在更正文件（`building_id,use,households`）中改正，"
+        "title": "七、需核对的户数",
+        "intro": "请先核对以下楼栋；有误的在更正文件（`building_id,use,households`）中改正，"
         "再运行 `gridplan run DATASET --out DIR --overrides FILE`。",
-        "uses": "建筑用途判定",
-        "largest": "估算户数最多的建筑",
-        "weak": "仅凭弱证据（面积、形状、高度或默认）判定的建筑：共 {n} 栋，最大的",
-        "calibration": "按社区总户数（households_total）校准",
-        "stale": "⚠ 社区 {ids} 的总户数似已过时：校准需超出规定倍数缩放估算，或已知户数已占去"
-        "大部分总数（见警告）。请更新总户数或补充各楼户数。",
-        "overrides": "已采用的人工更正（overrides）：{n}",
-        "building": "建筑",
+        "uses": "楼栋用途及判定方式：",
+        "largest": "估算户数最多的楼栋：",
+        "weak": "仅凭面积、形状或高度判定用途的楼栋：共 {n} 栋，最大的几栋：",
+        "calibration": "按各社区总户数校准估算：",
+        "stale": "⚠ {ids}的社区总户数似已过时：校准需超出合理倍数缩放估算，或已统计户数已占去大部分"
+        "总数。请更新总户数或补充各楼户数。",
+        "overrides": "已采用的人工更正：{n} 处。",
+        "building": "楼栋",
         "community": "社区",
         "grid": "网格",
         "households": "户数",
         "use": "用途",
-        "source": "来源",
+        "source": "判定方式",
         "confidence": "证据",
-        "reason": "依据",
-        "count": "建筑数",
-        "total": "总户数",
-        "given": "已知",
-        "before": "校准前估算",
+        "count": "楼栋数",
+        "total": "社区总户数",
+        "given": "已统计",
+        "before": "估算",
         "after": "校准后",
         "factor": "倍数",
-        "status": "状态",
-        "affected": "改变的建筑",
+        "status": "评估",
+        "use_residential": "住宅",
+        "use_mixed": "商住混合",
+        "use_non_residential": "非住宅",
+        "source_given": "数据给定",
+        "source_override": "人工更正",
+        "source_inferred": "推断",
+        "confidence_high": "充分",
+        "confidence_medium": "一般",
+        "confidence_low": "不足",
+        "status_ok": "合理",
+        "status_stale_total": "总户数过时",
+        "status_scaled_up": "放大过多",
+        "status_scaled_down": "缩小过多",
+        "status_unmatched": "无估算楼栋",
     },
 }
 
@@ -546,7 +654,97 @@ _REQUESTS: dict[str, dict[str, str]] = {
     },
 }
 
-for _section, _labels in (("report", _REPORT), ("review", _REVIEW), ("requests", _REQUESTS)):
+#: Why a post is vacant (``vacancies.reason_code``; :func:`vacancy_reason` fills the
+#: parameters), and the words those reasons use, under ``vacancy.``.
+_VACANCY: dict[str, dict[str, str]] = {
+    "en": {
+        "no_members": "no member building is listed for this unit",
+        "no_resident": "no one on the roster lives in {buildings}; recruit a resident here",
+        "wrong_entrance": "the roster's residents of the building ({people}) live in other "
+        "entrances or floors; recruit one here",
+        "higher_post": "{person} could take it but holds a more important post ({posts}); "
+        "recruit another resident",
+        "residents_busy": "the residents on the roster ({people}) already hold or signed up "
+        "for other posts; recruit another resident",
+        "building_no_resident": "no one on the roster lives in this building ({households} "
+        "households); recruit a building head",
+        "building_reserved": "the building's residents on the roster ({people}) signed up only "
+        "for other posts; recruit a resident who will head it",
+        "party_share": "to keep party members at {share} % or more of grid heads and workers, "
+        "{n} non-members ({people}) were left out; recruit a party member nearby",
+        "no_eligible": "no one on the roster has this role; add such people to the roster",
+        "out_of_reach": "no one eligible within {limit} m; the nearest, {person}, is "
+        "{distance} m away; recruit nearer",
+        "unreachable": "no one eligible can reach it on the walk network; recruit nearby",
+        "all_taken": "all {n} eligible people within {limit} m ({people}) are needed "
+        "elsewhere; recruit another nearby",
+        "all_higher": "all {n} eligible people within {limit} m ({people}) hold a more "
+        "important post; recruit another nearby",
+        "volunteer_no_skill": "{missing} of {needed} {kind} households have no volunteer: "
+        "the roster has no volunteer skilled in {skills}",
+        "volunteer_out_of_reach": "{missing} of {needed} {kind} households have no volunteer: "
+        "none skilled in {skills} within {limit} m (the nearest, {person}, is {distance} m "
+        "away)",
+        "volunteer_full": "{missing} of {needed} {kind} households have no volunteer: the {n} "
+        "volunteers skilled in {skills} within {limit} m are fully used",
+        "unknown": "see the reason column of the vacancies layer",
+        "post": "{role} of {target}",
+        "none": "none",
+        "kind_elderly_alone": "elderly living alone",
+        "kind_disabled": "disabled",
+        "kind_low_income": "low-income",
+        "kind_left_behind_child": "left-behind children",
+        "skill_elderly_care": "elderly care",
+        "skill_medical": "medical care",
+        "skill_legal": "legal aid",
+        "skill_tutoring": "tutoring",
+        "skill_mediation": "mediation",
+    },
+    "zh": {
+        "no_members": "该十联户未列出成员楼栋",
+        "no_resident": "名册中无人住在 {buildings}，请在此招募一名居民",
+        "wrong_entrance": "名册中该楼的居民（{people}）住在其他单元或楼层，请在本单元招募一名",
+        "higher_post": "{person} 可以担任，但已任更重要的职务（{posts}），请另招募一名居民",
+        "residents_busy": "名册中的居民（{people}）已任或只报名了其他职务，请另招募一名居民",
+        "building_no_resident": "名册中无人住在该楼（{households} 户），请招募一名楼栋长",
+        "building_reserved": "名册中该楼的居民（{people}）只报名了其他职务，请招募愿任楼栋长的居民",
+        "party_share": "为使党员在网格长和网格员中不低于 {share}%，{n} 名非党员（{people}）未被安排"
+        "，"
+        "请在附近招募党员",
+        "no_eligible": "名册中无人报名此职务，请补充人员",
+        "out_of_reach": "{limit} 米内无合适人选，最近的 {person} 在 {distance} 米外，请在附近招募",
+        "unreachable": "步行路网上无合适人选可以到达，请在附近招募",
+        "all_taken": "{limit} 米内的 {n} 名合适人选（{people}）均另有安排，请在附近再招募一名",
+        "all_higher": "{limit} 米内的 {n} 名合适人选（{people}）均已任更重要的职务，请在附近再招募"
+        "一名",
+        "volunteer_no_skill": "{needed} 户{kind}中有 {missing} 户无志愿者：名册中没有擅长{skills}的"
+        "志愿者",
+        "volunteer_out_of_reach": "{needed} 户{kind}中有 {missing} 户无志愿者：{limit} 米内没有擅长"
+        "{skills}的志愿者（最近的 {person} 在 {distance} 米外）",
+        "volunteer_full": "{needed} 户{kind}中有 {missing} 户无志愿者：{limit} 米内擅长{skills}的 "
+        "{n} "
+        "名志愿者已满负荷",
+        "unknown": "原因见规划文件中的空缺岗位表",
+        "post": "{target} 的{role}",
+        "none": "无",
+        "kind_elderly_alone": "独居老人",
+        "kind_disabled": "残疾人",
+        "kind_low_income": "低保",
+        "kind_left_behind_child": "留守儿童",
+        "skill_elderly_care": "养老护理",
+        "skill_medical": "医疗",
+        "skill_legal": "法律",
+        "skill_tutoring": "课业辅导",
+        "skill_mediation": "矛盾调解",
+    },
+}
+
+for _section, _labels in (
+    ("report", _REPORT),
+    ("review", _REVIEW),
+    ("requests", _REQUESTS),
+    ("vacancy", _VACANCY),
+):
     for _lang, _table in _labels.items():
         LABELS[_lang].update({f"{_section}.{k}": v for k, v in _table.items()})
 
@@ -720,6 +918,58 @@ def tier_label(tier: str, lang: str = "zh") -> str:
     if not minutes.isdigit():
         return text
     return f"{minutes}分钟" if check_lang(lang) == "zh" else f"{minutes}-minute"
+
+
+def _words(values: object, lang: str, prefix: str = "") -> str:
+    """A list of ids or of coded words as one phrase (``、`` in Chinese, ``, `` in English)."""
+    items = values if isinstance(values, list | tuple) else [values]
+    table = LABELS[lang]
+    shown = [table.get(f"{prefix}{v}", str(v)) if prefix else str(v) for v in items]
+    if not shown:
+        return table["vacancy.none"]
+    return ("、" if lang == "zh" else ", ").join(shown)
+
+
+def vacancy_reason(code: str, params: str | Mapping[str, Any] | None, lang: str = "zh") -> str:
+    """Why a post is vacant, in ``lang``: the sentence of ``code`` (a ``reason_code`` of the
+    ``vacancies`` layer) filled with its parameters (``reason_params``, JSON text or a mapping).
+
+    Example
+    -------
+    >>> vacancy_reason("out_of_reach", {"limit": 1500, "person": "P7", "distance": 2100}, "en")
+    'no one eligible within 1,500 m; the nearest, P7, is 2,100 m away; recruit nearer'
+    """
+    table = LABELS[check_lang(lang)]
+    template = table.get(f"vacancy.{code}") if code else None
+    if template is None:
+        return table["vacancy.unknown"]
+    raw = json.loads(params) if isinstance(params, str) and params else (params or {})
+    fmt: dict[str, str] = {}
+    for key, value in dict(raw).items():
+        if key == "posts":
+            fmt[key] = _words(
+                [
+                    table["vacancy.post"].format(role=role_label(r, lang), target=t)
+                    for r, t in value
+                ],
+                lang,
+            )
+        elif key == "kind":
+            fmt[key] = _words(value, lang, "vacancy.kind_")
+        elif key == "skills":
+            fmt[key] = ("或" if lang == "zh" else " or ").join(
+                table.get(f"vacancy.skill_{v}", str(v)) for v in value
+            )
+        elif isinstance(value, list):
+            fmt[key] = _words(value, lang)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            fmt[key] = f"{value:,}"
+        else:
+            fmt[key] = str(value)
+    try:
+        return template.format(**fmt)
+    except KeyError:  # a parameter this code needs is missing: say where the reason is
+        return table["vacancy.unknown"]
 
 
 def labels_in(section: str, lang: str = "zh") -> dict[str, str]:

@@ -65,6 +65,7 @@ __all__ = [
     "GridSettings",
     "HouseholdSettings",
     "RequestSettings",
+    "RosterSettings",
     "SitingSettings",
     "StaffingSettings",
     "UnitSettings",
@@ -841,6 +842,15 @@ class RequestSettings:
 
 
 @dataclass(frozen=True)
+class RosterSettings:
+    """How ``rosters.xlsx`` is laid out for printing (``[rosters]`` in ``plan.toml``)."""
+
+    #: One sheet of ten-household units per community (named by the community), instead of one
+    #: ``units`` sheet for the whole plan: what each community office prints.
+    by_community: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of one plan. Build with :func:`load_config`; ``Config()`` is the default."""
 
@@ -852,6 +862,7 @@ class Config:
     siting: SitingSettings = field(default_factory=SitingSettings)
     households: HouseholdSettings = field(default_factory=HouseholdSettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
+    rosters: RosterSettings = field(default_factory=RosterSettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable dict (tier keys become strings) of the settings that shape
@@ -894,6 +905,7 @@ _SECTIONS = {
     "staffing": StaffingSettings,
     "siting": SitingSettings,
     "households": HouseholdSettings,
+    "rosters": RosterSettings,
 }
 
 

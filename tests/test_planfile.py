@@ -109,3 +109,43 @@ def test_plan_metadata_type_names_the_keys_every_plan_has():
         <= set(PlanMetadata.__required_keys__) | optional
     )
     assert set(meta["dataset"]) == set(DatasetBlock.__required_keys__)
+
+
+def test_plan_gpkg_carries_qgis_styles(town_plan_dir) -> None:
+    """plan.gpkg holds the ``layer_styles`` table QGIS reads: one default QML style per
+    styled layer, each valid XML with a renderer, labels where a layer is labelled; it is
+    registered in gpkg_contents and is not read back as a plan layer."""
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    from gridplan.output.planfile import read_plan
+
+    con = sqlite3.connect(town_plan_dir / "plan.gpkg")
+    rows = con.execute(
+        "SELECT f_table_name, f_geometry_column, styleQML, useAsDefault FROM layer_styles"
+    ).fetchall()
+    registered = con.execute(
+        "SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'"
+    ).fetchone()
+    con.close()
+    styles = {name: (geom, qml, default) for name, geom, qml, default in rows}
+    assert {"grids", "units", "sites", "catchments"} <= set(styles)
+    assert registered == ("attributes",)
+    for name, (geom, qml, default) in styles.items():
+        assert geom == "geom" and default == 1, name
+        root = ET.fromstring(qml.split("\n", 1)[1])  # after the DOCTYPE line
+        assert root.tag == "qgis" and root.find("renderer-v2") is not None, name
+    grids = ET.fromstring(styles["grids"][1].split("\n", 1)[1])
+    assert grids.get("labelsEnabled") == "1"
+    assert grids.find("labeling/settings/text-style").get("fieldName") == "grid_id"
+    tiers = ET.fromstring(styles["catchments"][1].split("\n", 1)[1])
+    values = [c.get("value") for c in tiers.iter("category")]
+    assert values == ["5min", "10min", "15min"]  # tiers in numeric order
+    assert "layer_styles" not in read_plan(town_plan_dir).layers
+
+
+def test_geometry_last_in_plan_layers(town_plan) -> None:
+    """In memory, as in the file, a plan layer's geometry is its last column."""
+    for name in ("grids", "units", "buildings", "sites"):
+        df = town_plan.layers[name]
+        assert list(df.columns)[-1] == df.geometry.name, name

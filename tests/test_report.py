@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,41 @@ import pandas as pd
 import pytest
 from test_maps import PHONES, synthetic_plan, unmasked_numbers
 
-from gridplan.output.report.render import render_markdown
+from gridplan.i18n import LABELS
+from gridplan.output.report.render import render_html, render_markdown
 from gridplan.output.report.write import COMMANDS, build_report, write_report
+
+#: What a person may be asked to type, verbatim, in either language: commands and the header
+#: of an overrides file. Everything else in a report is words of its language.
+_TYPED = re.compile(r"`(gridplan [^`]*|building_id,use,households|pip install [^`]*)`")
+#: Ids (C01-002, B00744, P00429, S0004, G03-U01), file names, numbers and units.
+_NOT_WORDS = re.compile(
+    r"\b[A-Z]{1,3}\d+(?:-[A-Z]?\d+)*\b|\b[\w.-]+\.(?:json|gpkg|xlsx|png|html|md|csv)\b"
+    r"|!\[[^\]]*\]\([^)]*\)|\bgridplan \d[\w.]*|\bm²|\d"
+)
+
+
+def check_language(text: str, lang: str, *, data_words: set[str] = frozenset()) -> None:
+    """Fail when a report holds an internal key or a sentence of the other language.
+
+    Internal keys: a code span other than a command, or any snake_case word. The other
+    language: Latin words in a Chinese report (beyond ids, file names and ``gridplan``);
+    Chinese characters in an English one (beyond ``data_words``: names from the data).
+    """
+    plain = _TYPED.sub(" ", text)
+    for name in data_words:
+        plain = plain.replace(name, " ")
+    spans = re.findall(r"`[^`]+`", plain)
+    assert not spans, f"internal keys in code font: {spans[:5]}"
+    plain = _NOT_WORDS.sub(" ", plain)
+    snake = re.findall(r"\b[a-z]+_[a-z0-9_]+\b", plain)
+    assert not snake, f"internal keys: {sorted(set(snake))[:10]}"
+    if lang == "zh":
+        words = {w for w in re.findall(r"[A-Za-z]{2,}", plain) if w != "gridplan"}
+        assert not words, f"English in the Chinese report: {sorted(words)[:10]}"
+    else:
+        cjk = re.findall(r"[\u4e00-\u9fff]+", plain)
+        assert not cjk, f"Chinese in the English report: {cjk[:10]}"
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +104,14 @@ def test_units_staffing_coverage_siting(report: dict[str, Any]) -> None:
 def test_markdown_has_the_json_figures(report: dict[str, Any], lang: str) -> None:
     md = render_markdown(report, lang=lang)
     h = report["quality"]["households"]
-    assert f"| {h['std']} |" in md
+    assert f"{h['min']}–{h['max']}" in md  # the grid range, in the decided and community tables
     assert "66.7 %" in md
-    assert "no eligible grid head within 1500 m" in md
-    assert "G03 | 66.7 %" in md
     assert ("Kindergarten" if lang == "en" else "幼儿园") in md
+    assert "东城社区" in md  # the place by its name, in both languages
+    assert "G03 | 66.7 %" in md
     assert "{" not in md.replace("{}", "")  # no unformatted template left
     assert "TODO" not in md and "TBD" not in md
+    check_language(md, lang, data_words={"东城社区"})
 
 
 def test_stages_that_did_not_run_say_so() -> None:
@@ -95,8 +131,8 @@ def test_stages_that_did_not_run_say_so() -> None:
     for section in ("units", "staffing", "coverage", "siting"):
         assert report[section] == {"ran": False, "command": COMMANDS[section]}
     md = render_markdown(report, lang="en")
-    for section in ("units", "staffing", "coverage", "siting"):
-        assert f"This stage did not run. Run it with `{COMMANDS[section]}`." in md
+    for section in ("staffing", "coverage", "siting"):
+        assert f"This part was not planned. Run it with `{COMMANDS[section]}`." in md
     assert report["quality"]["ran"] is True
 
 
@@ -104,22 +140,31 @@ def test_empty_plan_reports_without_crashing(tmp_path: Path) -> None:
     from gridplan.output.planfile import Plan
 
     paths = write_report(Plan(), tmp_path, lang="zh")
-    assert [p.name for p in paths] == ["report.md", "report.json"]
+    assert [p.name for p in paths] == ["report.md", "report.json", "report.html"]
     md = paths[0].read_text(encoding="utf-8")
-    assert "gridplan partition DATASET --out DIR" in md
+    assert "gridplan assign DATASET --out DIR" in md
+    check_language(md, "zh")
 
 
 def test_replan_and_sensitivity_rendered() -> None:
     plan = synthetic_plan()
     plan.metadata["replan"] = {
         "changed_grids": ["G02"],
-        "moved_households": 12,
-        "before": {"grids": 3, "households": 90},
-        "after": {"grids": 3, "households": 96},
+        "kept_grids": ["G01", "G03"],
+        "households_moved": 12,
+        "buildings_moved": 2,
     }
-    plan.metadata["metrics"]["households"] = {
-        "sensitivity": {"dwelling_size_m2": {"-20%": {"grids": 4}, "+20%": {"grids": 3}}}
-    }
+    plan.metadata["sensitivity"] = {
+        "dwelling_size_m2": 90.0,
+        "buildings_estimated": 4,
+        "households_estimated": 30,
+        "scenarios": {
+            "×1": {"dwelling_size_m2": 90.0, "households": 96, "grid_households_min": 28,
+                   "grid_households_max": 36, "grids_within_bounds": 1.0},
+            "×0.8": {"dwelling_size_m2": 72.0, "households": 104, "grid_households_min": 30,
+                     "grid_households_max": 41, "grids_within_bounds": 2 / 3},
+        },
+    }  # fmt: skip
     plan.layers["moved"] = pd.DataFrame(
         {
             "building_id": ["B100", "B101", "B110"],
@@ -129,16 +174,22 @@ def test_replan_and_sensitivity_rendered() -> None:
         }
     )
     report = build_report(plan)
-    assert report["replan"]["moved_households"] == 12
+    assert report["replan"]["households_moved"] == 12
     assert report["replan"]["flows"] == [
         {"from": "G01", "to": "G02", "households": 12},
         {"from": "G02", "to": "G03", "households": 4},
     ]
+    assert {"code": "sensitive", "n": 1} in report["attention"]
     md = render_markdown(report, lang="en")
-    assert "| `households` | 90 | 96 |" in md
-    assert "`moved_households`" in md and "Sensitivity of household estimates" in md
-    assert "`dwelling_size_m2.-20%.grids`" in md
+    assert "1 grids were redrawn and 2 kept as they were; 12 households in 2 buildings" in md
     assert "| G01 | G02 | 12 |" in md
+    assert "| This plan | 90 | 96 | 28–36 | 3 / 3 |" in md
+    assert "| Dwellings 20 % smaller | 72 | 104 | 30–41 | 2 / 3 |" in md
+    assert "up to 1 grids would leave the allowed 20–40 households" in md
+    zh = render_markdown(report, lang="zh")
+    assert "| 套均面积小 20% | 72 | 104 | 30–41 | 2 / 3 |" in zh
+    check_language(md, "en", data_words={"东城社区"})
+    check_language(zh, "zh")
 
 
 def test_write_report_files_and_charts(tmp_path: Path) -> None:
@@ -148,16 +199,19 @@ def test_write_report_files_and_charts(tmp_path: Path) -> None:
     assert names == [
         "report.md",
         "report.json",
+        "report.html",
         "households_per_grid.png",
         "coverage_by_category.png",
     ]
-    for p in paths[2:]:
+    for p in paths[3:]:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    assert data["charts"] == names[2:]
+    assert data["charts"] == names[3:]
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "![households_per_grid](households_per_grid.png)" in md
-    for p in paths[:2]:
+    assert "![Households per grid](households_per_grid.png)" in md
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<img src="households_per_grid.png"' in page and "@page" in page
+    for p in paths[:3]:
         text = p.read_text(encoding="utf-8")
         assert not unmasked_numbers(text) and not any(ph in text for ph in PHONES)
 
@@ -174,21 +228,21 @@ def test_without_matplotlib_the_report_says_so(
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
     paths = write_report(synthetic_plan(), tmp_path, lang="en")
-    assert [p.name for p in paths] == ["report.md", "report.json"]
+    assert [p.name for p in paths] == ["report.md", "report.json", "report.html"]
     assert "matplotlib is not installed" in paths[0].read_text(encoding="utf-8")
 
 
-def test_unknown_metrics_rendered_generically() -> None:
+def test_unknown_metrics_stay_in_the_json() -> None:
     plan = synthetic_plan()
     plan.metadata["metrics"]["partition"]["communities"] = {
-        "C01": {"grids": 2, "households": 60},
-        "C02": {"grids": 1, "households": 36},
+        "C01": {"grids": 2, "households": 60, "time_s": 0.3},
     }
     plan.metadata["metrics"]["coverage"]["seconds"] = {"snap": 0.5, "total": 1.25}
-    md = render_markdown(build_report(plan), lang="en")
-    assert "| `C01` | 2 | 60 |" in md and "| `C02` | 1 | 36 |" in md
-    assert "- `seconds.total`: 1.25" in md
-    assert "- `status`: OPTIMAL" in md
+    report = build_report(plan)
+    assert report["quality"]["metrics"]["communities"] == {"C01": {"grids": 2, "households": 60}}
+    assert "seconds" not in report["coverage"]["metrics"]  # run times: metadata only
+    md = render_markdown(report, lang="en")
+    assert "communities.C01" not in md and "`C01`" not in md and "1.25" not in md
 
 
 def test_town_report_separates_size_forced_grids(town_plan) -> None:
@@ -199,4 +253,63 @@ def test_town_report_separates_size_forced_grids(town_plan) -> None:
     assert h["share_within_10pct_sizes_allow"] == part["share_within_10pct_sizes_allow"]
     assert h["share_within_10pct_sizes_allow"] >= h["share_within_10pct"] - 1e-9
     md = render_markdown(report, lang="en")
-    assert f"size-forced grids: {h['grids_size_forced']}" in md
+    assert f"{h['grids_size_forced']} grids cannot come closer to the target" in md
+
+
+def test_every_report_label_is_in_both_languages() -> None:
+    for section in ("report.", "review.", "vacancy."):
+        zh = {k for k in LABELS["zh"] if k.startswith(section)}
+        en = {k for k in LABELS["en"] if k.startswith(section)}
+        assert zh == en and zh
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_town_report_reads_in_one_language(town_plan, lang: str) -> None:
+    """The town's report (Markdown and HTML) holds no internal key and no sentence of the other
+    language; its sensitivity section starts from the plan's own figures."""
+    report = build_report(town_plan)
+    names = {c["name"] for c in report["place"]["communities"] if c["name"]}
+    assert names  # the town's communities have names, and the report uses them
+    md = render_markdown(report, lang=lang, charts=["households_per_grid.png"])
+    check_language(md, lang, data_words=names)
+    page = render_html(report, lang=lang)
+    body = re.sub(r"<code>(.*?)</code>", r"`\1`", page)  # code spans as in Markdown
+    body = re.sub(r"<style>.*?</style>|<[^>]+>", " ", body, flags=re.S)
+    check_language(html.unescape(body), lang, data_words=names)
+    # the vacancy reasons are written in the language, not the staffing's English
+    vac = report["staffing"]["vacancies"]
+    assert vac and all(v["reason_code"] for v in vac)
+    assert vac[0]["reason"] not in md
+    # "this plan" in the sensitivity table is the plan itself
+    plan_case = report["sensitivity"]["scenarios"]["×1"]
+    assert plan_case["households"] == report["summary"]["households"]
+    h = report["quality"]["households"]
+    assert (plan_case["grid_households_min"], plan_case["grid_households_max"]) == (
+        h["min"],
+        h["max"],
+    )
+
+
+def test_same_plan_gives_byte_identical_reports(
+    town_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of the same inputs and seed: report.md, report.json, report.html and the
+    rosters are the same bytes, and so are their manifest entries (run times stay in the
+    plan's metadata)."""
+    from gridplan.output.planfile import MANIFEST
+    from gridplan.run.pipeline import plan_dataset, run_to_folder
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01: the plan's date
+    folders = []
+    for name in ("a", "b"):
+        plan = plan_dataset(town_dataset)
+        folders.append(run_to_folder(plan, tmp_path / name, lang="zh", stages=None))
+    a, b = folders
+    same = ("report.md", "report.json", "report.html", "rosters.xlsx", "rosters/staff.csv")
+    for name in same:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    ma = json.loads((a / MANIFEST).read_text(encoding="utf-8"))
+    mb = json.loads((b / MANIFEST).read_text(encoding="utf-8"))
+    assert all(ma[n] == mb[n] for n in same)
+    assert "2026-01-01" in (a / "report.md").read_text(encoding="utf-8")
+    assert "time_s" not in (a / "report.json").read_text(encoding="utf-8")

@@ -150,6 +150,9 @@ def _expected_phones(plan, lang: str) -> dict[str, str]:
 
 
 def _pairs(names: str, phones: str, sep: str) -> list[tuple[str, str]]:
+    if names in (label("vacant", "zh"), label("vacant", "en")):
+        assert not phones  # a vacant post has no phone
+        return []
     n = str(names).split(sep) if names else []
     p = str(phones).split(sep) if phones else []
     assert len(n) == len(p), (names, phones)
@@ -243,3 +246,51 @@ def test_map_popups_pair_names_with_their_phones(tmp_path: Path, lang: str) -> N
         + r"\s*\]",
         html,
     )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_workbook_is_ready_to_print(tmp_path: Path, lang: str) -> None:
+    """Every sheet: bold header row, frozen and repeated on each printed page, landscape A4
+    one page wide; an empty post reads 空缺 / vacant; phones still masked."""
+    openpyxl = pytest.importorskip("openpyxl")
+    plan = synthetic_plan()
+    write_rosters(plan, tmp_path, lang=lang)
+    book = openpyxl.load_workbook(tmp_path / "rosters.xlsx")
+    assert book.sheetnames == ["grids", "units", "staff"]
+    for sheet in book.worksheets:
+        assert all(cell.font.bold for cell in sheet[1] if cell.value is not None)
+        assert sheet.freeze_panes == "A2"
+        assert sheet.print_title_rows == "$1:$1"
+        assert sheet.page_setup.orientation == "landscape"
+        assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+        assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0
+        assert "&P" in sheet.oddFooter.center.text
+    vacant = label("vacant", lang)
+    grids = pd.read_excel(tmp_path / "rosters.xlsx", sheet_name="grids", dtype=str)
+    heads = grids.set_index(label("grid_id", lang))[label("grid_head", lang)]
+    assert heads["G03"] == vacant  # G03 has no grid head in the synthetic plan
+    assert heads["G01"] != vacant
+    units = pd.read_excel(tmp_path / "rosters.xlsx", sheet_name="units", dtype=str)
+    unit_heads = units.set_index(label("unit_id", lang))[label("unit_head", lang)]
+    assert unit_heads["G03-U01"] == vacant and unit_heads["G03-U02"] == vacant
+    assert not unmasked_numbers(_all_text([tmp_path / "rosters.xlsx"]))
+
+
+def test_one_units_sheet_per_community_and_same_bytes(tmp_path: Path) -> None:
+    """With ``by_community`` the units are split into one sheet per community, named by the
+    community; the same rosters written twice are the same bytes."""
+    openpyxl = pytest.importorskip("openpyxl")
+    plan = synthetic_plan()
+    plan.metadata["created_at"] = "2026-01-01T08:00:00Z"
+    write_rosters(plan, tmp_path / "a", lang="zh", by_community=True)
+    book = openpyxl.load_workbook(tmp_path / "a" / "rosters.xlsx")
+    names = plan.layers["communities"]["name"].tolist()
+    assert book.sheetnames == ["grids", "staff", *sorted(names)]
+    sheet = book[names[0]]
+    assert sheet.print_title_rows == "$1:$1" and sheet.max_row == 1 + len(plan.layers["units"])
+    plan.metadata["parameters"]["rosters"] = {"by_community": True}  # the plan's setting
+    write_rosters(plan, tmp_path / "b", lang="zh")
+    a = (tmp_path / "a" / "rosters.xlsx").read_bytes()
+    assert a == (tmp_path / "b" / "rosters.xlsx").read_bytes()
+    assert book.properties.created.year == 2026

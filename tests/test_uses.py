@@ -367,7 +367,7 @@ def test_run_with_overrides_file_says_how_many(tmp_path):
     assert b.loc["h1", "households"] == 99 and b.loc["o1", "use"] == "residential"
     assert set(b.loc[["h1", "o1"], "use_source"]) == {"override"}
     report = (tmp_path / "p" / "report.md").read_text(encoding="utf-8")
-    assert "Households to review" in report and "overrides): 2" in report
+    assert "Households to check" in report and "Corrections by the planner applied: 2" in report
     bad = tmp_path / "bad.csv"
     bad.write_text("building_id,use\nghost,residential\n", encoding="utf-8")
     res = runner.invoke(

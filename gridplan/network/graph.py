@@ -121,6 +121,16 @@ class WalkNetwork:
     barriers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
     crs: CRS | None = None
 
+    def __repr__(self) -> str:
+        """One line: nodes, edges, total length, components (not the coordinates)."""
+        km = float(np.sum(self.edge_length)) / 1000.0
+        parts = len(np.unique(self.component)) if len(self.component) else 0
+        crs = self.crs.to_string() if self.crs is not None else None
+        return (
+            f"WalkNetwork(nodes={self.n_nodes}, edges={len(self.edge_u)}, length={km:.1f} km, "
+            f"components={parts}, crs={crs})"
+        )
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""

@@ -22,6 +22,7 @@ _PUBLIC: dict[str, str] = {
     "Plan": "gridplan.output.planfile",
     "read_plan": "gridplan.output.planfile",
     "write_plan_gpkg": "gridplan.output.planfile",
+    "render_html": "gridplan.output.report.render",
     "render_markdown": "gridplan.output.report.render",
     "build_report": "gridplan.output.report.write",
     "write_report": "gridplan.output.report.write",

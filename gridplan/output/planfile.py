@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast, get_args, overload
+from typing import Any, Literal, NotRequired, TypedDict, cast, get_args, overload
 
 import geopandas as gpd
 import pandas as pd
@@ -102,6 +102,9 @@ LAYER_COLUMNS: dict[str, tuple[str, ...]] = {
 SpatialPlanLayer = Literal["grids", "units", "buildings", "sites"]
 SPATIAL_CONTRACT = set(get_args(SpatialPlanLayer))
 
+#: The GeoPackage table of QGIS layer styles (:mod:`gridplan.output.qgis`): not a plan layer.
+STYLES_TABLE = "layer_styles"
+
 #: The file of a plan folder listing the SHA-256 of every other file in it.
 MANIFEST = "manifest.json"
 
@@ -110,6 +113,8 @@ class DatasetBlock(TypedDict):
     """The ``dataset`` block of a plan's metadata (:func:`gridplan.run.metadata.dataset_block`)."""
 
     source: str | None
+    #: the date of the data (newest file modification, UTC ``YYYY-MM-DD``), when known
+    data_date: NotRequired[str | None]
     input_crs: str | None
     working_crs: str | None
     offset: str | None
@@ -183,6 +188,12 @@ class Plan:
     crs: CRS | None = None
     output_crs: CRS | None = None
 
+    def __repr__(self) -> str:
+        """One line: the layers and their rows, the CRS, the seed (not the tables)."""
+        sizes = ", ".join(f"{k}={len(v)}" for k, v in self.layers.items())
+        crs = self.crs.to_string() if self.crs is not None else None
+        return f"Plan(layers: {sizes or 'none'}; crs={crs}; seed={self.metadata.get('seed')})"
+
     @overload
     def layer(self, name: SpatialPlanLayer) -> gpd.GeoDataFrame: ...
     @overload
@@ -240,8 +251,17 @@ class Plan:
 
 
 def writable_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept."""
+    """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept; the
+    geometry column last and a ``population`` of whole numbers as integers (what a person
+    opening the layer expects)."""
+    geom = getattr(df, "_geometry_column_name", None)
     out = df.copy()
+    if geom in out.columns and list(out.columns)[-1] != geom:
+        out = out[[c for c in out.columns if c != geom] + [geom]]
+    if "population" in out.columns and out["population"].dtype.kind == "f":
+        pop = out["population"]
+        if pop.notna().all() and bool((pop.round() == pop).all()):
+            out["population"] = pop.astype("int64")
     for col in out.columns:
         if col == getattr(out, "_geometry_column_name", None):
             continue
@@ -303,6 +323,9 @@ def _write_layers(plan: Plan, path: Path) -> None:
             table = pd.DataFrame(df)
             pyogrio.write_dataframe(writable_table(table), path, layer=name, driver="GPKG")
     write_metadata_table(plan.metadata, path)
+    from gridplan.output.qgis import write_layer_styles
+
+    write_layer_styles(path, when=str(plan.metadata.get("created_at") or "") or None)
 
 
 def write_metadata_table(metadata: Mapping[str, Any], path: str | Path) -> None:
@@ -371,7 +394,7 @@ def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Pla
     plan = Plan()
     wanted = None if layers is None else {*layers, "metadata"}
     for name, geom_type in listed:
-        if wanted is not None and name not in wanted:
+        if name == STYLES_TABLE or (wanted is not None and name not in wanted):
             continue
         df = pyogrio.read_dataframe(gpkg, layer=name)
         if name == "metadata":

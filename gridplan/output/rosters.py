@@ -201,6 +201,7 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
     people = people_directory(plan, reveal=reveal)
     workers = grid_workers(plan)
     yes, no = label("yes", lang), label("no", lang)
+    vacant = label("vacant", lang)
     sep = "、" if lang == "zh" else "; "
     sheets: dict[str, pd.DataFrame] = {}
 
@@ -229,9 +230,9 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
                     label("population", lang): _round(rec.get("population")),
                     label("n_buildings", lang): rec.get("n_buildings"),
                     label("n_units", lang): rec.get("n_units"),
-                    label("grid_head", lang): _names([head], people) if head else "",
+                    label("grid_head", lang): _names([head], people) if head else vacant,
                     label("grid_head_phone", lang): _phones([head], people, lang) if head else "",
-                    label("workers", lang): _names(wids, people, sep),
+                    label("workers", lang): _names(wids, people, sep) if wids else vacant,
                     label("workers_phones", lang): _phones(wids, people, lang, sep),
                 }
             )
@@ -256,7 +257,7 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
                     label("unit_id", lang): uid,
                     label("grid_id", lang): cell_text(rec.get("grid_id")),
                     label("households", lang): rec.get("households"),
-                    label("unit_head", lang): _names([head], people) if head else "",
+                    label("unit_head", lang): _names([head], people) if head else vacant,
                     label("unit_head_phone", lang): _phones([head], people, lang) if head else "",
                     label("buildings_list", lang): sep.join(blds.get(uid, [])),
                 }
@@ -300,7 +301,12 @@ def roster_tables(plan: Plan, *, lang: str = "zh", reveal: bool = False) -> dict
 
 
 def write_rosters(
-    plan: Plan, folder: str | Path, *, lang: str = "zh", reveal: bool = False
+    plan: Plan,
+    folder: str | Path,
+    *,
+    lang: str = "zh",
+    reveal: bool = False,
+    by_community: bool | None = None,
 ) -> list[Path]:
     """Write ``rosters.xlsx`` and ``rosters/*.csv`` into ``folder``.
 
@@ -314,6 +320,9 @@ def write_rosters(
         ``"zh"`` or ``"en"`` headers.
     reveal
         Show phones and ID numbers unmasked (personal data: only for an authorised printout).
+    by_community
+        In the workbook, one sheet of units per community instead of one ``units`` sheet;
+        ``None``: the plan's ``[rosters] by_community`` setting.
 
     Returns
     -------
@@ -321,8 +330,19 @@ def write_rosters(
         The files written (the workbook last; it is skipped, with a warning, when openpyxl is
         not installed).
     """
+    if by_community is None:
+        params = plan.metadata.get("parameters") or {}
+        section = params.get("rosters") if isinstance(params, dict) else None
+        by_community = bool(isinstance(section, dict) and section.get("by_community"))
     sheets = roster_tables(plan, lang=lang, reveal=reveal)
-    return write_roster_tables(sheets, folder, reveal=reveal)
+    return write_roster_tables(
+        sheets,
+        folder,
+        reveal=reveal,
+        lang=lang,
+        by_community=by_community,
+        date=str(plan.metadata.get("created_at") or "")[:10] or None,
+    )
 
 
 def merge_roster_tables(
@@ -368,11 +388,108 @@ def merge_roster_tables(
     return out
 
 
+def _community_sheets(sheets: dict[str, pd.DataFrame], lang: str) -> dict[str, pd.DataFrame]:
+    """The workbook's sheets with ``units`` split by community: one sheet per community, named
+    by the community (its name when the grids sheet has one), in community order."""
+    units, grids = sheets.get("units"), sheets.get("grids")
+    if units is None or grids is None:
+        return sheets
+    gcol, ccol, ncol = (
+        label("grid_id", lang),
+        label("community_id", lang),
+        label("community_name", lang),
+    )
+    community = dict(zip(grids[gcol].astype(str), grids[ccol].astype(str), strict=True))
+    names = dict(zip(grids[ccol].astype(str), grids[ncol].astype(str), strict=True))
+    of_unit = units[gcol].astype(str).map(community).fillna("")
+    out = {k: v for k, v in sheets.items() if k != "units"}
+    used = {name.lower() for name in out}
+    for cid in sorted(of_unit.unique()):
+        title = _sheet_title(names.get(cid) or cid or label("vacant", lang), used)
+        out[title] = units[of_unit == cid].reset_index(drop=True)
+    return out
+
+
+def _sheet_title(text: str, used: set[str]) -> str:
+    """An Excel sheet name: at most 31 characters, none of ``[]:*?/\\``, unique."""
+    base = "".join("_" if ch in "[]:*?/\\" else ch for ch in text)[:31] or "sheet"
+    title, n = base, 2
+    while title.lower() in used:
+        title = f"{base[: 31 - len(str(n)) - 1]}~{n}"
+        n += 1
+    used.add(title.lower())
+    return title
+
+
+def _print_ready(sheet: Any, title: str, lang: str) -> None:
+    """Bold frozen header row repeated on every printed page, landscape A4, one page wide,
+    the sheet's title in the page header and page numbers in the footer."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDDDDD")
+    for cell in sheet[1]:
+        cell.font = bold
+        cell.fill = fill
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+    sheet.freeze_panes = "A2"
+    sheet.print_title_rows = "1:1"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.gridLines = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.oddHeader.center.text = title
+    sheet.oddFooter.center.text = "第 &P 页，共 &N 页" if lang == "zh" else "Page &P of &N"
+
+
+#: Sheet titles of the workbook, by sheet key.
+_SHEET_TITLES = {"grids": "grid_list", "units": "units", "staff": "workers"}
+
+
+def _fixed_zip(path: Path, when: str | None) -> None:
+    """Rewrite an .xlsx so that the same rosters give the same bytes: every zip entry dated
+    1980-01-01 and the workbook's created/modified time set to ``when`` (the plan's date)."""
+    import re
+    import zipfile
+
+    stamp = f"{when or '1980-01-01'}T00:00:00Z"
+    with zipfile.ZipFile(path) as zin:
+        entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
+    tmp = path.with_suffix(".tmp.xlsx")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                text = re.sub(
+                    r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
+                    lambda m: m.group(1) + stamp + m.group(2),
+                    data.decode("utf-8"),
+                )
+                data = text.encode("utf-8")
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(info, data)
+    tmp.replace(path)
+
+
 def write_roster_tables(
-    sheets: dict[str, pd.DataFrame], folder: str | Path, *, reveal: bool = False
+    sheets: dict[str, pd.DataFrame],
+    folder: str | Path,
+    *,
+    reveal: bool = False,
+    lang: str = "zh",
+    by_community: bool = False,
+    date: str | None = None,
 ) -> list[Path]:
     """Write roster sheets (:func:`roster_tables`) as ``rosters/*.csv`` and ``rosters.xlsx``
-    into ``folder``; see :func:`write_rosters`."""
+    into ``folder``; see :func:`write_rosters`.
+
+    The workbook is ready to print: bold header rows frozen and repeated on every page,
+    landscape A4 one page wide, page numbers; with ``by_community`` one units sheet per
+    community. ``date`` (the plan's, ``YYYY-MM-DD``) dates the workbook, so the same rosters
+    give the same bytes."""
     folder = Path(folder)
     csv_dir = folder / "rosters"
     csv_dir.mkdir(parents=True, exist_ok=True)
@@ -391,14 +508,17 @@ def write_roster_tables(
     if not sheets:
         return written
     xlsx = folder / "rosters.xlsx"
+    book = _community_sheets(sheets, lang) if by_community else sheets
     with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-        for name, df in sheets.items():
+        for name, df in book.items():
             df.to_excel(writer, sheet_name=name, index=False)
             sheet = writer.sheets[name]
             for idx, col in enumerate(df.columns, start=1):
                 values = [str(col), *(str(v) for v in df[col].head(200))]
                 width = min(40, max(len(v) for v in values) * 1.6 + 2)
                 sheet.column_dimensions[sheet.cell(row=1, column=idx).column_letter].width = width
-            sheet.freeze_panes = "A2"
+            key = _SHEET_TITLES.get(name)
+            _print_ready(sheet, label(key, lang) if key else name, lang)
+    _fixed_zip(xlsx, date)
     written.append(xlsx)
     return written

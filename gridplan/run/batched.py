@@ -638,7 +638,14 @@ def plan_to_folder_batched(
                     parts_sheets.append(pickle.load(fh))  # written by this run's batches
             sheets = merge_roster_tables(parts_sheets, lang=lang)
             del parts_sheets
-            write_roster_tables(sheets, work, reveal=reveal_personal)
+            write_roster_tables(
+                sheets,
+                work,
+                reveal=reveal_personal,
+                lang=lang,
+                by_community=cfg.rosters.by_community,
+                date=str(meta.get("created_at") or "")[:10] or None,
+            )
             logger.info("rosters written in %.2f s", time.perf_counter() - t_rosters)
         shutil.rmtree(work / "batches", ignore_errors=True)
         state_path.unlink(missing_ok=True)

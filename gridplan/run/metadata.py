@@ -9,8 +9,10 @@ adds its own block (``parallel``, ``batched``, ``replan``) beside them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gridplan import __version__
@@ -18,7 +20,7 @@ from gridplan.dataset import Dataset
 from gridplan.output.planfile import DatasetBlock, PlanMetadata
 from gridplan.settings import Config
 
-__all__ = ["METADATA_KEYS", "dataset_block", "plan_metadata"]
+__all__ = ["METADATA_KEYS", "data_date", "dataset_block", "now_utc", "plan_metadata"]
 
 #: The keys every plan's metadata holds (a runner's own block aside; ``sensitivity`` only when
 #: households were estimated).
@@ -37,10 +39,35 @@ METADATA_KEYS: tuple[str, ...] = (
 )
 
 
+def now_utc() -> datetime:
+    """The time a plan is made: now, or ``SOURCE_DATE_EPOCH`` (seconds since 1970, UTC) when
+    that variable is set, so that a rebuild on another day gives the same dated report."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC)
+
+
+def data_date(source: str | Path | None) -> str | None:
+    """The date of a dataset on disk (UTC ``YYYY-MM-DD``): the newest modification time of its
+    file, or of the files in its folder; ``None`` for a database or a dataset in memory."""
+    if not source:
+        return None
+    path = Path(source)
+    if not path.exists():
+        return None
+    files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
+    if not files:
+        return None
+    newest = max(p.stat().st_mtime for p in files)
+    return datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d")
+
+
 def dataset_block(dataset: Dataset) -> DatasetBlock:
     """The ``dataset`` block of the metadata for a dataset held in memory."""
     return {
         "source": str(dataset.source) if dataset.source else None,
+        "data_date": data_date(dataset.source),
         "input_crs": dataset.input_crs.to_string() if dataset.input_crs else None,
         "working_crs": dataset.crs.to_string() if dataset.crs else None,
         "offset": dataset.offset,
@@ -70,7 +97,8 @@ def plan_metadata(
     stages
         The stages run, in order.
     dataset
-        The ``dataset`` block: ``source``, ``input_crs``, ``working_crs``, ``offset``,
+        The ``dataset`` block: ``source``, ``data_date`` (found from ``source`` when not
+        given), ``input_crs``, ``working_crs``, ``offset``,
         ``layers`` (rows per layer), ``warnings`` (:func:`dataset_block` for a dataset in
         memory).
     checksums
@@ -86,11 +114,12 @@ def plan_metadata(
     meta: PlanMetadata = {
         "gridplan_version": __version__,
         "seed": config.seed,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "parameters": config.to_dict(),
         "stages": list(stages),
         "dataset": {
             "source": dataset.get("source"),
+            "data_date": dataset.get("data_date") or data_date(dataset.get("source")),
             "input_crs": dataset.get("input_crs"),
             "working_crs": dataset.get("working_crs"),
             "offset": dataset.get("offset"),

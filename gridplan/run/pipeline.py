@@ -264,7 +264,7 @@ def plan_stages(
             from gridplan.households import grid_household_sensitivity
 
             meta["sensitivity"] = timer.run(
-                "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg)
+                "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg, grids=grids)
             )
         if len(gs.building_parts):
             layers["building_parts"] = gs.building_parts
@@ -368,6 +368,10 @@ def plan_stages(
     meta["skipped"] = skipped
     for stage, why in skipped.items():
         logger.warning("stage %s skipped: %s", stage, why)
+    for name, df in layers.items():  # geometry last, as in every GIS table
+        geom = getattr(df, "_geometry_column_name", None)
+        if geom in df.columns and list(df.columns)[-1] != geom:
+            layers[name] = df[[c for c in df.columns if c != geom] + [geom]]
     return Plan(layers=layers, metadata=meta, crs=dataset.crs, output_crs=dataset.input_crs)
 
 

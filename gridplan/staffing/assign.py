@@ -58,6 +58,7 @@ volunteers are min-cost max-flows.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -137,7 +138,9 @@ class StaffingResult:
     units
         Copy of the units with head_id.
     vacancies
-        role, target_id, reason (a sentence naming the post, the nearest candidate and the fix).
+        role, target_id, reason (a sentence naming the post, the nearest candidate and the fix),
+        reason_code and reason_params (JSON): the same reason for a reader in any language
+        (:func:`gridplan.i18n.vacancy_reason`).
     metrics
         Per problem (``unit_heads``, ``building_heads``, ``grid_heads``, ``grid_workers``,
         ``volunteers``): solver, status, objective, bound, gap, time_s, n_targets, n_filled,
@@ -485,21 +488,36 @@ def _unit_heads(ctx: Ctx, units: pd.DataFrame, members: pd.DataFrame, bld: pd.Da
         for rec in mem.to_dict("records"):
             rows_of.setdefault(rec["unit_id"], []).append(rec)
         for t in vacant:
-            ctx.vacancies.append(
-                {
-                    "role": "unit_head",
-                    "target_id": str(uid[t]),
-                    "reason": _why_unit(
-                        ctx,
-                        str(uid[t]),
-                        rows_of.get(uid[t], []),
-                        by_building,
-                        inside.get(t, []),
-                        check.kind.get(t, ""),
-                        check.blamed.get(t),
-                    ),
-                }
+            text, code, params = _why_unit(
+                ctx,
+                str(uid[t]),
+                rows_of.get(uid[t], []),
+                by_building,
+                inside.get(t, []),
+                check.kind.get(t, ""),
+                check.blamed.get(t),
             )
+            ctx.vacancies.append(vacancy("unit_head", str(uid[t]), text, code, params))
+
+
+def vacancy(
+    role: str, target: str, reason: str, code: str, params: dict[str, Any]
+) -> dict[str, str]:
+    """One row of ``vacancies``: the English ``reason`` and, for a reader in any language,
+    ``reason_code`` with its parameters as JSON (``reason_params``; rendered through the label
+    table by :func:`gridplan.i18n.vacancy_reason`)."""
+    return {
+        "role": role,
+        "target_id": target,
+        "reason": reason,
+        "reason_code": code,
+        "reason_params": json.dumps(params, ensure_ascii=False, sort_keys=True),
+    }
+
+
+def _posts_of(ctx: Ctx, i: int) -> list[list[str]]:
+    """The posts person ``i`` holds, as ``[role, target]`` pairs."""
+    return [[str(r), str(tgt)] for r, tgt in ctx.held.get(i, [])]
 
 
 def _why_unit(
@@ -510,9 +528,14 @@ def _why_unit(
     residents: list[int],
     kind: str = "",
     blamed: int | None = None,
-) -> str:
+) -> tuple[str, str, dict[str, Any]]:
+    """Why a unit has no head: the English sentence, the reason code and its parameters."""
     if not rows:
-        return f"unit {unit}: no resident volunteer (unit_members lists no building for it)"
+        return (
+            f"unit {unit}: no resident volunteer (unit_members lists no building for it)",
+            "no_members",
+            {},
+        )
     places = []
     in_buildings: list[int] = []
     for r in rows:
@@ -524,14 +547,21 @@ def _why_unit(
         places.append(f"{r['building_id']}" + ("" if ent is None else f" entrance {ent}") + floors)
         in_buildings += by_building.get(str(r["building_id"]), [])
     where = ", ".join(dict.fromkeys(places))
+    buildings = list(dict.fromkeys(str(r["building_id"]) for r in rows))
     if not in_buildings:
-        return f"unit {unit}: no resident volunteer (no one on the roster lives in {where})"
+        return (
+            f"unit {unit}: no resident volunteer (no one on the roster lives in {where})",
+            "no_resident",
+            {"buildings": buildings},
+        )
     if not residents:
-        who = ", ".join(str(ctx.pid[i]) for i in sorted(set(in_buildings))[:3])
+        ids = [str(ctx.pid[i]) for i in sorted(set(in_buildings))[:3]]
         return (
             f"unit {unit}: no resident volunteer in its own entrance and floors ({where}); "
-            f"the roster's residents of the building ({who}) live in other entrances or "
-            "floors; recruit one here"
+            f"the roster's residents of the building ({', '.join(ids)}) live in other "
+            "entrances or floors; recruit one here",
+            "wrong_entrance",
+            {"buildings": buildings, "people": ids},
         )
     hint = (
         ""
@@ -544,7 +574,9 @@ def _why_unit(
         return (
             f"unit {unit}: no resident volunteer free; it could be headed if "
             f"{ctx.pid[blamed]} ({ctx.holding(blamed)}) were free, but that is a more "
-            f"important post; recruit another resident{hint}"
+            f"important post; recruit another resident{hint}",
+            "higher_post",
+            {"person": str(ctx.pid[blamed]), "posts": _posts_of(ctx, blamed)},
         )
     # same role: the residents able to head it are all needed as unit heads (or kept for the
     # posts they signed up for); people holding a more important post are not blamed here
@@ -561,9 +593,14 @@ def _why_unit(
     parts += [f"{ctx.pid[i]} signed up for other posts" for i in reserved[: max(0, 3 - len(parts))]]
     if not parts:
         parts = [f"its {len(residents)} residents on the roster are needed for other units"]
+    named = [str(ctx.pid[i]) for i in [*busy, *reserved][:3]]
+    if not named:
+        named = [str(ctx.pid[i]) for i in residents[:3]]
     return (
         f"unit {unit}: no resident volunteer free ({'; '.join(parts)}); recruit another "
-        f"resident{hint}"
+        f"resident{hint}",
+        "residents_busy",
+        {"people": named, "n": len(residents)},
     )
 
 
@@ -625,9 +662,13 @@ def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
             continue
         residents = home_of.get(b, [])
         blamed = check.blamed.get(t)
+        params: dict[str, Any] = {"households": int(hh[b])}
         if not residents:
             why = "no one on the roster lives there; recruit a resident"
+            code = "building_no_resident"
         elif check.kind.get(t) == HIGHER_POST and blamed is not None:
+            code = "higher_post"
+            params.update(person=str(ctx.pid[blamed]), posts=_posts_of(ctx, blamed))
             why = (
                 f"it could be headed if {ctx.pid[blamed]} ({ctx.holding(blamed)}) were free, "
                 "but that is a more important post; recruit another resident"
@@ -642,13 +683,10 @@ def _building_heads(ctx: Ctx, bld: pd.DataFrame) -> None:
                 f"its residents on the roster signed up only for other posts ({who}); recruit "
                 "a resident who will head it"
             )
-        ctx.vacancies.append(
-            {
-                "role": "building_head",
-                "target_id": b,
-                "reason": f"building {b} ({int(hh[b])} households) has no building head: {why}",
-            }
-        )
+            code = "building_reserved"
+            params["people"] = [str(ctx.pid[j]) for j in residents[:3]]
+        text = f"building {b} ({int(hh[b])} households) has no building head: {why}"
+        ctx.vacancies.append(vacancy("building_head", b, text, code, params))
 
 
 def _grid_heads(ctx: Ctx) -> tuple[int, int]:
@@ -699,22 +737,17 @@ def _grid_heads(ctx: Ctx) -> tuple[int, int]:
     chosen = match[match >= 0]
     for t in np.flatnonzero(match < 0).tolist():
         left_out = _left_out_by_share(ctx, "grid_head", t, pp[gg == t], set(chosen.tolist()))
-        ctx.vacancies.append(
-            {
-                "role": "grid_head",
-                "target_id": str(ctx.grid_ids[t]),
-                "reason": _why_grid(
-                    ctx,
-                    t,
-                    "grid_head",
-                    np.flatnonzero(eligible),
-                    limit,
-                    share=st.min_party_share,
-                    higher=check.kind.get(t) == HIGHER_POST,
-                    left_out=left_out,
-                ),
-            }
+        text, code, params = _why_grid(
+            ctx,
+            t,
+            "grid_head",
+            np.flatnonzero(eligible),
+            limit,
+            share=st.min_party_share,
+            higher=check.kind.get(t) == HIGHER_POST,
+            left_out=left_out,
         )
+        ctx.vacancies.append(vacancy("grid_head", str(ctx.grid_ids[t]), text, code, params))
     return int(ctx.party[chosen].sum()), len(chosen)
 
 
@@ -748,8 +781,10 @@ def _why_grid(
     share: float = 0.0,
     higher: bool = False,
     left_out: list[int] | None = None,
-) -> str:
+) -> tuple[str, str, dict[str, Any]]:
+    """Why a grid has no grid head (worker): the English sentence, reason code, parameters."""
     gid = ctx.grid_ids[t]
+    walk = ctx.distance_fn is not None
     words = "grid head" if role == "grid_head" else "grid worker"
     unit = "m" if ctx.distance_fn is None else "m on foot"
     if left_out:
@@ -763,7 +798,14 @@ def _why_grid(
             f"grid {gid} has no {words}: the party share (party members at least "
             f"{share:.0%} of grid heads and workers) cannot be kept with another non-member, "
             f"so {who}{more} ({they} within {_m(limit)} {unit}) {was} left out; recruit a "
-            "party member near it or lower [staffing] min_party_share"
+            "party member near it or lower [staffing] min_party_share",
+            "party_share",
+            {
+                "share": round(100 * share),
+                "people": [str(ctx.pid[i]) for i in left_out[:3]],
+                "n": len(left_out),
+                "limit": round(limit),
+            },
         )
     if len(eligible) == 0:
         extra = (
@@ -773,7 +815,9 @@ def _why_grid(
         )
         return (
             f"grid {gid} has no eligible {words}: no one on the roster has the {role} "
-            f"role{extra}; add {role} people to the roster"
+            f"role{extra}; add {role} people to the roster",
+            "no_eligible",
+            {"party": bool(extra)},
         )
     d = ctx.to_grid(eligible, t)
     order = np.lexsort((ctx.pid[eligible].astype(str), d))
@@ -786,9 +830,16 @@ def _why_grid(
             if np.isfinite(d[k])
             else "none can reach it on the walk network"
         )
+        nearest: dict[str, Any] = (
+            {"person": str(ctx.pid[eligible[k]]), "distance": round(float(d[k]))}
+            if np.isfinite(d[k])
+            else {}
+        )
         return (
             f"grid {gid} has no eligible {words} within {_m(limit)} {unit}; {tail}; recruit "
-            f"nearer or raise [staffing] {setting}"
+            f"nearer or raise [staffing] {setting}",
+            "out_of_reach" if nearest else "unreachable",
+            {"limit": round(limit), "walk": walk, **nearest},
         )
     dist = dict(zip(eligible.tolist(), d.tolist(), strict=True))
     parts = []
@@ -812,7 +863,9 @@ def _why_grid(
     taken = "hold a more important post" if higher else "are taken"
     return (
         f"grid {gid} has no {words}: all {len(near)} eligible within {_m(limit)} {unit} "
-        f"{taken} ({'; '.join(parts)}); recruit another {words} near it"
+        f"{taken} ({'; '.join(parts)}); recruit another {words} near it",
+        "all_higher" if higher else "all_taken",
+        {"n": len(near), "limit": round(limit), "people": [str(ctx.pid[i]) for i in near[:3]]},
     )
 
 
@@ -917,22 +970,17 @@ def _grid_workers(
             )
             if left_out and kind.get(t) == SAME_ROLE:
                 kind[t] = OTHER
-            ctx.vacancies.append(
-                {
-                    "role": "grid_worker",
-                    "target_id": str(ctx.grid_ids[t]),
-                    "reason": _why_grid(
-                        ctx,
-                        t,
-                        "grid_worker",
-                        eligible,
-                        limit,
-                        share=st.min_party_share,
-                        higher=kind.get(t) == HIGHER_POST,
-                        left_out=left_out,
-                    ),
-                }
+            text, code, params = _why_grid(
+                ctx,
+                t,
+                "grid_worker",
+                eligible,
+                limit,
+                share=st.min_party_share,
+                higher=kind.get(t) == HIGHER_POST,
+                left_out=left_out,
             )
+            ctx.vacancies.append(vacancy("grid_worker", str(ctx.grid_ids[t]), text, code, params))
     kinds = list(kind.values())
     ctx.posts["grid_worker"]["vacant_same_role"] = kinds.count(SAME_ROLE)
     ctx.posts["grid_worker"]["vacant_other"] = kinds.count(OTHER)
@@ -1174,17 +1222,29 @@ def _volunteers(
             ],
             dtype=np.int64,
         )
+        params: dict[str, Any] = {
+            "kind": kind,
+            "missing": int(needs[t, k] - served[t, k]),
+            "needed": int(needs[t, k]),
+            "skills": list(skills),
+            "limit": round(limit),
+        }
         if len(able) == 0:
             why = "; the roster has no volunteer with these skills"
+            code = "volunteer_no_skill"
         else:
             d = ctx.to_grid(able, int(t))
             near = int(np.sum(d <= limit))
             if near == 0:
                 j = int(np.lexsort((ctx.pid[able].astype(str), d))[0])
                 why = f" within {_m(limit)} m; the nearest is {ctx.pid[able[j]]} at {_m(d[j])} m"
+                code = "volunteer_out_of_reach"
+                params.update(person=str(ctx.pid[able[j]]), distance=round(float(d[j])))
             else:
                 why = f"; the {near} such volunteers within {_m(limit)} m are fully used"
-        ctx.vacancies.append({"role": "volunteer", "target_id": str(gid), "reason": head + why})
+                code = "volunteer_full"
+                params["n"] = near
+        ctx.vacancies.append(vacancy("volunteer", str(gid), head + why, code, params))
 
 
 def _result(
@@ -1224,7 +1284,8 @@ def _result(
     uh = a[a["role"] == "unit_head"].set_index("target_id")["person_id"]
     u["head_id"] = u["unit_id"].astype(str).map(uh).astype(object)
     vac = pd.DataFrame(
-        [v for ctx in done for v in ctx.vacancies], columns=["role", "target_id", "reason"]
+        [v for ctx in done for v in ctx.vacancies],
+        columns=["role", "target_id", "reason", "reason_code", "reason_params"],
     )
     order = {
         r: i

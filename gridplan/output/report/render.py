@@ -1,103 +1,139 @@
-"""The Markdown text of the plan report (:func:`render_markdown`)."""
+"""The plan report written out: Markdown (:func:`render_markdown`) and printable HTML
+(:func:`render_html`), both from the one document of
+:func:`~gridplan.output.report.document.report_document`."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import html
+import re
 from typing import Any
 
-from gridplan.i18n import category_label, labels_in, role_label, tier_label
-from gridplan.output.report.common import minutes
-from gridplan.output.report.review import review_lines
+from gridplan.i18n import labels_in
+from gridplan.output.report.blocks import Block
+from gridplan.output.report.document import report_document
 
-__all__ = ["render_markdown"]
-
-#: Grids listed by name in the Markdown (worst coverage first); the JSON lists all.
-WORST_GRIDS_SHOWN = 20
-#: Vacancies listed in the Markdown; the JSON and the staff roster list all.
-VACANCIES_SHOWN = 30
+__all__ = ["render_html", "render_markdown"]
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "✓" if value else "✗"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) >= 1:
-            return f"{int(value):,}"
-        return f"{value:,.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, list):
-        shown = ", ".join(_fmt(v) for v in value[:12])
-        return shown + (f", … ({len(value)})" if len(value) > 12 else "")
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value).replace("|", "\\|").replace("\n", " ")
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{100 * float(value):.1f} %"
+def _markdown(doc: list[Block]) -> str:
+    out: list[str] = []
+    for b in doc:
+        if b.kind in ("h1", "h2", "h3"):
+            out += ["#" * int(b.kind[1]) + " " + b.text, ""]
+        elif b.kind == "p":
+            out += [b.text, ""]
+        elif b.kind == "ul":
+            out += [*(f"- {item}" for item in b.items), ""]
+        elif b.kind == "dl":
+            out += [*(f"- **{k}**：{v}" if _cjk(k) else f"- **{k}**: {v}" for k, v in b.pairs)]
+            out.append("")
+        elif b.kind == "table":
+            out.append("| " + " | ".join(_md_cell(h) for h in b.headers) + " |")
+            out.append("|" + "---|" * len(b.headers))
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            out.append("")
+        elif b.kind == "img":
+            out += [f"![{b.items[0] if b.items else ''}]({b.text})", ""]
+    return "\n".join(out).rstrip() + "\n"
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += [
-        "| " + " | ".join(v if isinstance(v, str) else _fmt(v) for v in row) + " |" for row in rows
-    ]
-    return [*out, ""]
+def _cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = []
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v and len(out) < 200:
-            out += _flatten(v, key + ".")
+_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`")
+
+
+def _inline_html(text: str) -> str:
+    """``**bold**`` and ``\\`code\\``` spans as HTML, everything else escaped."""
+    out: list[str] = []
+    pos = 0
+    for m in _INLINE.finditer(text):
+        out.append(html.escape(text[pos : m.start()]))
+        if m.group(1) is not None:
+            out.append(f"<strong>{html.escape(m.group(1))}</strong>")
         else:
-            out.append((key, v))
-    return out
+            out.append(f"<code>{html.escape(m.group(2))}</code>")
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
 
 
-def _is_table(value: Any) -> bool:
-    """A dict of dicts of plain values (rendered as a table)."""
-    return (
-        isinstance(value, dict)
-        and len(value) > 1
-        and all(
-            isinstance(row, dict) and all(not isinstance(v, dict | list) for v in row.values())
-            for row in value.values()
-        )
-    )
+_NUMERIC = re.compile(r"^[\d,.\s%/–-]+$")
+
+#: The page style: A4, serif body for print, tables that break across pages cleanly.
+_CSS = """
+@page { size: A4; margin: 18mm 16mm; }
+body { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "Songti SC", SimSun, serif;
+  font-size: 11pt; line-height: 1.55; color: #111; max-width: 190mm; margin: 0 auto;
+  padding: 8mm; }
+h1 { font-size: 19pt; margin: 0 0 6pt; border-bottom: 2px solid #333; padding-bottom: 4pt; }
+h2 { font-size: 14pt; margin: 16pt 0 6pt; border-bottom: 1px solid #999;
+  break-after: avoid; page-break-after: avoid; }
+h3 { font-size: 12pt; margin: 12pt 0 4pt; break-after: avoid; page-break-after: avoid; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2pt 12pt; margin: 6pt 0; }
+dl.meta dt { font-weight: bold; } dl.meta dd { margin: 0; }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; font-size: 9.5pt; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; page-break-inside: avoid; }
+th, td { border: 1px solid #888; padding: 2pt 5pt; vertical-align: top; text-align: left; }
+th { background: #eee; }
+td.num { text-align: right; white-space: nowrap; }
+ul { margin: 4pt 0 8pt; padding-left: 18pt; } li { margin: 2pt 0; }
+img { max-width: 100%; break-inside: avoid; }
+code { font-family: monospace; font-size: 9pt; background: #f3f3f3; padding: 0 2pt; }
+@media print { body { padding: 0; max-width: none; } }
+"""
 
 
-def _generic(d: dict[str, Any], lab: dict[str, str], *, limit: int = 60) -> list[str]:
-    """Metrics no section shows by name: dicts of rows as tables, the rest as a list."""
-    tables = {k: v for k, v in d.items() if _is_table(v)}
-    items = _flatten({k: v for k, v in d.items() if k not in tables})
-    if not items and not tables:
-        return []
-    lines = [f"{lab['other']}:", ""]
-    lines += [f"- `{k}`: {_fmt(v)}" for k, v in items[:limit]]
-    if len(items) > limit:
-        lines.append(f"- … ({len(items) - limit})")
-    if items:
-        lines.append("")
-    for key, rows in tables.items():
-        cols = list(dict.fromkeys(c for row in rows.values() for c in row))[:10]
-        lines += [f"`{key}`:", ""]
-        lines += _table(
-            ["", *[f"`{c}`" for c in cols]],
-            [[f"`{name}`", *[row.get(c) for c in cols]] for name, row in rows.items()],
-        )
-    return lines
-
-
-def _flag_lines(flags: list[str], lab: dict[str, str]) -> list[str]:
-    if not flags:
-        return [lab["no_flags"], ""]
-    return [f"{lab['flags']}:", "", *[f"- {f}" for f in flags], ""]
+def _html(doc: list[Block], lang: str) -> str:
+    title = next((b.text for b in doc if b.kind == "h1"), "")
+    out = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
+    for b in doc:
+        if b.kind in ("h1", "h2", "h3"):
+            out.append(f"<{b.kind}>{_inline_html(b.text)}</{b.kind}>")
+        elif b.kind == "p":
+            out.append(f"<p>{_inline_html(b.text)}</p>")
+        elif b.kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b.items) + "</ul>")
+        elif b.kind == "dl":
+            pairs = "".join(
+                f"<dt>{_inline_html(k)}</dt><dd>{_inline_html(v)}</dd>" for k, v in b.pairs
+            )
+            out.append(f'<dl class="meta">{pairs}</dl>')
+        elif b.kind == "table":
+            head = "".join(f"<th>{_inline_html(h)}</th>" for h in b.headers)
+            body = "".join(
+                "<tr>"
+                + "".join(
+                    f'<td class="num">{_inline_html(c)}</td>'
+                    if c and _NUMERIC.match(c)
+                    else f"<td>{_inline_html(c)}</td>"
+                    for c in row
+                )
+                + "</tr>"
+                for row in b.rows
+            )
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif b.kind == "img":
+            alt = html.escape(b.items[0] if b.items else "")
+            out.append(f'<p><img src="{html.escape(b.text)}" alt="{alt}"></p>')
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
 
 
 def render_markdown(
@@ -107,12 +143,13 @@ def render_markdown(
     charts: list[str] | None = None,
     charts_note: str | None = None,
 ) -> str:
-    """The Markdown text of a report built by :func:`build_report`.
+    """The Markdown text of a report built by
+    :func:`~gridplan.output.report.write.build_report`, every word in ``lang``.
 
     Parameters
     ----------
     report
-        From :func:`build_report`.
+        From :func:`~gridplan.output.report.write.build_report`.
     lang
         ``"en"`` or ``"zh"``.
     charts
@@ -120,309 +157,19 @@ def render_markdown(
     charts_note
         A sentence shown instead of charts (why there are none).
     """
-    lab = labels_in("report", lang)
-    L: list[str] = [f"# {lab['title']}", ""]
-    L += [
-        lab["generated"].format(
-            version=report.get("gridplan_version") or "?", seed=report.get("seed")
-        ),
-        "",
-    ]
-
-    s = report["summary"]
-    L += [f"## {lab['summary']}", ""]
-    rows = [
-        [lab[k], s[k]]
-        for k in (
-            "communities",
-            "buildings",
-            "residential_buildings",
-            "households",
-            "households_estimated",
-            "buildings_estimated",
-            "population",
-            "grids",
-        )
-        if k in s
-    ]
-    rows.append([lab["units_n"], s.get("units", 0)])
-    L += _table([lab["figure"], lab["value"]], rows)
-
-    q = report["quality"]
-    L += [f"## {lab['quality']}", ""]
-    if not q["ran"]:
-        L += [lab["not_run"].format(command=q["command"]), ""]
-    else:
-        h = q["households"]
-        rows = [
-            [lab["target"].format(lo=h["min_allowed"], hi=h["max_allowed"]), h["target"]],
-            [lab["hh_min"], h["min"]],
-            [lab["hh_max"], h["max"]],
-            [lab["hh_mean"], h["mean"]],
-            [lab["hh_std"], h["std"]],
-            [lab["within_10"], _pct(h["share_within_10pct"])],
-        ]
-        if "share_within_10pct_sizes_allow" in h:
-            rows.append(
-                [
-                    lab["within_10_allow"].format(n=h["grids_size_forced"]),
-                    _pct(h["share_within_10pct_sizes_allow"]),
-                ]
-            )
-        rows += [
-            [lab["within_bounds"], _pct(h["share_within_bounds"])],
-            [lab["below_min"], h["below_min"] or "–"],
-            [lab["above_max"], h["above_max"] or "–"],
-        ]
-        if "compactness" in q:
-            c = q["compactness"]
-            rows += [
-                [lab["compactness_mean"], c["polsby_popper_mean"]],
-                [
-                    lab["compactness_min"],
-                    f"{_fmt(c['polsby_popper_min'])} ({c['least_compact_grid']})",
-                ],
-            ]
-        if "faces_merged" in q:
-            rows.append([lab["faces_merged"], q["faces_merged"]])
-        L += _table([lab["figure"], lab["value"]], rows)
-        L += _flag_lines(q["flags"], lab)
-        L += _generic(q["metrics"], lab)
-
-    u = report["units"]
-    L += [f"## {lab['units']}", ""]
-    if not u["ran"]:
-        L += [lab["not_run"].format(command=u["command"]), ""]
-    else:
-        rows = [
-            [lab["unit_count"], u["count"]],
-            [
-                lab["unit_range"].format(lo=u["min_allowed"], hi=u["max_allowed"]),
-                _pct(u["share_in_range"]),
-            ],
-            [lab["unit_min"], u["households_min"]],
-            [lab["unit_max"], u["households_max"]],
-            [lab["unit_mean"], u["households_mean"]],
-        ]
-        L += _table([lab["figure"], lab["value"]], rows)
-        dist = " · ".join(f"{k}: {v}" for k, v in u["size_distribution"].items())
-        L += [f"{lab['size_distribution']}: {dist}", ""]
-        L += _flag_lines(u["flags"], lab)
-        L += _generic(u["metrics"], lab)
-
-    st = report["staffing"]
-    L += [f"## {lab['staffing']}", ""]
-    if not st["ran"]:
-        L += [lab["not_run"].format(command=st["command"]), ""]
-    else:
-        L += _table(
-            [lab["role"], lab["filled"], lab["vacant"]],
-            [[role_label(r, lang), v["filled"], v["vacant"]] for r, v in st["roles"].items()],
-        )
-        posts = st.get("filled_vs_possible") or {}
-        if posts:
-            L += [f"### {lab['filled_vs_possible']}", ""]
-            L += _table(
-                [
-                    lab["role"],
-                    lab["posts"],
-                    lab["filled"],
-                    lab["possible"],
-                    lab["vacant_higher_post"],
-                    lab["vacant_same_role"],
-                    lab["vacant_out_of_reach"],
-                ],
-                [
-                    [
-                        role_label(r, lang) + ("" if v.get("bound") != "upper" else " *"),
-                        v.get("posts"),
-                        v.get("filled"),
-                        v.get("possible"),
-                        v.get("vacant_higher_post"),
-                        v.get("vacant_same_role"),
-                        v.get("vacant_out_of_reach"),
-                    ]
-                    for r, v in posts.items()
-                ],
-            )
-            L += [lab["possible_note"], ""]
-        party = st["party_share"]
-        L += [f"{lab['party_share']}: {lab['party_unknown'] if party is None else _pct(party)}", ""]
-        if st["vacancies"]:
-            shown = st["vacancies"][:VACANCIES_SHOWN]
-            L += [f"### {lab['vacancies']} ({len(st['vacancies'])})", ""]
-            L += _table(
-                [lab["role"], lab["target_id"], lab["reason"]],
-                [
-                    [
-                        role_label(v.get("role", ""), lang),
-                        v.get("target_id", ""),
-                        v.get("reason", ""),
-                    ]
-                    for v in shown
-                ],
-            )
-            if len(st["vacancies"]) > len(shown):
-                L += [lab["more_vacancies"].format(n=len(st["vacancies"]) - len(shown)), ""]
-        L += _solver_lines(st["solver"], lab, "staffing")
-        L += _flag_lines(st["flags"], lab)
-        L += _generic(st["metrics"], lab)
-
-    cv = report["coverage"]
-    L += [f"## {lab['coverage']}", ""]
-    if not cv["ran"]:
-        L += [lab["not_run"].format(command=cv["command"]), ""]
-    else:
-        L += _table(
-            [lab["tier"], lab["category"], lab["households"], lab["covered"], lab["share"]],
-            [
-                [
-                    tier_label(r["tier"], lang),
-                    category_label(r["category"], lang),
-                    r["households"],
-                    r["households_covered"],
-                    _pct(r["share"]),
-                ]
-                for r in cv["by_tier_category"]
-            ],
-        )
-        if cv["by_grid"]:
-            tiers = sorted({t for g in cv["by_grid"] for t in g["by_tier"]}, key=minutes)
-            L += [f"### {lab['by_grid']}", ""]
-            shown = cv["by_grid"][:WORST_GRIDS_SHOWN]
-            L += _table(
-                [lab["grid"], lab["all_checks"], *[tier_label(t, lang) for t in tiers]],
-                [
-                    [g["grid_id"], _pct(g["share"]), *[_pct(g["by_tier"].get(t)) for t in tiers]]
-                    for g in shown
-                ],
-            )
-            if len(cv["by_grid"]) > len(shown):
-                L += [lab["more_grids"].format(n=len(cv["by_grid"]) - len(shown)), ""]
-        L += _flag_lines(cv["flags"], lab)
-        L += _generic(cv["metrics"], lab)
-
-    si = report["siting"]
-    L += [f"## {lab['siting']}", ""]
-    if not si["ran"]:
-        L += [lab["not_run"].format(command=si["command"]), ""]
-    else:
-        if si["sites"]:
-            L += _table(
-                [lab["site"], lab["category"], lab["tier"], lab["rank"], lab["newly_covered"]],
-                [
-                    [
-                        r.get("site_id", ""),
-                        category_label(str(r.get("category", "")), lang),
-                        tier_label(str(r.get("tier", "")), lang) if r.get("tier") else "–",
-                        r.get("rank"),
-                        r.get("households_newly_covered"),
-                    ]
-                    for r in si["sites"]
-                ],
-            )
-        else:
-            L += [lab["no_sites"], ""]
-        L += _solver_lines(si["solver"], lab, "siting")
-        L += _flag_lines(si["flags"], lab)
-        L += _generic(si["metrics"], lab)
-
-    rp = report["replan"]
-    L += [f"## {lab['replan']}", ""]
-    if not rp["ran"]:
-        L += [lab["not_replan"].format(command=rp["command"]), ""]
-    else:
-        L += _parameter_lines(rp, lab)
-        L += _replan_lines({k: v for k, v in rp.items() if k not in _NOT_IN_REPLAN_TABLE}, lab)
-        if rp.get("flows"):
-            L += [f"{lab['flows']}:", ""]
-            L += _table(
-                [lab["from_grid"], lab["to_grid"], lab["households"]],
-                [[f["from"], f["to"], f["households"]] for f in rp["flows"][:30]],
-            )
-
-    if report.get("household_review"):
-        L += review_lines(report["household_review"], lang=lang)
-
-    if "sensitivity" in report:
-        L += [f"## {lab['sensitivity']}", ""]
-        sens = report["sensitivity"]
-        if isinstance(sens, dict):
-            L += _table([lab["figure"], lab["value"]], [[f"`{k}`", v] for k, v in _flatten(sens)])
-        else:
-            L += [_fmt(sens), ""]
-
-    if charts or charts_note:
-        L += [f"## {lab['charts']}", ""]
-        L += [f"![{Path(c).stem}]({c})" for c in charts or []]
-        if charts_note:
-            L.append(charts_note)
-        L.append("")
-    return "\n".join(L).rstrip() + "\n"
+    labels_in("report", lang)  # checks the language
+    return _markdown(report_document(report, lang=lang, charts=charts, charts_note=charts_note))
 
 
-def _solver_lines(solver: dict[str, dict[str, Any]], lab: dict[str, str], stage: str) -> list[str]:
-    if not solver:
-        return []
-    rows = [
-        [
-            k if k != "_" else stage,
-            v.get("status"),
-            v.get("objective"),
-            v.get("bound"),
-            _pct(v["gap"]) if isinstance(v.get("gap"), int | float) else v.get("gap"),
-        ]
-        for k, v in solver.items()
-    ]
-    return [
-        f"{lab['solver']}:",
-        "",
-        *_table([lab["problem"], lab["status"], lab["objective"], lab["bound"], lab["gap"]], rows),
-    ]
-
-
-_NOT_IN_REPLAN_TABLE = ("ran", "flows", "parameters_changed", "parameters_not_in_old_plan")
-
-
-def _parameter_lines(rp: dict[str, Any], lab: dict[str, str]) -> list[str]:
-    """Whether the re-plan used the old plan's parameters; a warning line when it did not."""
-    lines: list[str] = []
-    changed = rp.get("parameters_changed")
-    if isinstance(changed, list):
-        if changed:
-            pairs = "; ".join(
-                f"`{c.get('key')}` {_fmt(c.get('old'))} → {_fmt(c.get('new'))}"
-                for c in changed
-                if isinstance(c, dict)
-            )
-            lines += [f"**{lab['params_changed']}**: {pairs}", ""]
-        else:
-            lines += [lab["params_same"], ""]
-    missing = rp.get("parameters_not_in_old_plan")
-    if isinstance(missing, list) and missing:
-        keys = ", ".join(f"`{k}`" for k in missing)
-        lines += [lab["params_missing"].format(keys=keys), ""]
-    return lines
-
-
-def _replan_lines(rp: dict[str, Any], lab: dict[str, str]) -> list[str]:
-    """Before/after pairs as a table (keys ``before``/``after`` or ``*_before``/``*_after``)."""
-    lines: list[str] = []
-    before, after = rp.get("before"), rp.get("after")
-    if isinstance(before, dict) and isinstance(after, dict):
-        keys = list(dict.fromkeys([*before, *after]))
-        lines += _table(
-            [lab["figure"], "before", "after"],
-            [[f"`{k}`", before.get(k), after.get(k)] for k in keys],
-        )
-        rest = {k: v for k, v in rp.items() if k not in ("before", "after")}
-    else:
-        pairs = sorted({k[: -len("_before")] for k in rp if k.endswith("_before")})
-        if pairs:
-            lines += _table(
-                [lab["figure"], "before", "after"],
-                [[f"`{p}`", rp.get(f"{p}_before"), rp.get(f"{p}_after")] for p in pairs],
-            )
-        rest = {k: v for k, v in rp.items() if not (k.endswith("_before") or k.endswith("_after"))}
-    lines += _table([lab["figure"], lab["value"]], [[f"`{k}`", v] for k, v in _flatten(rest)])
-    return lines
+def render_html(
+    report: dict[str, Any],
+    *,
+    lang: str = "en",
+    charts: list[str] | None = None,
+    charts_note: str | None = None,
+) -> str:
+    """The report as one printable HTML page (A4, print styles; charts linked by file name),
+    with the same content as :func:`render_markdown`. Print it from a browser to PDF."""
+    labels_in("report", lang)
+    doc = report_document(report, lang=lang, charts=charts, charts_note=charts_note)
+    return _html(doc, lang)

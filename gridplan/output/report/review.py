@@ -22,9 +22,10 @@ import pandas as pd
 from gridplan.households import calibration_summary
 from gridplan.i18n import labels_in
 from gridplan.output.planfile import Plan
+from gridplan.output.report.blocks import Block, fmt_number
 from gridplan.settings import Config, load_config
 
-__all__ = ["household_review", "review_lines"]
+__all__ = ["household_review", "review_blocks"]
 
 _COLUMNS = (
     "building_id",
@@ -114,33 +115,38 @@ def household_review(plan: Plan) -> dict[str, Any] | None:
     return out
 
 
-def _cell(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v).replace("|", "/")
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
-def review_lines(review: dict[str, Any], *, lang: str = "en") -> list[str]:
-    """The review section as Markdown lines."""
+def review_blocks(
+    review: dict[str, Any], *, lang: str = "en", names: dict[str, str] | None = None
+) -> list[Block]:
+    """The review section as document blocks (:mod:`gridplan.output.report.document`), every
+    word in ``lang``; the reasons behind each decision stay in ``report.json`` and the plan's
+    ``buildings`` layer (``use_reason``)."""
     lab = labels_in("review", lang)
-    L = [f"## {lab['title']}", "", lab["intro"], ""]
+    names = names or {}
+    out = [Block("h2", lab["title"]), Block("p", lab["intro"])]
     if review.get("stale"):
-        L += [lab["stale"].format(ids=", ".join(review["stale"])), ""]
-    if "uses" in review:
-        L += [f"{lab['uses']}:", ""]
-        L += _table(
-            [lab["use"], lab["source"], lab["count"]],
-            [[u, s, v] for u, by in review["uses"].items() for s, v in by.items()],
+        sep = "、" if lang == "zh" else ", "
+        out.append(
+            Block("p", lab["stale"].format(ids=sep.join(names.get(c, c) for c in review["stale"])))
         )
-        L += [lab["overrides"].format(n=review.get("overrides", 0)), ""]
+
+    def word(kind: str, value: Any) -> str:
+        return lab.get(f"{kind}_{value}", "–" if value is None else str(value))
+
+    if "uses" in review:
+        out.append(Block("p", lab["uses"]))
+        out.append(
+            Block(
+                "table",
+                headers=[lab["use"], lab["source"], lab["count"]],
+                rows=[
+                    [word("use", u), word("source", src), fmt_number(v)]
+                    for u, by in review["uses"].items()
+                    for src, v in by.items()
+                ],
+            )
+        )
+        out.append(Block("p", lab["overrides"].format(n=review.get("overrides", 0))))
     heads = [
         lab["building"],
         lab["community"],
@@ -148,54 +154,58 @@ def review_lines(review: dict[str, Any], *, lang: str = "en") -> list[str]:
         lab["households"],
         lab["use"],
         lab["confidence"],
-        lab["reason"],
     ]
 
-    def rows(items: list[dict[str, Any]]) -> list[list[Any]]:
+    def rows(items: list[dict[str, Any]]) -> list[list[str]]:
         return [
             [
-                r.get("building_id"),
-                r.get("community_id"),
-                r.get("grid_id"),
-                r.get("households"),
-                r.get("use"),
-                r.get("use_confidence"),
-                r.get("use_reason"),
+                str(r.get("building_id") or "–"),
+                names.get(str(r.get("community_id")), str(r.get("community_id") or "–")),
+                str(r.get("grid_id") or "–"),
+                fmt_number(r.get("households")),
+                word("use", r.get("use")),
+                word("confidence", r.get("use_confidence")),
             ]
             for r in items
         ]
 
     if review.get("largest"):
-        L += [f"{lab['largest']}:", ""]
-        L += _table(heads, rows(review["largest"]))
+        out += [
+            Block("p", lab["largest"]),
+            Block("table", headers=heads, rows=rows(review["largest"])),
+        ]
     if review.get("weak"):
-        L += [f"{lab['weak'].format(n=review.get('weak_count', len(review['weak'])))}:", ""]
-        L += _table(heads, rows(review["weak"]))
+        n = review.get("weak_count", len(review["weak"]))
+        out += [
+            Block("p", lab["weak"].format(n=n)),
+            Block("table", headers=heads, rows=rows(review["weak"])),
+        ]
     if review.get("calibration"):
-        L += [f"{lab['calibration']}:", ""]
-        L += _table(
-            [
-                lab["community"],
-                lab["total"],
-                lab["given"],
-                lab["before"],
-                lab["after"],
-                lab["factor"],
-                lab["status"],
-                lab["affected"],
-            ],
-            [
-                [
-                    r["community_id"],
-                    r["households_total"],
-                    r["given"],
-                    r["estimated_before"],
-                    r["estimated_after"],
-                    r["factor"],
-                    r["status"],
-                    r["buildings_affected"],
-                ]
-                for r in review["calibration"]
-            ],
+        out.append(Block("p", lab["calibration"]))
+        out.append(
+            Block(
+                "table",
+                headers=[
+                    lab["community"],
+                    lab["total"],
+                    lab["given"],
+                    lab["before"],
+                    lab["after"],
+                    lab["factor"],
+                    lab["status"],
+                ],
+                rows=[
+                    [
+                        names.get(str(r["community_id"]), str(r["community_id"])),
+                        fmt_number(r["households_total"]),
+                        fmt_number(r["given"]),
+                        fmt_number(r["estimated_before"]),
+                        fmt_number(r["estimated_after"]),
+                        "–" if r["factor"] is None else f"{float(r['factor']):.2f}",
+                        word("status", r["status"]),
+                    ]
+                    for r in review["calibration"]
+                ],
+            )
         )
-    return L
+    return out

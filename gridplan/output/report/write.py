@@ -49,11 +49,11 @@ from gridplan.output.report.common import (
     metric_crs,
     minutes,
 )
-from gridplan.output.report.render import render_markdown
+from gridplan.output.report.render import render_html, render_markdown
 from gridplan.output.report.review import household_review
 from gridplan.settings import DEFAULT
 
-__all__ = ["build_report", "render_markdown", "write_report"]
+__all__ = ["build_report", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -256,8 +256,16 @@ def _staffing(plan: Plan) -> dict[str, Any]:
     roles += sorted({str(r) for r in (*filled, *vacant)} - set(roles))
     vac_rows: list[dict[str, Any]] = []
     if vacancies is not None:
-        cols = [c for c in ("role", "target_id", "reason") if c in vacancies.columns]
-        vac_rows = _records(vacancies[cols].astype(str).sort_values(cols)) if cols else []
+        cols = [
+            c
+            for c in ("role", "target_id", "reason", "reason_code", "reason_params")
+            if c in vacancies.columns
+        ]
+        table = vacancies[cols].fillna("").astype(str)
+        vac_rows = _records(table.sort_values(cols[:3])) if cols else []
+        for row in vac_rows:
+            if "reason_params" in row:
+                row["reason_params"] = json.loads(row["reason_params"] or "{}")
     party: float | None = None
     people = _nonempty(plan, "people")
     if (
@@ -400,11 +408,17 @@ def _coverage(plan: Plan) -> dict[str, Any]:
                 by_grid.append({"grid_id": gid, "share": _r(hc / hh) if hh else 1.0, "by_tier": {}})
     by_tc.sort(key=lambda d: (minutes(d["tier"]), d["category"]))
     by_grid.sort(key=lambda d: (d["share"], d["grid_id"]))
+    complete = metrics.get("complete_share")
     return {
         "ran": True,
         "by_tier_category": by_tc,
         "by_grid": by_grid,
-        "metrics": _rest(metrics, {"covered_share", "households"}),
+        "complete_share": (
+            dict(sorted(complete.items(), key=lambda kv: minutes(kv[0])))
+            if isinstance(complete, dict)
+            else {}
+        ),
+        "metrics": _rest(metrics, {"covered_share", "households", "complete_share"}),
         "flags": _flags(plan, "coverage"),
     }
 
@@ -470,6 +484,164 @@ def _find_sensitivity(plan: Plan) -> dict[str, Any] | None:
     return None
 
 
+#: Metric keys that hold run times: the plan's metadata keeps them (``timings_s``), the report
+#: leaves them out so that the same inputs and seed give the same report, byte for byte.
+TIMING_KEYS = frozenset({"time_s", "seconds", "timings_s", "elapsed_s", "wall_s"})
+
+
+def _without_timings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def _place(plan: Plan) -> dict[str, Any]:
+    """The communities of the plan: id and name (``None`` when the layer has no names)."""
+    comms = _nonempty(plan, "communities")
+    rows: list[dict[str, Any]] = []
+    if comms is not None and "community_id" in comms.columns:
+        names = comms["name"] if "name" in comms.columns else pd.Series(None, index=comms.index)
+        for cid, name in sorted(
+            zip(comms["community_id"].astype(str), names, strict=True), key=lambda t: t[0]
+        ):
+            rows.append({"community_id": cid, "name": None if pd.isna(name) else str(name)})
+    else:
+        grids = _nonempty(plan, "grids")
+        if grids is not None and "community_id" in grids.columns:
+            ids = sorted(grids["community_id"].astype(str).unique())
+            rows = [{"community_id": c, "name": None} for c in ids]
+    return {"communities": rows}
+
+
+def _dates(plan: Plan) -> dict[str, Any]:
+    """The date of the data and of the plan (``YYYY-MM-DD``; ``None`` when not recorded)."""
+    created = plan.metadata.get("created_at")
+    dataset = plan.metadata.get("dataset") or {}
+    return {
+        "data": dataset.get("data_date") if isinstance(dataset, dict) else None,
+        "plan": str(created)[:10] if created else None,
+    }
+
+
+def _by_community(plan: Plan) -> list[dict[str, Any]]:
+    """Per community: grids, households, residents, the smallest and largest grid, units."""
+    grids = _nonempty(plan, "grids")
+    if grids is None or "community_id" not in grids.columns:
+        return []
+    g = pd.DataFrame(
+        {
+            "community_id": grids["community_id"].astype(str),
+            "households": _households(grids).astype(float),
+            "population": (
+                pd.to_numeric(grids["population"], errors="coerce").fillna(0)
+                if "population" in grids.columns
+                else 0.0
+            ),
+            "units": (
+                pd.to_numeric(grids["n_units"], errors="coerce").fillna(0)
+                if "n_units" in grids.columns
+                else 0.0
+            ),
+        }
+    )
+    out = []
+    for cid, part in g.groupby("community_id", sort=True):
+        out.append(
+            {
+                "community_id": str(cid),
+                "grids": len(part),
+                "households": int(part["households"].sum()),
+                "population": round(float(part["population"].sum())),
+                "grid_households_min": int(part["households"].min()),
+                "grid_households_max": int(part["households"].max()),
+                "units": int(part["units"].sum()),
+            }
+        )
+    return out
+
+
+def _attention(report: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    """What a sub-district head should act on, most urgent first: one entry per matter, a
+    ``code`` (its sentence in the label table, ``report.att_<code>``) and its figures."""
+    out: list[dict[str, Any]] = []
+    layers = (plan.metadata.get("dataset") or {}).get("layers") or {}
+    st = report["staffing"]
+    if not st["ran"] and layers and "people" not in layers:
+        out.append({"code": "no_people"})
+    if st["ran"]:
+        for role, counts in st["roles"].items():
+            if counts["vacant"]:
+                out.append({"code": "vacant", "role": role, "n": counts["vacant"]})
+    q = report["quality"]
+    if q["ran"]:
+        h = q["households"]
+        for key, code in (("below_min", "below_min"), ("above_max", "above_max")):
+            if h[key]:
+                out.append(
+                    {
+                        "code": code,
+                        "n": len(h[key]),
+                        "grids": h[key],
+                        "lo": h["min_allowed"],
+                        "hi": h["max_allowed"],
+                    }
+                )
+    cv = report["coverage"]
+    if not cv["ran"] and layers:
+        missing = [k for k in ("roads", "facilities") if k not in layers]
+        if missing:
+            out.append({"code": "no_coverage_data", "layers": missing})
+    if cv["ran"]:
+        complete = cv.get("complete_share") or {}
+        for tier in sorted(complete, key=minutes):
+            share = complete[tier]
+            rows = [r for r in cv["by_tier_category"] if r["tier"] == tier]
+            if share is None or share >= 0.5 or not rows:
+                continue
+            worst = min(rows, key=lambda r: r["share"] if r["share"] is not None else 1.0)
+            out.append(
+                {
+                    "code": "coverage",
+                    "tier": tier,
+                    "share": share,
+                    "categories": len(rows),
+                    "worst": worst["category"],
+                    "worst_share": worst["share"],
+                }
+            )
+        unreachable = int(cv["metrics"].get("households_unreachable") or 0)
+        if unreachable:
+            out.append({"code": "unreachable", "n": unreachable})
+    s = report["summary"]
+    if s.get("households_estimated"):
+        out.append(
+            {
+                "code": "estimated",
+                "households": s["households_estimated"],
+                "buildings": s.get("buildings_estimated", 0),
+                "share": _r(s["households_estimated"] / max(s.get("households", 0), 1)),
+            }
+        )
+    review = report.get("household_review") or {}
+    if review.get("stale"):
+        out.append({"code": "stale", "communities": review["stale"]})
+    if review.get("weak_count"):
+        out.append({"code": "weak", "n": review["weak_count"]})
+    sens = report.get("sensitivity")
+    if isinstance(sens, dict) and isinstance(sens.get("scenarios"), dict):
+        grids = s.get("grids", 0)
+        worst_in = min(
+            (float(v.get("grids_within_bounds", 1.0)) for v in sens["scenarios"].values()),
+            default=1.0,
+        )
+        outside = round((1.0 - worst_in) * grids)
+        if outside:
+            out.append({"code": "sensitive", "n": outside})
+    return out
+
+
 def build_report(plan: Plan) -> dict[str, Any]:
     """Every figure of the report, as plain JSON-serialisable data.
 
@@ -492,7 +664,11 @@ def build_report(plan: Plan) -> dict[str, Any]:
         "gridplan_version": meta.get("gridplan_version"),
         "seed": meta.get("seed"),
         "dataset": meta.get("dataset"),
+        "place": _place(plan),
+        "dates": _dates(plan),
+        "parameters": {k: _params(plan, k) for k in ("grids", "units", "coverage")},
         "summary": _summary(plan),
+        "communities": _by_community(plan),
         "quality": _quality(plan),
         "units": _units(plan),
         "staffing": _staffing(plan),
@@ -506,12 +682,17 @@ def build_report(plan: Plan) -> dict[str, Any]:
     sensitivity = _find_sensitivity(plan)
     if sensitivity is not None:
         report["sensitivity"] = sensitivity
-    cleaned: dict[str, Any] = clean(report)
+    report["attention"] = _attention(report, plan)
+    cleaned: dict[str, Any] = clean(_without_timings(report))
     return cleaned
 
 
 def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Path]:
-    """Write ``report.md``, ``report.json`` and the PNG charts into ``folder``.
+    """Write ``report.md``, ``report.json``, ``report.html`` and the PNG charts into ``folder``.
+
+    ``report.md`` and ``report.html`` are one document for a sub-district head, every word in
+    ``lang``; ``report.json`` holds every figure. The same plan gives the same files, byte
+    for byte (run times stay in the plan's metadata).
 
     Parameters
     ----------
@@ -526,8 +707,8 @@ def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Pa
     Returns
     -------
     list of pathlib.Path
-        ``report.md``, ``report.json`` and any charts written. Without matplotlib the charts
-        are skipped, and the report says so.
+        ``report.md``, ``report.json``, ``report.html`` and any charts written. Without
+        matplotlib the charts are skipped, and the report says so.
     """
     check_lang(lang)
     folder = Path(folder)
@@ -543,13 +724,17 @@ def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Pa
     else:
         charts = _charts(report, plan, folder, lang)
     report["charts"] = [p.name for p in charts]
+    names = [p.name for p in charts]
     md = folder / "report.md"
     md.write_text(
-        render_markdown(report, lang=lang, charts=[p.name for p in charts], charts_note=note),
-        encoding="utf-8",
+        render_markdown(report, lang=lang, charts=names, charts_note=note), encoding="utf-8"
+    )
+    page = folder / "report.html"
+    page.write_text(
+        render_html(report, lang=lang, charts=names, charts_note=note), encoding="utf-8"
     )
     js = folder / "report.json"
     js.write_text(
         json.dumps(report, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8"
     )
-    return [md, js, *charts]
+    return [md, js, page, *charts]
