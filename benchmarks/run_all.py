@@ -22,6 +22,7 @@ ORDER = [
     "realdata",
     "use",
     "scale",
+    "speed",
 ]
 
 
