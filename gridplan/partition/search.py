@@ -129,6 +129,8 @@ class _Search:
     anchor_cost: float = 0.0
     weights: list[float] = field(default_factory=list)
     members: list[set[int]] = field(default_factory=list)
+    #: ``nbc[a][b]``: adjacencies between grids ``a`` and ``b`` (kept up to date by :meth:`move`)
+    nbc: list[dict[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lab = [int(x) for x in self.labels]
@@ -138,6 +140,15 @@ class _Search:
         for v, r in enumerate(self.lab):
             self.weights[r] += self.wl[v]
             self.members[r].add(v)
+        self.nbc = [{} for _ in range(self.k)]
+        lab = self.lab
+        for v, us in enumerate(self.adj):
+            a = lab[v]
+            row = self.nbc[a]
+            for u in us:
+                b = lab[u]
+                if b != a:
+                    row[b] = row.get(b, 0) + 1
         self.band = _BAND * self.target
         self.big = 20.0 * self.target
 
@@ -181,12 +192,26 @@ class _Search:
         return False
 
     def move(self, v: int, b: int) -> None:
-        a = self.lab[v]
+        lab = self.lab
+        a = lab[v]
         self.weights[a] -= self.wl[v]
         self.weights[b] += self.wl[v]
         self.members[a].discard(v)
         self.members[b].add(v)
-        self.lab[v] = b
+        nbc = self.nbc
+        for u in self.adj[v]:
+            c = lab[u]
+            if c != a:  # the edge v-u no longer joins a and c
+                for x, y in ((a, c), (c, a)):
+                    left = nbc[x][y] - 1
+                    if left:
+                        nbc[x][y] = left
+                    else:
+                        del nbc[x][y]
+            if c != b:  # it now joins b and c
+                nbc[b][c] = nbc[b].get(c, 0) + 1
+                nbc[c][b] = nbc[c].get(b, 0) + 1
+        lab[v] = b
 
     def anchor_delta(self, v: int, a: int, b: int) -> float:
         if self.anchor is None or self.anchor_cost == 0:
@@ -289,17 +314,12 @@ class _Search:
         best_val = current + anchor_now - 1e-9
         best_side: list[bool] | None = None
         ne = len(ledges)
+        ei = [e[0] for e in ledges]
+        ej = [e[1] for e in ledges]
         for _ in range(trees):
-            keys = rng.random(ne)
-            parent = list(range(m))
-            tadj: list[list[int]] = [[] for _ in range(m)]
-            for e in np.argsort(keys).tolist():
-                i, j, _c = ledges[e]
-                ri, rj = _find(parent, i), _find(parent, j)
-                if ri != rj:
-                    parent[ri] = rj
-                    tadj[i].append(j)
-                    tadj[j].append(i)
+            tadj = _random_tree(m, ei, ej, rng.random(ne))
+            if tadj is None:
+                return False  # the union is not connected (cannot happen for neighbours)
             # Euler tour from node 0
             tin = [0] * m
             tout = [0] * m
@@ -371,7 +391,7 @@ class _Search:
 
     def recombine_pass(self, rng: np.random.Generator, deadline: float) -> int:
         """Recombine neighbouring grids, worst-balanced pairs first."""
-        nb = self.region_graph()
+        nb = self.nbc
         dev = [abs(x - self.target) for x in self.weights]
         pairs = sorted(
             {(min(a, b), max(a, b)) for a in range(self.k) for b in nb[a]},
@@ -418,22 +438,14 @@ class _Search:
         best_val = sum(self.pen(self.weights[r]) for r in group) + self.mu * cur_cut - 1e-9
         best: list[int] | None = None
         T = self.target
+        ei = [e[0] for e in ledges]
+        ej = [e[1] for e in ledges]
         for _ in range(trees):
-            keys = rng.random(len(ledges))
-            parent = list(range(m))
-            tadj: list[list[int]] = [[] for _ in range(m)]
-            joined = 0
-            for e in np.argsort(keys).tolist():
-                i, j, _c = ledges[e]
-                ri, rj = _find(parent, i), _find(parent, j)
-                if ri != rj:
-                    parent[ri] = rj
-                    tadj[i].append(j)
-                    tadj[j].append(i)
-                    joined += 1
-            if joined < m - 1:
+            tadj = _random_tree(m, ei, ej, rng.random(len(ledges)))
+            if tadj is None:
                 return False  # the union is not connected (cannot happen for neighbours)
             piece = [0] * m
+            par = [-1] * m
             n_pieces = 1
             stack = [(0, kk, 0)]  # (root, grids, piece id)
             ok = True
@@ -441,14 +453,17 @@ class _Search:
                 root, k_here, pid = stack.pop()
                 if k_here == 1:
                     continue
-                # subtree sums within the current piece
-                order, par = [root], {root: -1}
+                # subtree sums within the current piece (a tree: every neighbour of a node
+                # but its parent is its child)
+                par[root] = -1
+                order = [root]
                 for x in order:
+                    px = par[x]
                     for y in tadj[x]:
-                        if y not in par and piece[y] == pid:
+                        if y != px and piece[y] == pid:
                             par[y] = x
                             order.append(y)
-                sub = {x: wl[x] for x in order}
+                sub = wl[:]
                 for x in reversed(order[1:]):
                     sub[par[x]] += sub[x]
                 tot = sub[root]
@@ -468,8 +483,9 @@ class _Search:
                 piece[cut_at] = new_id
                 while todo:
                     x = todo.pop()
+                    px = par[x]
                     for y in tadj[x]:
-                        if y != par.get(x, -1) and piece[y] == pid and y in par:
+                        if y != px and piece[y] == pid:
                             piece[y] = new_id
                             todo.append(y)
                 stack.append((cut_at, cut_j, new_id))
@@ -518,7 +534,7 @@ class _Search:
             dev = self.weights[r] - self.target
             if abs(dev) <= limit:
                 continue  # fixed by an earlier re-split
-            nb = sorted(self.region_graph()[r])
+            nb = sorted(self.nbc[r])
             # neighbours on the other side of the target first
             nb.sort(key=lambda q: ((self.weights[q] - self.target) * dev, q))
             groups = [[r, a, b] for a, b in itertools.combinations(nb[:4], 2)]
@@ -531,14 +547,8 @@ class _Search:
         return done
 
     def region_graph(self) -> list[set[int]]:
-        nb: list[set[int]] = [set() for _ in range(self.k)]
-        lab = self.lab
-        for v, us in enumerate(self.adj):
-            a = lab[v]
-            for u in us:
-                if lab[u] != a:
-                    nb[a].add(lab[u])
-        return nb
+        """The neighbouring grids of each grid (a snapshot)."""
+        return [set(row) for row in self.nbc]
 
     def total(self) -> float:
         return sum(self.pen(x) for x in self.weights)
@@ -561,19 +571,17 @@ class _Search:
         tol = self.band
         dev = [x - self.target for x in self.weights]
         worst = sorted(range(self.k), key=lambda r: (-abs(dev[r]), r))
-        nb = self.region_graph()
         for r0 in worst:
             if time.perf_counter() > deadline:
                 break
             d0 = self.weights[r0] - self.target
             if abs(d0) <= tol * 0.5:
                 break
-            if self._chain_from(r0, d0 > 0, nb):
+            if self._chain_from(r0, d0 > 0, self.nbc):
                 improved += 1
-                nb = self.region_graph()
         return improved
 
-    def _chain_from(self, r0: int, surplus: bool, nb: list[set[int]]) -> bool:
+    def _chain_from(self, r0: int, surplus: bool, nb: Sequence[dict[int, int]]) -> bool:
         """Find a path r0 → … → rk (rk on the other side of the target) and move along it."""
         prev = {r0: -1}
         queue = deque([r0])
@@ -600,7 +608,7 @@ class _Search:
         amount = min(
             abs(self.weights[path[0]] - self.target), abs(self.weights[path[-1]] - self.target)
         )
-        before = self.total()
+        before = sum(self.pen(self.weights[r]) for r in path)  # only the path's grids change
         done: list[tuple[int, int]] = []
         for a, b in itertools.pairwise(path):
             v = self._pick_transfer(a, b, amount)
@@ -608,7 +616,8 @@ class _Search:
                 break
             done.append((v, a))
             self.move(v, b)
-        if len(done) == len(path) - 1 and self.total() < before - 1e-9:
+        after = sum(self.pen(self.weights[r]) for r in path)
+        if len(done) == len(path) - 1 and after < before - 1e-9:
             return True
         for v, a in reversed(done):
             self.move(v, a)
@@ -697,12 +706,36 @@ def _initial_from_homes(
     return np.asarray(dense, dtype=np.int64)
 
 
-def _find(parent: list[int], x: int) -> int:
-    """Union-find root with path halving."""
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+def _random_tree(m: int, ei: list[int], ej: list[int], keys: np.ndarray) -> list[list[int]] | None:
+    """The minimum spanning tree of edges ``(ei, ej)`` under random ``keys`` (Kruskal).
+
+    Returns the tree as adjacency lists, each in the order its edges joined the tree, or
+    ``None`` when the ``m`` nodes are not connected.
+    """
+    parent = list(range(m))
+    tadj: list[list[int]] = [[] for _ in range(m)]
+    need = m - 1
+    joined = 0
+    if need <= 0:
+        return tadj
+    for e in np.argsort(keys).tolist():
+        i = ei[e]
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        j = ej[e]
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = parent[j]
+        if i != j:
+            parent[i] = j
+            a, b = ei[e], ej[e]
+            tadj[a].append(b)
+            tadj[b].append(a)
+            joined += 1
+            if joined == need:  # every later edge closes a cycle
+                return tadj
+    return None
 
 
 def match_homes(labels: np.ndarray, home: np.ndarray, w: np.ndarray) -> np.ndarray:
