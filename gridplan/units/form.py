@@ -1134,7 +1134,7 @@ def _spreads(members: pd.DataFrame, xy_by_id: dict[str, tuple[float, float]]) ->
         return out
     # every pair of member buildings of a unit (units hold a few buildings: small squares)
     both = many.merge(many, on="u", suffixes=("", "_o"))
-    d = np.hypot(both["x"] - both["x_o"], both["y"] - both["y_o"])
+    d = pd.Series(np.hypot(both["x"] - both["x_o"], both["y"] - both["y_o"]), index=both.index)
     for u, v in d.groupby(both["u"], sort=False).max().items():
         out[str(u)] = float(v)
     return out
