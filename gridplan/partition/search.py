@@ -410,19 +410,28 @@ class _Search:
                 touched.update((a, b))
         return done
 
-    def resplit(self, group: Sequence[int], rng: np.random.Generator, trees: int = 20) -> bool:
+    def resplit(
+        self,
+        group: Sequence[int],
+        rng: np.random.Generator,
+        trees: int = 20,
+        *,
+        pieces: int | None = None,
+    ) -> bool:
         """Merge the grids of ``group`` and cut their union into as many along a spanning tree.
 
         The generalisation of :meth:`recombine` to three or more grids: coarse buildings (a
         few towers) often cannot be balanced between two grids but can among three or four.
         Each tree is cut recursively, each cut separating a subtree whose households best fit
         a whole number of grids of the target; every piece of a tree is connected. The best
-        cut plan is kept when it lowers balance penalty + μ · cut boundary.
+        cut plan is kept when it lowers balance penalty + μ · cut boundary. With ``pieces``
+        fewer than the grids of ``group``, the union is cut into that many and the grids left
+        without a node are empty (:meth:`shrink_pass`).
         """
-        kk = len(group)
+        kk = len(group) if pieces is None else pieces
         nodes = sorted(set().union(*(self.members[r] for r in group)))
         m = len(nodes)
-        if kk < 2 or m < kk or m > 800:
+        if kk < 1 or m < kk or m > 800 or (kk == 1 and len(group) == 1):
             return False
         idx = {v: i for i, v in enumerate(nodes)}
         ledges: list[tuple[int, int, float]] = []
@@ -437,6 +446,11 @@ class _Search:
         cur_cut = sum(c for i, j, c in ledges if old[i] != old[j])
         best_val = sum(self.pen(self.weights[r]) for r in group) + self.mu * cur_cut - 1e-9
         best: list[int] | None = None
+        if kk == 1:  # neighbours merged into one grid: no cut at all
+            if self.pen(float(sum(wl))) >= best_val:
+                return False
+            trees = 0
+            best = [0] * m
         T = self.target
         ei = [e[0] for e in ledges]
         ej = [e[1] for e in ledges]
@@ -526,7 +540,11 @@ class _Search:
     def resplit_pass(self, rng: np.random.Generator, deadline: float, limit: float) -> int:
         """Re-split each grid deviating more than ``limit`` with two or all of its neighbours."""
         done = 0
-        bad = [r for r in range(self.k) if abs(self.weights[r] - self.target) > limit]
+        bad = [
+            r
+            for r in range(self.k)
+            if abs(self.weights[r] - self.target) > limit and self.members[r]
+        ]
         bad.sort(key=lambda r: (-abs(self.weights[r] - self.target), r))
         for r in bad:
             if time.perf_counter() > deadline:
@@ -546,16 +564,46 @@ class _Search:
                     break
         return done
 
+    def shrink_pass(self, rng: np.random.Generator, deadline: float) -> int:
+        """Give up a grid where too many grids share too few households.
+
+        Each grid below ``low`` is merged with one or two neighbours and their union cut into
+        one grid fewer (:meth:`resplit` with ``pieces``), when that lowers the penalty: a few
+        big buildings can leave a cluster of grids that no boundary move can fill (seven grids
+        around 2 000 households), while the face as a whole is balanced. The grid left empty
+        is dropped from the face.
+        """
+        done = 0
+        low = [r for r in range(self.k) if self.members[r] and self.weights[r] < self.low]
+        low.sort(key=lambda r: (self.weights[r], r))
+        for r in low:
+            if time.perf_counter() > deadline:
+                break
+            if not self.members[r] or self.weights[r] >= self.low:
+                continue
+            nb = sorted(self.nbc[r], key=lambda q: (self.weights[q], q))
+            groups = [[r, a] for a in nb[:4]]
+            groups += [[r, a, b] for a, b in itertools.combinations(nb[:4], 2)]
+            for grp in groups:
+                if self.resplit(grp, rng, pieces=len(grp) - 1):
+                    done += 1
+                    break
+        return done
+
     def region_graph(self) -> list[set[int]]:
         """The neighbouring grids of each grid (a snapshot)."""
         return [set(row) for row in self.nbc]
 
+    def worst(self) -> float:
+        """The largest deviation of a grid from the target (households)."""
+        return max(abs(x - self.target) for r, x in enumerate(self.weights) if self.members[r])
+
     def total(self) -> float:
-        return sum(self.pen(x) for x in self.weights)
+        return sum(self.pen(x) for r, x in enumerate(self.weights) if self.members[r])
 
     def quality(self) -> tuple[float, int, float]:
         """Worst deviation, grids beyond ±10 %, objective (penalty + μ · cut): lower is better."""
-        dev = [abs(x - self.target) for x in self.weights]
+        dev = [abs(x - self.target) for r, x in enumerate(self.weights) if self.members[r]]
         cut = sum(
             c
             for v, (us, cs) in enumerate(zip(self.adj, self.cost, strict=True))
@@ -570,7 +618,9 @@ class _Search:
         improved = 0
         tol = self.band
         dev = [x - self.target for x in self.weights]
-        worst = sorted(range(self.k), key=lambda r: (-abs(dev[r]), r))
+        worst = sorted(
+            (r for r in range(self.k) if self.members[r]), key=lambda r: (-abs(dev[r]), r)
+        )
         for r0 in worst:
             if time.perf_counter() > deadline:
                 break
@@ -886,7 +936,9 @@ def partition_face(
             key = other.quality()
             if key < best_key:
                 best, best_key = other, key
-    return np.asarray(best.lab, dtype=np.int64)
+    # a grid given up by the shrink pass leaves its label unused: number the others densely
+    _, dense = np.unique(np.asarray(best.lab, dtype=np.int64), return_inverse=True)
+    return np.asarray(dense, dtype=np.int64)
 
 
 def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: int) -> None:
@@ -908,10 +960,10 @@ def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: 
             moved,
             before,
             search.total(),
-            max(abs(x - search.target) for x in search.weights),
+            search.worst(),
         )
         after = search.total()
-        worst = max(abs(x - search.target) for x in search.weights)
+        worst = search.worst()
         gain = before - after
         if gain <= 0.03 * before or (worst <= 0.025 * target and gain <= 0.1 * before):
             break
@@ -920,10 +972,17 @@ def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: 
         for _ in range(rounds):
             if time.perf_counter() > deadline:
                 break
-            worst = max(abs(x - search.target) for x in search.weights)
+            worst = search.worst()
             if worst <= _GOAL * target:
                 break
             if not search.resplit_pass(rng, deadline, _GOAL * target):
                 break
             search.descend(order, deadline)
             search.chain_pass(deadline)
+        # grids still below the minimum: one grid fewer among them and their neighbours
+        for _ in range(rounds):
+            if time.perf_counter() > deadline or not search.shrink_pass(rng, deadline):
+                break
+            search.descend(order, deadline)
+            search.chain_pass(deadline)
+            search.resplit_pass(rng, deadline, _GOAL * target)
