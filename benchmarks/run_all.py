@@ -23,6 +23,7 @@ ORDER = [
     "use",
     "scale",
     "postgis",
+    "speed",
 ]
 
 

@@ -29,7 +29,11 @@ The algorithm, per community:
    Last, every grid still beyond ±10 % of the target is *re-split* with two (or all) of its
    neighbours: their union is cut along random spanning trees into as many connected pieces,
    each cut separating a subtree that best fits a whole number of grids (a few towers that
-   no two grids can share evenly often fit among three or four).
+   no two grids can share evenly often fit among three or four). A grid still below
+   ``min_households`` is then merged with one or two neighbours and their union cut into one
+   grid fewer when that lowers the penalty (a few big buildings can leave a cluster of
+   under-full grids that no move fills while the face as a whole is balanced): the face then
+   has one grid fewer than step 3 chose.
 6. **Territories.** A grid's polygon is the union of its nodes' cells; cells tile the face and a
    grid's nodes are connected, so grids tile the community with one polygon each.
 7. **Codes.** ``<community_id>-NNN`` numbered west→east within bands north→south.

@@ -129,6 +129,8 @@ class _Search:
     anchor_cost: float = 0.0
     weights: list[float] = field(default_factory=list)
     members: list[set[int]] = field(default_factory=list)
+    #: ``nbc[a][b]``: adjacencies between grids ``a`` and ``b`` (kept up to date by :meth:`move`)
+    nbc: list[dict[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lab = [int(x) for x in self.labels]
@@ -138,6 +140,15 @@ class _Search:
         for v, r in enumerate(self.lab):
             self.weights[r] += self.wl[v]
             self.members[r].add(v)
+        self.nbc = [{} for _ in range(self.k)]
+        lab = self.lab
+        for v, us in enumerate(self.adj):
+            a = lab[v]
+            row = self.nbc[a]
+            for u in us:
+                b = lab[u]
+                if b != a:
+                    row[b] = row.get(b, 0) + 1
         self.band = _BAND * self.target
         self.big = 20.0 * self.target
 
@@ -181,12 +192,26 @@ class _Search:
         return False
 
     def move(self, v: int, b: int) -> None:
-        a = self.lab[v]
+        lab = self.lab
+        a = lab[v]
         self.weights[a] -= self.wl[v]
         self.weights[b] += self.wl[v]
         self.members[a].discard(v)
         self.members[b].add(v)
-        self.lab[v] = b
+        nbc = self.nbc
+        for u in self.adj[v]:
+            c = lab[u]
+            if c != a:  # the edge v-u no longer joins a and c
+                for x, y in ((a, c), (c, a)):
+                    left = nbc[x][y] - 1
+                    if left:
+                        nbc[x][y] = left
+                    else:
+                        del nbc[x][y]
+            if c != b:  # it now joins b and c
+                nbc[b][c] = nbc[b].get(c, 0) + 1
+                nbc[c][b] = nbc[c].get(b, 0) + 1
+        lab[v] = b
 
     def anchor_delta(self, v: int, a: int, b: int) -> float:
         if self.anchor is None or self.anchor_cost == 0:
@@ -289,17 +314,12 @@ class _Search:
         best_val = current + anchor_now - 1e-9
         best_side: list[bool] | None = None
         ne = len(ledges)
+        ei = [e[0] for e in ledges]
+        ej = [e[1] for e in ledges]
         for _ in range(trees):
-            keys = rng.random(ne)
-            parent = list(range(m))
-            tadj: list[list[int]] = [[] for _ in range(m)]
-            for e in np.argsort(keys).tolist():
-                i, j, _c = ledges[e]
-                ri, rj = _find(parent, i), _find(parent, j)
-                if ri != rj:
-                    parent[ri] = rj
-                    tadj[i].append(j)
-                    tadj[j].append(i)
+            tadj = _random_tree(m, ei, ej, rng.random(ne))
+            if tadj is None:
+                return False  # the union is not connected (cannot happen for neighbours)
             # Euler tour from node 0
             tin = [0] * m
             tout = [0] * m
@@ -371,7 +391,7 @@ class _Search:
 
     def recombine_pass(self, rng: np.random.Generator, deadline: float) -> int:
         """Recombine neighbouring grids, worst-balanced pairs first."""
-        nb = self.region_graph()
+        nb = self.nbc
         dev = [abs(x - self.target) for x in self.weights]
         pairs = sorted(
             {(min(a, b), max(a, b)) for a in range(self.k) for b in nb[a]},
@@ -390,19 +410,28 @@ class _Search:
                 touched.update((a, b))
         return done
 
-    def resplit(self, group: Sequence[int], rng: np.random.Generator, trees: int = 20) -> bool:
+    def resplit(
+        self,
+        group: Sequence[int],
+        rng: np.random.Generator,
+        trees: int = 20,
+        *,
+        pieces: int | None = None,
+    ) -> bool:
         """Merge the grids of ``group`` and cut their union into as many along a spanning tree.
 
         The generalisation of :meth:`recombine` to three or more grids: coarse buildings (a
         few towers) often cannot be balanced between two grids but can among three or four.
         Each tree is cut recursively, each cut separating a subtree whose households best fit
         a whole number of grids of the target; every piece of a tree is connected. The best
-        cut plan is kept when it lowers balance penalty + μ · cut boundary.
+        cut plan is kept when it lowers balance penalty + μ · cut boundary. With ``pieces``
+        fewer than the grids of ``group``, the union is cut into that many and the grids left
+        without a node are empty (:meth:`shrink_pass`).
         """
-        kk = len(group)
+        kk = len(group) if pieces is None else pieces
         nodes = sorted(set().union(*(self.members[r] for r in group)))
         m = len(nodes)
-        if kk < 2 or m < kk or m > 800:
+        if kk < 1 or m < kk or m > 800 or (kk == 1 and len(group) == 1):
             return False
         idx = {v: i for i, v in enumerate(nodes)}
         ledges: list[tuple[int, int, float]] = []
@@ -417,23 +446,20 @@ class _Search:
         cur_cut = sum(c for i, j, c in ledges if old[i] != old[j])
         best_val = sum(self.pen(self.weights[r]) for r in group) + self.mu * cur_cut - 1e-9
         best: list[int] | None = None
+        if kk == 1:  # neighbours merged into one grid: no cut at all
+            if self.pen(float(sum(wl))) >= best_val:
+                return False
+            trees = 0
+            best = [0] * m
         T = self.target
+        ei = [e[0] for e in ledges]
+        ej = [e[1] for e in ledges]
         for _ in range(trees):
-            keys = rng.random(len(ledges))
-            parent = list(range(m))
-            tadj: list[list[int]] = [[] for _ in range(m)]
-            joined = 0
-            for e in np.argsort(keys).tolist():
-                i, j, _c = ledges[e]
-                ri, rj = _find(parent, i), _find(parent, j)
-                if ri != rj:
-                    parent[ri] = rj
-                    tadj[i].append(j)
-                    tadj[j].append(i)
-                    joined += 1
-            if joined < m - 1:
+            tadj = _random_tree(m, ei, ej, rng.random(len(ledges)))
+            if tadj is None:
                 return False  # the union is not connected (cannot happen for neighbours)
             piece = [0] * m
+            par = [-1] * m
             n_pieces = 1
             stack = [(0, kk, 0)]  # (root, grids, piece id)
             ok = True
@@ -441,14 +467,17 @@ class _Search:
                 root, k_here, pid = stack.pop()
                 if k_here == 1:
                     continue
-                # subtree sums within the current piece
-                order, par = [root], {root: -1}
+                # subtree sums within the current piece (a tree: every neighbour of a node
+                # but its parent is its child)
+                par[root] = -1
+                order = [root]
                 for x in order:
+                    px = par[x]
                     for y in tadj[x]:
-                        if y not in par and piece[y] == pid:
+                        if y != px and piece[y] == pid:
                             par[y] = x
                             order.append(y)
-                sub = {x: wl[x] for x in order}
+                sub = wl[:]
                 for x in reversed(order[1:]):
                     sub[par[x]] += sub[x]
                 tot = sub[root]
@@ -468,8 +497,9 @@ class _Search:
                 piece[cut_at] = new_id
                 while todo:
                     x = todo.pop()
+                    px = par[x]
                     for y in tadj[x]:
-                        if y != par.get(x, -1) and piece[y] == pid and y in par:
+                        if y != px and piece[y] == pid:
                             piece[y] = new_id
                             todo.append(y)
                 stack.append((cut_at, cut_j, new_id))
@@ -510,7 +540,11 @@ class _Search:
     def resplit_pass(self, rng: np.random.Generator, deadline: float, limit: float) -> int:
         """Re-split each grid deviating more than ``limit`` with two or all of its neighbours."""
         done = 0
-        bad = [r for r in range(self.k) if abs(self.weights[r] - self.target) > limit]
+        bad = [
+            r
+            for r in range(self.k)
+            if abs(self.weights[r] - self.target) > limit and self.members[r]
+        ]
         bad.sort(key=lambda r: (-abs(self.weights[r] - self.target), r))
         for r in bad:
             if time.perf_counter() > deadline:
@@ -518,7 +552,7 @@ class _Search:
             dev = self.weights[r] - self.target
             if abs(dev) <= limit:
                 continue  # fixed by an earlier re-split
-            nb = sorted(self.region_graph()[r])
+            nb = sorted(self.nbc[r])
             # neighbours on the other side of the target first
             nb.sort(key=lambda q: ((self.weights[q] - self.target) * dev, q))
             groups = [[r, a, b] for a, b in itertools.combinations(nb[:4], 2)]
@@ -530,22 +564,46 @@ class _Search:
                     break
         return done
 
+    def shrink_pass(self, rng: np.random.Generator, deadline: float) -> int:
+        """Give up a grid where too many grids share too few households.
+
+        Each grid below ``low`` is merged with one or two neighbours and their union cut into
+        one grid fewer (:meth:`resplit` with ``pieces``), when that lowers the penalty: a few
+        big buildings can leave a cluster of grids that no boundary move can fill (seven grids
+        around 2 000 households), while the face as a whole is balanced. The grid left empty
+        is dropped from the face.
+        """
+        done = 0
+        low = [r for r in range(self.k) if self.members[r] and self.weights[r] < self.low]
+        low.sort(key=lambda r: (self.weights[r], r))
+        for r in low:
+            if time.perf_counter() > deadline:
+                break
+            if not self.members[r] or self.weights[r] >= self.low:
+                continue
+            nb = sorted(self.nbc[r], key=lambda q: (self.weights[q], q))
+            groups = [[r, a] for a in nb[:4]]
+            groups += [[r, a, b] for a, b in itertools.combinations(nb[:4], 2)]
+            for grp in groups:
+                if self.resplit(grp, rng, pieces=len(grp) - 1):
+                    done += 1
+                    break
+        return done
+
     def region_graph(self) -> list[set[int]]:
-        nb: list[set[int]] = [set() for _ in range(self.k)]
-        lab = self.lab
-        for v, us in enumerate(self.adj):
-            a = lab[v]
-            for u in us:
-                if lab[u] != a:
-                    nb[a].add(lab[u])
-        return nb
+        """The neighbouring grids of each grid (a snapshot)."""
+        return [set(row) for row in self.nbc]
+
+    def worst(self) -> float:
+        """The largest deviation of a grid from the target (households)."""
+        return max(abs(x - self.target) for r, x in enumerate(self.weights) if self.members[r])
 
     def total(self) -> float:
-        return sum(self.pen(x) for x in self.weights)
+        return sum(self.pen(x) for r, x in enumerate(self.weights) if self.members[r])
 
     def quality(self) -> tuple[float, int, float]:
         """Worst deviation, grids beyond ±10 %, objective (penalty + μ · cut): lower is better."""
-        dev = [abs(x - self.target) for x in self.weights]
+        dev = [abs(x - self.target) for r, x in enumerate(self.weights) if self.members[r]]
         cut = sum(
             c
             for v, (us, cs) in enumerate(zip(self.adj, self.cost, strict=True))
@@ -560,20 +618,20 @@ class _Search:
         improved = 0
         tol = self.band
         dev = [x - self.target for x in self.weights]
-        worst = sorted(range(self.k), key=lambda r: (-abs(dev[r]), r))
-        nb = self.region_graph()
+        worst = sorted(
+            (r for r in range(self.k) if self.members[r]), key=lambda r: (-abs(dev[r]), r)
+        )
         for r0 in worst:
             if time.perf_counter() > deadline:
                 break
             d0 = self.weights[r0] - self.target
             if abs(d0) <= tol * 0.5:
                 break
-            if self._chain_from(r0, d0 > 0, nb):
+            if self._chain_from(r0, d0 > 0, self.nbc):
                 improved += 1
-                nb = self.region_graph()
         return improved
 
-    def _chain_from(self, r0: int, surplus: bool, nb: list[set[int]]) -> bool:
+    def _chain_from(self, r0: int, surplus: bool, nb: Sequence[dict[int, int]]) -> bool:
         """Find a path r0 → … → rk (rk on the other side of the target) and move along it."""
         prev = {r0: -1}
         queue = deque([r0])
@@ -600,7 +658,7 @@ class _Search:
         amount = min(
             abs(self.weights[path[0]] - self.target), abs(self.weights[path[-1]] - self.target)
         )
-        before = self.total()
+        before = sum(self.pen(self.weights[r]) for r in path)  # only the path's grids change
         done: list[tuple[int, int]] = []
         for a, b in itertools.pairwise(path):
             v = self._pick_transfer(a, b, amount)
@@ -608,7 +666,8 @@ class _Search:
                 break
             done.append((v, a))
             self.move(v, b)
-        if len(done) == len(path) - 1 and self.total() < before - 1e-9:
+        after = sum(self.pen(self.weights[r]) for r in path)
+        if len(done) == len(path) - 1 and after < before - 1e-9:
             return True
         for v, a in reversed(done):
             self.move(v, a)
@@ -702,12 +761,36 @@ def _initial_from_homes(
     return np.asarray(dense, dtype=np.int64)
 
 
-def _find(parent: list[int], x: int) -> int:
-    """Union-find root with path halving."""
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
+def _random_tree(m: int, ei: list[int], ej: list[int], keys: np.ndarray) -> list[list[int]] | None:
+    """The minimum spanning tree of edges ``(ei, ej)`` under random ``keys`` (Kruskal).
+
+    Returns the tree as adjacency lists, each in the order its edges joined the tree, or
+    ``None`` when the ``m`` nodes are not connected.
+    """
+    parent = list(range(m))
+    tadj: list[list[int]] = [[] for _ in range(m)]
+    need = m - 1
+    joined = 0
+    if need <= 0:
+        return tadj
+    for e in np.argsort(keys).tolist():
+        i = ei[e]
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        j = ej[e]
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = parent[j]
+        if i != j:
+            parent[i] = j
+            a, b = ei[e], ej[e]
+            tadj[a].append(b)
+            tadj[b].append(a)
+            joined += 1
+            if joined == need:  # every later edge closes a cycle
+                return tadj
+    return None
 
 
 def match_homes(labels: np.ndarray, home: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -858,7 +941,9 @@ def partition_face(
             key = other.quality()
             if key < best_key:
                 best, best_key = other, key
-    return np.asarray(best.lab, dtype=np.int64)
+    # a grid given up by the shrink pass leaves its label unused: number the others densely
+    _, dense = np.unique(np.asarray(best.lab, dtype=np.int64), return_inverse=True)
+    return np.asarray(dense, dtype=np.int64)
 
 
 def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: int) -> None:
@@ -880,10 +965,10 @@ def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: 
             moved,
             before,
             search.total(),
-            max(abs(x - search.target) for x in search.weights),
+            search.worst(),
         )
         after = search.total()
-        worst = max(abs(x - search.target) for x in search.weights)
+        worst = search.worst()
         gain = before - after
         if gain <= 0.03 * before or (worst <= 0.025 * target and gain <= 0.1 * before):
             break
@@ -892,10 +977,17 @@ def improve(search: _Search, rng: np.random.Generator, deadline: float, rounds: 
         for _ in range(rounds):
             if time.perf_counter() > deadline:
                 break
-            worst = max(abs(x - search.target) for x in search.weights)
+            worst = search.worst()
             if worst <= _GOAL * target:
                 break
             if not search.resplit_pass(rng, deadline, _GOAL * target):
                 break
             search.descend(order, deadline)
             search.chain_pass(deadline)
+        # grids still below the minimum: one grid fewer among them and their neighbours
+        for _ in range(rounds):
+            if time.perf_counter() > deadline or not search.shrink_pass(rng, deadline):
+                break
+            search.descend(order, deadline)
+            search.chain_pass(deadline)
+            search.resplit_pass(rng, deadline, _GOAL * target)

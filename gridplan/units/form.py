@@ -1116,16 +1116,25 @@ def building_points(buildings: gpd.GeoDataFrame) -> dict[str, tuple[float, float
 
 def _spreads(members: pd.DataFrame, xy_by_id: dict[str, tuple[float, float]]) -> dict[str, float]:
     """Largest straight-line distance between member buildings, per unit (metres)."""
-    out: dict[str, float] = {}
-    for uid, bids in members.groupby("unit_id", sort=False)["building_id"]:
-        ids = sorted(set(bids))
-        if len(ids) < 2:
-            out[str(uid)] = 0.0
-            continue
-        p = np.array([xy_by_id[b] for b in ids if b in xy_by_id], dtype=float)
-        if len(p) < 2:
-            out[str(uid)] = 0.0
-            continue
-        d = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2))
-        out[str(uid)] = float(d.max())
+    if members.empty:
+        return {}
+    uid = members["unit_id"].astype(str).to_numpy()
+    pairs = pd.DataFrame({"u": uid, "b": members["building_id"].astype(str).to_numpy()})
+    units = pd.unique(uid)  # in order of first appearance
+    pairs = pairs.drop_duplicates()
+    xy = pairs["b"].map(xy_by_id)
+    pairs = pairs[xy.notna()]
+    out = dict.fromkeys(units.tolist(), 0.0)
+    if pairs.empty:
+        return out
+    coords = np.array(xy[xy.notna()].tolist(), dtype=float)
+    pairs = pairs.assign(x=coords[:, 0], y=coords[:, 1])
+    many = pairs[pairs.groupby("u")["u"].transform("size") > 1]
+    if many.empty:
+        return out
+    # every pair of member buildings of a unit (units hold a few buildings: small squares)
+    both = many.merge(many, on="u", suffixes=("", "_o"))
+    d = pd.Series(np.hypot(both["x"] - both["x_o"], both["y"] - both["y_o"]), index=both.index)
+    for u, v in d.groupby(both["u"], sort=False).max().items():
+        out[str(u)] = float(v)
     return out
