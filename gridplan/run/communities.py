@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -159,6 +160,14 @@ def communities_to_dataset(
     if buildings is None or comms is None:  # load_dataset guarantees both
         msg = f"{dataset}: no buildings; give a dataset with a buildings layer"
         raise DataError(msg)
+    rawb = raw.layers["buildings"]
+    if "population" in rawb:  # a population preparation derived from households is not given
+        given = pd.to_numeric(rawb["population"], errors="coerce")
+        given_of = dict(zip(rawb["building_id"].astype(str), given.notna(), strict=True))
+        keep = buildings["building_id"].astype(str).map(given_of).fillna(False).astype(bool)
+        buildings = buildings.assign(population=buildings["population"].where(keep))
+    else:
+        buildings = buildings.assign(population=np.nan)
     old_grids = _old_grids(grids) if grids is not None else None
     say(
         f"re-drawing {len(buildings)} buildings into communities of about "
