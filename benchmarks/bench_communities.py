@@ -167,6 +167,8 @@ def main() -> None:
         ids = {c: i for i, c in enumerate(plan.communities["community_id"])}
         labels = plan.buildings["community_id"].map(ids).fillna(-1).astype(int).to_numpy()
         ev = evaluate(labels, w, adj, case)
+        # gridplan's graph is cut by barriers (cells per face): its contiguity is its polygons'
+        ev["contiguous"] = bool((plan.communities.geometry.geom_type == "Polygon").all())
         k = ev["n"]
         label = f"{target:,} ({lo:,}–{hi:,})"
         rows.append(
@@ -207,7 +209,10 @@ def main() -> None:
         f"{int(w.sum()):,} residents, {len(edges):,} cell-graph edges. gridplan also keeps to its "
         "barrier rules (faces cut by arterials, river and rail; small faces merged with a flag) "
         "and cuts water out; the peers partition the plain graph. GerryChain gets gridplan's "
-        "community count. Time: one run, wall seconds (peers: inside their subprocess).\n\n"
+        "community count. Contiguous: connected on the plain graph (peers); each community one "
+        "polygon (gridplan, whose graph is cut along the barriers, so the plain graph does not "
+        "apply). Time: one run, wall seconds (peers: inside their subprocess, killed after "
+        f"{args.cap:.0f} s).\n\n"
         + table(
             [
                 "target (bounds)",

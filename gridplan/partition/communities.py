@@ -188,7 +188,7 @@ def _in_residents(flag: str, sid: str) -> str:
     out = out.replace("grids.min_households", "communities.min_residents")
     out = out.replace("grids.max_households", "communities.max_residents")
     out = re.sub(r"\bhouseholds\b", "residents", out)
-    out = re.sub(r"\bgrids\b", "communities", out)
+    out = re.sub(r"\bgrids\b(?!\.barrier_road_classes)", "communities", out)
     return re.sub(r"\bgrid\b", "community", out)
 
 
