@@ -11,6 +11,7 @@ from _common import HERE, RESULTS_DIR
 ORDER = [
     "sample",
     "partition",
+    "communities",
     "units",
     "coverage",
     "coverage_cli",

@@ -739,11 +739,81 @@ _VACANCY: dict[str, dict[str, str]] = {
     },
 }
 
+#: The labels of a community re-draw (``communities.md``, its map), under ``communities.``.
+_COMMUNITIES: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Communities re-drawn",
+        "summary": "{n} communities for {residents} residents (target {target}, bounds "
+        "{lo}–{hi}): {share} % within the bounds, largest deviation from the target {dev} %.",
+        "residents_source": "Residents: {population} from the buildings' population, "
+        "{households} from households × persons per household.",
+        "moves": "Moves",
+        "moves_summary": "{moved} residents change community; at least {floor} had to "
+        "({over} above the upper bound, {short} missing below the lower bound). "
+        "{kept} of {old} old communities kept exactly.",
+        "communities": "Communities",
+        "community": "Community",
+        "name": "Name",
+        "residents": "Residents",
+        "households": "Households",
+        "buildings": "Buildings",
+        "old": "Old community",
+        "new": "New community",
+        "from": "Mostly from",
+        "kept": "Kept",
+        "centre_status": "Service centre",
+        "centre": "Centre",
+        "served": "Residents within a 5-minute walk",
+        "status_existing": "existing",
+        "status_site": "candidate site",
+        "status_none": "none inside",
+        "best": "best candidate:",
+        "flags": "Flags",
+        "yes": "yes",
+        "no": "no",
+        "new_layer": "New communities",
+        "old_layer": "Old communities",
+    },
+    "zh": {
+        "title": "社区优化调整",
+        "summary": "共 {n} 个社区，{residents} 人（目标 {target} 人，范围 {lo}–{hi} 人）："
+        "{share}% 在范围内，与目标的最大偏差 {dev}%。",
+        "residents_source": "人口：{population} 人取自楼栋人口，"
+        "{households} 人按户数 × 户均人口估算。",
+        "moves": "调整",
+        "moves_summary": "{moved} 人改变所属社区；至少须调整 {floor} 人（超出上限 {over} 人，"
+        "低于下限缺 {short} 人）。{old} 个原社区中 {kept} 个保持不变。",
+        "communities": "社区",
+        "community": "社区",
+        "name": "名称",
+        "residents": "人口",
+        "households": "户数",
+        "buildings": "楼栋数",
+        "old": "原社区",
+        "new": "新社区",
+        "from": "主要来自",
+        "kept": "保持不变",
+        "centre_status": "党群服务中心",
+        "centre": "位置",
+        "served": "5分钟步行覆盖人口",
+        "status_existing": "已有",
+        "status_site": "候选选址",
+        "status_none": "社区内无",
+        "best": "最佳候选：",
+        "flags": "提示",
+        "yes": "是",
+        "no": "否",
+        "new_layer": "新社区",
+        "old_layer": "原社区",
+    },
+}
+
 for _section, _labels in (
     ("report", _REPORT),
     ("review", _REVIEW),
     ("requests", _REQUESTS),
     ("vacancy", _VACANCY),
+    ("communities", _COMMUNITIES),
 ):
     for _lang, _table in _labels.items():
         LABELS[_lang].update({f"{_section}.{k}": v for k, v in _table.items()})

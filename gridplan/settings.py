@@ -16,6 +16,8 @@ Sources for the defaults:
   questions answered at once, general ones within 1 day, major ones within 1 week) and Beijing's
   12345 hotline (接诉即办: emergencies 2 h, utilities 24 h, general 7 days, complex 15 days),
   as reported in the county and Beijing press.
+- communities of 5 000 – 12 000 residents, target 10 000: GB 50180-2018's five-minute life
+  circle, and Cenxi's 19 re-drawn communities of about 10 000 residents.
 
 Example
 -------
@@ -60,6 +62,7 @@ __all__ = [
     "SLIVER_M",
     "VULNERABLE_KINDS",
     "WHOLE_BUILDING_POI_KINDS",
+    "CommunitySettings",
     "Config",
     "CoverageSettings",
     "GridSettings",
@@ -851,6 +854,32 @@ class RosterSettings:
 
 
 @dataclass(frozen=True)
+class CommunitySettings:
+    """Community (社区) re-drawing settings (``[communities]``), in residents.
+
+    Sources: GB 50180-2018 (城市居住区规划设计标准) puts a five-minute life circle at
+    5 000 – 12 000 residents, the scale one community party committee and one party-mass
+    service centre serve; Cenxi re-drew its 11 communities of 30 000+ residents into 19 of
+    about 10 000. The five-minute walk is 300 m (GB 50180-2018).
+    """
+
+    #: Residents a community should hold (Cenxi's re-drawn communities: about 10 000).
+    target_residents: int = 10_000
+    #: Smallest acceptable community (GB 50180-2018, five-minute life circle).
+    min_residents: int = 5_000
+    #: Largest acceptable community (GB 50180-2018, five-minute life circle).
+    max_residents: int = 12_000
+    #: Code of the sub-district: new communities are ``<subdistrict_id>-NNN``.
+    subdistrict_id: str = "SD"
+    #: Walk from the party-mass service centre that counts as served, metres (5 minutes).
+    service_radius_m: float = 300.0
+    #: Facility category of an existing service centre (社区党群服务中心 / 服务站).
+    service_category: str = "service_station"
+    #: Wall-clock limit of the partition search, seconds.
+    time_limit_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of one plan. Build with :func:`load_config`; ``Config()`` is the default."""
 
@@ -863,6 +892,7 @@ class Config:
     households: HouseholdSettings = field(default_factory=HouseholdSettings)
     requests: RequestSettings = field(default_factory=RequestSettings)
     rosters: RosterSettings = field(default_factory=RosterSettings)
+    communities: CommunitySettings = field(default_factory=CommunitySettings)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-serialisable dict (tier keys become strings) of the settings that shape
@@ -906,6 +936,7 @@ _SECTIONS = {
     "siting": SitingSettings,
     "households": HouseholdSettings,
     "rosters": RosterSettings,
+    "communities": CommunitySettings,
 }
 
 
@@ -969,6 +1000,14 @@ def _check(cfg: Config) -> None:
         problems.append(f"[siting] target_share must be in (0, 1], got {ts}")
     if not 0 <= cfg.staffing.min_party_share <= 1:
         problems.append("[staffing] min_party_share must be between 0 and 1")
+    cs = cfg.communities
+    if not 0 < cs.min_residents <= cs.target_residents <= cs.max_residents:
+        problems.append(
+            "[communities] needs 0 < min_residents <= target_residents <= max_residents, got "
+            f"{cs.min_residents}, {cs.target_residents}, {cs.max_residents}"
+        )
+    if cs.service_radius_m <= 0:
+        problems.append("[communities] service_radius_m must be positive")
     if cfg.households.dwelling_size_m2 <= 0 or cfg.households.floor_height_m <= 0:
         problems.append("[households] dwelling_size_m2 and floor_height_m must be positive")
     if cfg.households.max_calibration_factor <= 1:
@@ -1184,6 +1223,8 @@ def _usable(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[
     else:
         missing.append("seed")
     for name, cls in _SECTIONS.items():
+        if name == "communities" and name not in params:
+            continue  # plans before [communities] existed: it does not shape grids
         table = params.get(name)
         table = table if isinstance(table, dict) else {}
         current = getattr(DEFAULT, name)
@@ -1227,7 +1268,12 @@ def load_config_over(
     given = flat_parameters(_merge(_read_source(source), overrides))
     fallback = [k for k in missing if k not in given]
     if fallback:
-        if len(fallback) == len(flat_parameters(DEFAULT.to_dict())):
+        known = [
+            k
+            for k in flat_parameters(DEFAULT.to_dict())
+            if "communities" in defaults or not k.startswith("communities.")
+        ]
+        if len(fallback) == len(known):
             logger.warning(
                 "the old plan records no parameters: the re-plan uses the documented defaults"
             )

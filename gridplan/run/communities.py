@@ -1,0 +1,239 @@
+"""``gridplan communities``: a dataset in, the same dataset with re-drawn communities out.
+
+Reads the dataset as it is (to copy its layers unchanged) and prepared (to plan), re-draws the
+communities (:func:`gridplan.partition.communities.redraw_communities`: afresh when the
+dataset has no ``communities`` layer, else from the old ones; with an old plan's grids kept
+whole), places a party-mass service centre in each
+(:func:`gridplan.access.centres.place_service_centres`) and writes:
+
+- the new dataset (a folder of one file per layer, or one ``.gpkg``): every layer copied, a
+  new ``communities`` layer (community_id, name, households_total, population_total,
+  service_centre_id, and n_buildings, old_community_id, kept) and ``community_id`` of the
+  buildings updated; ready for ``gridplan run``;
+- the report beside it: ``communities.md``, ``communities.json``, ``communities_map.html``
+  (old vs new), ``moves.csv`` and ``service_centres.csv``, in the folder ``redraw/`` of a
+  dataset folder, or ``<name>_redraw/`` beside a ``.gpkg``.
+
+Both are written atomically; the same inputs and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from gridplan._atomic import atomic_output, atomic_output_dir, check_output_dir, is_gpkg_path
+from gridplan._errors import DataError, OutputExistsError
+from gridplan.access.centres import place_service_centres
+from gridplan.io import load_dataset, read_dataset
+from gridplan.network import build_walk_network
+from gridplan.output.communities import (
+    community_report,
+    write_community_map,
+    write_community_report,
+)
+from gridplan.partition.communities import CommunityPlan, redraw_communities
+from gridplan.settings import DEFAULT, Config
+
+__all__ = ["CommunityRun", "communities_to_dataset", "report_folder"]
+
+log = logging.getLogger(__name__)
+
+_GEOJSON_OPTIONS = {"RFC7946": "NO", "WRITE_BBOX": "NO", "COORDINATE_PRECISION": 7}
+
+
+@dataclass(frozen=True)
+class CommunityRun:
+    """What :func:`communities_to_dataset` did: the plan, the centres and where it wrote."""
+
+    plan: CommunityPlan
+    centres: pd.DataFrame
+    dataset: Path
+    report: Path
+
+
+def report_folder(out: str | Path) -> Path:
+    """Where the report of a re-draw into ``out`` goes: ``out/redraw`` for a dataset folder,
+    ``<name>_redraw`` beside a ``.gpkg``."""
+    out = Path(out)
+    if is_gpkg_path(out):
+        return out.with_name(f"{out.stem}_redraw")
+    return out / "redraw"
+
+
+def _old_grids(path: str | Path) -> gpd.GeoDataFrame:
+    p = Path(path)
+    gpkg = p / "plan.gpkg" if p.is_dir() else p
+    if not gpkg.is_file():
+        msg = f"--grids: {gpkg} does not exist; give the folder of a plan (gridplan run --out)"
+        raise DataError(msg)
+    try:
+        grids = gpd.read_file(gpkg, layer="grids")
+    except Exception as exc:  # pyogrio raises its own error types
+        msg = f"--grids: {gpkg} has no readable grids layer ({exc}); give a plan's folder"
+        raise DataError(msg) from exc
+    return grids
+
+
+def _write_layer(target: Path, name: str, frame: pd.DataFrame) -> None:
+    if is_gpkg_path(target):
+        if isinstance(frame, gpd.GeoDataFrame):
+            pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG")
+        else:
+            pyogrio.write_dataframe(frame, target, layer=name, driver="GPKG")
+        return
+    if isinstance(frame, gpd.GeoDataFrame):
+        pyogrio.write_dataframe(
+            frame, target / f"{name}.geojson", driver="GeoJSON", layer_options=_GEOJSON_OPTIONS
+        )
+    else:
+        frame.to_csv(target / f"{name}.csv", index=False, lineterminator="\n", encoding="utf-8")
+
+
+def communities_to_dataset(
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    grids: str | Path | None = None,
+    config: Config | None = None,
+    offset: str | None = None,
+    overwrite: bool = False,
+    lang: str = "zh",
+    progress: Callable[[str], None] | None = None,
+) -> CommunityRun:
+    """Re-draw the communities of ``dataset`` and write the new dataset and its report.
+
+    Parameters
+    ----------
+    dataset
+        The sub-district's dataset (a folder, a GeoPackage or a PostgreSQL URL).
+    out
+        The new dataset: a folder, or a path ending ``.gpkg`` for one GeoPackage.
+    grids
+        An old plan's folder (or its ``plan.gpkg``): its grids are kept whole.
+    config
+        ``[communities]`` target, bounds, sub-district id, service radius; seed.
+    offset
+        ``"gcj02"`` / ``"bd09"`` input (the output is then plain WGS84).
+    overwrite
+        Replace an existing output (else :class:`OutputExistsError`, nothing touched).
+    lang
+        Language of the report and map.
+    progress
+        Called with one line per step.
+
+    Returns
+    -------
+    CommunityRun
+        The plan, the service centres and the paths written.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` (or its report folder) exists and ``overwrite`` is false.
+    DataError
+        Unreadable or invalid input, or an unreadable ``grids`` plan.
+    """
+    cfg = config or DEFAULT
+    say = progress or (lambda _m: None)
+    out = Path(out)
+    rep = report_folder(out)
+    for target in (out, rep):
+        if target.exists() and not overwrite:
+            msg = f"{target} already exists; pass --overwrite to replace it (nothing was changed)"
+            raise OutputExistsError(msg)
+    if not is_gpkg_path(out):
+        check_output_dir(out, overwrite=overwrite)
+    raw = read_dataset(dataset, offset=offset)
+    ds = load_dataset(dataset, offset=offset, config=cfg)
+    had_old = "communities" in raw.layers
+    comms = ds.layer("communities")
+    buildings = ds.layer("buildings")
+    if buildings is None or comms is None:  # load_dataset guarantees both
+        msg = f"{dataset}: no buildings; give a dataset with a buildings layer"
+        raise DataError(msg)
+    rawb = raw.layers["buildings"]
+    if "population" in rawb:  # a population preparation derived from households is not given
+        given = pd.to_numeric(rawb["population"], errors="coerce")
+        given_of = dict(zip(rawb["building_id"].astype(str), given.notna(), strict=True))
+        keep = buildings["building_id"].astype(str).map(given_of).fillna(False).astype(bool)
+        buildings = buildings.assign(population=buildings["population"].where(keep))
+    else:
+        buildings = buildings.assign(population=np.nan)
+    old_grids = _old_grids(grids) if grids is not None else None
+    say(
+        f"re-drawing {len(buildings)} buildings into communities of about "
+        f"{cfg.communities.target_residents} residents …"
+    )
+    area = None if had_old else comms.geometry.iloc[0]
+    plan = redraw_communities(
+        buildings,
+        area=area,
+        old_communities=comms if had_old else None,
+        old_grids=old_grids,
+        roads=ds.layer("roads"),
+        barriers=ds.layer("barriers"),
+        config=cfg,
+    )
+    for flag in plan.flags:
+        log.warning(flag)
+    roads = ds.layer("roads")
+    network = (
+        build_walk_network(roads, barriers=ds.layer("barriers"), config=cfg)
+        if roads is not None and len(roads)
+        else None
+    )
+    say("placing the party-mass service centres …")
+    centres = place_service_centres(
+        plan.communities,
+        plan.buildings,
+        facilities=ds.layer("facilities"),
+        sites=ds.layer("sites"),
+        network=network,
+        config=cfg,
+    )
+    new_comm = plan.communities.merge(
+        centres[["community_id", "centre_id"]], on="community_id", how="left"
+    ).rename(columns={"centre_id": "service_centre_id"})
+    cols = [
+        "community_id",
+        "name",
+        "households_total",
+        "population_total",
+        "service_centre_id",
+        "n_buildings",
+        "old_community_id",
+        "kept",
+        "geometry",
+    ]
+    new_comm = gpd.GeoDataFrame(new_comm[cols], geometry="geometry", crs=plan.communities.crs)
+    new_comm = new_comm.to_crs(raw.crs)
+    new_of = dict(zip(plan.buildings["building_id"], plan.buildings["community_id"], strict=True))
+    layers: dict[str, Any] = dict(raw.layers)
+    rb = layers["buildings"].copy()
+    rb["community_id"] = rb["building_id"].astype(str).map(new_of)
+    layers["buildings"] = rb
+    layers["communities"] = new_comm
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        for name, frame in layers.items():
+            _write_layer(tmp, name, frame)
+    params = {"seed": cfg.seed, "communities": cfg.to_dict()["communities"]}
+    report = community_report(plan, centres, parameters=params)
+    report["metrics"].pop("seconds", None)  # reports are byte-identical run to run
+    with atomic_output_dir(rep, overwrite=overwrite) as tmp_rep:
+        write_community_report(report, tmp_rep, lang=lang)
+        write_community_map(
+            plan, comms if had_old else None, centres, tmp_rep / "communities_map.html", lang=lang
+        )
+        plan.moves.to_csv(tmp_rep / "moves.csv", index=False, lineterminator="\n")
+        centres.to_csv(tmp_rep / "service_centres.csv", index=False, lineterminator="\n")
+    say(f"wrote {out} ({len(new_comm)} communities) and its report in {rep}")
+    return CommunityRun(plan=plan, centres=centres, dataset=out, report=rep)
