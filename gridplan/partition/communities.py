@@ -12,15 +12,17 @@ Three ways, chosen by what is known of the old plan:
 
 - **Fresh** (no old communities): :func:`gridplan.partition.partition_grids` with the
   sub-district as one community and residents as the weight.
-- **Re-draw** (old communities): :func:`gridplan.partition.replan_grids` with the old
-  communities as the "old grids": a community within the bounds and not split by a barrier is
-  kept exactly (id and polygon); the others are re-partitioned with a cost per resident moved,
-  so residents move only where the bounds need it.
+- **Re-draw** (old communities): buildings as nodes (territory cells inside the faces cut by
+  the barriers); a community within the bounds is kept exactly (id and polygon), also when a
+  barrier crosses it (flagged: it straddles it as before); the others are relieved by
+  :func:`gridplan.partition.communities_relief.relieve`, moving about the residents above the
+  upper bound to neighbours with room, or carving one community off when they have none.
+  Changed communities are their old polygon less the cells that left, plus those that came.
 - **Whole grids** (an old plan's grids): each old grid is one node (its residents now, its
-  polygon); grids sharing a boundary are adjacent, and the nodes of each face group (faces cut
-  by today's barriers, small faces merged as for grids) are split by
-  :func:`gridplan.partition.search.partition_face`, anchored to the old communities when they
-  exist. A community is then the union of whole grids: no grid is cut by a community line.
+  polygon); grids sharing a boundary are adjacent, face groups cut by today's barriers as for
+  buildings. With old communities the same relief as above (a community is then the union of
+  whole grids: no grid is cut by a community line); without them each face group is split by
+  :func:`gridplan.partition.search.partition_face`.
 
 Codes follow the grid scheme one level up: ``<sub-district id>-NNN``, numbered north→south in
 bands, west→east within a band (:func:`gridplan.partition.regions.number_regions`). A new
