@@ -12,15 +12,17 @@ Three ways, chosen by what is known of the old plan:
 
 - **Fresh** (no old communities): :func:`gridplan.partition.partition_grids` with the
   sub-district as one community and residents as the weight.
-- **Re-draw** (old communities): :func:`gridplan.partition.replan_grids` with the old
-  communities as the "old grids": a community within the bounds and not split by a barrier is
-  kept exactly (id and polygon); the others are re-partitioned with a cost per resident moved,
-  so residents move only where the bounds need it.
+- **Re-draw** (old communities): buildings as nodes (territory cells inside the faces cut by
+  the barriers); a community within the bounds is kept exactly (id and polygon), also when a
+  barrier crosses it (flagged: it straddles it as before); the others are relieved by
+  :func:`gridplan.partition.communities_relief.relieve`, moving about the residents above the
+  upper bound to neighbours with room, or carving one community off when they have none.
+  Changed communities are their old polygon less the cells that left, plus those that came.
 - **Whole grids** (an old plan's grids): each old grid is one node (its residents now, its
-  polygon); grids sharing a boundary are adjacent, and the nodes of each face group (faces cut
-  by today's barriers, small faces merged as for grids) are split by
-  :func:`gridplan.partition.search.partition_face`, anchored to the old communities when they
-  exist. A community is then the union of whole grids: no grid is cut by a community line.
+  polygon); grids sharing a boundary are adjacent, face groups cut by today's barriers as for
+  buildings. With old communities the same relief as above (a community is then the union of
+  whole grids: no grid is cut by a community line); without them each face group is split by
+  :func:`gridplan.partition.search.partition_face`.
 
 Codes follow the grid scheme one level up: ``<sub-district id>-NNN``, numbered north→south in
 bands, west→east within a band (:func:`gridplan.partition.regions.number_regions`). A new
@@ -48,18 +50,23 @@ import shapely
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
-from gridplan.adjacency import barrier_lines, connected_components, glue
+from gridplan.adjacency import barrier_lines, cell_graph, connected_components, glue
+from gridplan.partition.communities_relief import relieve
 from gridplan.partition.grids import community_seed, partition_grids
 from gridplan.partition.regions import (
+    _bridge_components,
+    assign_faces,
     choose_count,
+    community_land,
     community_polygon,
     face_groups,
     number_regions,
+    unary,
     without_water,
 )
-from gridplan.partition.replan import replan_grids
+from gridplan.partition.replan import _heal_detached
 from gridplan.partition.search import partition_face
-from gridplan.settings import DEFAULT, Config
+from gridplan.settings import DEFAULT, PRECISION_M, Config
 
 __all__ = [
     "CommunityPlan",
@@ -222,7 +229,6 @@ def _partition_buildings(
     buildings: gpd.GeoDataFrame,
     res: pd.DataFrame,
     area: Polygon,
-    old: gpd.GeoDataFrame | None,
     sid: str,
     *,
     roads: gpd.GeoDataFrame | None,
@@ -231,62 +237,22 @@ def _partition_buildings(
     seed: int,
     time_limit_s: float,
 ) -> tuple[np.ndarray, list[Polygon], list[str], list[str], set[str]]:
-    """Building-level partition (fresh or re-draw): labels per building, polygons, ids, flags,
-    kept ids."""
+    """Building-level partition afresh: labels per building, polygons, ids, flags, kept ids."""
     eng = _engine_buildings(buildings, res, sid)
     sd = gpd.GeoDataFrame({"community_id": [sid]}, geometry=[area], crs=buildings.crs)
     ccfg = _community_config(cfg)
-    kept: set[str] = set()
-    if old is None:
-        result = partition_grids(
-            eng,
-            sd,
-            roads=roads,
-            barriers=barriers,
-            config=ccfg,
-            seed=seed,
-            time_limit_s=time_limit_s,
-        )
-        grids = result.grids
-        ids = [str(x) for x in grids["grid_id"]]
-    else:
-        home, old_g, pre_flags = _split_overfull(
-            eng,
-            res,
-            buildings["community_id"].astype(object).to_numpy(),
-            old,
-            sid,
-            ccfg,
-            seed,
-            time_limit_s,
-            roads=roads,
-            barriers=barriers,
-        )
-        old_b = pd.DataFrame(
-            {"building_id": buildings["building_id"].astype(str).to_numpy(), "grid_id": home}
-        )
-        rp = replan_grids(
-            old_b,
-            old_g,
-            eng,
-            sd,
-            roads=roads,
-            barriers=barriers,
-            config=ccfg,
-            seed=seed,
-            time_limit_s=time_limit_s,
-        )
-        grids = rp.grids
-        raw_ids = [str(x) for x in grids["grid_id"]]
-        ids = _rename_pieces(raw_ids, list(grids.geometry.array), sid)
-        renamed = {a: b for a, b in zip(raw_ids, ids, strict=True) if a != b}
-        kept = {i for i in rp.kept if i in set(old["community_id"])}
-        result = rp  # type: ignore[assignment]
-        result.flags[:0] = pre_flags
+    result = partition_grids(
+        eng,
+        sd,
+        roads=roads,
+        barriers=barriers,
+        config=ccfg,
+        seed=seed,
+        time_limit_s=time_limit_s,
+    )
+    grids = result.grids
+    ids = [str(x) for x in grids["grid_id"]]
     flags = [_in_residents(f, sid) for f in result.flags]
-    if old is not None:
-        for a, b in sorted(renamed.items(), key=lambda kv: -len(kv[0])):
-            flags = [f.replace(a, b) for f in flags]
     index = {gid: i for i, gid in enumerate(grids["grid_id"].astype(str))}
     gid_of = result.buildings["grid_id"].astype(str).to_numpy()
     labels = np.array([index.get(g, -1) for g in gid_of], dtype=np.int64)
@@ -302,89 +268,7 @@ def _partition_buildings(
                 "counted in the community holding most of it. Fix: raise "
                 "communities.max_residents."
             )
-    return labels, list(grids.geometry.array), ids, flags, kept
-
-
-_PIECE = "~"  # marks the pieces of an over-full old community until they get their codes
-
-
-def _split_overfull(
-    eng: gpd.GeoDataFrame,
-    res: pd.DataFrame,
-    old_of: np.ndarray,
-    old: gpd.GeoDataFrame,
-    sid: str,
-    ccfg: Config,
-    seed: int,
-    time_limit_s: float,
-    *,
-    roads: gpd.GeoDataFrame | None,
-    barriers: gpd.GeoDataFrame | None,
-) -> tuple[np.ndarray, gpd.GeoDataFrame, list[str]]:
-    """Old communities above the upper bound split first, so the re-plan can keep them.
-
-    The re-plan keeps a community within the bounds and re-partitions the others with its
-    residents anchored to it, which cannot make two communities of one: a community above
-    ``max_residents`` is partitioned alone (as :func:`partition_grids` would) and each piece
-    becomes an old community of its own; the piece holding most residents keeps the id.
-
-    Returns
-    -------
-    home, old_grids, flags
-        Each building's (possibly split) old community, the old communities with the pieces
-        in place of the over-full ones, and one sentence per split.
-    """
-    hi = ccfg.grids.max_households
-    bcomm = np.asarray(old_of, dtype=object)
-    home = bcomm.copy()
-    rows: list[dict[str, Any]] = []
-    flags: list[str] = []
-    r = res["residents"].to_numpy()
-    for cid, geom in zip(old["community_id"], old.geometry.array, strict=True):
-        sel = np.flatnonzero(bcomm == cid)
-        total = int(r[sel].sum())
-        if total <= hi or len(sel) < 2:
-            rows.append({"grid_id": cid, "community_id": sid, "geometry": geom})
-            continue
-        part = partition_grids(
-            eng.iloc[sel].assign(community_id=cid),
-            gpd.GeoDataFrame({"community_id": [cid]}, geometry=[geom], crs=eng.crs),
-            roads=roads,
-            barriers=barriers,
-            config=ccfg,
-            seed=seed,
-            time_limit_s=time_limit_s,
-        )
-        pieces = part.grids.assign(grid_id=part.grids["grid_id"].astype(str)).sort_values(
-            ["households", "grid_id"], ascending=[False, True], kind="stable"
-        )
-        names = {
-            str(g): (cid if n == 0 else f"{cid}{_PIECE}{n}")
-            for n, g in enumerate(pieces["grid_id"])
-        }
-        home[sel] = part.buildings["grid_id"].astype(str).map(names).to_numpy()
-        for g, geom_p in zip(pieces["grid_id"], pieces.geometry.array, strict=True):
-            rows.append({"grid_id": names[str(g)], "community_id": sid, "geometry": geom_p})
-        flags.append(
-            f"community {cid}: {total} residents, above {hi}: split into {len(pieces)} "
-            f"({', '.join(str(int(x)) for x in pieces['households'])} residents)."
-        )
-    old_g = gpd.GeoDataFrame(rows, geometry="geometry", crs=eng.crs)
-    return home, old_g, flags
-
-
-def _rename_pieces(ids: list[str], geoms: list[Polygon], sid: str) -> list[str]:
-    """Codes ``<sid>-NNN`` for the pieces of split communities still carrying their mark,
-    after the highest sequence number of the other ids."""
-    todo = [i for i, x in enumerate(ids) if _PIECE in x]
-    if not todo:
-        return ids
-    start = max((_seq(x) for x in ids if _PIECE not in x), default=0) + 1
-    codes = number_regions([geoms[i] for i in todo], sid, start=start)
-    out = list(ids)
-    for i, code in zip(todo, codes, strict=True):
-        out[i] = code
-    return out
+    return labels, list(grids.geometry.array), ids, flags, set()
 
 
 def _grid_of_buildings(
@@ -533,6 +417,35 @@ def _partition_grids_whole(
                 best[gi] = (v, o)
         for gi, (_v, o) in best.items():
             home[gi] = idx.get(o, -1)
+    if old is not None:  # old communities: kept where within bounds, fewest moves elsewhere
+        sel = [
+            (a, b, ln)
+            for (a, b), ln in zip(edges.tolist(), lengths.tolist(), strict=True)
+            if group_of[a] == group_of[b]
+        ]
+        for gi in range(n_groups):
+            idx_n = np.flatnonzero(group_of == gi)
+            inner = [(a, b) for a, b, _ in sel if group_of[a] == gi]
+            pos = {int(v): i for i, v in enumerate(idx_n)}
+            local = [(pos[a], pos[b]) for a, b in inner]
+            for a, b, blen in _bridges(xy[idx_n], local, flags, g["grid_id"], idx_n, sid):
+                sel.append((int(idx_n[a]), int(idx_n[b]), blen))
+        graph = _Graph(
+            xy=xy,
+            w=w,
+            edges=np.asarray([(a, b) for a, b, _ in sel], dtype=np.int64).reshape(-1, 2),
+            lengths=np.asarray([x for _, _, x in sel], dtype=float),
+            part=group_of,
+            cells=list(geoms),
+        )
+        old_label = home.copy()
+        miss = np.flatnonzero(old_label < 0)
+        if len(miss):
+            old_label[miss] = assign_faces(list(old.geometry.array), xy[miss])
+        glabels, gpolys, gids, gkept = _redraw_from_old(
+            graph, old_label, old, sid, cfg, flags, what="grids"
+        )
+        return glabels[gof], gpolys, gids, flags, gkept
     labels = np.full(len(g), -1, dtype=np.int64)
     nxt = 0
     deadline = time.perf_counter() + time_limit_s
@@ -588,6 +501,234 @@ def _partition_grids_whole(
                 )
         polys.append(geom)
     return labels[gof], polys, [""] * nxt, flags, set()
+
+
+@dataclass
+class _Graph:
+    """Nodes of a re-draw (buildings, or whole grids) on the land of the old communities."""
+
+    xy: np.ndarray
+    w: np.ndarray
+    edges: np.ndarray  # never across a barrier
+    lengths: np.ndarray
+    part: np.ndarray  # face group of each node (-1: none)
+    cells: list[Polygon | None]  # the land each node stands for
+
+
+def _building_graph(
+    buildings: gpd.GeoDataFrame,
+    res: pd.DataFrame,
+    land: shapely.Geometry,
+    sid: str,
+    *,
+    roads: gpd.GeoDataFrame | None,
+    barriers: gpd.GeoDataFrame | None,
+    cfg: Config,
+    flags: list[str],
+) -> _Graph:
+    """Buildings as nodes: territory cells inside each face group (faces cut by the barrier
+    roads and ``barriers`` lines; small faces merged across their weakest barrier, with a
+    flag), adjacent when their cells touch."""
+    c = cfg.communities
+    n = len(buildings)
+    xy = shapely.get_coordinates(shapely.point_on_surface(np.asarray(buildings.geometry.array)))
+    w = res["residents"].to_numpy().astype(np.int64)
+    lines = barrier_lines(
+        land,
+        roads=roads,
+        barriers=None if barriers is None else without_water(barriers),
+        barrier_road_classes=cfg.grids.barrier_road_classes,
+    )
+    part = np.full(n, -1, dtype=np.int64)
+    cells: list[Polygon | None] = [None] * n
+    all_edges: list[np.ndarray] = []
+    all_lengths: list[np.ndarray] = []
+    pts = shapely.points(xy)
+    n_groups = 0
+    for piece in sorted(shapely.get_parts(land), key=lambda p: -p.area):
+        inside = np.flatnonzero(shapely.covers(piece, pts) & (part < 0))
+        if len(inside) == 0:
+            continue
+        faces, face_of, groups, merge_flags, _merged = face_groups(
+            piece,
+            xy[inside],
+            w[inside],
+            lines,
+            c.min_residents,
+            f"sub-district {sid}",
+            crs=buildings.crs,
+        )
+        flags.extend(_in_residents(f, sid) for f in merge_flags)
+        for gi, fs in enumerate(groups):
+            idx = inside[np.isin(face_of, fs)]
+            if len(idx) == 0:
+                continue
+            poly = unary(faces, fs)
+            polys = [p for p in shapely.get_parts(poly) if p.area > 0]
+            poly = max(polys, key=lambda p: p.area) if polys else poly
+            gcells, e, ln = cell_graph(poly, xy[idx])
+            e, ln = _bridge_components(xy[idx], e, ln)
+            part[idx] = n_groups + gi
+            for v, cell in zip(idx.tolist(), gcells, strict=True):
+                cells[v] = cell
+            all_edges.append(idx[e.reshape(-1, 2)])
+            all_lengths.append(ln)
+        n_groups += len(groups)
+    edges = np.vstack(all_edges) if all_edges else np.zeros((0, 2), dtype=np.int64)
+    lengths = np.concatenate(all_lengths) if all_lengths else np.zeros(0)
+    return _Graph(xy=xy, w=w, edges=edges, lengths=lengths, part=part, cells=cells)
+
+
+def _old_labels(given: np.ndarray, xy: np.ndarray, old: gpd.GeoDataFrame) -> np.ndarray:
+    """Index of each node's old community: the one given, else the one holding its point."""
+    index = {cid: i for i, cid in enumerate(old["community_id"])}
+    out = np.array(
+        [index.get(str(x), -1) if x is not None and pd.notna(x) else -1 for x in given],
+        dtype=np.int64,
+    )
+    miss = np.flatnonzero(out < 0)
+    if len(miss):
+        out[miss] = assign_faces(list(old.geometry.array), xy[miss])
+    return out
+
+
+_GRID = PRECISION_M  # changed communities are drawn on this grid (kept ones exactly as they were)
+_SLIVER_M2 = 1.0  # overlay slivers (cells meeting an old community line) smaller than this go
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygons of an overlay result: lines, points and slivers dropped."""
+    parts = [
+        p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and p.area >= _SLIVER_M2
+    ]
+    if not parts:
+        return Polygon()
+    return parts[0] if len(parts) == 1 else shapely.union_all(parts)
+
+
+def _redraw_from_old(
+    graph: _Graph,
+    old_label: np.ndarray,
+    old: gpd.GeoDataFrame,
+    sid: str,
+    cfg: Config,
+    flags: list[str],
+    what: str = "buildings",
+) -> tuple[np.ndarray, list[Polygon], list[str], set[str]]:
+    """Old communities kept where within the bounds, the others relieved with fewest moves
+    (:func:`gridplan.partition.communities_relief.relieve`); polygons follow the moved
+    nodes' land. Returns the region of each node, polygons, ids and the kept ids."""
+    c = cfg.communities
+    lo, hi = c.min_residents, c.max_residents
+    old_ids = [str(x) for x in old["community_id"]]
+    old_polys = [community_polygon(g, i) for g, i in zip(old.geometry, old_ids, strict=True)]
+    n_old = len(old_ids)
+    weight = np.bincount(old_label, weights=graph.w, minlength=n_old).astype(np.int64)
+    behind = [{int(p) for p in graph.part[old_label == r].tolist() if p >= 0} for r in range(n_old)]
+    pinned = {r for r in range(n_old) if len(behind[r]) > 1 and lo <= weight[r] <= hi}
+    rel = relieve(
+        graph.w,
+        graph.edges,
+        graph.lengths,
+        old_label,
+        graph.xy,
+        low=lo,
+        high=hi,
+        pinned=pinned,
+        part=graph.part,
+    )
+    lab = rel.labels
+    n_lab = max(int(lab.max()) + 1 if len(lab) else 0, n_old)
+    # land of the nodes that changed community: their cell within their old community
+    moved = np.flatnonzero(lab != old_label)
+    piece: dict[int, shapely.Geometry] = {}
+    for v in moved.tolist():
+        cell = graph.cells[v]
+        if cell is not None:
+            piece[v] = _polygonal(
+                shapely.intersection(cell, old_polys[int(old_label[v])], grid_size=_GRID)
+            )
+    polys: list[shapely.Geometry] = []
+    for r in range(n_lab):
+        leaving = [piece[v] for v in moved.tolist() if old_label[v] == r and v in piece]
+        entering = [piece[v] for v in moved.tolist() if lab[v] == r and v in piece]
+        geom = old_polys[r] if r < n_old else Polygon()
+        if leaving:
+            geom = shapely.difference(
+                geom, shapely.union_all(leaving, grid_size=_GRID), grid_size=_GRID
+            )
+        if entering:
+            geom = shapely.union_all([geom, *entering], grid_size=_GRID)
+        polys.append(_polygonal(geom))
+    # an old community left without nodes: its land joins the one most of its residents joined
+    alive = [
+        r for r in range(n_lab) if (lab == r).any() or (r < n_old and not (old_label == r).any())
+    ]
+    for r in range(n_lab):
+        if r in alive or polys[r].is_empty:
+            continue
+        took = np.bincount(lab[old_label == r], weights=graph.w[old_label == r])
+        dest = int(np.argmax(took))
+        polys[dest] = glue(polys[dest], polys[r])
+    start = max((_seq(x) for x in old_ids), default=0) + 1
+    fresh = [r for r in alive if r >= n_old]
+    codes = dict(
+        zip(fresh, number_regions([polys[r] for r in fresh], sid, start=start), strict=True)
+    )
+    ids = [old_ids[r] if r < n_old else codes[r] for r in alive]
+    rows = [{"grid_id": i, "geometry": polys[r]} for r, i in zip(alive, ids, strict=True)]
+    for note in _heal_detached(rows, graph.xy, sid):  # land only, no resident moves
+        log.info(_in_residents(note, sid))
+    out_polys: list[Polygon] = []
+    for r, row in zip(alive, rows, strict=True):
+        geom = row["geometry"]
+        if geom.geom_type != "Polygon":
+            parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
+            merged = parts[0]
+            for p in parts[1:]:
+                merged = glue(merged, p)
+            geom = merged
+            if geom.geom_type != "Polygon":
+                flags.append(
+                    f"community {ids[alive.index(r)]}: its land is in {len(parts)} pieces (its "
+                    f"{what} do not all touch); the community is not one polygon. Fix: check "
+                    "the barriers and old community lines around it."
+                )
+        out_polys.append(geom)
+    name = {r: i for r, i in zip(alive, ids, strict=True)}
+    for _r, text in rel.notes:
+        flags.append(
+            "community "
+            + re.sub(r"\{L(\d+)\}", lambda m: name.get(int(m.group(1)), "?"), text)
+            + "."
+        )
+    region = {r: i for i, r in enumerate(alive)}
+    labels = np.array([region[int(x)] for x in lab.tolist()], dtype=np.int64)
+    for r in alive:  # a community may straddle a barrier only where its old one did
+        now = {int(p) for p in graph.part[lab == r].tolist() if p >= 0}
+        if len(now) < 2:
+            continue
+        cid = name[r]
+        if r < n_old and len(behind[r]) > 1:
+            flags.append(
+                f"community {cid}: straddles a barrier (arterial road, river or railway) as "
+                f"it did before ({int(graph.w[lab == r].sum())} residents): kept across it "
+                "rather than moving residents to follow it. Fix: re-draw it along the barrier "
+                "by hand if the line matters more than the moves."
+            )
+        else:
+            flags.append(
+                f"community {cid}: crosses a barrier (arterial road, river or railway) that "
+                "its old community did not. Fix: check the barriers around it."
+            )
+    kept = {
+        old_ids[r]
+        for r in range(n_old)
+        if r in region
+        and np.array_equal(lab == r, old_label == r)
+        and out_polys[region[r]].equals(old_polys[r])
+    }
+    return labels, out_polys, ids, kept
 
 
 def redraw_communities(
@@ -703,12 +844,20 @@ def redraw_communities(
             time_limit_s=limit,
         )
         mode = "whole_grids"
+    elif old is not None:
+        flags = []
+        land, _water, _dropped = community_land(area, b, barriers)
+        graph = _building_graph(
+            b, res, land, sid, roads=roads, barriers=barriers, cfg=cfg, flags=flags
+        )
+        old_label = _old_labels(b["community_id"].astype(object).to_numpy(), graph.xy, old)
+        labels, polys, ids, kept = _redraw_from_old(graph, old_label, old, sid, cfg, flags)
+        mode = "redraw"
     else:
         labels, polys, ids, flags, kept = _partition_buildings(
             b,
             res,
             area,
-            old,
             sid,
             roads=roads,
             barriers=barriers,
@@ -716,21 +865,14 @@ def redraw_communities(
             seed=seed,
             time_limit_s=limit,
         )
-        mode = "redraw" if old is not None else "fresh"
+        mode = "fresh"
     old_of = (
         b["community_id"].astype(object).where(b["community_id"].notna(), None).to_numpy()
         if old is not None
         else np.full(len(b), None, dtype=object)
     )
-    if mode != "redraw":
+    if old is None:
         ids = _codes(labels, polys, old_of, res["residents"].to_numpy(), sid, old)
-    if old is not None:  # kept: an old id holding exactly the old community's buildings
-        old_str = np.array([str(x) for x in old_of], dtype=object)
-        kept = {
-            cid
-            for r, cid in enumerate(ids)
-            if cid in set(old["community_id"]) and np.array_equal(labels == r, old_str == cid)
-        }
     return _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0)
 
 
