@@ -566,10 +566,10 @@ def _guard(
             else:
                 lo = mid
     f_best, ch_best, mult, source = best
-    gap = 0.0 if f_best <= 0 else max(0.0, (f_best - best_bound) / abs(f_best))
+    gap = _gap(f_best, best_bound)
     info.update(
         {
-            "status": "OPTIMAL" if gap <= 1e-12 else "FEASIBLE",
+            "status": "OPTIMAL" if f_best - best_bound <= 1e-9 else "FEASIBLE",
             "objective": f_best,
             "bound": best_bound,
             "gap": round(gap, 6),
@@ -651,7 +651,7 @@ def _solve_cpsat(
     const = s.unplaced_penalty_m * n_r
     objective = solver.objective_value + const
     bound = solver.best_objective_bound + const
-    gap = 0.0 if objective <= 0 else max(0.0, (objective - bound) / abs(objective))
+    gap = _gap(objective, bound)
     info = {
         "method": "cpsat",
         "status": name,
@@ -661,6 +661,15 @@ def _solve_cpsat(
         "arcs": len(arcs.r),
     }
     return chosen, info
+
+
+def _gap(objective: float, bound: float) -> float:
+    """(objective − bound) / |objective| (0 when they meet; the objective may be negative:
+    the own-grid bonus)."""
+    diff = objective - bound
+    if diff <= 1e-9:
+        return 0.0
+    return float(diff / max(abs(objective), 1e-9))
 
 
 def _prune(arcs: _Arcs, k: int) -> _Arcs:
