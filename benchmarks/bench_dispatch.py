@@ -216,7 +216,7 @@ def _timed(fn) -> tuple[dict, float]:  # type: ignore[no-untyped-def]
 
 
 def _row(name: str, label: str, i: dict, t: float) -> list:
-    gap = "—" if i.get("gap") is None else f"{i['gap']:.3%}"
+    gap = f"{i['gap']:.3%}" if isinstance(i.get("gap"), float) else "—"
     obj = i.get("objective")
     return [
         name,
