@@ -252,6 +252,58 @@ def test_dispatch_never_assigns_twice_and_capacity_holds(
         assert res.info["gap"] == 0.0
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30), st.integers(1, 12), st.booleans())
+def test_guarded_flow_is_never_worse_than_the_office_rule(
+    seed: int, n_r: int, n_p: int, plain: bool
+) -> None:
+    req, ppl, pairs = _instance(seed, n_r, n_p)
+    now = pd.Timestamp("2024-05-01T00:00Z")
+    s = RequestSettings(balance_m_per_case=0.0, own_grid_bonus_m=0.0) if plain else None
+    res = dispatch_requests(req, ppl, pairs, now=now, settings=s, guard=True)
+    office = greedy_dispatch(req, ppl, pairs, now=now, settings=s).info
+    i = res.info
+    assert i["placed"] >= office["placed"]
+    assert i["walked_m"] <= office["walked_m"] + 0.05 * max(1, i["placed"])  # 0.1 m rounding
+    assert i["lateness_h"] <= office["lateness_h"] + 0.005 * max(1, i["placed"])
+    assert i["office_placed"] == office["placed"]
+    assert i["office_walked_m"] == pytest.approx(office["walked_m"])
+    assert i["bound"] <= i["objective"] + 1e-6 and 0.0 <= i["gap"] < 1.0
+    assert i["guard"] in ("not binding", "binding", "office rule kept")
+    if i["guard"] == "not binding":  # the unguarded optimum, unchanged
+        free = dispatch_requests(req, ppl, pairs, now=now, settings=s, guard=False)
+        pd.testing.assert_frame_equal(free.assignments, res.assignments)
+        assert i["status"] == "OPTIMAL" and i["gap"] == 0.0
+    load = res.assignments["person_id"].value_counts()
+    cap = ppl.set_index("person_id")["cases_free"]
+    assert (load <= cap.reindex(load.index)).all()
+    assert not res.assignments["request_id"].duplicated().any()
+
+
+def test_guard_beats_the_office_rule_where_the_weights_alone_walk_more() -> None:
+    # many people, few slots each, tight deadlines: the weighted optimum walks farther than
+    # the office rule to be on time; the guard brings the metres back under the office rule's
+    req, ppl, pairs = _instance(2, 40, 30)
+    now = pd.Timestamp("2024-05-01T00:00Z")
+    office = greedy_dispatch(req, ppl, pairs, now=now).info
+    free = dispatch_requests(req, ppl, pairs, now=now, guard=False).info
+    assert free["walked_m"] > office["walked_m"]  # the instance is one where it matters
+    res = dispatch_requests(req, ppl, pairs, now=now, guard=True).info
+    assert res["guard"] == "binding" and res["status"] == "FEASIBLE"
+    assert res["placed"] >= office["placed"] and res["walked_m"] < office["walked_m"]
+    assert res["lateness_h"] < office["lateness_h"]
+    assert res["bound"] < res["objective"] and res["gap"] > 0
+    assert res["objective"] >= free["objective"]  # the guard costs weighted objective
+
+
+def test_guard_with_cpsat_is_refused() -> None:
+    req, ppl, pairs = _instance(1, 3, 2)
+    with pytest.raises(ConfigError, match="guard_office_rule"):
+        dispatch_requests(
+            req, ppl, pairs, now=pd.Timestamp("2024-05-01T00:00Z"), method="cpsat", guard=True
+        )
+
+
 def test_unplaced_request_gets_a_reason_in_words() -> None:
     req, ppl, pairs = _instance(1, 3, 2)
     req["skill"] = "legal"

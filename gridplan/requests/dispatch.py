@@ -198,6 +198,7 @@ def dispatch_requests(
     method: str = "flow",
     hint: dict[str, str] | None = None,
     settings: RequestSettings | None = None,
+    guard: bool | None = None,
 ) -> DispatchResult:
     """Assign open requests to people, minimising walking, lateness, unplaced and imbalance.
 
@@ -223,11 +224,19 @@ def dispatch_requests(
         it by one metre, so an unchanged problem gives the unchanged answer).
     settings
         ``[requests]`` settings (weights, slot hours, time limit).
+    guard
+        Never worse than the office rule (:func:`greedy_dispatch` on the same input) on
+        requests placed, metres walked and hours late: the weighted objective is minimised
+        subject to those three bounds (flow only; see :func:`_guard`). ``None``: the
+        ``guard_office_rule`` setting.
 
     Returns
     -------
     DispatchResult
-        Assignments, unplaced requests with reasons, solver figures.
+        Assignments, unplaced requests with reasons, solver figures (with the guard also
+        ``guard`` — ``"off"``, ``"not binding"``, ``"binding"`` or ``"office rule kept"`` —,
+        ``multiplier`` and the office rule's ``office_placed``, ``office_walked_m``,
+        ``office_lateness_h``).
 
     Raises
     ------
@@ -255,8 +264,19 @@ def dispatch_requests(
     queue = pd.to_numeric(people["queue_h"], errors="coerce").fillna(0.0).to_numpy(float)
     hint_p = _hint_positions(hint, requests, people)
     t0 = time.perf_counter()
+    if guard is None:
+        guard = s.guard_office_rule
+    if guard and method != "flow":
+        msg = (
+            "dispatch: the office-rule guard ([requests] guard_office_rule) works with the "
+            "flow method only; use method='flow' or set guard_office_rule = false"
+        )
+        raise ConfigError(msg)
     if method == "flow":
-        chosen, info = _solve_flow(arcs, hours_left, hpd, free, queue, hint_p, s)
+        chosen, info, fm = _solve_flow(arcs, hours_left, hpd, free, queue, hint_p, s)
+        info["guard"] = "off"
+        if guard:
+            chosen, info = _guard(fm, arcs, chosen, info, requests, hours_left, hpd, queue, free, s)
     else:
         chosen, info = _solve_cpsat(arcs, hours_left, effort, hpd, free, queue, hint_p, s)
     info["time_s"] = round(time.perf_counter() - t0, 3)
@@ -287,6 +307,114 @@ def _finish_arr(
     return (queue_h + work_h + walk_m / _SPEED_M_PER_H) / hpd * 24.0
 
 
+@dataclass
+class _Flow:
+    """The slot-form network, built once and solved at several multipliers.
+
+    Arcs are, in order: one per (candidate pair, slot of its person), one per slot to the
+    sink, one per request to the sink (left unplaced). ``c0`` is each arc's cost in whole
+    metres under the weighted objective; ``w`` the part a multiplier on metres walked and on
+    requests left unplaced adds (walked metres on pair arcs, the penalty on unplaced arcs).
+    """
+
+    tails: np.ndarray
+    heads: np.ndarray
+    c0: np.ndarray
+    w: np.ndarray
+    ra: np.ndarray  # request of each pair arc
+    pa: np.ndarray  # person of each pair arc
+    a_idx: np.ndarray  # candidate pair (position in _Arcs) of each pair arc
+    n_r: int
+    n_nodes: int
+
+    @property
+    def n_pair(self) -> int:
+        return len(self.ra)
+
+
+def _flow_model(
+    arcs: _Arcs,
+    hours_left: np.ndarray,
+    hpd: np.ndarray,
+    free: np.ndarray,
+    queue: np.ndarray,
+    hint_p: np.ndarray,
+    s: RequestSettings,
+) -> _Flow:
+    n_r = len(hours_left)
+    used_p = np.unique(arcs.p)
+    # slot nodes: person p has free[p] slots, numbered after the request nodes
+    start_of = np.zeros(len(free), dtype=np.int64)
+    n_used = free[used_p].astype(np.int64)
+    start_of[used_p] = n_r + np.cumsum(n_used) - n_used
+    sink = n_r + int(n_used.sum())
+    # one arc per (candidate pair, slot of its person), built as arrays
+    n_slots = free[arcs.p].astype(np.int64)
+    a_idx = np.repeat(np.arange(len(arcs.r)), n_slots)
+    first = np.cumsum(n_slots) - n_slots
+    k = np.arange(len(a_idx)) - np.repeat(first, n_slots)
+    ra, pa = arcs.r[a_idx], arcs.p[a_idx]
+    finish = _finish_arr(queue[pa] + k * s.slot_hours, hpd[pa], s.slot_hours, arcs.dist[a_idx])
+    late = np.maximum(0.0, finish - hours_left[ra])
+    c = arcs.base[a_idx] + s.lateness_m_per_h * late + s.balance_m_per_case * k
+    c = c + np.where(hint_p[ra] == pa, 0.0, 1.0)
+    slot_nodes = np.arange(n_r, sink, dtype=np.int64)
+    tails = np.concatenate([ra, slot_nodes, np.arange(n_r)]).astype(np.int64)
+    heads = np.concatenate(
+        [start_of[pa] + k, np.full(len(slot_nodes), sink), np.full(n_r, sink)]
+    ).astype(np.int64)
+    c0 = np.concatenate(
+        [np.round(c), np.zeros(len(slot_nodes)), np.full(n_r, round(s.unplaced_penalty_m))]
+    ).astype(np.int64)
+    w = np.concatenate(
+        [
+            np.round(arcs.dist[a_idx]),
+            np.zeros(len(slot_nodes)),
+            np.full(n_r, round(s.unplaced_penalty_m)),
+        ]
+    ).astype(np.int64)
+    return _Flow(tails, heads, c0, w, ra, pa, a_idx, n_r, sink + 1)
+
+
+def _flow_solve(
+    f: _Flow, m: int, q: int, keep: np.ndarray | None = None
+) -> tuple[int, dict[int, int]]:
+    """Min-cost flow at costs ``q·c0 + m·w`` (``keep``: the arcs allowed, all if None).
+
+    Returns the optimal cost (in those units) and request -> person position."""
+    from ortools.graph.python import min_cost_flow
+
+    if f.n_r == 0:
+        return 0, {}
+    costs = q * f.c0 + m * f.w
+    sel = np.ones(len(costs), dtype=bool) if keep is None else keep
+    n_out = f.n_pair + (len(costs) - f.n_pair - f.n_r)  # pair and slot arcs
+    out_arc = np.zeros(len(costs), dtype=bool)  # each unit leaves its request by one of these
+    out_arc[: f.n_pair] = True
+    out_arc[n_out:] = True
+    # the own-grid bonus may make a cost negative: shift every arc leaving a request
+    offset = int(min(0, costs[sel & out_arc].min(initial=0)))
+    costs = costs - offset * out_arc
+    idx = np.flatnonzero(sel)
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    arc_ids = smcf.add_arcs_with_capacity_and_unit_cost(
+        f.tails[idx], f.heads[idx], np.ones(len(idx), dtype=np.int64), costs[idx]
+    )
+    supplies = np.zeros(f.n_nodes, dtype=np.int64)
+    supplies[: f.n_r] = 1
+    supplies[-1] = -f.n_r
+    smcf.set_nodes_supplies(np.arange(f.n_nodes, dtype=np.int64), supplies)
+    status = smcf.solve()
+    if status != smcf.OPTIMAL:
+        msg = f"dispatch: the min-cost flow ended with status {status} (no optimum)"
+        raise ConfigError(msg)
+    n_pair_kept = int(np.count_nonzero(idx < f.n_pair))
+    flows = smcf.flows(arc_ids[:n_pair_kept])
+    used = idx[:n_pair_kept][flows > 0]
+    chosen = {int(f.ra[a]): int(f.pa[a]) for a in used.tolist()}
+    return int(smcf.optimal_cost()) + offset * f.n_r, chosen
+
+
 def _solve_flow(
     arcs: _Arcs,
     hours_left: np.ndarray,
@@ -295,69 +423,169 @@ def _solve_flow(
     queue: np.ndarray,
     hint_p: np.ndarray,
     s: RequestSettings,
-) -> tuple[dict[int, int], dict[str, Any]]:
-    from ortools.graph.python import min_cost_flow
-
-    n_r = len(hours_left)
-    used_p = np.unique(arcs.p)
-    # slot nodes: person p has free[p] slots
-    slot_start: dict[int, int] = {}
-    node = n_r
-    for p in used_p.tolist():
-        slot_start[p] = node
-        node += int(free[p])
-    sink = node
-    # one arc per (candidate pair, slot of its person), built as arrays
-    n_slots = free[arcs.p].astype(np.int64)
-    a_idx = np.repeat(np.arange(len(arcs.r)), n_slots)
-    first = np.cumsum(n_slots) - n_slots
-    k = np.arange(len(a_idx)) - np.repeat(first, n_slots)
-    ra, pa = arcs.r[a_idx], arcs.p[a_idx]
-    start_of = np.zeros(len(free), dtype=np.int64)
-    start_of[used_p] = [slot_start[p] for p in used_p.tolist()]
-    finish = _finish_arr(queue[pa] + k * s.slot_hours, hpd[pa], s.slot_hours, arcs.dist[a_idx])
-    late = np.maximum(0.0, finish - hours_left[ra])
-    c = arcs.base[a_idx] + s.lateness_m_per_h * late + s.balance_m_per_case * k
-    c = c + np.where(hint_p[ra] == pa, 0.0, 1.0)
-    slot_nodes = np.concatenate(
-        [np.arange(slot_start[p], slot_start[p] + int(free[p])) for p in used_p.tolist()]
-        or [np.zeros(0, dtype=np.int64)]
-    )
-    tails = np.concatenate([ra, slot_nodes, np.arange(n_r)]).astype(np.int64)
-    heads = np.concatenate(
-        [start_of[pa] + k, np.full(len(slot_nodes), sink), np.full(n_r, sink)]
-    ).astype(np.int64)
-    costs = np.concatenate(
-        [np.round(c), np.zeros(len(slot_nodes)), np.full(n_r, round(s.unplaced_penalty_m))]
-    ).astype(np.int64)
-    caps = np.ones(len(tails), dtype=np.int64)
-    n_pair = len(ra)
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    offset = int(min(0, costs.min(initial=0)))  # the own-grid bonus may make a cost negative
-    arc_ids = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs - offset)
-    supplies = np.zeros(sink + 1, dtype=np.int64)
-    supplies[:n_r] = 1
-    supplies[sink] = -n_r
-    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
-    status = smcf.solve() if n_r else smcf.OPTIMAL
-    if status != smcf.OPTIMAL:
-        msg = f"dispatch: the min-cost flow ended with status {status} (no optimum)"
-        raise ConfigError(msg)
-    chosen: dict[int, int] = {}
-    if n_r:
-        flows = smcf.flows(arc_ids[:n_pair])
-        for a in np.flatnonzero(flows > 0).tolist():
-            chosen[int(ra[a])] = int(pa[a])
-    objective = float(smcf.optimal_cost() + offset * n_r) if n_r else 0.0
+) -> tuple[dict[int, int], dict[str, Any], _Flow]:
+    f = _flow_model(arcs, hours_left, hpd, free, queue, hint_p, s)
+    cost, chosen = _flow_solve(f, 0, 1)
     info = {
         "method": "flow",
         "status": "OPTIMAL",
-        "objective": objective,
-        "bound": objective,
+        "objective": float(cost),
+        "bound": float(cost),
         "gap": 0.0,
-        "arcs": len(tails),
+        "arcs": len(f.tails),
     }
-    return chosen, info
+    return chosen, info, f
+
+
+#: Multipliers are sixteenths (integer costs stay exact); the ladder of multipliers on metres
+#: walked and requests left unplaced the guard tries, then bisection steps between them.
+_GUARD_Q = 16
+_GUARD_LADDER = (1, 4, 16, 64, 256)
+_GUARD_BISECT = 5
+
+
+def _walk_late(
+    chosen: dict[int, int],
+    arcs: _Arcs,
+    hours_left: np.ndarray,
+    rank: np.ndarray,
+    hpd: np.ndarray,
+    queue: np.ndarray,
+    s: RequestSettings,
+) -> tuple[int, float, float, int]:
+    """Placed, metres walked, hours late (as :func:`_result` states them: each person's new
+    cases in deadline order) and whole metres (the guard's constraint) of an assignment."""
+    if not chosen:
+        return 0, 0.0, 0.0, 0
+    r = np.fromiter(chosen.keys(), dtype=np.int64, count=len(chosen))
+    p = np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
+    n_p = int(max(arcs.p.max(initial=0), p.max())) + 1
+    keys = arcs.r * n_p + arcs.p  # increasing: arcs are sorted by request, then person
+    d = arcs.dist[np.searchsorted(keys, r * n_p + p)]
+    order = np.lexsort((rank[r], hours_left[r], p))
+    r, p, d = r[order], p[order], d[order]
+    start = np.r_[0, np.flatnonzero(np.diff(p)) + 1]
+    k = np.arange(len(p)) - np.repeat(start, np.diff(np.r_[start, len(p)]))
+    finish = _finish_arr(queue[p] + k * s.slot_hours, hpd[p], s.slot_hours, d)
+    late = np.maximum(0.0, finish - hours_left[r])
+    walk = round(float(np.round(d, 1).sum()), 1)
+    return len(r), walk, round(float(np.round(late, 2).sum()), 2), int(np.round(d).sum())
+
+
+def _guard(
+    fm: _Flow,
+    arcs: _Arcs,
+    chosen: dict[int, int],
+    info: dict[str, Any],
+    requests: pd.DataFrame,
+    hours_left: np.ndarray,
+    hpd: np.ndarray,
+    queue: np.ndarray,
+    free: np.ndarray,
+    s: RequestSettings,
+) -> tuple[dict[int, int], dict[str, Any]]:
+    """The weighted objective subject to: placed ≥, metres walked ≤ and hours late ≤ the
+    office rule's on the same input.
+
+    The office rule's assignment is feasible, so an answer always exists. Relaxing "metres
+    ≤ the office rule's" and "unplaced ≤ the office rule's" with one multiplier μ (on the
+    penalty-weighted count) and dropping the lateness bound leaves a min-cost flow at costs
+    ``c + μ·(metres + penalty·unplaced)``: exact for each μ, and each optimum less
+    ``μ·(office metres + penalty·office unplaced)`` is a lower bound on the guarded
+    optimum. The guard solves at a fixed ladder of μ and bisects between the last
+    infeasible and the first feasible (deterministic, no clock), keeps the best assignment
+    meeting all three bounds (the office rule's own among them), and reports the best bound
+    and the gap. The unguarded optimum, when it meets the bounds, is returned as is (exact).
+    """
+    rank = np.empty(len(requests), dtype=np.int64)
+    rank[np.argsort(requests["request_id"].astype(str).to_numpy(), kind="stable")] = np.arange(
+        len(requests)
+    )
+    office_arcs = _Arcs(arcs.r, arcs.p, arcs.dist, arcs.dist, arcs.own)
+    office = _greedy(
+        office_arcs,
+        hours_left,
+        np.full(len(requests), s.slot_hours),
+        free,
+        s.slot_hours,
+        by_effort=False,
+    )
+    o_placed, o_walk, o_late, o_int = _walk_late(office, arcs, hours_left, rank, hpd, queue, s)
+    pen = round(s.unplaced_penalty_m)
+    o_w = o_int + pen * (fm.n_r - o_placed)
+    info.update({"office_placed": o_placed, "office_walked_m": o_walk, "office_lateness_h": o_late})
+
+    def meets(ch: dict[int, int]) -> tuple[bool, int]:
+        placed, walk, late, whole = _walk_late(ch, arcs, hours_left, rank, hpd, queue, s)
+        ok = placed >= o_placed and walk <= o_walk and late <= o_late and whole <= o_int
+        return ok, whole + pen * (fm.n_r - placed)
+
+    ok0, _w0 = meets(chosen)
+    if ok0:
+        info.update({"guard": "not binding", "multiplier": 0.0})
+        return chosen, info
+    q = _GUARD_Q
+    best_bound = float(info["objective"])  # the unguarded optimum bounds the guarded one
+    # the office rule's own assignment, its objective at its best slot order
+    mask = np.ones(len(fm.c0), dtype=bool)
+    in_office = np.zeros(len(requests), dtype=bool)
+    in_office[list(office)] = True
+    want = np.full(len(requests), -1, dtype=np.int64)
+    for r, p in office.items():
+        want[r] = p
+    mask[: fm.n_pair] = want[fm.ra] == fm.pa
+    mask[len(fm.c0) - fm.n_r :] = ~in_office
+    o_cost, _ = _flow_solve(fm, 0, 1, keep=mask)
+    best: tuple[float, dict[int, int], float, str] = (float(o_cost), office, -1.0, "office rule")
+    tried: dict[int, bool] = {}
+
+    def solve(m: int) -> bool:
+        nonlocal best, best_bound
+        cost, ch = _flow_solve(fm, m, q)
+        ok, w = meets(ch)
+        f_val = (cost - m * w) / q
+        best_bound = max(best_bound, (cost - m * o_w) / q)
+        if ok and f_val < best[0]:
+            best = (f_val, ch, m / q, "flow")
+        tried[m] = ok
+        return ok
+
+    lo, hi = 0, None
+    for mu in _GUARD_LADDER:
+        if solve(mu * q):
+            hi = mu * q
+            break
+        lo = mu * q
+    if hi is not None:
+        for _ in range(_GUARD_BISECT):
+            mid = round(math.sqrt(max(lo, 1) * hi))
+            if mid in (lo, hi) or mid in tried:
+                break
+            if solve(mid):
+                hi = mid
+            else:
+                lo = mid
+    f_best, ch_best, mult, source = best
+    gap = _gap(f_best, best_bound)
+    info.update(
+        {
+            "status": "OPTIMAL" if f_best - best_bound <= 1e-9 else "FEASIBLE",
+            "objective": f_best,
+            "bound": best_bound,
+            "gap": round(gap, 6),
+            "guard": "binding" if source == "flow" else "office rule kept",
+            "multiplier": mult,
+            "guard_solves": len(tried) + 2,
+        }
+    )
+    if source != "flow":
+        logger.warning(
+            "dispatch: no flow solution met the office rule on placed, metres and lateness; "
+            "the office rule's assignment is kept (objective %.0f, bound %.0f)",
+            f_best,
+            best_bound,
+        )
+    return ch_best, info
 
 
 def _solve_cpsat(
@@ -423,7 +651,7 @@ def _solve_cpsat(
     const = s.unplaced_penalty_m * n_r
     objective = solver.objective_value + const
     bound = solver.best_objective_bound + const
-    gap = 0.0 if objective <= 0 else max(0.0, (objective - bound) / abs(objective))
+    gap = _gap(objective, bound)
     info = {
         "method": "cpsat",
         "status": name,
@@ -433,6 +661,15 @@ def _solve_cpsat(
         "arcs": len(arcs.r),
     }
     return chosen, info
+
+
+def _gap(objective: float, bound: float) -> float:
+    """(objective − bound) / |objective| (0 when they meet; the objective may be negative:
+    the own-grid bonus)."""
+    diff = objective - bound
+    if diff <= 1e-9:
+        return 0.0
+    return float(diff / max(abs(objective), 1e-9))
 
 
 def _prune(arcs: _Arcs, k: int) -> _Arcs:

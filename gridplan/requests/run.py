@@ -77,6 +77,7 @@ def dispatch_ledger(
     stamp = utc_text(when)
     people = roster(ctx, cfg)
     with led.write() as conn:
+        led.dialect.one_dispatcher(conn)
         overdue = escalate_overdue(led, now=when, conn=conn, config=cfg)
         take = set(DISPATCHABLE) | ({"dispatched"} if reoptimise else set())
         sel = (

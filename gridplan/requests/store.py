@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from gridplan._errors import DataError, OutputExistsError
+from gridplan.db import DatabaseLocation, is_database_url, parse_database_url
 from gridplan.requests.schema import COLUMNS, EVENTS, METADATA, POINTS, REQUESTS
 
 __all__ = [
@@ -114,8 +114,21 @@ class Dialect:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
-        """The rows of ``select`` locked for this transaction (SQLite: already, by BEGIN)."""
+        """The rows of ``select`` locked for this transaction, rows another transaction holds
+        left out (SQLite: every row is locked already, by BEGIN)."""
         return select
+
+    def lock_wait(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        """The rows of ``select`` locked for this transaction, waiting for another
+        transaction holding them (a status change reads, checks and writes one row)."""
+        return select
+
+    def one_dispatcher(self, conn: sa.Connection) -> None:
+        """Wait until no other dispatch run is in its transaction (SQLite: BEGIN did)."""
+
+    def error(self, exc: BaseException, ledger: Ledger, doing: str) -> Exception | None:
+        """A GridplanError for a driver error (connection, password), or ``None``."""
+        return None
 
     def geometry(self, lon: float, lat: float) -> bytes | None:
         return gpkg_point(lon, lat)
@@ -130,7 +143,7 @@ class PostgresDialect(Dialect):
     name = "postgresql"
 
     def create(self, ledger: Ledger) -> None:
-        with ledger.engine.begin() as conn:
+        with ledger.write() as conn:
             if ledger.schema:
                 conn.execute(sa.schema.CreateSchema(ledger.schema, if_not_exists=True))
             METADATA.create_all(conn)
@@ -159,6 +172,25 @@ class PostgresDialect(Dialect):
     def lock(self, select: sa.Select[Any]) -> sa.Select[Any]:
         return select.with_for_update(skip_locked=True)
 
+    def lock_wait(self, select: sa.Select[Any]) -> sa.Select[Any]:
+        return select.with_for_update()
+
+    def one_dispatcher(self, conn: sa.Connection) -> None:
+        # a transaction-level advisory lock per schema: a second dispatch run waits, then
+        # sees the first one's assignments and capacity used (rows stay locked FOR UPDATE
+        # SKIP LOCKED, so a case another writer holds is left for the next run)
+        conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('gridplan.requests.dispatch:' "
+            "|| current_schema()))"
+        )
+
+    def error(self, exc: BaseException, ledger: Ledger, doing: str) -> Exception | None:
+        if ledger.location is None or not isinstance(exc, sa.exc.OperationalError):
+            return None
+        from gridplan.db import database_error
+
+        return database_error(exc, ledger.location, doing)
+
     def geometry(self, lon: float, lat: float) -> bytes | None:
         return None  # set from lon/lat in SQL by after_write
 
@@ -184,15 +216,34 @@ class Ledger:
     dialect: Dialect
     path: Path | None = None
     schema: str | None = None
+    #: The parsed URL of a PostgreSQL ledger (its ``masked`` form is what is ever shown).
+    location: DatabaseLocation | None = None
 
     def __str__(self) -> str:
-        return str(self.path) if self.path is not None else self.engine.url.render_as_string()
+        if self.location is not None:
+            return self.location.masked
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self)!r})"
+
+    @contextmanager
+    def _connect(self, doing: str) -> Iterator[sa.Connection]:
+        try:
+            conn = self.engine.connect()
+        except sa.exc.DBAPIError as exc:
+            err = self.dialect.error(exc, self, doing)
+            if err is None:
+                raise
+            raise err from None
+        with conn:
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction: committed when the block ends, rolled back on any error
         (a crash leaves the ledger as it was)."""
-        with self.engine.connect() as conn:
+        with self._connect("writing the request ledger") as conn:
             self.dialect.begin(conn)
             try:
                 yield conn
@@ -205,26 +256,31 @@ class Ledger:
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read-only connection (a consistent snapshot on both stores)."""
-        with self.engine.connect() as conn:
+        with self._connect("reading the request ledger") as conn:
             conn.exec_driver_sql("BEGIN")
             try:
                 yield conn
             finally:
                 conn.exec_driver_sql("ROLLBACK")
 
+    def table_names(self) -> set[str]:
+        """The tables of the ledger's file or schema."""
+        with self._connect("opening the request ledger") as conn:
+            return set(sa.inspect(conn).get_table_names(schema=self.schema))
 
-def _engine(target: str | Path) -> tuple[str, sa.Engine, Dialect, Path | None, str | None]:
+
+def _engine(target: str | Path) -> Ledger:
     text = str(target)
-    if text.startswith(("postgresql:", "postgres:", "postgresql+")):
-        parts = urlsplit(text)
-        query = parse_qsl(parts.query)
-        schema = next((v for k, v in query if k == "schema"), None)
-        rest = urlencode([(k, v) for k, v in query if k != "schema"])
-        url = urlunsplit(parts._replace(query=rest))
-        if url.startswith("postgres:"):
-            url = "postgresql:" + url.removeprefix("postgres:")
+    if is_database_url(text):
+        loc = parse_database_url(text)
+        schema = loc.schema
         opts = {"schema_translate_map": {None: schema}} if schema else {}
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", execution_options=opts)
+        engine = sa.create_engine(
+            loc.url,
+            isolation_level="AUTOCOMMIT",
+            poolclass=sa.pool.NullPool,
+            execution_options=opts,
+        )
         if schema:
             # functions and triggers resolve unqualified names through the search path
             @sa.event.listens_for(engine, "connect")
@@ -233,7 +289,7 @@ def _engine(target: str | Path) -> tuple[str, sa.Engine, Dialect, Path | None, s
                 cur.execute(f'SET search_path TO "{schema}", public')
                 cur.close()
 
-        return url, engine, PostgresDialect(), None, schema
+        return Ledger(loc.masked, engine, PostgresDialect(), None, schema, loc)
     path = Path(text)
     if path.suffix.lower() != ".gpkg":
         msg = (
@@ -245,7 +301,7 @@ def _engine(target: str | Path) -> tuple[str, sa.Engine, Dialect, Path | None, s
     engine = sa.create_engine(
         url, connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None}
     )
-    return url, engine, Dialect(), path, None
+    return Ledger(url, engine, Dialect(), path, None)
 
 
 def create_ledger(target: str | Path, *, overwrite: bool = False) -> Ledger:
@@ -263,14 +319,14 @@ def create_ledger(target: str | Path, *, overwrite: bool = False) -> Ledger:
     OutputExistsError
         The file exists and ``overwrite`` is false.
     """
-    url, engine, dialect, path, schema = _engine(target)
+    ledger = _engine(target)
+    path = ledger.path
     if path is not None and path.exists():
         if not overwrite:
             msg = f"request ledger {path} exists; pass --overwrite to replace it"
             raise OutputExistsError(msg)
         path.unlink()
-    ledger = Ledger(url, engine, dialect, path, schema)
-    dialect.create(ledger)
+    ledger.dialect.create(ledger)
     return ledger
 
 
@@ -284,15 +340,15 @@ def open_ledger(target: str | Path | Ledger, *, create: bool = False) -> Ledger:
     """
     if isinstance(target, Ledger):
         return target
-    url, engine, dialect, path, schema = _engine(target)
-    ledger = Ledger(url, engine, dialect, path, schema)
+    ledger = _engine(target)
+    path, dialect = ledger.path, ledger.dialect
     if path is not None and not path.exists():
         if create:
             dialect.create(ledger)
             return ledger
         msg = f"request ledger {path} does not exist; create it with `gridplan requests import`"
         raise DataError(msg)
-    names = set(sa.inspect(engine).get_table_names())
+    names = ledger.table_names()
     if "requests" not in names or "request_events" not in names:
         if create and not names & {"requests", "request_events"}:
             dialect.create(ledger)

@@ -134,11 +134,8 @@ def update_request(
     when = as_utc(at)
     stamp = utc_text(when)
     with led.write() as conn:
-        row = (
-            conn.execute(sa.select(REQUESTS).where(REQUESTS.c.request_id == str(request_id)))
-            .mappings()
-            .first()
-        )
+        one = sa.select(REQUESTS).where(REQUESTS.c.request_id == str(request_id))
+        row = conn.execute(led.dialect.lock_wait(one)).mappings().first()
         if row is None:
             raise DataError(f"requests: no request {request_id} in {led}; check the id")
         old = str(row["status"])
@@ -279,16 +276,14 @@ def escalate_overdue(
     stamp = utc_text(when)
 
     def run(c: sa.Connection) -> list[str]:
-        rows = (
-            c.execute(
-                sa.select(REQUESTS)
-                .where(REQUESTS.c.status.in_(sorted(ACTIVE)))
-                .where(REQUESTS.c.expected_at < stamp)
-                .order_by(REQUESTS.c.request_id)
-            )
-            .mappings()
-            .all()
+        due = (
+            sa.select(REQUESTS)
+            .where(REQUESTS.c.status.in_(sorted(ACTIVE)))
+            .where(REQUESTS.c.expected_at < stamp)
+            .order_by(REQUESTS.c.request_id)
         )
+        # a case another transaction holds is left to it (its deadline is seen next time)
+        rows = c.execute(led.dialect.lock(due)).mappings().all()
         out = []
         for row in rows:
             values = _escalation(row, when, s)
