@@ -962,6 +962,7 @@ _EDIT: dict[str, dict[str, str]] = {
         "v_outside": "网格 {grid} 的楼栋 {ids} 与网格不相连",
         "v_barrier": "网格 {grid} 跨越主干道、河流或铁路",
         "v_not_neighbour": "楼栋 {ids} 移入了不相邻的网格 {grid}",
+        "v_stray": "楼栋 {ids} 与网格 {grid} 不相连，将自成一个新网格",
         "v_head": "网格 {grid} 的网格长 {ids} 不住在本网格",
     },
     "en": {
@@ -1015,6 +1016,7 @@ _EDIT: dict[str, dict[str, str]] = {
         "v_outside": "buildings {ids} of grid {grid} do not touch the grid",
         "v_barrier": "grid {grid} crosses an arterial road, river or railway",
         "v_not_neighbour": "buildings {ids} moved into grid {grid}, which did not border theirs",
+        "v_stray": "buildings {ids} do not join grid {grid} and become a grid of their own",
         "v_head": "the grid head {ids} of grid {grid} does not live in the grid",
     },
 }

@@ -29,7 +29,7 @@ from gridplan.adjacency import barrier_lines, shared_length, split_faces
 __all__ = ["HARD", "CheckContext", "check_grids", "neighbours", "polsby_popper"]
 
 #: Kinds of violation that need an explicit "accept anyway" with a reason.
-HARD: frozenset[str] = frozenset({"pieces", "outside", "barrier", "not_neighbour"})
+HARD: frozenset[str] = frozenset({"pieces", "outside", "barrier", "not_neighbour", "stray"})
 
 #: Two grids are neighbours when their borders share at least this many metres.
 NEIGHBOUR_MIN_M = 1.0

@@ -478,8 +478,19 @@ class EditSession:
         check_edits(candidate.edits(), self.buildings, self.grids, candidate.locks)
         moves = {b: (frm[b], grid_id) for b in ids}
         draft = self._compute(candidate, moves)
-        touched = sorted({*frm.values(), grid_id})
+        now = dict(
+            zip(
+                draft.buildings["building_id"].astype(str),
+                draft.buildings["grid_id"].astype(str),
+                strict=True,
+            )
+        )
+        # buildings the redraw could not join to their new grid became a grid of their own
+        strays = sorted(b for b in ids if now.get(b) != grid_id)
+        touched = sorted({*frm.values(), grid_id, *(now[b] for b in strays if b in now)})
         checks = {g: draft.checks[g] for g in touched if g in draft.checks}
+        if strays and grid_id in checks:
+            checks[grid_id]["violations"].append({"kind": "stray", "ids": strays})
         old_kinds = {
             g: {v["kind"] for v in self.draft.checks.get(g, {}).get("violations", [])}
             for g in touched
