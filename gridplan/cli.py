@@ -842,6 +842,50 @@ def _duty_phone(ctx: click.Context, param: click.Parameter, values: tuple[str, .
     return values
 
 
+@main.command()
+@click.argument("plan_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("dataset", type=click.Path(path_type=Path), required=False)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; another than 127.0.0.1 lets other machines edit the plan.",
+)
+@click.option("--by", default=None, help="Who edits (logged with every move) [login name].")
+@lang_option
+@offset_option
+@verbosity_options
+@click.pass_obj
+@_library_errors
+def edit(
+    state: _State,
+    plan_dir: Path,
+    dataset: Path | None,
+    port: int,
+    host: str,
+    by: str | None,
+    lang: str,
+    offset: str | None,
+) -> None:
+    """Hand edits of the plan in PLAN_DIR in the browser: move buildings between grids with
+    live checks, lock grids, re-optimise the rest, undo/redo, save as a new plan folder.
+
+    DATASET defaults to the one the plan was made from. One session per plan; the unsaved
+    edits are kept in PLAN_DIR/edit-session.json until saved. Ctrl-C stops the server."""
+    from gridplan.edit import EditSession, serve
+
+    session = EditSession(plan_dir, dataset, offset=offset, lang=lang, by=by)
+    if session.restored:
+        click.echo(f"restored {session.restored} unsaved edit(s) of the last session")
+    serve(
+        session,
+        host=host,
+        port=port,
+        ready=lambda url: click.echo(f"editing {plan_dir}: open {url} (Ctrl-C stops)"),
+    )
+
+
 @main.command(name="print")
 @click.argument("plan_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("dataset", type=click.Path(path_type=Path), required=False)

@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gridplan.requests",),
     ("gridplan.output",),
     ("gridplan.run",),
+    ("gridplan.edit",),
     ("gridplan.cli", "gridplan.cli_requests"),
 ]
 

@@ -16,7 +16,8 @@ and a table of moves (``building_id`` → ``grid_id``) and
    (``locks``).
 
 Edits files are CSV (or any layer file) with ``building_id`` and ``grid_id``, optionally
-``reason`` and ``by``; the same table is the ``edits`` log layer of the plan written.
+``reason``, ``by``, ``at`` (when) and ``violations`` (the rules the move broke, as seen); the
+same table is the ``edits`` log layer of the plan written.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from gridplan.settings import DEFAULT, Config
 __all__ = ["EDIT_COLUMNS", "EditResult", "apply_edits", "check_edits", "read_edits"]
 
 #: Columns of an edits table (and of the plan's ``edits`` layer).
-EDIT_COLUMNS: tuple[str, ...] = ("building_id", "from_grid_id", "grid_id", "reason", "by")
+EDIT_COLUMNS: tuple[str, ...] = (
+    "building_id",
+    "from_grid_id",
+    "grid_id",
+    "reason",
+    "by",
+    "at",
+    "violations",
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class EditResult:
     result
         The final partition (grids, buildings, building parts, metrics, flags).
     edits
-        The edit log: building_id, from_grid_id, grid_id, reason, by.
+        The edit log: building_id, from_grid_id, grid_id, reason, by, at, violations.
     touched
         Grids the moves redrew.
     changed
@@ -67,7 +76,7 @@ class EditResult:
 
 def read_edits(path: str | Path) -> pd.DataFrame:
     """Read an edits file: CSV (UTF-8 or GB18030) or any layer file, with building_id and
-    grid_id columns (reason and by optional).
+    grid_id columns (reason, by, at and violations optional).
 
     Raises
     ------
@@ -166,7 +175,7 @@ def check_edits(
         raise DataError(msg)
     e = e.drop_duplicates("building_id", keep="last")
     e = e[e["from_grid_id"].astype(str) != e["grid_id"]]
-    for col in ("reason", "by"):
+    for col in ("reason", "by", "at", "violations"):
         if col not in e.columns:
             e[col] = None
     return pd.DataFrame(e[list(EDIT_COLUMNS)]).reset_index(drop=True)
@@ -193,7 +202,7 @@ def apply_edits(
     grids, buildings
         The plan's grids and buildings (grid_id per building), in the dataset's metric CRS.
     edits
-        building_id, grid_id (where it goes); optional reason, by.
+        building_id, grid_id (where it goes); optional reason, by, at, violations.
     current
         The dataset's prepared buildings (households, community_id, geometry).
     communities, roads, barriers, config, seed

@@ -460,6 +460,33 @@ def _replan(report: dict[str, Any], lang: str, lab: dict[str, str]) -> list[Bloc
                 ],
             )
         )
+    edits = rp.get("edits") or []
+    if edits:
+        out.append(Block("p", f"**{lab['edits_title'].format(n=fmt_number(len(edits)))}**"))
+        out.append(
+            Block(
+                "table",
+                headers=[
+                    lab["edit_building"],
+                    lab["from_grid"],
+                    lab["to_grid"],
+                    lab["edit_reason"],
+                    lab["edit_by"],
+                    lab["edit_violations"],
+                ],
+                rows=[
+                    [
+                        str(e.get("building_id") or ""),
+                        str(e.get("from_grid_id") or ""),
+                        str(e.get("grid_id") or ""),
+                        str(e.get("reason") or ""),
+                        " ".join(str(e.get(k)) for k in ("by", "at") if e.get(k)),
+                        str(e.get("violations") or ""),
+                    ]
+                    for e in edits[:60]
+                ],
+            )
+        )
     return out
 
 

@@ -51,6 +51,7 @@ from gridplan.output.report.common import (
 )
 from gridplan.output.report.render import render_html, render_markdown
 from gridplan.output.report.review import household_review
+from gridplan.privacy import mask_text
 from gridplan.settings import DEFAULT
 
 __all__ = ["build_report", "write_report"]
@@ -468,6 +469,14 @@ def _replan(plan: Plan) -> dict[str, Any]:
         out["flows"] = [
             {"from": old, "to": new, "households": int(hh)}
             for (old, new), (hh,) in group_sums(m, ["old_grid_id", "new_grid_id"], ["households"])
+        ]
+    edits = _nonempty(plan, "edits")
+    if edits is not None and {"building_id", "from_grid_id", "grid_id"} <= set(edits.columns):
+        cols = ["building_id", "from_grid_id", "grid_id", "reason", "by", "at", "violations"]
+        e = pd.DataFrame(edits.reindex(columns=cols)).astype(object)
+        out["edits"] = [
+            {c: (None if pd.isna(v) else mask_text(str(v))) for c, v in row.items()}
+            for row in e.to_dict("records")
         ]
     return out
 

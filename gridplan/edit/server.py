@@ -1,0 +1,217 @@
+"""The local web server of ``gridplan edit``: the page and a small JSON API over one session.
+
+Built on the standard library (:class:`http.server.ThreadingHTTPServer`), not a web framework:
+the editor is a local, single-user tool (one planner, one browser tab, bound to 127.0.0.1), so
+it needs no async workers, routing library or new dependency to install on an office machine.
+Requests are served one at a time against the session (a lock), which keeps the edits in
+order. The page is a static HTML and JavaScript asset with Leaflet inlined from
+``gridplan/_vendor``: it works offline except for the basemap tiles.
+
+API (JSON in and out; POST bodies must be ``application/json``, which a page of another site
+cannot send without the server's consent):
+
+- ``GET /`` the page; ``GET /api/state`` the session; ``GET /api/buildings`` the footprints;
+- ``POST /api/move`` ``{buildings, grid_id, accept, reason, by}``; ``/api/lock``
+  ``{grid_id, locked}``; ``/api/reoptimise``; ``/api/undo``; ``/api/redo``;
+  ``/api/save`` ``{out, overwrite}``.
+
+Errors answer 400 with ``{"error": message}``; a move that breaks a hard rule answers 409 with
+the violations, and changes nothing until it is sent again with ``accept`` and a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+
+from gridplan._errors import GridplanError
+from gridplan.edit.session import EditSession, HardRuleError
+from gridplan.i18n import labels_in
+from gridplan.privacy import mask_text
+
+__all__ = ["EditServer", "page_html", "serve"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body accepted (a selection of many buildings fits easily).
+MAX_BODY = 4 * 1024 * 1024
+
+
+def _asset(package: str, name: str) -> str:
+    return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+
+
+def page_html(session: EditSession) -> str:
+    """The edit page with Leaflet, its script, the labels and the save folder filled in."""
+    html = _asset("gridplan.edit.static", "edit.html")
+    fills = {
+        "{{LANG}}": session.lang,
+        "{{TITLE}}": labels_in("edit", session.lang)["title"],
+        "{{LEAFLET_CSS}}": _asset("gridplan._vendor", "leaflet.css"),
+        "{{LEAFLET_JS}}": _asset("gridplan._vendor", "leaflet.js").replace(
+            "</script", "<\\/script"
+        ),
+        "{{EDIT_JS}}": _asset("gridplan.edit.static", "edit.js"),
+        "{{CONFIG}}": json.dumps(
+            {
+                "labels": labels_in("edit", session.lang),
+                "out": session.suggested_out(),
+                "plan": str(session.plan_dir),
+            },
+            ensure_ascii=False,
+        ).replace("</", "<\\/"),
+    }
+    for key, value in fills.items():
+        html = html.replace(key, value)
+    return html
+
+
+class EditServer(ThreadingHTTPServer):
+    """A :class:`ThreadingHTTPServer` over one :class:`EditSession`."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], session: EditSession) -> None:
+        super().__init__(address, _Handler)
+        self.session = session
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: EditServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), mask_text(format % args))
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: Any) -> None:
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8")
+
+    def do_GET(self) -> None:
+        s = self.server.session
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            if path in ("/", "/index.html"):
+                self._send(200, page_html(s).encode("utf-8"), "text/html; charset=utf-8")
+            elif path == "/api/state":
+                self._json(200, s.snapshot())
+            elif path == "/api/buildings":
+                self._json(200, s.buildings_geojson())
+            else:
+                self._json(404, {"error": f"no such page: {path}"})
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if not self.headers.get("Content-Type", "").startswith("application/json"):
+            self._json(415, {"error": "send JSON (Content-Type: application/json)"})
+            return
+        size = int(self.headers.get("Content-Length") or 0)
+        if size > MAX_BODY:
+            self._json(413, {"error": "request too large"})
+            return
+        try:
+            body = json.loads(self.rfile.read(size) or b"{}")
+        except ValueError:
+            self._json(400, {"error": "the request is not JSON"})
+            return
+        action = _ACTIONS.get(path)
+        if action is None:
+            self._json(404, {"error": f"no such action: {path}"})
+            return
+        s = self.server.session
+        with self.server.lock:
+            try:
+                extra = action(s, body) or {}
+            except HardRuleError as exc:
+                self._json(
+                    409,
+                    {"error": mask_text(str(exc)), "violations": exc.violations, "hard": True},
+                )
+                return
+            except GridplanError as exc:
+                self._json(400, {"error": mask_text(str(exc))})
+                return
+            self._json(200, {"ok": True, **extra, "state": s.snapshot()})
+
+
+def _move(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    checks = s.move(
+        [str(b) for b in body.get("buildings") or []],
+        str(body.get("grid_id", "")),
+        accept=bool(body.get("accept")),
+        reason=body.get("reason"),
+        by=body.get("by"),
+    )
+    return {"touched": sorted(checks)}
+
+
+def _lock(s: EditSession, body: dict[str, Any]) -> None:
+    s.set_lock(str(body.get("grid_id", "")), bool(body.get("locked", True)))
+
+
+def _save(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    out = str(body.get("out") or "").strip()
+    if not out:
+        from gridplan._errors import DataError
+
+        msg = "save: give the folder to save to"
+        raise DataError(msg)
+    return {"saved": str(s.save(out, overwrite=bool(body.get("overwrite"))))}
+
+
+_ACTIONS: dict[str, Callable[[EditSession, dict[str, Any]], dict[str, Any] | None]] = {
+    "/api/move": _move,
+    "/api/lock": _lock,
+    "/api/reoptimise": lambda s, _b: s.reoptimise(),
+    "/api/undo": lambda s, _b: s.undo(),
+    "/api/redo": lambda s, _b: s.redo(),
+    "/api/save": _save,
+}
+
+
+def serve(
+    session: EditSession,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``session`` until interrupted (Ctrl-C), then release the plan's lock.
+
+    Parameters
+    ----------
+    session
+        The editing session.
+    host, port
+        Where to listen; port 0 picks a free one.
+    ready
+        Called with the page's URL once the server listens.
+    """
+    server = EditServer((host, port), session)
+    try:
+        if ready is not None:
+            ready(server.url)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        logger.info("stopped")
+    finally:
+        server.server_close()
+        session.close()

@@ -1,0 +1,288 @@
+/* gridplan edit: the page. Talks to the local server's JSON API (gridplan/edit/server.py). */
+"use strict";
+(function () {
+  const T = CONFIG.labels;
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"]/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  let state = null;
+  let selected = new Set();
+  let pickedGrid = null;
+  let lastTouched = [];
+  let pending = null; // a move waiting for "accept anyway"
+  const hh = {}; // building -> households
+  const bLayers = {}; // building -> Leaflet layer
+
+  // static texts
+  const texts = {
+    title: "title", help: "help", "h-sel": "selected", "l-target": "move_to", move: "move",
+    clear: "clear", "h-grid": "grid", lock: "lock", unlock: "unlock", "h-checks": "checks",
+    "h-viol": "violations", undo: "undo", redo: "redo", reoptimise: "reoptimise",
+    "l-by": "by", "l-out": "save_to", "l-overwrite": "overwrite", save: "save",
+    "h-edits": "edits", "d-title": "accept_title", "l-reason": "accept_reason",
+    accept: "accept", cancel: "cancel", "h-actions": "edits",
+  };
+  for (const [id, key] of Object.entries(texts)) $(id).textContent = T[key];
+  $("h-actions").textContent = "";
+  $("out").value = CONFIG.out;
+
+  const map = L.map("map", { boxZoom: false, preferCanvas: false });
+  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+    maxZoom: 19, attribution: "© OpenStreetMap",
+  }).addTo(map);
+  const gridLayer = L.geoJSON(null, {
+    style: (f) => gridStyle(f.properties),
+    onEachFeature: (f, layer) => {
+      layer.on("click", () => pickGrid(f.properties.grid_id));
+    },
+  }).addTo(map);
+  const labelLayer = L.layerGroup().addTo(map);
+  let buildingLayer = null;
+
+  function gridStyle(p) {
+    const bad = p.bounds !== "ok" || p.hard;
+    return {
+      className: "grid g-" + p.grid_id,
+      color: bad ? "#b00020" : p.locked ? "#111" : "#444",
+      weight: p.locked ? 4 : bad ? 3 : 1.5,
+      dashArray: p.locked ? "6 4" : null,
+      fillColor: p.color, fillOpacity: 0.18,
+    };
+  }
+  function gridColor(g) {
+    const f = state.grids.features.find((x) => x.properties.grid_id === g);
+    return f ? f.properties.color : "#888";
+  }
+  function buildingStyle(id) {
+    const sel = selected.has(id);
+    return {
+      color: sel ? "#0050b3" : "#333", weight: sel ? 3 : 0.6,
+      fillColor: sel ? "#1677ff" : gridColor(state.grid_of[id]), fillOpacity: sel ? 0.9 : 0.75,
+    };
+  }
+
+  async function api(path, body) {
+    $("status").textContent = T.busy;
+    const opts = body === undefined ? {} : {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    };
+    const r = await fetch(path, opts);
+    const data = await r.json();
+    $("status").textContent = "";
+    return { status: r.status, data };
+  }
+
+  function select(id, add) {
+    if (!add) selected = new Set([id]);
+    else if (selected.has(id)) selected.delete(id);
+    else selected.add(id);
+    renderSelection();
+  }
+
+  function renderSelection() {
+    for (const [id, layer] of Object.entries(bLayers)) layer.setStyle(buildingStyle(id));
+    let n = 0;
+    for (const id of selected) n += hh[id] || 0;
+    $("sel-count").textContent = selected.size + " (" + [...selected].slice(0, 6).join(", ")
+      + (selected.size > 6 ? " …" : "") + ")";
+    $("sel-hh").textContent = T.households + " " + n;
+    const from = new Set([...selected].map((b) => state.grid_of[b]));
+    const comm = new Set([...from].map((g) => communityOf(g)));
+    const near = new Set();
+    for (const g of from) for (const x of state.neighbours[g] || []) if (!from.has(x)) near.add(x);
+    const sel = $("target");
+    const keep = sel.value;
+    sel.innerHTML = "";
+    const others = state.grids.features.map((f) => f.properties)
+      .filter((p) => comm.has(p.community_id) && !from.has(p.grid_id) && !near.has(p.grid_id));
+    for (const g of [...near].sort()) sel.add(new Option(g + " · " + households(g), g));
+    for (const p of others) sel.add(new Option(p.grid_id + T.not_neighbour, p.grid_id));
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    $("move").disabled = selected.size === 0 || sel.options.length === 0;
+  }
+  function communityOf(g) {
+    const f = state.grids.features.find((x) => x.properties.grid_id === g);
+    return f ? f.properties.community_id : null;
+  }
+  function households(g) {
+    const c = state.checks[g];
+    return c ? c.households : 0;
+  }
+
+  function pickGrid(g) {
+    pickedGrid = g;
+    $("grid-pick").value = g;
+    const c = state.checks[g] || {};
+    const locked = state.locks.includes(g);
+    $("grid-info").innerHTML = esc(g) + " · " + esc(T.households) + " " + esc(c.households)
+      + " [" + state.bounds.join("–") + "]" + (locked ? " · " + esc(T.locked) : "");
+    $("lock").disabled = locked;
+    $("unlock").disabled = !locked;
+  }
+
+  function renderChecks(grids) {
+    if (!grids.length) { $("checks").innerHTML = '<span class="muted">' + esc(T.none) + "</span>"; return; }
+    let h = "<table><tr><th>" + esc(T.grid) + "</th><th>" + esc(T.households) + "</th><th>"
+      + esc(T.contiguity) + "</th><th>" + esc(T.barrier) + "</th><th>" + esc(T.compactness)
+      + "</th></tr>";
+    const extra = [];
+    for (const g of grids) {
+      const c = state.checks[g];
+      if (!c) continue;
+      const base = state.base_households[g];
+      const okB = c.bounds === "ok";
+      const contiguous = c.pieces <= 1 && c.outside.length === 0;
+      h += '<tr class="check" data-grid="' + esc(g) + '"><td>' + esc(g) + "</td>"
+        + '<td class="' + (okB ? "good" : "bad") + ' hh">' + (base !== undefined ? base + " → " : "")
+        + c.households + " [" + c.min + "–" + c.max + "]</td>"
+        + '<td class="' + (contiguous ? "good" : "bad") + '">' + (contiguous ? T.ok : T.bad) + "</td>"
+        + '<td class="' + (c.barrier_sides > 1 ? "bad" : "good") + '">'
+        + (c.barrier_sides > 1 ? T.bad : T.ok) + "</td><td>" + c.compactness + "</td></tr>";
+      if (c.units_affected.length) extra.push(esc(g) + " · " + esc(T.units_affected) + ": "
+        + esc(c.units_affected.slice(0, 8).join(", ")) + (c.units_affected.length > 8 ? " … (" + c.units_affected.length + ")" : ""));
+      if (c.head_outside) extra.push(esc(g) + " · " + esc(T.staffing) + ": "
+        + '<span class="bad">' + esc(T.head_outside.replace("{head}", c.head)) + "</span>");
+    }
+    $("checks").innerHTML = h + "</table>" + extra.map((x) => "<div>" + x + "</div>").join("");
+  }
+
+  function render() {
+    gridLayer.clearLayers();
+    gridLayer.addData(state.grids);
+    labelLayer.clearLayers();
+    gridLayer.eachLayer((layer) => {
+      const p = layer.feature.properties;
+      L.tooltip({ permanent: true, direction: "center", className: "grid-label" })
+        .setContent(esc(p.grid_id) + "<br>" + p.households + (p.locked ? " 🔒" : ""))
+        .setLatLng(layer.getBounds().getCenter()).addTo(labelLayer);
+    });
+    if (buildingLayer) buildingLayer.bringToFront();
+    for (const id of [...selected]) if (!(id in state.grid_of)) selected.delete(id);
+    renderSelection();
+    const gp = $("grid-pick");
+    gp.innerHTML = "";
+    for (const f of state.grids.features) gp.add(new Option(f.properties.grid_id, f.properties.grid_id));
+    if (pickedGrid && state.grid_of && state.checks[pickedGrid]) pickGrid(pickedGrid);
+    else pickGrid(gp.value);
+    renderChecks(lastTouched.length ? lastTouched : state.last);
+    $("violations").innerHTML = state.violations.length
+      ? state.violations.map((v) => '<li class="' + (v.hard ? "bad hard" : "bad") + '" data-kind="'
+        + esc(v.kind) + '" data-grid="' + esc(v.grid_id) + '">' + esc(v.text) + "</li>").join("")
+      : '<li class="good">' + esc(T.none) + "</li>";
+    $("edits").innerHTML = state.moves.map((m) => "<li>" + esc(m.buildings.join(", ")) + " → "
+      + esc(m.grid_id) + (m.reason ? " · " + esc(m.reason) : "") + ' <span class="muted">'
+      + esc(m.by || "") + " " + esc(m.at || "") + "</span></li>").join("");
+    $("undo").disabled = !state.can_undo;
+    $("redo").disabled = !state.can_redo;
+    $("reopt-state").textContent = state.reoptimised ? T.reoptimised : "";
+    if (!$("by").value) $("by").value = state.by;
+    if (state.saved_to) $("status").textContent = T.saved.replace("{out}", state.saved_to);
+    document.body.dataset.moves = String(state.moves.length);
+  }
+
+  function done(resp) {
+    if (resp.status === 409) {
+      pending.violations = resp.data.error;
+      $("d-text").textContent = resp.data.error;
+      $("reason").value = "";
+      $("accept").disabled = true;
+      $("dialog").style.display = "flex";
+      return;
+    }
+    if (resp.status !== 200) {
+      $("status").innerHTML = '<span class="bad" id="error">' + esc(resp.data.error) + "</span>";
+      return;
+    }
+    state = resp.data.state;
+    lastTouched = resp.data.touched || state.last || [];
+    if (resp.data.saved) $("status").textContent = T.saved.replace("{out}", resp.data.saved);
+    render();
+  }
+
+  async function move(accept, reason) {
+    pending = { buildings: [...selected], grid_id: $("target").value };
+    const body = { ...pending, accept: !!accept, reason: reason || null, by: $("by").value };
+    const resp = await api("/api/move", body);
+    if (resp.status === 200) selected = new Set();
+    done(resp);
+  }
+
+  $("move").onclick = () => move(false);
+  $("clear").onclick = () => { selected = new Set(); renderSelection(); };
+  $("reason").oninput = () => { $("accept").disabled = !$("reason").value.trim(); };
+  $("accept").onclick = async () => {
+    $("dialog").style.display = "none";
+    const body = { ...pending, accept: true, reason: $("reason").value, by: $("by").value };
+    const resp = await api("/api/move", body);
+    if (resp.status === 200) selected = new Set();
+    done(resp);
+  };
+  $("cancel").onclick = () => { $("dialog").style.display = "none"; pending = null; };
+  $("grid-pick").onchange = () => pickGrid($("grid-pick").value);
+  $("lock").onclick = async () => done(await api("/api/lock", { grid_id: $("grid-pick").value, locked: true }));
+  $("unlock").onclick = async () => done(await api("/api/lock", { grid_id: $("grid-pick").value, locked: false }));
+  $("reoptimise").onclick = async () => done(await api("/api/reoptimise", {}));
+  $("undo").onclick = async () => { lastTouched = []; done(await api("/api/undo", {})); };
+  $("redo").onclick = async () => { lastTouched = []; done(await api("/api/redo", {})); };
+  $("save").onclick = async () => done(await api("/api/save", {
+    out: $("out").value, overwrite: $("overwrite").checked,
+  }));
+
+  // box selection: hold Ctrl and drag
+  const box = $("boxsel");
+  let start = null;
+  map.getContainer().addEventListener("mousedown", (e) => {
+    if (!e.ctrlKey) return;
+    e.preventDefault(); e.stopPropagation();
+    map.dragging.disable();
+    start = map.mouseEventToContainerPoint(e);
+  }, true);
+  window.addEventListener("mousemove", (e) => {
+    if (!start) return;
+    const p = map.mouseEventToContainerPoint(e);
+    const r = map.getContainer().getBoundingClientRect();
+    Object.assign(box.style, {
+      display: "block", left: r.left + Math.min(p.x, start.x) + "px",
+      top: r.top + Math.min(p.y, start.y) + "px",
+      width: Math.abs(p.x - start.x) + "px", height: Math.abs(p.y - start.y) + "px",
+    });
+  });
+  window.addEventListener("mouseup", (e) => {
+    if (!start) return;
+    const end = map.mouseEventToContainerPoint(e);
+    const bounds = L.latLngBounds(map.containerPointToLatLng(start), map.containerPointToLatLng(end));
+    for (const [id, layer] of Object.entries(bLayers)) {
+      if (bounds.contains(layer.getBounds().getCenter())) selected.add(id);
+    }
+    start = null; box.style.display = "none"; map.dragging.enable();
+    renderSelection();
+  });
+
+  // for tests and scripts: where a building or grid is on the screen
+  window.editApp = {
+    buildingPoint: (id) => map.latLngToContainerPoint(bLayers[id].getBounds().getCenter()),
+    selected: () => [...selected],
+    state: () => state,
+  };
+
+  (async function start() {
+    const b = await api("/api/buildings");
+    const s = await api("/api/state");
+    state = s.data;
+    for (const f of b.data.features) hh[f.properties.building_id] = f.properties.households;
+    buildingLayer = L.geoJSON(b.data, {
+      style: (f) => ({ className: "bld b-" + f.properties.building_id, ...buildingStyle(f.properties.building_id) }),
+      onEachFeature: (f, layer) => {
+        const id = f.properties.building_id;
+        bLayers[id] = layer;
+        layer.bindTooltip(id + " · " + f.properties.households);
+        layer.on("click", (e) => { L.DomEvent.stopPropagation(e); select(id, e.originalEvent.shiftKey); });
+      },
+    }).addTo(map);
+    map.fitBounds(buildingLayer.getBounds(), { padding: [10, 10] });
+    render();
+    if (state.restored) $("status").textContent = T.restored.replace("{n}", state.restored);
+    document.body.dataset.ready = "1";
+  })();
+})();

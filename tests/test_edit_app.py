@@ -1,0 +1,331 @@
+"""``gridplan edit``: the session, its live checks and the page in a real browser.
+
+The session is checked on the town's plan: a move counted into and out of grids, a move to a
+grid that does not border the building's refused until accepted with a reason, undo and redo,
+locks refused on hand-edited grids, a second writer refused, the autosave restored. The page
+is served by the real server on a free port and driven in headless Chromium (Playwright): a
+building moved, the counts changing, a grid overfilled and the violation shown, a grid locked,
+the rest re-optimised, the plan saved and read back.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import shapely
+from test_edits import _neighbour_pairs
+from test_map_browser import CHROMIUM, CHROMIUM_ARGS
+
+from gridplan._errors import DataError
+from gridplan.edit.checks import HARD, polsby_popper
+from gridplan.edit.server import EditServer
+from gridplan.edit.session import AUTOSAVE, LOCK_FILE, EditSession, HardRuleError, PlanLockError
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def plan_dir(town_plan_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the town plan folder (the session writes its lock and autosave)."""
+    return Path(shutil.copytree(town_plan_dir, tmp_path / "plan"))
+
+
+@pytest.fixture
+def session(plan_dir: Path, town_path: Path) -> Any:
+    s = EditSession(plan_dir, town_path, lang="en", by="tester")
+    yield s
+    s.close()
+
+
+def _far_building(s: EditSession, grid: str) -> str:
+    """A building with households of the same community whose grid does not border ``grid``."""
+    b = s.buildings
+    comm = s.grids.set_index("grid_id")["community_id"][grid]
+    near = set(s.draft.neighbours[grid]) | {grid}
+    cand = b[(b["community_id"] == comm) & (b["households"] > 0) & ~b["grid_id"].isin(near)]
+    return str(cand.sort_values("building_id")["building_id"].iloc[0])
+
+
+def test_polsby_popper_of_a_square_and_a_strip():
+    assert polsby_popper(shapely.box(0, 0, 10, 10)) == pytest.approx(3.14159 / 4, rel=1e-3)
+    assert polsby_popper(shapely.box(0, 0, 100, 1)) < 0.04
+
+
+def test_a_move_counts_households_into_and_out_of_grids(session):
+    bid, g_from, g_to = _neighbour_pairs(session.grids, session.buildings)[0]
+    hh = int(session.buildings.set_index("building_id").loc[bid, "households"])
+    before = {g: session.draft.checks[g]["households"] for g in (g_from, g_to)}
+    checks = session.move([bid], g_to, reason="gate on that street")
+    assert checks[g_to]["households"] == before[g_to] + hh
+    assert checks[g_from]["households"] == before[g_from] - hh
+    assert checks[g_to]["moved_in"] == [bid] and checks[g_from]["moved_out"] == [bid]
+    assert session.grid_of(bid) == g_to
+    units = set(checks[g_to]["units_affected"])
+    assert units and units <= set(session.old.unit_members["unit_id"])
+    move = session.state.moves[-1]
+    assert (move.buildings, move.reason, move.by) == ((bid,), "gate on that street", "tester")
+    assert move.at
+
+
+def test_a_move_to_a_grid_not_bordering_needs_a_reason(session):
+    _bid, _g_from, g_to = _neighbour_pairs(session.grids, session.buildings)[0]
+    far = _far_building(session, g_to)
+    with pytest.raises(HardRuleError) as err:
+        session.move([far], g_to)
+    assert far in str(err.value) and g_to in str(err.value)
+    assert {v["kind"] for v in err.value.violations} <= HARD
+    assert session.state.moves == ()  # nothing changed
+    with pytest.raises(DataError, match="reason"):
+        session.move([far], g_to, accept=True)
+    session.move([far], g_to, accept=True, reason="the old village line")
+    assert session.state.moves[-1].violations
+    assert far in session.state.moves[-1].violations
+
+
+def test_undo_and_redo(session):
+    pairs = _neighbour_pairs(session.grids, session.buildings)
+    (b1, f1, t1) = pairs[0]
+    (b2, _f2, t2) = next(p for p in pairs if p[1] not in (f1, t1) and p[2] not in (f1, t1))
+    session.move([b1], t1)
+    session.move([b2], t2)
+    session.undo()
+    assert [m.buildings for m in session.state.moves] == [(b1,)]
+    assert session.grid_of(b2) == session.before[b2]
+    session.undo()
+    assert session.state.moves == () and session.grid_of(b1) == f1
+    session.undo()  # nothing left: no change
+    session.redo()
+    session.redo()
+    assert session.grid_of(b1) == t1 and session.grid_of(b2) == t2
+    session.move([b1], f1)  # a new change forgets what could be redone
+    assert not session.redo_stack
+
+
+def test_locks_refuse_moves_and_hand_edited_grids(session):
+    bid, g_from, g_to = _neighbour_pairs(session.grids, session.buildings)[0]
+    session.set_lock(g_to)
+    with pytest.raises(DataError, match="locked"):
+        session.move([bid], g_to)
+    session.set_lock(g_to, False)
+    session.move([bid], g_to)
+    with pytest.raises(DataError, match="moved by hand"):
+        session.set_lock(g_from)
+    with pytest.raises(DataError, match="no grid"):
+        session.set_lock("X-999")
+
+
+def test_a_second_writer_is_refused_and_the_autosave_restored(plan_dir, town_path):
+    first = EditSession(plan_dir, town_path, lang="en")
+    try:
+        assert (plan_dir / LOCK_FILE).is_file()
+        with pytest.raises(PlanLockError, match="another session"):
+            EditSession(plan_dir, town_path)
+        bid, _g_from, g_to = _neighbour_pairs(first.grids, first.buildings)[0]
+        first.move([bid], g_to, reason="kept")
+        saved = json.loads((plan_dir / AUTOSAVE).read_text(encoding="utf-8"))
+        assert saved["state"]["moves"][0]["buildings"] == [bid]
+    finally:
+        first.close()  # as after a crash: the autosave stays
+    assert not (plan_dir / LOCK_FILE).exists()
+    again = EditSession(plan_dir, town_path, lang="en")
+    try:
+        assert again.restored == 1 and again.grid_of(bid) == g_to
+    finally:
+        again.close()
+
+
+def test_the_dataset_defaults_to_the_recorded_one_or_is_required(plan_dir, tmp_path):
+    from gridplan.output.planfile import read_plan
+
+    source = read_plan(plan_dir).metadata["dataset"]["source"]
+    if not Path(str(source)).exists():
+        with pytest.raises(DataError, match="gridplan edit PLAN_DIR DATASET"):
+            EditSession(plan_dir)
+    else:
+        EditSession(plan_dir).close()
+
+
+def test_save_refuses_the_plan_itself_and_nothing_to_save(session, plan_dir):
+    with pytest.raises(DataError, match="nothing to save"):
+        session.save(plan_dir.parent / "out")
+    with pytest.raises(DataError, match="new folder"):
+        session.save(plan_dir)
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture
+def server(session: EditSession) -> Any:
+    srv = EditServer(("127.0.0.1", 0), session)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    if not CHROMIUM.exists():
+        pytest.skip("headless Chromium (/usr/bin/chromium, Debian package chromium) is missing")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _hh_cell(page: Any, grid: str) -> str:
+    return page.inner_text(f'#checks tr.check[data-grid="{grid}"] td.hh')
+
+
+def _moves(page: Any) -> int:
+    return int(page.get_attribute("body", "data-moves") or 0)
+
+
+def _move(page: Any, n_before: int) -> bool:
+    """Click Move; accept anyway with a reason when the page asks. True when it asked."""
+    page.click("#move")
+    page.wait_for_function(
+        f"document.body.dataset.moves === '{n_before + 1}' || "
+        "document.getElementById('dialog').style.display === 'flex'",
+        timeout=60_000,
+    )
+    if page.is_visible("#dialog"):
+        assert page.is_disabled("#accept")  # no reason, no acceptance
+        page.fill("#reason", "the compound's gate faces this street")
+        page.click("#accept")
+        page.wait_for_function(f"document.body.dataset.moves === '{n_before + 1}'")
+        return True
+    return False
+
+
+@pytest.mark.browser
+def test_the_page_moves_locks_reoptimises_and_saves(browser, server, session, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(server.url):
+            r.continue_()
+            return
+        if "tile.openstreetmap.org" not in r.request.url:
+            refused.append(r.request.url)
+        r.abort()
+
+    page.route("**/*", route)
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+
+    # 1. select a building, move it to a neighbouring grid, see the counts change
+    bid, g_from, g_to = _neighbour_pairs(session.grids, session.buildings)[0]
+    b = session.buildings.set_index("building_id")
+    hh = int(b.loc[bid, "households"])
+    base = {g: session.draft.checks[g]["households"] for g in (g_from, g_to)}
+    page.click(f"path.b-{bid}")
+    assert page.evaluate("editApp.selected()") == [bid]
+    options = page.eval_on_selector_all("#target option", "os => os.map(o => o.value)")
+    assert g_to in options
+    page.select_option("#target", g_to)
+    _move(page, 0)
+    assert _hh_cell(page, g_to).startswith(f"{base[g_to]} → {base[g_to] + hh}")
+    assert _hh_cell(page, g_from).startswith(f"{base[g_from]} → {base[g_from] - hh}")
+
+    # 2. overfill the grid: the buildings left in g_from nearest to g_to, shift-clicked
+    limit = session.ctx.max_households
+    to_geom = session.grids.set_index("grid_id").geometry[g_to]
+    left = b[(b["grid_id"] == g_from) & (b.index != bid)]
+    left = left.assign(d=left.geometry.distance(to_geom)).sort_values(["d", "households"])
+    need, picked = limit - (base[g_to] + hh) + 1, []
+    for other, row in left.iterrows():
+        picked.append(str(other))
+        need -= int(row["households"])
+        if need <= 0:
+            break
+    assert need <= 0, "the grid holds too few households to overfill its neighbour"
+    page.click(f"path.b-{picked[0]}")
+    for other in picked[1:]:
+        page.click(f"path.b-{other}", modifiers=["Shift"])
+    assert sorted(page.evaluate("editApp.selected()")) == sorted(picked)
+    page.select_option("#target", g_to)
+    _move(page, 1)
+    over = page.locator(f'#violations li[data-kind="over"][data-grid="{g_to}"]')
+    assert over.count() == 1 and str(limit) in over.inner_text()
+    assert "bad" in (page.get_attribute(f'#checks tr.check[data-grid="{g_to}"] td.hh', "class"))
+    assert page.locator(f"path.g-{g_to}").count() == 1
+
+    # 3. lock a grid no move touched, bordering the overfilled one where possible
+    nb = [g for g in session.draft.neighbours[g_to] if g not in (g_from, g_to)]
+    others = sorted(set(session.grids["grid_id"]) - {g_from, g_to})
+    lock = (nb or others)[0]
+    page.select_option("#grid-pick", lock)
+    page.click("#lock")
+    page.wait_for_function(f"editApp.state().locks.includes('{lock}')")
+    assert page.is_disabled("#lock") and page.is_enabled("#unlock")
+
+    # 4. re-optimise the rest
+    page.click("#reoptimise")
+    page.wait_for_function("editApp.state().reoptimised", timeout=60_000)
+    shown = page.evaluate("editApp.state().grid_of")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "edit.png"))
+
+    # 5. save
+    out = tmp_path / "edited"
+    page.fill("#out", str(out))
+    page.click("#save")
+    page.wait_for_function("!!editApp.state() && !!editApp.state().saved_to", timeout=240_000)
+    assert not errors, errors
+    assert not refused, refused
+    page.close()
+
+    from gridplan.output.planfile import read_plan
+
+    saved = read_plan(out)
+    sb = saved.buildings.set_index("building_id")["grid_id"].astype(str)
+    # what the page showed is what was saved
+    assert sb.loc[bid] == shown[bid]
+    assert all(sb.loc[x] == shown[x] for x in picked)
+    # the locked grid kept every building
+    old_b = session.old.buildings
+    assert set(sb[sb == lock].index) == set(old_b.loc[old_b["grid_id"] == lock, "building_id"])
+    old_geom = session.old.grids.set_index("grid_id").geometry[lock]
+    new_geom = saved.grids.to_crs(session.old.grids.crs).set_index("grid_id").geometry[lock]
+    assert new_geom.equals_exact(old_geom, 1e-6)
+    # the edit log: who, when, from which grid to which, why
+    log = pd.DataFrame(saved.layers["edits"])
+    row = log.set_index("building_id").loc[bid]
+    assert (row["from_grid_id"], row["grid_id"], row["by"]) == (g_from, g_to, "tester")
+    assert row["at"]
+    assert set(picked) <= set(log["building_id"])
+    overfill = log.set_index("building_id").loc[picked[-1]]
+    assert f"{g_to}" in overfill["violations"] and str(limit) in overfill["violations"]
+    # the violation in the saved report, in its re-plan section
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert overfill["violations"] in report
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert len(data["replan"]["edits"]) == len(log)
+    assert lock in data["replan"]["locked_grids"]
+    assert not (session.plan_dir / AUTOSAVE).exists()  # deleted after save
+
+
+def test_the_command_refuses_a_second_writer(session, plan_dir, town_path):
+    from click.testing import CliRunner
+
+    from gridplan.cli import main
+
+    res = CliRunner().invoke(main, ["edit", str(plan_dir), str(town_path), "--port", "0"])
+    assert res.exit_code == 1, res.output
+    assert "another session" in res.output
+    bad = CliRunner().invoke(main, ["edit", str(plan_dir), "--port", "70000"])
+    assert bad.exit_code == 2
