@@ -519,10 +519,6 @@ def run(
         raise click.BadParameter("give at least 1 worker", param_hint="--workers")
     if batch_size is not None and kw.get("communities"):
         raise click.UsageError("--communities and --batch-size do not go together")
-    if batch_size is not None and kw.get("overrides") is not None:
-        raise click.UsageError(
-            "--overrides and --batch-size do not go together: put an overrides layer in the dataset"
-        )
     _run(
         state,
         dataset,
