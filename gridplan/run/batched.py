@@ -661,10 +661,14 @@ def plan_to_folder_batched(
             if stage in order and reasons and all(reasons):
                 skipped[stage] = str(reasons[0])
         stage_metrics, stage_flags, not_merged = merge_metrics(done, cfg)
+        ds_block = merge_dataset_blocks(str(src), offset, done, _layer_counts(files, done))
+        # the batches' dataset warnings (validation, calibration), each said once here
+        for w in dict.fromkeys(ds_block.get("warnings", [])):
+            logger.warning("%s", w)
         meta = plan_metadata(
             cfg,
             order,
-            dataset=merge_dataset_blocks(str(src), offset, done, _layer_counts(files, done)),
+            dataset=ds_block,
             checksums=_input_checksums(files),
             metrics={**stage_metrics, **metrics},
             flags={**stage_flags, **all_flags},
