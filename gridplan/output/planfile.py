@@ -33,6 +33,7 @@ __all__ = [
     "CONTRACT_LAYERS",
     "EXTRA_LAYERS",
     "MANIFEST",
+    "SKIP_REASONS",
     "DatasetBlock",
     "Plan",
     "PlanExtras",
@@ -46,6 +47,22 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Why a stage was skipped (``metadata["skipped"][stage]``): code -> the sentence a runner
+#: records. The report says each in its own language (labels ``report.skip_<code>``).
+SKIP_REASONS: dict[str, str] = {
+    "no_people": "the dataset has no `people` layer",
+    "no_units": "units were not formed",
+    "no_roads_facilities": "the dataset needs `roads` and `facilities` layers",
+    "no_coverage": "coverage did not run",
+    "not_asked": "not asked for (stages)",
+    "batched_site": (
+        "batched mode: siting is one optimisation over the whole area (a new site serves "
+        "households of several batches and the number of sites is shared), so it does not split "
+        "into batches; run `gridplan site` on a city in memory"
+    ),
+    "batched": "batched mode",
+}
 
 #: The layers every ``plan.gpkg`` holds (the plan contract), ``metadata`` aside.
 CONTRACT_LAYERS: tuple[str, ...] = (

@@ -36,6 +36,7 @@ from gridplan._atomic import atomic_output_dir
 from gridplan._errors import DataError, GridplanError
 from gridplan._progress import Progress, tell
 from gridplan.output.planfile import (
+    SKIP_REASONS,
     file_checksum,
     write_manifest,
     write_metadata_table,
@@ -78,11 +79,7 @@ logger = logging.getLogger(__name__)
 BATCHED_STAGES: tuple[str, ...] = ("partition", "units", "assign", "coverage")
 
 #: Why siting does not run batch by batch (in the plan's ``skipped`` metadata).
-SITING_SKIPPED = (
-    "batched mode: siting is one optimisation over the whole area (a new site serves "
-    "households of several batches and the number of sites is shared), so it does not split "
-    "into batches; run `gridplan site` on a city in memory"
-)
+SITING_SKIPPED = SKIP_REASONS["batched_site"]
 
 
 def _fingerprint(
@@ -507,7 +504,7 @@ def plan_to_folder_batched(
         if n_roads and "facilities" in files:
             owned, owned_box, n_facilities = facility_owners(files["facilities"], comms, batch_size)
         if not n_roads or not n_facilities:
-            cov_skip = "the dataset needs `roads` and `facilities` layers"
+            cov_skip = SKIP_REASONS["no_roads_facilities"]
     with_cov = "coverage" in order and cov_skip is None
 
     with contextlib.ExitStack() as stack:
@@ -647,9 +644,13 @@ def plan_to_folder_batched(
                 "planned; the others lie outside every community polygon and have no "
                 "community_id: give those buildings a community_id"
             )
-        skipped = {"site": SITING_SKIPPED, "map": "batched mode", "report": "batched mode"}
+        skipped = {
+            "site": SITING_SKIPPED,
+            "map": SKIP_REASONS["batched"],
+            "report": SKIP_REASONS["batched"],
+        }
         if "coverage" not in order:
-            skipped["coverage"] = "not asked for (stages)"
+            skipped["coverage"] = SKIP_REASONS["not_asked"]
         elif cov_skip:
             skipped["coverage"] = cov_skip
         flags.append(
