@@ -27,6 +27,7 @@ import pyogrio
 from pyproj import CRS
 
 from gridplan._errors import DataError
+from gridplan._text import ordered_tiers, tiers_in_order
 from gridplan.db import is_database_url, parse_database_url
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "PlanMetadata",
     "file_checksum",
     "read_plan",
+    "tier_order",
     "writable_table",
     "write_manifest",
     "write_metadata_table",
@@ -267,6 +269,22 @@ class Plan:
         return self.layer("sites")
 
 
+#: Layers whose ``tier`` column is read as an ordered categorical (:func:`tier_order`), as
+#: :func:`gridplan.access.compute_coverage` makes it.
+TIER_LAYERS: tuple[str, ...] = ("coverage", "coverage_summary")
+
+
+def tier_order(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``tier`` column (coverage, coverage_summary) made an ordered
+    categorical in minutes order (:func:`gridplan._text.ordered_tiers`), so that an analyst's
+    ``groupby("tier")`` or ``sort_values("tier")`` gives 5, 10, 15 minutes."""
+    if "tier" not in df.columns or isinstance(df["tier"].dtype, pd.CategoricalDtype):
+        return df
+    out = df.copy()
+    out["tier"] = ordered_tiers(out["tier"])
+    return out
+
+
 def writable_table(df: pd.DataFrame) -> pd.DataFrame:
     """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept; the
     geometry column last and a ``population`` of whole numbers as integers (what a person
@@ -283,6 +301,9 @@ def writable_table(df: pd.DataFrame) -> pd.DataFrame:
         if col == getattr(out, "_geometry_column_name", None):
             continue
         s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):  # tiers: written as their text
+            out[col] = s.astype(object).where(s.notna(), None)
+            continue
         if s.dtype == object:
             sample = s.dropna()
             if len(sample) and isinstance(sample.iloc[0], list | tuple | dict | set):
@@ -418,12 +439,15 @@ def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Pla
             # trusted as written by a runner (older plans may lack some keys: read with .get)
             plan.metadata = cast(
                 PlanMetadata,
-                {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)},
+                {
+                    k: tiers_in_order(json.loads(v))
+                    for k, v in zip(df["key"], df["value"], strict=True)
+                },
             )
             continue
         if geom_type is None and isinstance(df, gpd.GeoDataFrame):
             df = pd.DataFrame(df.drop(columns=df.geometry.name))
-        plan.layers[str(name)] = df
+        plan.layers[str(name)] = tier_order(df) if name in TIER_LAYERS else df
         if isinstance(df, gpd.GeoDataFrame) and plan.crs is None:
             plan.crs = df.crs
     plan.output_crs = plan.crs
