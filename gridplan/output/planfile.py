@@ -42,6 +42,7 @@ __all__ = [
     "file_checksum",
     "read_plan",
     "tier_order",
+    "update_manifest",
     "writable_table",
     "write_manifest",
     "write_metadata_table",
@@ -398,9 +399,53 @@ def write_manifest(folder: str | Path) -> Path:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST
     }
+    return _replace_manifest(folder, manifest)
+
+
+def _replace_manifest(folder: Path, manifest: dict[str, str]) -> Path:
+    """Write ``manifest.json`` atomically (a temporary file renamed over it)."""
     path = folder / MANIFEST
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    tmp = path.with_name(f".{MANIFEST}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
     return path
+
+
+def update_manifest(folder: str | Path, sub: str | Path) -> Path | None:
+    """Bring the entries of ``sub`` (a folder inside the plan folder ``folder``, such as the
+    notice boards) up to date in its ``manifest.json``: the old entries under ``sub`` are
+    dropped, every file now in it is listed with its SHA-256, the other entries are kept.
+    The manifest is replaced atomically.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The manifest; ``None`` when ``sub`` is not inside ``folder`` (nothing to do).
+
+    Raises
+    ------
+    DataError
+        ``folder`` has no ``manifest.json`` (not a finished plan folder) or it is unreadable.
+    """
+    folder = Path(folder).resolve()
+    sub = Path(sub).resolve()
+    if sub == folder or not sub.is_relative_to(folder):
+        return None
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = (
+            f"plan: {path} is missing or unreadable ({exc}), so the files written into the "
+            "plan folder cannot be listed; re-run `gridplan run` to write the plan folder"
+        )
+        raise DataError(msg) from None
+    prefix = sub.relative_to(folder).as_posix() + "/"
+    kept = {k: v for k, v in manifest.items() if not str(k).startswith(prefix)}
+    for p in sorted(sub.rglob("*")):
+        if p.is_file():
+            kept[p.relative_to(folder).as_posix()] = file_checksum(p)
+    return _replace_manifest(folder, kept)
 
 
 def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Plan:
