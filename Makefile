@@ -1,13 +1,14 @@
 # gridplan: two commands do everything on a fresh machine (Python >= 3.11 on PATH).
 #   make demo   - create .venv if missing, install gridplan, plan the bundled sample town
 #   make test   - the same set-up with the test extras, then the whole test suite
+#   make notebooks - run the notebooks and store them with their outputs
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-plan
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench lint clean venv notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ bench: $(VENV)/.stamp-bench
 	cd benchmarks && for f in bench_*.py; do echo "== $$f"; ../$(BIN)/python $$f || exit 1; done
 	cd benchmarks && ../$(BIN)/python bench_siting.py --set-cover
 	cd benchmarks && ../$(BIN)/python run_all.py
+
+notebooks: $(VENV)/.stamp-test
+	$(BIN)/python notebooks/refresh.py
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check gridplan tests benchmarks

@@ -17,7 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MAX_IDS", "MAX_LINES", "bullets", "format_ids", "message", "parse_bool", "split_list"]
+__all__ = [
+    "MAX_IDS",
+    "MAX_LINES",
+    "bullets",
+    "format_ids",
+    "message",
+    "ordered_tiers",
+    "parse_bool",
+    "split_list",
+    "tier_minutes",
+    "tiers_in_order",
+]
 
 #: How many ids a message lists before "and N more".
 MAX_IDS = 10
@@ -89,3 +100,37 @@ def message(layer: str, what: str, ids: Iterable[Any] | None, fix: str) -> str:
         items = list(ids)
         text += f" ({len(items)}): {format_ids(items)}"
     return f"{text}. Fix: {fix}"
+
+
+_TIER = re.compile(r"^(\d+)min$")
+
+
+def tier_minutes(tier: Any) -> int:
+    """The minutes of a tier code: ``"15min"`` -> 15 (0 when it holds no number)."""
+    digits = "".join(ch for ch in str(tier) if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def ordered_tiers(values: Iterable[Any]) -> pd.Categorical[Any]:
+    """Tier codes (``"5min"``, ``"10min"`` …) as an ordered categorical whose order is the
+    tiers' minutes, so that sorting and grouping give 5, 10, 15 minutes, not the text order
+    "10min, 15min, 5min". Missing values stay missing.
+    """
+    vals = pd.Series(list(values), dtype=object)
+    present = vals.dropna().astype(str)
+    cats = sorted(set(present), key=lambda t: (tier_minutes(t), t))
+    codes = vals.where(vals.isna(), vals.astype(str))
+    return pd.Categorical(codes, categories=cats, ordered=True)
+
+
+def tiers_in_order(value: Any) -> Any:
+    """``value`` with every dict keyed only by tier codes re-ordered by minutes (nested dicts
+    and lists too): metadata read back from JSON written with sorted keys."""
+    if isinstance(value, dict):
+        items = {k: tiers_in_order(v) for k, v in value.items()}
+        if items and all(isinstance(k, str) and _TIER.match(k) for k in items):
+            return dict(sorted(items.items(), key=lambda kv: tier_minutes(kv[0])))
+        return items
+    if isinstance(value, list):
+        return [tiers_in_order(v) for v in value]
+    return value

@@ -362,13 +362,18 @@ def validate(state: _State, dataset: Path, offset: str | None, config_path: Path
 
 
 def _load(
-    state: _State, dataset: Path | str, offset: str | None, cfg: Config, communities: str | None
+    state: _State,
+    dataset: Path | str,
+    offset: str | None,
+    cfg: Config,
+    communities: str | None,
+    overrides: Path | None = None,
 ):
     from gridplan.io.load import load_dataset
     from gridplan.run.pipeline import subset_communities
 
     state.say(f"reading {shown(dataset)} …")
-    ds = load_dataset(dataset, offset=offset, config=cfg)
+    ds = load_dataset(dataset, offset=offset, config=cfg, overrides=overrides)
     for w in ds.warnings:
         logger.warning("%s", w)
     if communities:
@@ -392,6 +397,17 @@ def _check_out(out: Path | str, overwrite: bool, files: Path | None = None) -> N
         if files is not None:
             raise click.UsageError("--files goes with --out postgresql://… (a folder holds them)")
         check_output_dir(out, overwrite=overwrite)
+
+
+def overrides_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--overrides",
+        type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        default=None,
+        help=(
+            "A planner's corrections, CSV building_id,use,households: they win over every estimate."
+        ),
+    )(fn)
 
 
 def files_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -483,12 +499,7 @@ def _summary(plan: Plan, out: Path | str) -> None:
 @offset_option
 @overwrite_option
 @click.option("--communities", default=None, help="Plan only these community ids (comma list).")
-@click.option(
-    "--overrides",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="A planner's corrections, CSV building_id,use,households: they win over every estimate.",
-)
+@overrides_option
 @click.option("--workers", type=int, default=None, help="Run on a local Dask cluster of N workers.")
 @click.option("--scheduler", default=None, help="Address of an existing dask.distributed cluster.")
 @click.option(
@@ -519,10 +530,6 @@ def run(
         raise click.BadParameter("give at least 1 worker", param_hint="--workers")
     if batch_size is not None and kw.get("communities"):
         raise click.UsageError("--communities and --batch-size do not go together")
-    if batch_size is not None and kw.get("overrides") is not None:
-        raise click.UsageError(
-            "--overrides and --batch-size do not go together: put an overrides layer in the dataset"
-        )
     _run(
         state,
         dataset,
@@ -571,6 +578,7 @@ def _stage_command(stage: str, doc: str) -> None:
     @offset_option
     @overwrite_option
     @click.option("--communities", default=None, help="Plan only these community ids.")
+    @overrides_option
     @verbosity_options
     @click.pass_obj
     @_library_errors
@@ -620,6 +628,7 @@ for _stage, _doc in (
 @offset_option
 @overwrite_option
 @click.option("--communities", default=None, help="Only the buildings of these community ids.")
+@overrides_option
 @verbosity_options
 @click.pass_obj
 @_library_errors
@@ -635,6 +644,7 @@ def coverage(
     offset: str | None,
     overwrite: bool,
     communities: str | None,
+    overrides: Path | None,
 ) -> None:
     """15-minute life-circle coverage of DATASET on the walk network, written to OUT.
 
@@ -654,7 +664,7 @@ def coverage(
     old = None
     if grids_plan is not None:  # read (and fail) before the dataset
         old = read_plan(grids_plan, layers=("grids", "buildings", "building_parts"))
-    ds = _load(state, dataset, offset, cfg, communities)
+    ds = _load(state, dataset, offset, cfg, communities, overrides)
     plan = plan_coverage(ds, config=cfg, per_grid=per_grid, grids=old, progress=state.progress)
     if grids_plan is not None:
         plan.metadata["grids_from"]["plan"] = str(grids_plan)

@@ -399,6 +399,7 @@ def estimate_households(
     landuse: gpd.GeoDataFrame | None = None,
     pois: gpd.GeoDataFrame | None = None,
     overrides: pd.DataFrame | None = None,
+    warn: bool = True,
 ) -> gpd.GeoDataFrame:
     """Fill missing household counts from footprint × floors, calibrated to community totals.
 
@@ -422,6 +423,10 @@ def estimate_households(
     overrides
         A planner's corrections (:func:`apply_overrides`): they win over every estimate.
         Unknown ids are logged as a warning and left out (validation reports them first).
+    warn
+        Log the calibration warnings (:func:`calibration_warnings`). A caller that keeps them
+        itself (:func:`gridplan.io.prepare_dataset` puts them in the dataset's warnings, which
+        the command line prints) passes ``False``, so that each is said once.
 
     Returns
     -------
@@ -503,7 +508,7 @@ def estimate_households(
             len(out),
             int(out.loc[estimated.to_numpy(), "households"].sum()),
         )
-    if community is not None and communities is not None:
+    if warn and community is not None and communities is not None:
         placed = out.assign(community_id=community.to_numpy())
         summary = calibration_summary(placed, communities, config=cfg)
         for line in calibration_warnings(summary, config=cfg):
@@ -549,7 +554,11 @@ def household_sensitivity(
             msg = f"sensitivity factors must be positive, got {factor}"
             raise ValueError(msg)
         est = estimate_households(
-            buildings, communities=communities, config=cfg, dwelling_size_m2=base * factor
+            buildings,
+            communities=communities,
+            config=cfg,
+            dwelling_size_m2=base * factor,
+            warn=False,  # a what-if: the warnings are those of the plan's own estimate
         )
         result[float(factor)] = int(est["households"].sum())
     return result

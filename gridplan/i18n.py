@@ -233,8 +233,8 @@ _REPORT: dict[str, dict[str, str]] = {
         "(section 6).",
         "h_attention": "2. What needs attention",
         "att_none": "Nothing needs attention.",
-        "att_no_people": "No staff were placed: the data have no roster of people (a `people` "
-        "layer). Add the roster and run again.",
+        "att_no_people": "No staff were placed: the data have no roster of people "
+        "(people.csv). Add the roster and run again.",
         "att_vacant": "{n} posts of {role} are vacant; section 4 gives the reason for each.",
         "att_vacant_grid_head": "{n} grids have no grid head; section 4 gives the reason for each.",
         "att_vacant_grid_worker": "{n} grids have no grid worker; section 4 gives the reason "
@@ -270,9 +270,35 @@ _REPORT: dict[str, dict[str, str]] = {
         "grid_range": "Households per grid",
         "units_n": "Ten-household units",
         "total": "Total",
+        "split_title": "Buildings split over grids ({n})",
+        "split_intro": "These buildings hold more households than one grid may, so each is "
+        "split by entrance and floor: every part belongs to one grid, and its ten-household "
+        "units stay inside that grid. The plan file (plan.gpkg) lists every part.",
+        "split_building": "Building",
+        "split_part": "Part (entrance, floors)",
+        "split_grid_households": "Households in the grid",
+        "split_name": "{name} ({id})",
+        "part_entrance": "entrance {entrance}",
+        "part_floors": "floors {floors}",
+        "part_whole": "the whole building",
+        "part_households": "{where}: {households}",
+        "more_split": "{n} more split buildings are listed in report.json.",
         "staffing": "4. Staffing",
-        "no_people_layer": "No staff were placed: the data have no roster of people (a "
-        "`people` layer). Add the roster and run `gridplan run` again.",
+        "skip_no_people": "No staff were placed: the data have no roster of people "
+        "(people.csv). Add the roster and run `{command}` again.",
+        "skip_no_units": "No staff were placed: no ten-household units were formed, and posts "
+        "are given per unit. Run `{command}`, which forms them first.",
+        "skip_no_roads_facilities": "The 15-minute life circle was not checked: the data need a "
+        "road network and a list of facilities (the roads and facilities layers). Add them and "
+        "run `{command}`.",
+        "skip_no_coverage": "No new sites were chosen: they are chosen where the 15-minute life "
+        "circle has gaps, and it was not checked (the data need roads and facilities).",
+        "skip_not_asked": "This part was not asked for. Run it with `{command}`.",
+        "skip_batched_site": "No new sites were chosen: a plan made batch by batch leaves them "
+        "out, since choosing them is one decision over the whole area. Run `{command}` on the "
+        "whole city.",
+        "skip_batched": "A plan made batch by batch leaves this part out. Run `{command}` on "
+        "the whole city.",
         "not_run": "This part was not planned. Run it with `{command}`.",
         "role": "Post",
         "filled": "Filled",
@@ -411,9 +437,31 @@ _REPORT: dict[str, dict[str, str]] = {
         "grid_range": "每网格户数",
         "units_n": "十联户数",
         "total": "合计",
+        "split_title": "跨网格楼栋（{n} 栋）",
+        "split_intro": "以下楼栋的户数超过单个网格的上限，按单元和楼层拆分到多个网格："
+        "每一部分只属于一个网格，十联户不跨网格。各部分的明细见规划文件（plan.gpkg）。",
+        "split_building": "楼栋",
+        "split_part": "部分（单元、楼层）",
+        "split_grid_households": "本网格户数",
+        "split_name": "{name}（{id}）",
+        "part_entrance": "{entrance}单元",
+        "part_floors": "{floors}层",
+        "part_whole": "整栋",
+        "part_households": "{where} {households} 户",
+        "more_split": "另有 {n} 栋跨网格楼栋见 report.json。",
         "staffing": "四、人员配备",
-        "no_people_layer": "未配备人员：数据中没有人员名册。请补充人员名册后重新运行 "
-        "`gridplan run`。",
+        "skip_no_people": "未配备人员：数据中没有人员名册（people.csv）。请补充人员名册后重新运行 "
+        "`{command}`。",
+        "skip_no_units": "未配备人员：没有形成十联户，而岗位按十联户配备。"
+        "请运行 `{command}`（先形成十联户）。",
+        "skip_no_roads_facilities": "未检查15分钟生活圈：数据中缺少道路网或设施清单。补充后运行 "
+        "`{command}`。",
+        "skip_no_coverage": "未推荐新设施选址：选址针对15分钟生活圈的缺口，"
+        "而生活圈未检查（数据中缺少道路或设施）。",
+        "skip_not_asked": "本部分未要求规划。运行命令：`{command}`。",
+        "skip_batched_site": "未推荐新设施选址：分批规划不做选址，因为选址是对整个区域的统一决策。"
+        "请对整个城市运行 `{command}`。",
+        "skip_batched": "分批规划不包括本部分。请对整个城市运行 `{command}`。",
         "not_run": "本部分未规划。运行命令：`{command}`。",
         "role": "职务",
         "filled": "已配备",

@@ -268,3 +268,106 @@ def test_batched_writes_the_files_and_metadata_keys_of_a_sequential_run(town_pat
     assert {"partition", "units", "assign"} <= set(b["timings_s"])
     for key in ("parameters", "seed", "gridplan_version", "stages"):
         assert b[key] == a[key], key
+
+
+USE_COLS = ["building_id", "use", "use_source", "use_reason", "households"]
+
+
+def _evidence_town(town_path, folder):
+    """The town with its uses and household counts withheld, plus use evidence: landuse
+    polygons (one across two communities), POIs inside some footprints, an overrides file."""
+    import shutil
+
+    from shapely.geometry import box
+
+    folder.mkdir(parents=True)
+    for f in town_path.iterdir():
+        if f.name != "buildings.geojson":
+            shutil.copy(f, folder / f.name)
+    b = gpd.read_file(town_path / "buildings.geojson")
+    b = b.drop(columns=["use", "households", "population"])
+    b.to_file(folder / "buildings.geojson")
+    x0, y0, x1, y1 = b.total_bounds
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    gpd.GeoDataFrame(
+        {"landuse": ["commercial", "residential", "industrial"]},
+        geometry=[
+            box(xm - 0.002, ym - 0.002, xm + 0.002, ym + 0.002),  # reaches over communities
+            box(x0, y0, xm, ym),
+            box(x1 - 0.001, y1 - 0.001, x1, y1),
+        ],
+        crs=b.crs,
+    ).to_file(folder / "landuse.geojson")
+    pts = b.geometry.representative_point()
+    kinds = ["hotel", "bank", "office", "company", "restaurant", "supermarket"]
+    picks = list(range(0, len(b), 37))
+    gpd.GeoDataFrame(
+        {"amenity": [kinds[i % len(kinds)] for i in range(len(picks))]},
+        geometry=[pts.iloc[i] for i in picks],
+        crs=b.crs,
+    ).to_file(folder / "pois.geojson")
+    ids = b["building_id"].astype(str)
+    pd.DataFrame(
+        {
+            "building_id": [ids.iloc[5], ids.iloc[400], ids.iloc[900]],
+            "use": ["non_residential", "residential", None],
+            "households": [None, 30, 12],
+        }
+    ).to_csv(folder / "overrides.csv", index=False)
+    return folder
+
+
+def _uses(buildings):
+    return (
+        pd.DataFrame(buildings[USE_COLS])
+        .astype({"building_id": str})
+        .sort_values("building_id")
+        .reset_index(drop=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def evidence_runs(town_path, tmp_path_factory):
+    """The evidence town planned in memory and in batches of one community (partition only)."""
+    from gridplan.io.load import load_dataset
+    from gridplan.output.planfile import read_plan
+    from gridplan.run.pipeline import plan_dataset
+
+    folder = _evidence_town(town_path, tmp_path_factory.mktemp("evidence") / "town")
+    mem = plan_dataset(load_dataset(folder), stages=["partition"])
+    out = tmp_path_factory.mktemp("evidence-batched") / "plan"
+    plan_to_folder_batched(folder, out, batch_size=1, stages=["partition"])
+    return folder, mem, read_plan(out)
+
+
+def test_batches_decide_uses_like_a_whole_dataset_run(evidence_runs):
+    _, mem, got = evidence_runs
+    a, b = _uses(mem.buildings), _uses(got.buildings)
+    assert len(a) == len(b) == 1001
+    # the evidence is used: landuse, POIs and overrides all decide some buildings
+    reasons = " | ".join(a["use_reason"].astype(str))
+    assert "inside landuse=commercial" in reasons and "POI" in reasons
+    assert (a["use_source"] == "override").sum() == 3
+    assert a["use"].nunique() == 3
+    pd.testing.assert_frame_equal(a[USE_COLS[:-1]], b[USE_COLS[:-1]], check_dtype=False)
+    np.testing.assert_array_equal(a["households"].to_numpy(int), b["households"].to_numpy(int))
+
+
+def test_batched_overrides_file_wins_over_the_dataset_layer(evidence_runs, tmp_path):
+    from gridplan._errors import DataError
+    from gridplan.output.planfile import read_plan
+
+    folder, _, _ = evidence_runs
+    ids = sorted(pd.read_csv(folder / "overrides.csv")["building_id"].astype(str))
+    fix = tmp_path / "fix.csv"
+    pd.DataFrame({"building_id": [ids[0]], "households": [77]}).to_csv(fix, index=False)
+    out = tmp_path / "plan"
+    plan_to_folder_batched(folder, out, batch_size=2, stages=["partition"], overrides=fix)
+    b = read_plan(out).buildings.set_index("building_id")
+    assert (b["use_source"] == "override").sum() == 1
+    assert b.loc[ids[0], "households"] == 77
+    # a row naming no building is refused before any batch, as in a whole-dataset run
+    pd.DataFrame({"building_id": ["NOPE1"], "households": [3]}).to_csv(fix, index=False)
+    with pytest.raises(DataError, match="overrides: building_id found in no building: NOPE1"):
+        plan_to_folder_batched(folder, tmp_path / "p2", batch_size=2, overrides=fix)
+    assert not (tmp_path / "p2").exists()

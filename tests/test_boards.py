@@ -152,3 +152,60 @@ def test_bad_paper_and_refused_overwrite(town_plan, c03_boards):
     with pytest.raises(OutputExistsError):
         write_boards(_one_community(town_plan, n_grids=1), c03_boards)
     assert (c03_boards / "atlas.pdf").read_bytes() == before
+
+
+@pytest.fixture()
+def small_plan_dir(town_plan, tmp_path):
+    """A plan folder of two grids of C03 (few pages), with rosters and manifest."""
+    from gridplan.run.pipeline import run_to_folder
+
+    return Path(
+        run_to_folder(_one_community(town_plan, n_grids=2), tmp_path / "plan", stages=["assign"])
+    )
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    import json
+
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_boards_in_the_plan_folder_are_in_its_manifest(small_plan_dir, tmp_path):
+    import json
+
+    from gridplan.output.boards.write import print_boards
+    from gridplan.output.planfile import file_checksum
+
+    before = _manifest(small_plan_dir)
+    assert before and not any(k.startswith("boards/") for k in before)
+    # a stale entry of an earlier print, gone from the folder, must not survive
+    stale = {**before, "boards/pages/OLD.pdf": "0" * 64}
+    (small_plan_dir / "manifest.json").write_text(json.dumps(stale), encoding="utf-8")
+    out = print_boards(small_plan_dir, lang="zh")
+    assert out == small_plan_dir / "boards"
+    after = _manifest(small_plan_dir)
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert files
+    listed = {k: v for k, v in after.items() if k.startswith("boards/")}
+    assert listed == {p.relative_to(small_plan_dir).as_posix(): file_checksum(p) for p in files}
+    assert {k: v for k, v in after.items() if k not in listed} == before  # the rest kept
+    # every file of the folder is listed with its checksum (the manifest checks out)
+    on_disk = {
+        p.relative_to(small_plan_dir).as_posix(): file_checksum(p)
+        for p in small_plan_dir.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    assert after == on_disk
+    assert not list(small_plan_dir.glob(".manifest.json*"))  # no temporary file left
+    # boards written elsewhere leave the plan's manifest alone
+    print_boards(small_plan_dir, tmp_path / "elsewhere", lang="zh")
+    assert _manifest(small_plan_dir) == after
+
+
+def test_boards_into_a_folder_without_manifest_are_refused_first(small_plan_dir):
+    from gridplan.output.boards.write import print_boards
+
+    (small_plan_dir / "manifest.json").unlink()
+    with pytest.raises(DataError, match=r"has no manifest\.json"):
+        print_boards(small_plan_dir, lang="zh")
+    assert not (small_plan_dir / "boards").exists()

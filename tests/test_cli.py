@@ -138,6 +138,14 @@ def test_run_mode_options(runner, town_path, tmp_path):
     assert read_plan(out).metadata["batched"]["batches"] == 2
     res = runner.invoke(main, ["run", str(town_path), "--out", str(out), "--batch-size", "2"])
     assert res.exit_code == 1 and "--overwrite" in res.output
+    # a planner's corrections file goes with --batch-size too
+    fix = tmp_path / "fix.csv"
+    fix.write_text("building_id,households\nB00010,41\n", encoding="utf-8")
+    args = ["--batch-size", "2", "--overrides", str(fix), "--overwrite"]
+    res = runner.invoke(main, ["run", str(town_path), "--out", str(out), *args])
+    assert res.exit_code == 0, res.output
+    b = read_plan(out).buildings.set_index("building_id")
+    assert b.loc["B00010", "households"] == 41 and b.loc["B00010", "use_source"] == "override"
 
 
 def test_sample_town_is_deterministic(runner, tmp_path):

@@ -190,3 +190,53 @@ def test_print_reads_names_from_the_rosters(town_plan_dir):
     plan = read_plan(Path(town_plan_dir))
     boards = board_contents(plan, people=staff)
     assert all(b.head is None or b.head.name != b.head.person_id for b in boards)
+
+
+def test_stage_commands_read_an_overrides_file(runner, town_path, tmp_path):
+    for command in ("partition", "units", "assign", "site", "map", "report", "coverage"):
+        assert "--overrides" in _options(runner, command), command
+    fix = tmp_path / "fix.csv"
+    fix.write_text("building_id,households\nB00010,41\n", encoding="utf-8")
+    out = tmp_path / "plan"
+    res = runner.invoke(
+        main,
+        ["partition", str(town_path), "--out", str(out), "--overrides", str(fix)],
+    )
+    assert res.exit_code == 0, res.output
+    assert "1 override(s) applied" in res.output
+    from gridplan.output.planfile import read_plan
+
+    b = read_plan(out).buildings.set_index("building_id")
+    assert b.loc["B00010", "households"] == 41 and b.loc["B00010", "use_source"] == "override"
+    res = runner.invoke(
+        main,
+        ["units", str(town_path), "--out", str(tmp_path / "u"), "--overrides", "nope.csv"],
+    )
+    assert res.exit_code == 2 and "nope.csv" in res.output
+
+
+@pytest.fixture()
+def stale_town(town_path, tmp_path):
+    """The town with community C03's households_total far above its buildings' estimate."""
+    import shutil
+
+    import geopandas as gpd
+
+    folder = tmp_path / "stale"
+    shutil.copytree(town_path, folder)
+    c = gpd.read_file(folder / "communities.geojson")
+    c.loc[c["community_id"] == "C03", "households_total"] = 9000
+    c.to_file(folder / "communities.geojson")
+    return folder
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_stale_total_warning_is_printed_once(runner, stale_town, tmp_path, batched):
+    args = ["partition", str(stale_town), "--out", str(tmp_path / "p")]
+    if batched:
+        args = ["run", str(stale_town), "--out", str(tmp_path / "p"), "--batch-size", "2"]
+    res = runner.invoke(main, args)
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.stderr.splitlines() if "households_total looks stale" in ln]
+    assert len(lines) == 1, res.stderr
+    assert "C03" in lines[0] and "scales the estimates up" in lines[0]

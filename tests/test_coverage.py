@@ -259,3 +259,33 @@ def test_town_minutes_match_networkx(town_dataset):
         got = res.coverage[res.coverage.category == cat].set_index("building_id")["minutes"]
         got_m = got.reindex(blds["building_id"]).to_numpy() * 60.0
         assert np.nanmax(np.abs(got_m - want)) < 1.0
+
+
+def test_tiers_group_and_sort_in_minutes_order(tmp_path):
+    """5min, 10min, 15min: never the text order 10min, 15min, 5min (nor after a round trip)."""
+    from gridplan.output.planfile import Plan, read_plan, write_plan_gpkg
+
+    cfg = load_config(
+        {"coverage": {"tiers": {"5": ["kindergarten"], "10": ["primary_school"], "15": ["market"]}}}
+    )
+    b = buildings_at([100, 200, 900], households=[5, 8, 7])
+    f = facilities_at([("kindergarten", 0.0), ("primary_school", 0.0), ("market", 50.0)])
+    res = compute_coverage(b, f, street(), config=cfg)
+    want = ["5min", "10min", "15min"]
+    for frame in (res.coverage, res.summary):
+        assert list(frame.groupby("tier", observed=True).size().index) == want
+        shuffled = frame.sample(frac=1.0, random_state=3)
+        assert list(dict.fromkeys(shuffled.sort_values("tier")["tier"].astype(str))) == want
+        assert list(dict.fromkeys(frame["tier"].astype(str))) == want  # rows in that order
+    plan = Plan(
+        layers={"coverage": res.coverage, "coverage_summary": res.summary},
+        crs=CRS,
+        metadata={"metrics": {"coverage": res.metrics}},  # type: ignore[typeddict-item]
+    )
+    back = read_plan(write_plan_gpkg(plan, tmp_path / "plan.gpkg"))
+    for name in ("coverage", "coverage_summary"):
+        got = back.layers[name]
+        assert list(got.groupby("tier", observed=True).size().index) == want, name
+        assert got["tier"].astype(str).tolist() == plan.layers[name]["tier"].astype(str).tolist()
+    # the metadata's shares per tier come back in minutes order too (JSON keys are sorted)
+    assert list(back.metadata["metrics"]["coverage"]["complete_share"]) == want

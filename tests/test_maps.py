@@ -545,3 +545,30 @@ def test_grid_labels_at_pole_of_inaccessibility(plan: Plan, html_en: str) -> Non
     lon, lat = gpd.GeoSeries([p], crs=metric.crs).to_crs(4326).iloc[0].coords[0]
     assert f"[{round(lat, 6)},{round(lon, 6)}," in html_en
     assert "gp.declutter(labels)" in html_en
+
+
+def test_tier_lists_in_minutes_order_whatever_the_row_order(plan: Plan) -> None:
+    """Coverage rows in text order (10min, 15min, 5min): the pop-ups' missing services, the
+    category picker and the per-tier layers still go 5, 10, 15 minutes."""
+    from gridplan.output.maps.layers import coverage_by_building
+
+    cov = plan.layers["coverage"].copy()
+    extra = cov[cov["tier"] == "10min"].assign(tier="15min", category="culture_center")
+    cov = pd.concat([cov, extra], ignore_index=True)
+    cov["covered"] = False
+    cov = cov.sort_values(["tier", "building_id"], kind="stable").reset_index(drop=True)
+    assert list(dict.fromkeys(cov["tier"])) == ["10min", "15min", "5min"]
+    shuffled = Plan(layers={**plan.layers, "coverage": cov}, crs=plan.crs, metadata=plan.metadata)
+    by_building = coverage_by_building(shuffled)
+    assert by_building
+    for _, missing in by_building.values():
+        minutes = [int(t[:-3]) for t, _ in missing]
+        assert minutes == sorted(minutes) and minutes[0] == 5
+    text = make_map(shuffled, lang="en").get_root().render()
+    names = [
+        label("uncovered_tier", "en", tier=tier_label(t, "en")) for t in ("5min", "10min", "15min")
+    ]
+    at = [text.find(json.dumps(n)[1:-1]) for n in names]
+    assert all(i >= 0 for i in at) and at == sorted(at), at
+    picks = [text.find(f"{tier_label(t, 'en')} · ") for t in ("5min", "10min", "15min")]
+    assert all(i >= 0 for i in picks) and picks == sorted(picks), picks

@@ -313,3 +313,80 @@ def test_same_plan_gives_byte_identical_reports(
     assert all(ma[n] == mb[n] for n in same)
     assert "2026-01-01" in (a / "report.md").read_text(encoding="utf-8")
     assert "time_s" not in (a / "report.json").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tower_plan(tmp_path_factory):
+    """The 1 200-household tower town of test_land planned from disk (grids and units)."""
+    from test_land import _tower_town
+
+    from gridplan.io.load import load_dataset
+    from gridplan.run.pipeline import plan_dataset
+
+    b, c = _tower_town()
+    folder = tmp_path_factory.mktemp("tower")
+    b = b.assign(name=["东方大厦"] + [None] * (len(b) - 1))
+    b.to_file(folder / "buildings.gpkg", layer="buildings")
+    c.to_file(folder / "communities.gpkg", layer="communities")
+    return plan_dataset(load_dataset(folder), stages=["partition", "units"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_lists_split_towers_per_grid(tower_plan, lang: str) -> None:
+    parts = tower_plan.layers["building_parts"]
+    tower = parts[parts["building_id"].astype(str) == "B000"]
+    want = tower.groupby("grid_id")["households"].sum().astype(int)
+    assert len(want) >= 3
+    report = build_report(tower_plan)
+    split = report["split_buildings"]
+    assert [s["building_id"] for s in split] == ["B000"]
+    got = {g["grid_id"]: g["households"] for g in split[0]["grids"]}
+    assert got == {str(k): int(v) for k, v in want.items()}
+    assert split[0]["households"] == 1200 and split[0]["name"] == "东方大厦"
+    for g in split[0]["grids"]:  # each grid's parts sum to what it holds
+        assert sum(p["households"] for p in g["parts"]) == g["households"]
+        assert all(1 <= p["entrance"] <= 3 for p in g["parts"])
+    md = render_markdown(report, lang=lang)
+    lab = {k.removeprefix("report."): v for k, v in LABELS[lang].items()}
+    assert lab["split_title"].format(n=1) in md
+    rows = [ln for ln in md.splitlines() if ln.startswith("|") and "东方大厦" in ln]
+    assert len(rows) == 1 and "1,200" in rows[0]
+    lines = md.splitlines()
+    for gid, hh in want.items():  # a row per grid, ending with the grid's households
+        assert any(f"| {gid} |" in ln and ln.rstrip(" |").endswith(f"{hh:,}") for ln in lines)
+    check_language(md, lang, data_words={"东方大厦"})
+
+
+def test_report_without_split_buildings_has_no_split_section(report: dict[str, Any]) -> None:
+    assert report["split_buildings"] == []
+    md = render_markdown(report, lang="en")
+    assert "split over grids" not in md
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_skipped_stages_say_the_real_reason(lang: str) -> None:
+    from gridplan.output.planfile import SKIP_REASONS
+
+    plan = synthetic_plan()
+    for name in ("assignments", "vacancies", "coverage", "sites", "catchments"):
+        plan.layers.pop(name)
+    plan.metadata["metrics"] = {"partition": plan.metadata["metrics"]["partition"]}
+    plan.metadata["skipped"] = {
+        "assign": SKIP_REASONS["no_people"],
+        "coverage": SKIP_REASONS["no_roads_facilities"],
+        "site": "a reason this version never wrote",
+    }
+    report = build_report(plan)
+    assert report["staffing"]["skipped"] == "no_people"
+    assert report["coverage"]["skipped"] == "no_roads_facilities"
+    assert report["siting"]["skipped"] is None  # unknown: the generic sentence below
+    md = render_markdown(report, lang=lang)
+    lab = {k.removeprefix("report."): v for k, v in LABELS[lang].items()}
+    assert lab["skip_no_people"].format(command=COMMANDS["staffing"]) in md
+    assert lab["skip_no_roads_facilities"].format(command=COMMANDS["coverage"]) in md
+    assert lab["not_run"].format(command=COMMANDS["siting"]) in md
+    # staffing and coverage no longer just say "not planned, run gridplan assign/coverage"
+    for section in ("staffing", "coverage"):
+        assert lab["not_run"].format(command=COMMANDS[section]) not in md
+    assert lab["att_no_people"] in md
+    check_language(md, lang, data_words={"东城社区"})

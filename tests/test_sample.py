@@ -376,3 +376,22 @@ def test_province_towns_hold_exactly_the_communities_asked(seed: int, n: int) ->
     names = [name for s in specs for name in s.community_names]
     assert len(set(names)) == len(names)
     assert all(103.5 < s.lon < 109.6 and 24.6 < s.lat < 29.3 for s in specs)  # in Guizhou
+
+
+@pytest.mark.parametrize("scale", ["town", "city"])
+def test_sample_totals_are_those_of_its_own_buildings(scale: str, tmp_path: Path) -> None:
+    """A sample is clean: no community's households_total looks stale. (The city's C18, with
+    two estimated buildings, was scaled by 2.8 while its total carried a census noise.)"""
+    from gridplan import io
+    from gridplan.households import calibration_summary
+
+    ds = io.load_dataset(write_sample(tmp_path / scale, scale, seed=0))
+    assert not [w for w in ds.warnings if "looks stale" in w]
+    summary = calibration_summary(ds.layer("buildings"), ds.layer("communities"))
+    assert (summary["status"] == "ok").all(), summary
+    # the planned households are the totals, community by community, and the totals are
+    # whole: given counts plus the calibrated estimates of the withheld ones
+    b = ds.layer("buildings")
+    per = b.groupby("community_id")["households"].sum()
+    comms = ds.layer("communities").set_index("community_id")["households_total"]
+    assert (per.reindex(comms.index) == comms).all()

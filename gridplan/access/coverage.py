@@ -41,7 +41,7 @@ import pandas as pd
 import shapely
 
 from gridplan._errors import ConfigError, DataError
-from gridplan._text import format_ids
+from gridplan._text import format_ids, ordered_tiers
 from gridplan.network.distances import nearest_source_distances
 from gridplan.network.graph import WalkNetwork
 from gridplan.network.snapping import SnapResult, snap_points
@@ -268,7 +268,7 @@ def compute_coverage(
     coverage = pd.DataFrame(
         {
             "building_id": _text(res["building_id"]).take(np.repeat(np.arange(n), k)),
-            "tier": _text([tier_code(t) for t, _ in pairs]).take(pos),
+            "tier": ordered_tiers(_text([tier_code(t) for t, _ in pairs]).take(pos)),
             "category": _text([c for _, c in pairs]).take(pos),
             "minutes": minutes.ravel(),
             "covered": covered.ravel(),
@@ -373,6 +373,7 @@ def _summary(
             np.where(tot > 0, out["households_covered"] / np.maximum(tot, 1), np.nan),
         )
     out = out.sort_values(["level", "area_id", "tier_minutes", "category"], kind="stable")
+    out["tier"] = ordered_tiers(out["tier"])  # groupby / sort_values give 5, 10, 15 minutes
     return out.drop(columns="tier_minutes").reset_index(drop=True)
 
 

@@ -435,6 +435,7 @@ def prepare_dataset(raw: Dataset, *, config: Config | None = None) -> Dataset:
         landuse=layers.get("landuse"),
         pois=layers.get("pois"),
         overrides=overrides,
+        warn=False,  # said once, through the dataset's warnings below
     )
     if overrides is not None and len(overrides):
         applied = b.loc[b["use_source"] == "override", "building_id"]

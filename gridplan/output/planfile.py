@@ -27,18 +27,22 @@ import pyogrio
 from pyproj import CRS
 
 from gridplan._errors import DataError
+from gridplan._text import ordered_tiers, tiers_in_order
 from gridplan.db import is_database_url, parse_database_url
 
 __all__ = [
     "CONTRACT_LAYERS",
     "EXTRA_LAYERS",
     "MANIFEST",
+    "SKIP_REASONS",
     "DatasetBlock",
     "Plan",
     "PlanExtras",
     "PlanMetadata",
     "file_checksum",
     "read_plan",
+    "tier_order",
+    "update_manifest",
     "writable_table",
     "write_manifest",
     "write_metadata_table",
@@ -46,6 +50,22 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Why a stage was skipped (``metadata["skipped"][stage]``): code -> the sentence a runner
+#: records. The report says each in its own language (labels ``report.skip_<code>``).
+SKIP_REASONS: dict[str, str] = {
+    "no_people": "the dataset has no `people` layer",
+    "no_units": "units were not formed",
+    "no_roads_facilities": "the dataset needs `roads` and `facilities` layers",
+    "no_coverage": "coverage did not run",
+    "not_asked": "not asked for (stages)",
+    "batched_site": (
+        "batched mode: siting is one optimisation over the whole area (a new site serves "
+        "households of several batches and the number of sites is shared), so it does not split "
+        "into batches; run `gridplan site` on a city in memory"
+    ),
+    "batched": "batched mode",
+}
 
 #: The layers every ``plan.gpkg`` holds (the plan contract), ``metadata`` aside.
 CONTRACT_LAYERS: tuple[str, ...] = (
@@ -250,6 +270,22 @@ class Plan:
         return self.layer("sites")
 
 
+#: Layers whose ``tier`` column is read as an ordered categorical (:func:`tier_order`), as
+#: :func:`gridplan.access.compute_coverage` makes it.
+TIER_LAYERS: tuple[str, ...] = ("coverage", "coverage_summary")
+
+
+def tier_order(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``tier`` column (coverage, coverage_summary) made an ordered
+    categorical in minutes order (:func:`gridplan._text.ordered_tiers`), so that an analyst's
+    ``groupby("tier")`` or ``sort_values("tier")`` gives 5, 10, 15 minutes."""
+    if "tier" not in df.columns or isinstance(df["tier"].dtype, pd.CategoricalDtype):
+        return df
+    out = df.copy()
+    out["tier"] = ordered_tiers(out["tier"])
+    return out
+
+
 def writable_table(df: pd.DataFrame) -> pd.DataFrame:
     """Make a table writable by GDAL: lists/dicts to JSON text, nullable dtypes kept; the
     geometry column last and a ``population`` of whole numbers as integers (what a person
@@ -266,6 +302,9 @@ def writable_table(df: pd.DataFrame) -> pd.DataFrame:
         if col == getattr(out, "_geometry_column_name", None):
             continue
         s = out[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):  # tiers: written as their text
+            out[col] = s.astype(object).where(s.notna(), None)
+            continue
         if s.dtype == object:
             sample = s.dropna()
             if len(sample) and isinstance(sample.iloc[0], list | tuple | dict | set):
@@ -360,9 +399,53 @@ def write_manifest(folder: str | Path) -> Path:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST
     }
+    return _replace_manifest(folder, manifest)
+
+
+def _replace_manifest(folder: Path, manifest: dict[str, str]) -> Path:
+    """Write ``manifest.json`` atomically (a temporary file renamed over it)."""
     path = folder / MANIFEST
-    path.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    tmp = path.with_name(f".{MANIFEST}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
     return path
+
+
+def update_manifest(folder: str | Path, sub: str | Path) -> Path | None:
+    """Bring the entries of ``sub`` (a folder inside the plan folder ``folder``, such as the
+    notice boards) up to date in its ``manifest.json``: the old entries under ``sub`` are
+    dropped, every file now in it is listed with its SHA-256, the other entries are kept.
+    The manifest is replaced atomically.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The manifest; ``None`` when ``sub`` is not inside ``folder`` (nothing to do).
+
+    Raises
+    ------
+    DataError
+        ``folder`` has no ``manifest.json`` (not a finished plan folder) or it is unreadable.
+    """
+    folder = Path(folder).resolve()
+    sub = Path(sub).resolve()
+    if sub == folder or not sub.is_relative_to(folder):
+        return None
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = (
+            f"plan: {path} is missing or unreadable ({exc}), so the files written into the "
+            "plan folder cannot be listed; re-run `gridplan run` to write the plan folder"
+        )
+        raise DataError(msg) from None
+    prefix = sub.relative_to(folder).as_posix() + "/"
+    kept = {k: v for k, v in manifest.items() if not str(k).startswith(prefix)}
+    for p in sorted(sub.rglob("*")):
+        if p.is_file():
+            kept[p.relative_to(folder).as_posix()] = file_checksum(p)
+    return _replace_manifest(folder, kept)
 
 
 def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Plan:
@@ -401,12 +484,15 @@ def read_plan(folder: str | Path, *, layers: Iterable[str] | None = None) -> Pla
             # trusted as written by a runner (older plans may lack some keys: read with .get)
             plan.metadata = cast(
                 PlanMetadata,
-                {k: json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)},
+                {
+                    k: tiers_in_order(json.loads(v))
+                    for k, v in zip(df["key"], df["value"], strict=True)
+                },
             )
             continue
         if geom_type is None and isinstance(df, gpd.GeoDataFrame):
             df = pd.DataFrame(df.drop(columns=df.geometry.name))
-        plan.layers[str(name)] = df
+        plan.layers[str(name)] = tier_order(df) if name in TIER_LAYERS else df
         if isinstance(df, gpd.GeoDataFrame) and plan.crs is None:
             plan.crs = df.crs
     plan.output_crs = plan.crs

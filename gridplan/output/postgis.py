@@ -29,8 +29,16 @@ import pandas as pd
 import shapely
 
 from gridplan._errors import DataError, GridplanError, OutputExistsError
+from gridplan._text import tiers_in_order
 from gridplan.db import DatabaseLocation, database_error, quote_ident, schema_exists, table_names
-from gridplan.output.planfile import CONTRACT_LAYERS, Plan, PlanMetadata, writable_table
+from gridplan.output.planfile import (
+    CONTRACT_LAYERS,
+    TIER_LAYERS,
+    Plan,
+    PlanMetadata,
+    tier_order,
+    writable_table,
+)
 
 __all__ = ["CHUNK_ROWS", "check_plan_schema", "read_plan_postgis", "write_plan_postgis"]
 
@@ -252,10 +260,13 @@ def read_plan_postgis(where: DatabaseLocation, *, layers: Any = None) -> Plan:
                 if name == "metadata":
                     plan.metadata = cast(
                         PlanMetadata,
-                        {str(k): v for k, v in zip(df["key"], df["value"], strict=True)},
+                        {
+                            str(k): tiers_in_order(v)
+                            for k, v in zip(df["key"], df["value"], strict=True)
+                        },
                     )
                     continue
-                plan.layers[name] = df
+                plan.layers[name] = tier_order(df) if name in TIER_LAYERS else df
                 if isinstance(df, gpd.GeoDataFrame) and plan.crs is None:
                     plan.crs = df.crs
     except GridplanError:

@@ -1,7 +1,8 @@
 """Reading one batch of a province from disk, for :mod:`gridplan.run.batched`.
 
 Holds finding a dataset's layer files (:func:`layer_files`), the filtered reads of a batch's
-buildings, nearby roads, barriers and facilities and its rosters (:func:`read_batch`), the
+buildings, nearby roads, barriers, facilities, landuse and POIs, its rosters and a planner's
+overrides (:func:`read_batch`, :func:`read_table`), the
 bounding-box helpers that size those reads (:func:`_expand_box`, :func:`_load_margin`) and
 writing a batch's raw layers to a scratch folder (:func:`write_scratch`).
 """
@@ -22,8 +23,18 @@ from gridplan._errors import DataError
 if TYPE_CHECKING:
     from pyproj import CRS
 
-_SPATIAL = ("buildings", "communities", "roads", "barriers", "facilities", "sites")
-_TABLES = ("people", "vulnerable")
+_SPATIAL = (
+    "buildings",
+    "communities",
+    "roads",
+    "barriers",
+    "facilities",
+    "sites",
+    "landuse",
+    "pois",
+)
+#: Tables read by building id: the rosters and a planner's corrections.
+_TABLES = ("people", "vulnerable", "overrides")
 
 
 def layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
@@ -67,19 +78,47 @@ def _sql_list(ids: Iterable[str]) -> str:
     return ", ".join("'" + str(i).replace("'", "''") + "'" for i in ids)
 
 
-def _read_table(src: tuple[Path, str | None], building_ids: set[str]) -> pd.DataFrame:
-    """Rows of a roster table (people, vulnerable) living in ``building_ids``, read in chunks."""
+def building_id_column(columns: Iterable[Any], name: str) -> str:
+    """The column of table ``name`` that holds building ids, under its name or an alias.
+
+    Raises
+    ------
+    DataError
+        No column of ``columns`` is ``building_id`` or one of its aliases for ``name``.
+    """
+    from gridplan.io.read import apply_aliases
+
+    cols = [str(c) for c in columns]
+    renamed = apply_aliases(pd.DataFrame(columns=cols), name)
+    for old, new in zip(cols, renamed.columns, strict=True):
+        if new == "building_id":
+            return old
+    msg = (
+        f"{name}: no building_id column (columns: {', '.join(cols)}); a batched run reads "
+        f"{name} by building id. Fix: add a building_id column"
+    )
+    raise DataError(msg)
+
+
+def read_table(
+    src: tuple[Path, str | None], name: str, building_ids: set[str] | None = None
+) -> pd.DataFrame:
+    """Rows of table ``name`` (people, vulnerable, overrides) whose building id is in
+    ``building_ids`` (all rows when ``None``); a CSV is read in chunks."""
     path, layer = src
     if path.suffix.lower() == ".csv":
         keep = []
         for chunk in pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[""], chunksize=200_000
         ):
-            col = "building_id" if "building_id" in chunk else chunk.columns[1]
-            keep.append(chunk[chunk[col].isin(building_ids)])
+            col = building_id_column(chunk.columns, name)
+            keep.append(chunk if building_ids is None else chunk[chunk[col].isin(building_ids)])
         return pd.concat(keep, ignore_index=True)
     df = pyogrio.read_dataframe(path, layer=layer, read_geometry=False)
-    return pd.DataFrame(df[df["building_id"].astype(str).isin(building_ids)])
+    if building_ids is None:
+        return pd.DataFrame(df)
+    col = building_id_column(df.columns, name)
+    return pd.DataFrame(df[df[col].astype(str).isin(building_ids)])
 
 
 def write_scratch(folder: Path, layers: dict[str, Any]) -> None:
@@ -217,8 +256,16 @@ def read_batch(
     for name in ("roads", "barriers", "facilities"):
         if name in files:
             out[name] = _read(files[name], bbox=near)
+    # use evidence: the landuse polygons and POIs touching the batch's buildings (which may
+    # reach beyond their communities' box)
+    evidence = union_box(
+        bbox, tuple(out["buildings"].total_bounds) if len(out["buildings"]) else None
+    )
+    for name in ("landuse", "pois"):
+        if name in files:
+            out[name] = _read(files[name], bbox=evidence)
     bids = set(out["buildings"]["building_id"].astype(str))
     for name in _TABLES:
         if name in files:
-            out[name] = _read_table(files[name], bids)
+            out[name] = read_table(files[name], name, bids)
     return out

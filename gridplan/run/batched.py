@@ -36,6 +36,7 @@ from gridplan._atomic import atomic_output_dir
 from gridplan._errors import DataError, GridplanError
 from gridplan._progress import Progress, tell
 from gridplan.output.planfile import (
+    SKIP_REASONS,
     file_checksum,
     write_manifest,
     write_metadata_table,
@@ -58,8 +59,10 @@ from gridplan.run.batch_metadata import (
 from gridplan.run.batch_read import (
     Box,
     _read,
+    building_id_column,
     layer_files,
     read_batch,
+    read_table,
     write_scratch,
 )
 from gridplan.run.community import _injected, injecting
@@ -76,15 +79,16 @@ logger = logging.getLogger(__name__)
 BATCHED_STAGES: tuple[str, ...] = ("partition", "units", "assign", "coverage")
 
 #: Why siting does not run batch by batch (in the plan's ``skipped`` metadata).
-SITING_SKIPPED = (
-    "batched mode: siting is one optimisation over the whole area (a new site serves "
-    "households of several batches and the number of sites is shared), so it does not split "
-    "into batches; run `gridplan site` on a city in memory"
-)
+SITING_SKIPPED = SKIP_REASONS["batched_site"]
 
 
 def _fingerprint(
-    path: Path, cfg: Config, batch_size: int, offset: str | None, rosters: str = ""
+    path: Path,
+    cfg: Config,
+    batch_size: int,
+    offset: str | None,
+    rosters: str = "",
+    extra: Iterable[Path] = (),
 ) -> str:
     from gridplan import __version__
 
@@ -92,6 +96,7 @@ def _fingerprint(
     h.update(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode())
     h.update(f"{__version__}|{batch_size}|{offset}|{path.resolve()}|{rosters}".encode())
     files = sorted(path.iterdir()) if path.is_dir() else [path]
+    files += [Path(p) for p in extra]
     for f in files:
         if f.is_file():
             st = f.stat()
@@ -276,6 +281,41 @@ def _layer_counts(
     return out
 
 
+def _check_overrides(files: Mapping[str, tuple[Path, str | None]]) -> None:
+    """A planner's corrections checked against the whole buildings layer before any batch.
+
+    A batch reads only the override rows of its own buildings, so a row naming no building
+    would never be seen; this reads the building ids (no geometry) and the overrides whole.
+
+    Raises
+    ------
+    DataError
+        Override rows whose building id is in no building, naming them.
+    """
+    from gridplan._text import format_ids
+
+    if "overrides" not in files:
+        return
+    ov = read_table(files["overrides"], "overrides")
+    if not len(ov):
+        return
+    col = building_id_column(ov.columns, "overrides")
+    src = files["buildings"]
+    info = pyogrio.read_info(src[0], layer=src[1])
+    bcol = building_id_column(list(info["fields"]), "buildings")
+    bids = pyogrio.read_dataframe(src[0], layer=src[1], columns=[bcol], read_geometry=False)
+    known = set(bids[bcol].astype(str))
+    ids = ov[col].dropna().astype(str)
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        msg = (
+            f"overrides: building_id found in no building: {format_ids(unknown)}. Fix: correct "
+            "the ids (they are the buildings layer's building_id) or delete those rows of the "
+            "overrides"
+        )
+        raise DataError(msg)
+
+
 def plan_to_folder_batched(
     dataset_path: str | Path,
     out: str | Path,
@@ -292,13 +332,17 @@ def plan_to_folder_batched(
     client: Any = None,
     lang: str = "zh",
     reveal_personal: bool = False,
+    overrides: str | Path | None = None,
 ) -> Path:
     """Plan a large dataset batch by batch of communities, never holding all of it in memory.
 
     A batch is ``batch_size`` communities (in id order). Planning a batch is one task: read its
     buildings with a ``community_id IN (…)`` filter (buildings without a community id: by the
     batch's bounding box, kept when inside a batch community), the roads, barriers, facilities
-    and sites by the batch's bounding box (+5 %), the rosters by building id; validate and
+    and sites by the batch's bounding box (+5 %), the landuse polygons and points of interest
+    (use evidence) by the box of the batch's communities and buildings, the rosters and a
+    planner's overrides by building id (so each building's use is decided from the same
+    evidence as in a whole-dataset run); validate and
     prepare it as a dataset of its own (:func:`gridplan.io.load_dataset`); plan it community by
     community (the same grids as in memory: :func:`~gridplan.run.pipeline.plan_stages`);
     write its own GeoPackage. With ``workers``/``scheduler`` the batches run on Dask workers,
@@ -374,6 +418,10 @@ def plan_to_folder_batched(
         ``"zh"`` or ``"en"``: the language of the rosters.
     reveal_personal
         Rosters with phones and ID numbers unmasked (personal data).
+    overrides
+        A planner's corrections file (``building_id,use,households``), read instead of the
+        dataset's ``overrides`` layer (with a warning when it has one). Its building ids are
+        checked against the whole buildings layer before any batch runs.
 
     Returns
     -------
@@ -385,7 +433,8 @@ def plan_to_folder_batched(
     OutputExistsError
         ``out`` exists and ``overwrite`` is false.
     DataError
-        A layer is missing or a batch does not validate (naming the batch's communities).
+        A layer is missing, an override names no building, or a batch does not validate
+        (naming the batch's communities).
     GridplanError
         Batches failed on the workers even after ``retries`` (the finished ones are kept for a
         resume).
@@ -397,6 +446,21 @@ def plan_to_folder_batched(
     src = Path(dataset_path)
     files = layer_files(src)
     out = Path(out)
+    if overrides is not None:
+        ov_path = Path(overrides)
+        if not ov_path.is_file():
+            msg = (
+                f"overrides: {ov_path} does not exist. Fix: give a CSV with the columns "
+                "building_id, use, households"
+            )
+            raise DataError(msg)
+        if "overrides" in files:
+            logger.warning(
+                "overrides: the dataset's overrides layer is replaced by %s. "
+                "Fix: keep the corrections in one place",
+                ov_path.name,
+            )
+        files = {**files, "overrides": (ov_path, None)}
     # batches are communities: they always partition (coverage alone needs no grids elsewhere)
     order = resolve_stages(["partition", *(BATCHED_STAGES if stages is None else stages)])
     beyond = [s for s in order if s not in BATCHED_STAGES]
@@ -414,9 +478,17 @@ def plan_to_folder_batched(
     info = pyogrio.read_info(files["buildings"][0], layer=files["buildings"][1])
     has_cid = "community_id" in list(info["fields"])
     n_buildings_in = int(info["features"])
+    _check_overrides(files)
     want_rosters = "assign" in order
     roster_opts = {"lang": lang, "reveal": bool(reveal_personal)} if want_rosters else None
-    fp = _fingerprint(src, cfg, batch_size, offset, json.dumps(roster_opts, sort_keys=True))
+    fp = _fingerprint(
+        src,
+        cfg,
+        batch_size,
+        offset,
+        json.dumps(roster_opts, sort_keys=True),
+        extra=[files["overrides"][0]] if overrides is not None else (),
+    )
     fp += "|" + ",".join(order)
     radius = search_radius_m(cfg)
     cov_skip: str | None = None
@@ -432,7 +504,7 @@ def plan_to_folder_batched(
         if n_roads and "facilities" in files:
             owned, owned_box, n_facilities = facility_owners(files["facilities"], comms, batch_size)
         if not n_roads or not n_facilities:
-            cov_skip = "the dataset needs `roads` and `facilities` layers"
+            cov_skip = SKIP_REASONS["no_roads_facilities"]
     with_cov = "coverage" in order and cov_skip is None
 
     with contextlib.ExitStack() as stack:
@@ -572,9 +644,13 @@ def plan_to_folder_batched(
                 "planned; the others lie outside every community polygon and have no "
                 "community_id: give those buildings a community_id"
             )
-        skipped = {"site": SITING_SKIPPED, "map": "batched mode", "report": "batched mode"}
+        skipped = {
+            "site": SITING_SKIPPED,
+            "map": SKIP_REASONS["batched"],
+            "report": SKIP_REASONS["batched"],
+        }
         if "coverage" not in order:
-            skipped["coverage"] = "not asked for (stages)"
+            skipped["coverage"] = SKIP_REASONS["not_asked"]
         elif cov_skip:
             skipped["coverage"] = cov_skip
         flags.append(
@@ -586,10 +662,14 @@ def plan_to_folder_batched(
             if stage in order and reasons and all(reasons):
                 skipped[stage] = str(reasons[0])
         stage_metrics, stage_flags, not_merged = merge_metrics(done, cfg)
+        ds_block = merge_dataset_blocks(str(src), offset, done, _layer_counts(files, done))
+        # the batches' dataset warnings (validation, calibration), each said once here
+        for w in dict.fromkeys(ds_block.get("warnings", [])):
+            logger.warning("%s", w)
         meta = plan_metadata(
             cfg,
             order,
-            dataset=merge_dataset_blocks(str(src), offset, done, _layer_counts(files, done)),
+            dataset=ds_block,
             checksums=_input_checksums(files),
             metrics={**stage_metrics, **metrics},
             flags={**stage_flags, **all_flags},

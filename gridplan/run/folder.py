@@ -127,7 +127,8 @@ def plan_to_folder(
         Called with a short line per step (reading, each stage, each community or batch).
     overrides
         A planner's corrections file (``building_id,use,households``) read with the dataset
-        path (:func:`gridplan.io.load_dataset`); not with a dataset in memory or ``batch_size``.
+        path (:func:`gridplan.io.load_dataset`; a batched run reads it by building id per batch);
+        not with a dataset in memory.
 
     files
         With a database ``out``: the folder for the map, report and rosters (files, not
@@ -167,10 +168,10 @@ def plan_to_folder(
         out = Path(out)
         check_output_dir(out, overwrite=overwrite)  # fail before any work
     cfg = config or DEFAULT
-    if overrides is not None and (batch_size is not None or isinstance(dataset, Dataset)):
+    if overrides is not None and isinstance(dataset, Dataset):
         msg = (
-            "overrides: an overrides file is read with a dataset path in a sequential or Dask "
-            "run; for a dataset in memory or a batched run put an overrides layer in the dataset"
+            "overrides: an overrides file is read with a dataset path; for a dataset in memory "
+            "put an overrides layer in the dataset"
         )
         raise ConfigError(msg)
     if batch_size is not None:
@@ -190,6 +191,7 @@ def plan_to_folder(
             lang=lang,
             reveal_personal=reveal_personal,
             progress=progress,
+            overrides=overrides,
         )
     ds = _dataset(dataset, cfg, offset, communities, progress, overrides)
     stage_list = None if stages is None else list(stages)

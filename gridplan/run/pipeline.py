@@ -31,6 +31,7 @@ from gridplan.dataset import Dataset
 from gridplan.db import is_database_url, parse_database_url
 from gridplan.land import water_polygons
 from gridplan.output.planfile import (
+    SKIP_REASONS,
     Plan,
     PlanMetadata,
     read_plan,
@@ -286,9 +287,9 @@ def plan_stages(
 
     if "assign" in order:
         if not _has(dataset, "people"):
-            skipped["assign"] = "the dataset has no `people` layer"
+            skipped["assign"] = SKIP_REASONS["no_people"]
         elif grids is None or units is None or members is None:
-            skipped["assign"] = "units were not formed"
+            skipped["assign"] = SKIP_REASONS["no_units"]
         else:
             from gridplan.staffing.assign import assign_staff
 
@@ -316,7 +317,7 @@ def plan_stages(
     cov = None
     if "coverage" in order:
         if network is None or not _has(dataset, "facilities"):
-            skipped["coverage"] = "the dataset needs `roads` and `facilities` layers"
+            skipped["coverage"] = SKIP_REASONS["no_roads_facilities"]
         else:
             from gridplan.access.coverage import compute_coverage
 
@@ -337,7 +338,7 @@ def plan_stages(
 
     if "site" in order:
         if cov is None or network is None:
-            skipped["site"] = "coverage did not run"
+            skipped["site"] = SKIP_REASONS["no_coverage"]
         else:
             from gridplan.access.siting import site_facilities
 

@@ -93,11 +93,16 @@ def _community(lay: Layout, comm: dict[str, Any], seed: int, counters: Counters)
     offices = [b for b in bldgs if b.kind == "office"]
     sites = _candidate_sites(leaves, live_leaves, offices, prefix, wide, counters, rng)
     _number_facilities(facilities, prefix, wide, counters)
+    # The totals are those of the community's own buildings, exactly: calibration scales the
+    # estimates of the buildings whose counts are withheld by (total - given) / estimate, so a
+    # census noise of a few per cent of the whole community, all of it landing on a handful of
+    # estimated buildings, would make a clean sample's total "look stale" (a city community
+    # with 2 estimated buildings was scaled by 2.8).
     census = {
         "community_id": comm["community_id"],
         "name": comm["name"],
-        "households_total": round(true_hh * (1 + rng.normal(0, 0.015))),
-        "population_total": round(true_pop * (1 + rng.normal(0, 0.015))),
+        "households_total": int(true_hh),
+        "population_total": int(true_pop),
         "geometry": comm["geometry"],
     }
     return {

@@ -39,7 +39,7 @@ from gridplan.output.boards.draw import (
     plan_geo,
 )
 from gridplan.output.fonts import CJK_FONT_ADVICE, cjk_font
-from gridplan.output.planfile import Plan, read_plan
+from gridplan.output.planfile import MANIFEST, Plan, read_plan, update_manifest
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -249,11 +249,19 @@ def print_boards(
     Returns
     -------
     pathlib.Path
-        The folder written.
+        The folder written. When it lies inside ``plan_dir`` (the default), the plan's
+        ``manifest.json`` is updated to list the boards (:func:`update_manifest`).
     """
     plan_dir = Path(plan_dir)
     target = Path(out) if out is not None else plan_dir / "boards"
     plan = read_plan(plan_dir)
+    inside = target.resolve().is_relative_to(plan_dir.resolve())
+    if inside and not (plan_dir / MANIFEST).is_file():
+        msg = (
+            f"print: {plan_dir} has no {MANIFEST}, so boards written into it could not be "
+            "listed there; give a plan folder written by `gridplan run`, or --out outside it"
+        )
+        raise DataError(msg)
     duty = duty_phones(list(duty_phone), plan)
     people = None
     if "people" not in plan.layers:
@@ -269,7 +277,7 @@ def print_boards(
                 raise DataError(msg)
         else:
             people = staff_from_rosters(plan_dir)
-    return write_boards(
+    written = write_boards(
         plan,
         target,
         paper=paper,
@@ -280,6 +288,9 @@ def print_boards(
         overwrite=overwrite,
         progress=progress,
     )
+    if inside and update_manifest(plan_dir, written) is not None:
+        logger.info("%s lists the boards written into the plan folder", plan_dir / MANIFEST)
+    return written
 
 
 def use_font(fig: Figure, font: FontProperties | None) -> None:

@@ -140,7 +140,8 @@ CoverageByBuilding = dict[str, tuple[float, list[tuple[str, str]]]]
 
 
 def coverage_by_building(plan: Plan) -> CoverageByBuilding | None:
-    """Per building: share of (tier, category) checks covered and the missing ones."""
+    """Per building: share of (tier, category) checks covered and the missing ones (by tier
+    minutes, then category)."""
     cov = _nonempty(plan, "coverage")
     if cov is None or not {"building_id", "covered"} <= set(cov.columns):
         return None
@@ -156,8 +157,12 @@ def coverage_by_building(plan: Plan) -> CoverageByBuilding | None:
         tally[1] += 1
         if not ok:
             missing.setdefault(bid, []).append((_t(tier), _t(cat)))
+    # missing pairs by tier minutes, then category, whatever the order of the rows
     return {
-        bid: (ok / total if total else float("nan"), missing.get(bid, []))
+        bid: (
+            ok / total if total else float("nan"),
+            sorted(missing.get(bid, []), key=lambda p: (_tier_minutes(p[0]), p[1])),
+        )
         for bid, (ok, total) in counts.items()
     }
 

@@ -6,7 +6,8 @@ into blocks (headings, paragraphs, lists, tables, images) that
 label table (:data:`gridplan.i18n.LABELS`, sections ``report.``, ``review.`` and ``vacancy.``);
 the internal metrics stay in ``report.json``.
 
-Order: where and when, what was decided, what needs attention, the communities, staffing
+Order: where and when, what was decided, what needs attention, the communities (and the
+buildings split over grids), staffing
 (vacancies with their reasons), the 15-minute life circle, new sites, the re-plan (when the plan
 is one), the households to review, the sensitivity of the estimates, charts.
 """
@@ -27,6 +28,8 @@ __all__ = ["report_document"]
 WORST_GRIDS_SHOWN = 10
 #: Vacancies listed with their reasons; the JSON and the rosters list all.
 VACANCIES_SHOWN = 30
+#: Split buildings listed in their table (largest first); the JSON lists all.
+SPLIT_SHOWN = 15
 #: Names listed in a sentence before "and N more".
 NAMES_SHOWN = 8
 
@@ -277,7 +280,69 @@ def _communities(report: dict[str, Any], lang: str, lab: dict[str, str]) -> list
     ]
 
 
+def _part_text(part: dict[str, Any], lang: str, lab: dict[str, str]) -> str:
+    """One part of a split building: its entrance and floors, and its households."""
+    bits = []
+    if part.get("entrance") is not None:
+        bits.append(lab["part_entrance"].format(entrance=part["entrance"]))
+    f0, f1 = part.get("floor_from"), part.get("floor_to")
+    if f0 is not None and f1 is not None:
+        floors = str(f0) if f0 == f1 else f"{f0}–{f1}"
+        bits.append(lab["part_floors"].format(floors=floors))
+    where = (" " if lang == "zh" else ", ").join(bits) or lab["part_whole"]
+    return lab["part_households"].format(where=where, households=fmt_number(part["households"]))
+
+
+def _split_buildings(report: dict[str, Any], lang: str, lab: dict[str, str]) -> list[Block]:
+    """Buildings split over grids: a row per grid holding part of one, with its parts."""
+    split = report.get("split_buildings") or []
+    if not split:
+        return []
+    shown = split[:SPLIT_SHOWN]
+    sep = "；" if lang == "zh" else "; "
+    rows: list[list[str]] = []
+    for b in shown:
+        name = (
+            lab["split_name"].format(name=b["name"], id=b["building_id"])
+            if b.get("name")
+            else str(b["building_id"])
+        )
+        for i, g in enumerate(b["grids"]):
+            rows.append(
+                [
+                    name if i == 0 else "",
+                    fmt_number(b["households"]) if i == 0 else "",
+                    str(g["grid_id"]),
+                    sep.join(_part_text(p, lang, lab) for p in g["parts"]) or "–",
+                    fmt_number(g["households"]),
+                ]
+            )
+    out = [
+        Block("h3", lab["split_title"].format(n=len(split))),
+        Block("p", lab["split_intro"]),
+        Block(
+            "table",
+            headers=[
+                lab["split_building"],
+                lab["households"],
+                lab["grid"],
+                lab["split_part"],
+                lab["split_grid_households"],
+            ],
+            rows=rows,
+        ),
+    ]
+    if len(split) > len(shown):
+        out.append(Block("p", lab["more_split"].format(n=len(split) - len(shown))))
+    return out
+
+
 def _not_run(section: dict[str, Any], lab: dict[str, str]) -> Block:
+    """Why a section's stage did not run: the reason the run recorded, in the report's
+    language, else that it was not planned and the command that plans it."""
+    code = section.get("skipped")
+    if code and f"skip_{code}" in lab:
+        return Block("p", lab[f"skip_{code}"].format(command=section["command"]))
     return Block("p", lab["not_run"].format(command=section["command"]))
 
 
@@ -286,8 +351,8 @@ def _staffing(report: dict[str, Any], lang: str, lab: dict[str, str]) -> list[Bl
     out = [Block("h2", lab["staffing"])]
     if not st["ran"]:
         layers = ((report.get("dataset") or {}).get("layers")) or {}
-        if report["quality"]["ran"] and layers and "people" not in layers:
-            return [*out, Block("p", lab["no_people_layer"])]
+        if not st.get("skipped") and report["quality"]["ran"] and layers and "people" not in layers:
+            st = {**st, "skipped": "no_people"}  # a plan from before the reasons were recorded
         return [*out, _not_run(st, lab)]
     out.append(
         Block(
@@ -582,6 +647,7 @@ def report_document(
     doc += _decided(report, lang, lab)
     doc += _attention(report, lang, lab)
     doc += _communities(report, lang, lab)
+    doc += _split_buildings(report, lang, lab)
     doc += _staffing(report, lang, lab)
     doc += _coverage(report, lang, lab)
     doc += _siting(report, lang, lab)

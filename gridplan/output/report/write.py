@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 
 from gridplan.i18n import check_lang, label
-from gridplan.output.planfile import Plan
+from gridplan.output.planfile import SKIP_REASONS, Plan
 from gridplan.output.report.charts import _charts
 from gridplan.output.report.common import (
     _flags,
@@ -66,6 +66,15 @@ COMMANDS: dict[str, str] = {
     "coverage": "gridplan coverage DATASET --out DIR",
     "siting": "gridplan site DATASET --out DIR",
     "replan": "gridplan replan OLD_PLAN_DIR DATASET --out DIR",
+}
+
+#: Report section -> the pipeline stage behind it (``metadata["skipped"]`` is by stage).
+SECTION_STAGES: dict[str, str] = {
+    "quality": "partition",
+    "units": "units",
+    "staffing": "assign",
+    "coverage": "coverage",
+    "siting": "site",
 }
 
 STAFF_ROLES: tuple[str, ...] = (
@@ -571,13 +580,92 @@ def _by_community(plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
+def _int_or_none(value: Any) -> int | None:
+    """A whole number, or ``None`` for a missing or unknown (0) entrance or floor."""
+    if value is None or pd.isna(value) or int(value) <= 0:
+        return None
+    return int(value)
+
+
+def _split_buildings(plan: Plan) -> list[dict[str, Any]]:
+    """Buildings split over several grids (their ``grid_ids`` list more than one), largest
+    first: id, name, households, and per grid the households it holds and its parts
+    (entrance, floor range, households) from the ``building_parts`` layer."""
+    buildings = _nonempty(plan, "buildings")
+    if buildings is None or "grid_ids" not in buildings.columns:
+        return []
+    gids = buildings["grid_ids"].astype("string").fillna("")
+    split = buildings[gids.str.contains(";", regex=False).to_numpy()]
+    if not len(split):
+        return []
+    parts = _nonempty(plan, "building_parts")
+    by_building: dict[str, pd.DataFrame] = {}
+    if parts is not None and {"building_id", "grid_id", "households"} <= set(parts.columns):
+        p = pd.DataFrame(parts)
+        p["building_id"] = p["building_id"].astype(str)
+        p = p[p["building_id"].isin(set(split["building_id"].astype(str)))]
+        by_building = {str(k): v for k, v in p.groupby("building_id", sort=True)}
+    names = split["name"] if "name" in split.columns else pd.Series(None, index=split.index)
+    out: list[dict[str, Any]] = []
+    for bid, name, hh, grid_ids in zip(
+        split["building_id"].astype(str),
+        names,
+        _households(split).astype(int),
+        gids[gids.str.contains(";", regex=False)],
+        strict=True,
+    ):
+        own = by_building.get(bid)
+        grids: list[dict[str, Any]] = []
+        for gid in str(grid_ids).split(";"):
+            rows = own[own["grid_id"].astype(str) == gid] if own is not None else None
+            entry: dict[str, Any] = {"grid_id": gid, "households": None, "parts": []}
+            if rows is not None and len(rows):
+                sort = [c for c in ("entrance", "floor_from") if c in rows.columns]
+                rows = rows.sort_values(sort, kind="stable") if sort else rows
+                entry["households"] = int(_households(rows).sum())
+                entry["parts"] = [
+                    {
+                        "entrance": _int_or_none(r.get("entrance")),
+                        "floor_from": _int_or_none(r.get("floor_from")),
+                        "floor_to": _int_or_none(r.get("floor_to")),
+                        "households": int(r["households"]),
+                    }
+                    for r in _records(rows)
+                ]
+            grids.append(entry)
+        out.append(
+            {
+                "building_id": bid,
+                "name": None if name is None or pd.isna(name) else str(name),
+                "households": int(hh),
+                "grids": grids,
+            }
+        )
+    out.sort(key=lambda d: (-d["households"], d["building_id"]))
+    return out
+
+
+def _mark_skipped(report: dict[str, Any], plan: Plan) -> None:
+    """Give each section whose stage was skipped the reason the run recorded: ``skipped`` (the
+    code of :data:`~gridplan.output.planfile.SKIP_REASONS`, said in the report's language;
+    ``None`` for a reason this version does not know) and ``reason`` (the recorded sentence)."""
+    skipped = plan.metadata.get("skipped") or {}
+    codes = {text: code for code, text in SKIP_REASONS.items()}
+    for section, stage in SECTION_STAGES.items():
+        entry = report.get(section)
+        if not isinstance(entry, dict) or entry.get("ran") or stage not in skipped:
+            continue
+        entry["skipped"] = codes.get(str(skipped[stage]))
+        entry["reason"] = str(skipped[stage])
+
+
 def _attention(report: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     """What a sub-district head should act on, most urgent first: one entry per matter, a
     ``code`` (its sentence in the label table, ``report.att_<code>``) and its figures."""
     out: list[dict[str, Any]] = []
     layers = (plan.metadata.get("dataset") or {}).get("layers") or {}
     st = report["staffing"]
-    if not st["ran"] and layers and "people" not in layers:
+    if not st["ran"] and (st.get("skipped") == "no_people" or (layers and "people" not in layers)):
         out.append({"code": "no_people"})
     if st["ran"]:
         for role, counts in st["roles"].items():
@@ -663,7 +751,8 @@ def build_report(plan: Plan) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys ``gridplan_version``, ``seed``, ``summary``, ``quality``, ``units``, ``staffing``,
+        Keys ``gridplan_version``, ``seed``, ``summary``, ``split_buildings`` (buildings
+        split over several grids, with each grid's parts), ``quality``, ``units``, ``staffing``,
         ``coverage``, ``siting``, ``replan``, ``household_review`` (the buildings to check
         and the calibration per community: :mod:`gridplan.output.report.review`) and, when
         the metadata has one, ``sensitivity``.
@@ -678,6 +767,7 @@ def build_report(plan: Plan) -> dict[str, Any]:
         "parameters": {k: _params(plan, k) for k in ("grids", "units", "coverage")},
         "summary": _summary(plan),
         "communities": _by_community(plan),
+        "split_buildings": _split_buildings(plan),
         "quality": _quality(plan),
         "units": _units(plan),
         "staffing": _staffing(plan),
@@ -685,6 +775,7 @@ def build_report(plan: Plan) -> dict[str, Any]:
         "siting": _siting(plan),
     }
     report["replan"] = _replan(plan)
+    _mark_skipped(report, plan)
     review = household_review(plan)
     if review is not None:
         report["household_review"] = review
