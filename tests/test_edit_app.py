@@ -44,13 +44,14 @@ def session(plan_dir: Path, town_path: Path) -> Any:
     s.close()
 
 
-def _far_building(s: EditSession, grid: str) -> str:
-    """A building with households of the same community whose grid does not border ``grid``."""
+def _far_building(s: EditSession, grid: str) -> str | None:
+    """A building with households of the same community whose grid does not border ``grid``
+    (``None`` when every grid of the community borders it)."""
     b = s.buildings
     comm = s.grids.set_index("grid_id")["community_id"][grid]
     near = set(s.draft.neighbours[grid]) | {grid}
     cand = b[(b["community_id"] == comm) & (b["households"] > 0) & ~b["grid_id"].isin(near)]
-    return str(cand.sort_values("building_id")["building_id"].iloc[0])
+    return str(cand.sort_values("building_id")["building_id"].iloc[0]) if len(cand) else None
 
 
 def test_polsby_popper_of_a_square_and_a_strip():
@@ -75,8 +76,11 @@ def test_a_move_counts_households_into_and_out_of_grids(session):
 
 
 def test_a_move_to_a_grid_not_bordering_needs_a_reason(session):
-    _bid, _g_from, g_to = _neighbour_pairs(session.grids, session.buildings)[0]
-    far = _far_building(session, g_to)
+    found = (
+        (g_to, _far_building(session, g_to))
+        for _bid, _g_from, g_to in _neighbour_pairs(session.grids, session.buildings)
+    )
+    g_to, far = next((g, b) for g, b in found if b is not None)
     with pytest.raises(HardRuleError) as err:
         session.move([far], g_to)
     assert far in str(err.value) and g_to in str(err.value)
