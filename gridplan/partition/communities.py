@@ -54,8 +54,8 @@ from gridplan.adjacency import barrier_lines, cell_graph, connected_components, 
 from gridplan.partition.communities_relief import relieve
 from gridplan.partition.grids import community_seed, partition_grids
 from gridplan.partition.regions import (
-    _bridge_components,
     assign_faces,
+    bridge_components,
     choose_count,
     community_land,
     community_polygon,
@@ -64,7 +64,7 @@ from gridplan.partition.regions import (
     unary,
     without_water,
 )
-from gridplan.partition.replan import _heal_detached
+from gridplan.partition.replan import heal_detached
 from gridplan.partition.search import partition_face
 from gridplan.settings import DEFAULT, PRECISION_M, Config
 
@@ -567,7 +567,7 @@ def _building_graph(
             polys = [p for p in shapely.get_parts(poly) if p.area > 0]
             poly = max(polys, key=lambda p: p.area) if polys else poly
             gcells, e, ln = cell_graph(poly, xy[idx])
-            e, ln = _bridge_components(xy[idx], e, ln)
+            e, ln = bridge_components(xy[idx], e, ln)
             part[idx] = n_groups + gi
             for v, cell in zip(idx.tolist(), gcells, strict=True):
                 cells[v] = cell
@@ -677,7 +677,7 @@ def _redraw_from_old(
     )
     ids = [old_ids[r] if r < n_old else codes[r] for r in alive]
     rows = [{"grid_id": i, "geometry": polys[r]} for r, i in zip(alive, ids, strict=True)]
-    for note in _heal_detached(rows, graph.xy, sid):  # land only, no resident moves
+    for note in heal_detached(rows, graph.xy, sid):  # land only, no resident moves
         log.info(_in_residents(note, sid))
     out_polys: list[Polygon] = []
     for r, row in zip(alive, rows, strict=True):

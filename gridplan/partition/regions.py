@@ -659,7 +659,7 @@ def plan_area(
                 len(parts),
             )
         cells, edges, lengths = cell_graph(poly, nodes.xy[idx])
-        edges, lengths = _bridge_components(nodes.xy[idx], edges, lengths)
+        edges, lengths = bridge_components(nodes.xy[idx], edges, lengths)
         w = nodes.w[idx]
         H = int(w.sum())
         k, feasible = choose_count(H, T, lo, hi)
@@ -764,11 +764,11 @@ def group_sizes_allow(
     if len(parts) > 1:
         poly = max(parts, key=lambda p: p.area)
     _cells, edges, lengths = cell_graph(poly, nodes.xy[idx])
-    edges, _lengths = _bridge_components(nodes.xy[idx], edges, lengths)
+    edges, _lengths = bridge_components(nodes.xy[idx], edges, lengths)
     return sizes_allow(nodes.w[idx], k, float(target), edges=edges)
 
 
-def _bridge_components(
+def bridge_components(
     xy: np.ndarray, edges: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Join the pieces of a disconnected cell graph by their closest nodes.

@@ -611,7 +611,7 @@ def _replan_community(
         nodes,
         float(g.target_households),
     )
-    out.flags.extend(_heal_detached(out.rows, nodes.xy, cid))
+    out.flags.extend(heal_detached(out.rows, nodes.xy, cid))
     cg = gpd.GeoDataFrame(out.rows, geometry="geometry", crs=crs)
     out.metrics = grid_metrics(
         cg,
@@ -786,7 +786,7 @@ def replan_grids(
     )
 
 
-def _heal_detached(rows: list[dict[str, Any]], xy: np.ndarray, cid: str) -> list[str]:
+def heal_detached(rows: list[dict[str, Any]], xy: np.ndarray, cid: str) -> list[str]:
     """Give each building-free piece cut off from its grid to the grid it touches most.
 
     A re-planned grid can inherit an empty piece of an old grid (land beyond a river) that
