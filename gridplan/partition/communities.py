@@ -155,6 +155,18 @@ def resident_counts(buildings: pd.DataFrame, *, config: Config | None = None) ->
     )
 
 
+def _glued(geom: shapely.Geometry) -> tuple[shapely.Geometry, int]:
+    """``geom`` with its pieces glued into one polygon where they touch (largest first), and
+    how many pieces it had."""
+    if geom.geom_type == "Polygon":
+        return geom, 1
+    parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
+    merged = parts[0]
+    for p in parts[1:]:
+        merged = glue(merged, p)
+    return merged, len(parts)
+
+
 def moves_floor(residents: dict[str, int], low: int, high: int) -> dict[str, int]:
     """The residents no re-draw within ``[low, high]`` can avoid moving.
 
@@ -485,20 +497,14 @@ def _partition_grids_whole(
     polys: list[Polygon] = []
     for reg in range(nxt):
         members = np.flatnonzero(labels == reg)
-        geom = shapely.union_all([geoms[int(i)] for i in members])
+        geom, n_parts = _glued(shapely.union_all([geoms[int(i)] for i in members]))
         if geom.geom_type != "Polygon":
-            parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
-            merged = parts[0]
-            for p in parts[1:]:
-                merged = glue(merged, p)
-            geom = merged
-            if geom.geom_type != "Polygon":
-                flags.append(
-                    f"sub-district {sid}: the grids "
-                    f"{', '.join(str(g['grid_id'].iloc[i]) for i in members[:10])} of one "
-                    f"community do not share a boundary ({len(parts)} pieces); the community "
-                    "is not one polygon. Fix: check the old grids for gaps."
-                )
+            flags.append(
+                f"sub-district {sid}: the grids "
+                f"{', '.join(str(g['grid_id'].iloc[i]) for i in members[:10])} of one "
+                f"community do not share a boundary ({n_parts} pieces); the community "
+                "is not one polygon. Fix: check the old grids for gaps."
+            )
         polys.append(geom)
     return labels[gof], polys, [""] * nxt, flags, set()
 
@@ -681,19 +687,13 @@ def _redraw_from_old(
         log.info(_in_residents(note, sid))
     out_polys: list[Polygon] = []
     for r, row in zip(alive, rows, strict=True):
-        geom = row["geometry"]
+        geom, n_parts = _glued(row["geometry"])
         if geom.geom_type != "Polygon":
-            parts = sorted(shapely.get_parts(geom), key=lambda p: -p.area)
-            merged = parts[0]
-            for p in parts[1:]:
-                merged = glue(merged, p)
-            geom = merged
-            if geom.geom_type != "Polygon":
-                flags.append(
-                    f"community {ids[alive.index(r)]}: its land is in {len(parts)} pieces (its "
-                    f"{what} do not all touch); the community is not one polygon. Fix: check "
-                    "the barriers and old community lines around it."
-                )
+            flags.append(
+                f"community {ids[alive.index(r)]}: its land is in {n_parts} pieces (its "
+                f"{what} do not all touch); the community is not one polygon. Fix: check "
+                "the barriers and old community lines around it."
+            )
         out_polys.append(geom)
     name = {r: i for r, i in zip(alive, ids, strict=True)}
     for _r, text in rel.notes:
