@@ -210,9 +210,9 @@ _REPORT: dict[str, dict[str, str]] = {
         "setting_units": "{lo}–{hi} households per ten-household unit",
         "setting_run": "gridplan {version}, seed {seed}",
         "h_decided": "1. What was decided",
-        "decided_grids": "The {households} households ({population} residents) of {communities} "
-        "communities are divided into {grids} grids of {lo}–{hi} households each (mean {mean}, "
-        "target {target}).",
+        "decided_grids": "Communities planned: {communities}. Their {households} households "
+        "({population} residents) are divided into grids of {lo}–{hi} households each (grids: "
+        "{grids}; mean {mean}, target {target}).",
         "decided_in_bounds": "Every grid is within the allowed {lo}–{hi} households; {share} of "
         "the grids are within 10 % of the target.",
         "decided_forced": "{n} grids cannot come closer to the target because of the size of "
@@ -245,8 +245,8 @@ _REPORT: dict[str, dict[str, str]] = {
         "the reason for each.",
         "att_vacant_volunteer": "{n} needs of vulnerable households have no volunteer; section "
         "4 gives the reason for each.",
-        "att_below_min": "{n} grids hold fewer households than the allowed {lo}: {grids}.",
-        "att_above_max": "{n} grids hold more households than the allowed {hi}: {grids}.",
+        "att_below_min": "Grids holding fewer households than the allowed {lo} ({n}): {grids}.",
+        "att_above_max": "Grids holding more households than the allowed {hi} ({n}): {grids}.",
         "att_coverage": "Only {share} of households reach all {n} kinds of {tier} facilities "
         "within {minutes} minutes on foot; the least reached is the {worst} ({worst_share}). "
         "Section 5 lists every facility, section 6 where new ones would help most.",
