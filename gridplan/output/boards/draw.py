@@ -595,6 +595,26 @@ def _hline(fig: Figure, x0: float, x1: float, y: float, colour: str, lw: float) 
     return Line2D([x0, x1], [y, y], transform=fig.transFigure, color=colour, linewidth=lw)
 
 
+def _table_head(
+    fig: Figure,
+    x: float,
+    width: float,
+    col_w: float,
+    y: float,
+    step: float,
+    columns: list[tuple[float, str]],
+    size: float,
+    k: float,
+) -> None:
+    """A table's bold header row at ``y`` (each title at its fraction of ``col_w``) and the rule
+    under it, ``width`` long: the units table of a board and the grid index of a cover."""
+    for off, title in columns:
+        fig.text(
+            x + off * col_w, y, title, fontsize=size, fontweight="bold", color=MUTED, va="center"
+        )
+    fig.add_artist(_hline(fig, x, x + width, y - step * 0.55, "#999999", 0.5 * k))
+
+
 def _section(fig: Figure, x: float, y: float, title: str, k: float) -> float:
     fig.text(x, y - 0.008, title, fontsize=10 * k, fontweight="bold", color=GRID_EDGE, va="center")
     return y - 0.02
@@ -651,19 +671,8 @@ def _units_table(
         if not chunk:
             break
         x = left + c * col_w
-        for off, title in zip(cols, titles, strict=True):
-            if title == lab["unit_phone"] and not show_phone:
-                continue
-            fig.text(
-                x + off * col_w,
-                head_y,
-                title,
-                fontsize=size,
-                fontweight="bold",
-                color=MUTED,
-                va="center",
-            )
-        fig.add_artist(_hline(fig, x, x + col_w - 0.012, head_y - step * 0.55, "#999999", 0.5 * k))
+        shown = [(o, t) for o, t in zip(cols, titles, strict=True) if show_phone or t != titles[3]]
+        _table_head(fig, x, col_w - 0.012, col_w, head_y, step, shown, size, k)
         for i, u in enumerate(chunk):
             yy = head_y - (i + 1) * step
             if i % 2 == 1:
@@ -871,17 +880,9 @@ def _index_table(
         if not chunk:
             break
         x = left + c * col_w
-        for off, title in zip(cols, titles, strict=True):
-            fig.text(
-                x + off * col_w,
-                top,
-                title,
-                fontsize=size,
-                fontweight="bold",
-                color=MUTED,
-                va="center",
-            )
-        fig.add_artist(_hline(fig, x, x + col_w - 0.015, top - step * 0.55, "#999999", 0.5 * k))
+        _table_head(
+            fig, x, col_w - 0.015, col_w, top, step, list(zip(cols, titles, strict=True)), size, k
+        )
         for i, r in enumerate(chunk):
             yy = top - (i + 1) * step
             cells = (
