@@ -269,10 +269,14 @@ def _moves(old_dir: Path, new_dir: Path) -> tuple[int, int, dict[str, str]]:
     old, new = read_plan(old_dir), read_plan(new_dir)
 
     def parts(plan) -> pd.DataFrame:
+        # whole buildings from `buildings`, split ones from `building_parts`
+        cols = ["building_id", "grid_id", "households"]
+        whole = pd.DataFrame(plan.buildings[cols])
         bp = plan.layers.get("building_parts")
         if bp is None or len(bp) == 0:
-            bp = plan.buildings
-        return pd.DataFrame(bp[["building_id", "grid_id", "households"]])
+            return whole
+        whole = whole[~whole["building_id"].isin(bp["building_id"])]
+        return pd.concat([whole, pd.DataFrame(bp[cols])], ignore_index=True)
 
     old_grids = parts(old).groupby("building_id")["grid_id"].agg(set)
     n = parts(new)

@@ -331,6 +331,23 @@ def tower_plan(tmp_path_factory):
     return plan_dataset(load_dataset(folder), stages=["partition", "units"])
 
 
+def test_building_parts_layer_lists_split_buildings_only(tower_plan) -> None:
+    """The layer holds exactly the buildings whose ``grid_ids`` name several grids, and each
+    one's rows sum to its households (independently of the partition's own table)."""
+    parts = tower_plan.layers["building_parts"]
+    b = tower_plan.buildings
+    split = b[b["grid_ids"].astype(str).str.contains(";")]
+    assert len(split) >= 1
+    assert set(parts["building_id"].astype(str)) == set(split["building_id"].astype(str))
+    sums = parts.groupby(parts["building_id"].astype(str))["households"].sum()
+    for bid, hh, ids in zip(
+        split["building_id"], split["households"], split["grid_ids"], strict=True
+    ):
+        assert int(sums[str(bid)]) == int(hh)
+        held = set(parts.loc[parts["building_id"].astype(str) == str(bid), "grid_id"])
+        assert held == set(str(ids).split(";"))
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_report_lists_split_towers_per_grid(tower_plan, lang: str) -> None:
     parts = tower_plan.layers["building_parts"]

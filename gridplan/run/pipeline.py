@@ -267,8 +267,12 @@ def plan_stages(
             meta["sensitivity"] = timer.run(
                 "sensitivity", lambda: grid_household_sensitivity(planned, config=cfg, grids=grids)
             )
-        if len(gs.building_parts):
-            layers["building_parts"] = gs.building_parts
+        # the plan lists the parts of split buildings only (a whole building's one part is
+        # its row in ``buildings``); the in-memory table keeps every building for the counts
+        bp = gs.building_parts
+        split = bp[bp["building_id"].duplicated(keep=False)] if len(bp) else bp
+        if len(split):
+            layers["building_parts"] = split.reset_index(drop=True)
         units, members = gs.units, gs.unit_members
         if units is not None and members is not None:
             layers["units"] = units
