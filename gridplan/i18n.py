@@ -963,7 +963,9 @@ for _lang, _table in _PRINT.items():
 _EDIT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "网格调整",
-        "help": "点击楼栋选择，Shift+点击追加；框选：按住Ctrl拖动；点击网格空白处查看网格。",
+        "help": "点击楼栋选择，Shift+点击追加；框选：按住Shift拖动；套索：点“套索”后圈画楼栋；"
+        "点击网格空白处查看网格。",
+        "lasso": "套索",
         "selected": "已选楼栋",
         "households": "户数",
         "move_to": "移至网格",
@@ -1015,8 +1017,10 @@ _EDIT: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Grid edits",
-        "help": "Click a building to select it, shift-click to add; box: hold Ctrl and drag; "
-        "click a grid's open ground to see the grid.",
+        "help": "Click a building to select it, shift-click to add; box: hold Shift and drag; "
+        "lasso: press Lasso, then draw around buildings; click a grid's open ground to see "
+        "the grid.",
+        "lasso": "Lasso",
         "selected": "Selected buildings",
         "households": "Households",
         "move_to": "Move to grid",

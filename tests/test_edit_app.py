@@ -11,6 +11,7 @@ the rest re-optimised, the plan saved and read back.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import threading
 from pathlib import Path
@@ -333,3 +334,93 @@ def test_the_command_refuses_a_second_writer(session, plan_dir, town_path):
     assert "another session" in res.output
     bad = CliRunner().invoke(main, ["edit", str(plan_dir), "--port", "70000"])
     assert bad.exit_code == 2
+
+
+def _open(browser: Any, server: Any) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.route(
+        "**/*", lambda r: r.continue_() if r.request.url.startswith(server.url) else r.abort()
+    )
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
+    return page
+
+
+def _inside(session: EditSession, ring: list[list[float]]) -> set[str]:
+    """Buildings whose footprint centroid (shapely, WGS 84) lies inside ``ring`` of
+    [lat, lng]: the selection computed independently of the page."""
+    poly = shapely.Polygon([(lng, lat) for lat, lng in ring])
+    b = session.buildings.to_crs(4326)
+    cent = shapely.centroid(b.geometry.to_numpy())
+    return set(b["building_id"].astype(str)[shapely.contains(poly, cent)])
+
+
+@pytest.mark.browser
+def test_box_and_lasso_select_and_the_selection_moves_as_one_edit(browser, server, session):
+    pairs = _neighbour_pairs(session.grids, session.buildings)
+    bid, g_from, g_to = pairs[0]
+    b = session.buildings.set_index("building_id")
+    to_geom = session.grids.set_index("grid_id").geometry[g_to]
+    mine = b[b["grid_id"] == g_from]
+    near = mine.assign(d=mine.geometry.distance(to_geom)).sort_values(["d"]).index[:3]
+    chosen = [str(x) for x in near]
+    page = _open(browser, server)
+    page.evaluate(f"editApp.zoomTo({json.dumps(chosen)})")
+    pts = [page.evaluate(f"editApp.buildingPoint('{x}')") for x in chosen]
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    ox, oy = box["x"], box["y"]
+    xs, ys = [p["x"] for p in pts], [p["y"] for p in pts]
+
+    # a box: shift-drag around the three buildings
+    x0, y0, x1, y1 = min(xs) - 4, min(ys) - 4, max(xs) + 4, max(ys) + 4
+    page.keyboard.down("Shift")
+    page.mouse.move(ox + x0, oy + y0)
+    page.mouse.down()
+    page.mouse.move(ox + x1, oy + y1, steps=4)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    a, c = (
+        page.evaluate(f"editApp.toLatLng({x0}, {y0})"),
+        page.evaluate(f"editApp.toLatLng({x1}, {y1})"),
+    )
+    ring = [[a[0], a[1]], [a[0], c[1]], [c[0], c[1]], [c[0], a[1]]]
+    got = set(page.evaluate("editApp.selected()"))
+    exp = _inside(session, ring)
+    assert set(chosen) <= got
+    assert got == exp
+    page.click("#clear")
+    assert page.evaluate("editApp.selected()") == []
+
+    # a lasso: a hexagon around the three buildings
+    cx, cy = sum(xs) / 3, sum(ys) / 3
+    # the hexagon's inner circle holds every chosen point
+    r = (max(math.hypot(x - cx, y - cy) for x, y in zip(xs, ys, strict=True)) + 6) / 0.866
+    hexagon = [
+        (cx + r * math.cos(k * math.pi / 3), cy + r * math.sin(k * math.pi / 3)) for k in range(6)
+    ]
+    page.click("#lasso")
+    assert page.get_attribute("#lasso", "aria-pressed") == "true"
+    page.mouse.move(ox + hexagon[0][0], oy + hexagon[0][1])
+    page.mouse.down()
+    for hx, hy in hexagon[1:]:
+        page.mouse.move(ox + hx, oy + hy)
+    page.mouse.up()
+    assert page.get_attribute("#lasso", "aria-pressed") == "false"  # one lasso at a time
+    ring = [page.evaluate(f"editApp.toLatLng({hx}, {hy})") for hx, hy in hexagon]
+    got = set(page.evaluate("editApp.selected()"))
+    assert set(chosen) <= got
+    assert got == _inside(session, ring)
+
+    # move the selection: one edit, one undo step
+    page.select_option("#target", g_to)
+    _move(page, 0)
+    state = page.evaluate("editApp.state()")
+    moved = {x for x in got if session.before[x] != g_to}
+    assert len(state["moves"]) == 1 and set(state["moves"][0]["buildings"]) == moved
+    assert all(state["grid_of"][x] == g_to for x in got)
+    page.click("#undo")
+    page.wait_for_function("editApp.state().moves.length === 0", timeout=60_000)
+    back = page.evaluate("editApp.state().grid_of")
+    assert all(back[x] == session.before[x] for x in got)
+    page.close()

@@ -16,7 +16,7 @@
   // static texts
   const texts = {
     title: "title", help: "help", "h-sel": "selected", "l-target": "move_to", move: "move",
-    clear: "clear", "h-grid": "grid", lock: "lock", unlock: "unlock", "h-checks": "checks",
+    clear: "clear", lasso: "lasso", "h-grid": "grid", lock: "lock", unlock: "unlock", "h-checks": "checks",
     "h-viol": "violations", undo: "undo", redo: "redo", reoptimise: "reoptimise",
     "l-by": "by", "l-out": "save_to", "l-overwrite": "overwrite", save: "save",
     "h-edits": "edits", "d-title": "accept_title", "l-reason": "accept_reason",
@@ -89,7 +89,8 @@
     $("sel-hh").textContent = T.households + " " + n;
     const from = new Set([...selected].map((b) => state.grid_of[b]));
     const comm = new Set([...from].map((g) => communityOf(g)));
-    const near = new Set();
+    // a selection spanning grids may go to any of them (its buildings already there stay)
+    const near = new Set(from.size > 1 ? from : []);
     for (const g of from) for (const x of state.neighbours[g] || []) if (!from.has(x)) near.add(x);
     const sel = $("target");
     const keep = sel.value;
@@ -229,16 +230,93 @@
     out: $("out").value, overwrite: $("overwrite").checked,
   }));
 
-  // box selection: hold Ctrl and drag
+  // box selection: hold Shift (or Ctrl) and drag; lasso: the lasso button, then draw around
   const box = $("boxsel");
   let start = null;
-  map.getContainer().addEventListener("mousedown", (e) => {
-    if (!e.ctrlKey) return;
+  let lasso = null; // the lasso being drawn: [latlng, ...]
+  let lassoLine = null;
+  let lassoMode = false;
+  const centroids = {}; // building -> [lat, lng] of its footprint's centroid
+
+  function ringCentroid(ring) {
+    // area-weighted centroid of a closed ring of [lng, lat], taken relative to its first
+    // vertex (degrees near 100 would cancel away the footprint's tiny area)
+    const x0 = ring[0][0], y0 = ring[0][1];
+    let a = 0, x = 0, y = 0;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const xi = ring[i][0] - x0, yi = ring[i][1] - y0, xj = ring[j][0] - x0, yj = ring[j][1] - y0;
+      const f = xj * yi - xi * yj;
+      a += f; x += (xj + xi) * f; y += (yj + yi) * f;
+    }
+    if (Math.abs(a) < 1e-24) {
+      let sx = 0, sy = 0;
+      for (const p of ring) { sx += p[0]; sy += p[1]; }
+      return [sy / ring.length, sx / ring.length];
+    }
+    return [y0 + y / (3 * a), x0 + x / (3 * a)];
+  }
+  function footprintCentroid(geom) {
+    // the centroid of the largest ring (outer ring of the largest part)
+    const polys = geom.type === "Polygon" ? [geom.coordinates] : geom.coordinates;
+    let best = null, bestA = -1;
+    for (const poly of polys) {
+      const ring = poly[0];
+      let a = 0;
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        a += ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
+      }
+      if (Math.abs(a) > bestA) { bestA = Math.abs(a); best = ring; }
+    }
+    return ringCentroid(best);
+  }
+  function inPolygon(pt, poly) {
+    // ray casting: is [lat, lng] inside the polygon of [lat, lng]?
+    let inside = false;
+    for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+      const yi = poly[i][0], xi = poly[i][1], yj = poly[j][0], xj = poly[j][1];
+      if ((yi > pt[0]) !== (yj > pt[0])
+          && pt[1] < ((xj - xi) * (pt[0] - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+  function selectInside(poly) {
+    const before = selected.size;
+    for (const [id, c] of Object.entries(centroids)) if (inPolygon(c, poly)) selected.add(id);
+    renderSelection();
+    return selected.size - before;
+  }
+  function setLasso(on) {
+    lassoMode = on;
+    $("lasso").classList.toggle("on", on);
+    $("lasso").setAttribute("aria-pressed", on ? "true" : "false");
+    map.getContainer().style.cursor = on ? "crosshair" : "";
+  }
+  $("lasso").onclick = () => setLasso(!lassoMode);
+
+  // pointerdown comes before Leaflet's drag handlers see the press (they listen to it too)
+  map.getContainer().addEventListener("pointerdown", (e) => {
+    if (e.button !== 0) return;
+    if (lassoMode) {
+      e.preventDefault(); e.stopPropagation();
+      map.dragging.disable();
+      lasso = [map.mouseEventToLatLng(e)];
+      lassoLine = L.polyline(lasso, { color: "#0050b3", weight: 2, dashArray: "4 3" }).addTo(map);
+      return;
+    }
+    if (!e.shiftKey && !e.ctrlKey) return;
     e.preventDefault(); e.stopPropagation();
     map.dragging.disable();
     start = map.mouseEventToContainerPoint(e);
   }, true);
-  window.addEventListener("mousemove", (e) => {
+  map.getContainer().addEventListener("mousedown", (e) => {
+    if (start || lasso) { e.preventDefault(); e.stopPropagation(); }
+  }, true);
+  window.addEventListener("pointermove", (e) => {
+    if (lasso) {
+      lasso.push(map.mouseEventToLatLng(e));
+      lassoLine.setLatLngs(lasso);
+      return;
+    }
     if (!start) return;
     const p = map.mouseEventToContainerPoint(e);
     const r = map.getContainer().getBoundingClientRect();
@@ -248,20 +326,29 @@
       width: Math.abs(p.x - start.x) + "px", height: Math.abs(p.y - start.y) + "px",
     });
   });
-  window.addEventListener("mouseup", (e) => {
+  window.addEventListener("pointerup", (e) => {
+    if (lasso) {
+      const poly = lasso.map((ll) => [ll.lat, ll.lng]);
+      map.removeLayer(lassoLine);
+      lasso = null; lassoLine = null;
+      map.dragging.enable();
+      if (poly.length >= 3) selectInside(poly);
+      setLasso(false);
+      return;
+    }
     if (!start) return;
     const end = map.mouseEventToContainerPoint(e);
-    const bounds = L.latLngBounds(map.containerPointToLatLng(start), map.containerPointToLatLng(end));
-    for (const [id, layer] of Object.entries(bLayers)) {
-      if (bounds.contains(layer.getBounds().getCenter())) selected.add(id);
-    }
+    const a = map.containerPointToLatLng(start), b = map.containerPointToLatLng(end);
     start = null; box.style.display = "none"; map.dragging.enable();
-    renderSelection();
+    selectInside([[a.lat, a.lng], [a.lat, b.lng], [b.lat, b.lng], [b.lat, a.lng]]);
   });
 
   // for tests and scripts: where a building or grid is on the screen
   window.editApp = {
-    buildingPoint: (id) => map.latLngToContainerPoint(bLayers[id].getBounds().getCenter()),
+    buildingPoint: (id) => map.latLngToContainerPoint(L.latLng(centroids[id])),
+    toLatLng: (x, y) => { const ll = map.containerPointToLatLng([x, y]); return [ll.lat, ll.lng]; },
+    centroid: (id) => centroids[id],
+    zoomTo: (ids) => map.fitBounds(L.latLngBounds(ids.map((id) => centroids[id])).pad(0.5), { animate: false }),
     selected: () => [...selected],
     state: () => state,
   };
@@ -276,6 +363,7 @@
       onEachFeature: (f, layer) => {
         const id = f.properties.building_id;
         bLayers[id] = layer;
+        centroids[id] = footprintCentroid(f.geometry);
         layer.bindTooltip(id + " · " + f.properties.households);
         layer.on("click", (e) => { L.DomEvent.stopPropagation(e); select(id, e.originalEvent.shiftKey); });
       },
