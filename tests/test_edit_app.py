@@ -358,7 +358,7 @@ def _inside(session: EditSession, ring: list[list[float]]) -> set[str]:
 @pytest.mark.browser
 def test_box_and_lasso_select_and_the_selection_moves_as_one_edit(browser, server, session):
     pairs = _neighbour_pairs(session.grids, session.buildings)
-    bid, g_from, g_to = pairs[0]
+    _bid, g_from, g_to = pairs[0]
     b = session.buildings.set_index("building_id")
     to_geom = session.grids.set_index("grid_id").geometry[g_to]
     mine = b[b["grid_id"] == g_from]
