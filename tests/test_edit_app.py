@@ -164,6 +164,104 @@ def test_save_refuses_the_plan_itself_and_nothing_to_save(session, plan_dir):
         session.save(plan_dir)
 
 
+def _overfill(s: EditSession, skip: set[str] = frozenset()) -> tuple[list[str], str]:
+    """Buildings of a grid nearest to a neighbour, enough to overfill it: (buildings, target)."""
+    b = s.draft.buildings.set_index("building_id")
+    for _bid, g_from, g_to in _neighbour_pairs(s.draft.grids, s.draft.buildings):
+        if {g_from, g_to} & set(skip):
+            continue
+        to_geom = s.draft.grids.set_index("grid_id").geometry[g_to]
+        need = s.ctx.max_households - s.draft.checks[g_to]["households"] + 1
+        left = b[b["grid_id"] == g_from]
+        left = left.assign(d=left.geometry.distance(to_geom)).sort_values(["d", "households"])
+        picked = []
+        for other, row in left.iterrows():
+            picked.append(str(other))
+            need -= int(row["households"])
+            if need <= 0:
+                return picked, g_to
+    raise AssertionError("no grid can be overfilled")
+
+
+def _force(s: EditSession, call: Any) -> Any:
+    try:
+        return call(accept=False, reason=None)
+    except HardRuleError:
+        return call(accept=True, reason="test: accepted")
+
+
+def test_reoptimise_is_one_step_and_later_moves_stay_as_made(session):
+    picked, g_to = _overfill(session)
+    _force(session, lambda **kw: session.move(picked, g_to, **kw))
+    assert session.draft.checks[g_to]["bounds"] == "over"
+    moved = session.reoptimise()
+    assert moved > 0 and session.state.reoptimised
+    assert session.draft.checks.get(g_to, {}).get("bounds") != "over"
+    step = session.state.moves[-1]
+    assert step.kind == "reoptimise" and len(step.buildings) == moved
+    after_reopt = dict(session.snapshot()["grid_of"])
+    # a later move is kept as made: the rest is not re-optimised again
+    picked2, g_to2 = _overfill(session, skip={g_to})
+    _force(session, lambda **kw: session.move(picked2, g_to2, **kw))
+    assert not session.state.reoptimised
+    assert session.draft.checks[g_to2]["bounds"] == "over"
+    now = session.snapshot()
+    assert now["reoptimised"] is False
+    assert all(now["grid_of"][b] == g_to2 for b in picked2)
+    assert all(now["grid_of"][b] == g for b, g in after_reopt.items() if b not in picked2)
+    session.undo()  # back to just after the re-optimise
+    assert session.state.reoptimised and session.snapshot()["grid_of"] == after_reopt
+    session.undo()  # and before it
+    assert session.draft.checks[g_to]["bounds"] == "over"
+
+
+def test_merge_and_split_are_one_change_each_and_save(session, tmp_path):
+    d = session.draft
+    pairs = sorted((a, c) for a, ns in d.neighbours.items() for c in ns if a < c)
+    a, c = pairs[0]
+    ha, hc = d.checks[a]["households"], d.checks[c]["households"]
+    keep, gone = (a, c) if (ha, c) > (hc, a) else (c, a)
+    both = set(d.buildings.loc[d.buildings["grid_id"].isin([a, c]), "building_id"])
+    checks = _force(session, lambda **kw: session.merge(a, c, **kw))
+    assert checks[gone]["merged_into"] == keep and not checks[gone]["violations"]
+    assert len(session.state.moves) == 1 and session.state.moves[0].kind == "merge"
+    units = {u for b in both if session.before[b] == gone for u in session.ctx.unit_of.get(b, [])}
+    assert set(checks[gone]["units_affected"]) == units
+    grid_of = session.snapshot()["grid_of"]
+    in_keep = {b for b in both if grid_of[b] == keep}
+    assert in_keep == both or checks[keep]["violations"]  # or a barrier between them, shown
+    assert gone not in set(session.draft.grids["grid_id"])
+    session.undo()
+    assert session.state.moves == () and gone in set(session.draft.grids["grid_id"])
+    session.redo()
+
+    # split the largest other grid: its western half becomes a new grid, coded next
+    g = session.draft.grids
+    big = g[~g["grid_id"].isin([keep, gone])].sort_values(["households", "grid_id"]).iloc[-1]
+    mine = session.draft.buildings[session.draft.buildings["grid_id"] == big["grid_id"]]
+    x = shapely.get_coordinates(shapely.centroid(mine.geometry.to_numpy()))[:, 0]
+    half = sorted(mine["building_id"][x < sorted(x)[len(x) // 2]])
+    comm = big["community_id"]
+    used = set(session.grids["grid_id"]) | set(session.draft.grids["grid_id"])
+    seqs = [int(str(x).rsplit("-", 1)[1]) for x in used if str(x).startswith(comm + "-")]
+    code = f"{comm}-{max(seqs) + 1:03d}"
+    _force(session, lambda **kw: session.split(half, **kw))
+    step = session.state.moves[-1]
+    assert (step.kind, step.grid_id, set(step.buildings)) == ("split", code, set(half))
+    assert all(session.grid_of(b) == code for b in half)
+    with pytest.raises(DataError, match="every building"):
+        now = session.draft.buildings
+        session.split(sorted(now.loc[now["grid_id"] == big["grid_id"], "building_id"]))
+    out = session.save(tmp_path / "saved")
+    from gridplan.output.planfile import read_plan
+
+    saved = read_plan(out)
+    sb = saved.buildings.set_index("building_id")["grid_id"]
+    assert (sb[half] == code).all() and gone not in set(saved.grids["grid_id"])
+    log = pd.DataFrame(saved.layers["edits"])
+    assert set(log.loc[log["grid_id"] == code, "building_id"]) == set(half)
+
+
 # --------------------------------------------------------------------------- the browser
 
 
@@ -309,11 +407,11 @@ def test_the_page_moves_locks_reoptimises_and_saves(browser, server, session, tm
     assert new_geom.equals_exact(old_geom, 1e-6)
     # the edit log: who, when, from which grid to which, why
     log = pd.DataFrame(saved.layers["edits"])
-    row = log.set_index("building_id").loc[bid]
+    row = log[log["building_id"] == bid].iloc[0]  # its first move (re-optimise may add one)
     assert (row["from_grid_id"], row["grid_id"], row["by"]) == (g_from, g_to, "tester")
     assert row["at"]
     assert set(picked) <= set(log["building_id"])
-    overfill = log.set_index("building_id").loc[picked[-1]]
+    overfill = log[log["building_id"] == picked[-1]].iloc[0]
     assert f"{g_to}" in overfill["violations"] and str(limit) in overfill["violations"]
     # the violation in the saved report, in its re-plan section
     report = (out / "report.md").read_text(encoding="utf-8")

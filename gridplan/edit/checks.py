@@ -252,7 +252,10 @@ def check_grids(
             far = sorted(
                 b
                 for b, (frm, to) in moves.items()
-                if to == grid and frm != grid and grid not in previous_neighbours.get(frm, [])
+                if to == grid
+                and frm != grid
+                and grid in previous_neighbours  # a new grid (a split) borders its source
+                and grid not in previous_neighbours.get(frm, [])
             )
             if far:
                 row["violations"].append({"kind": "not_neighbour", "ids": far})

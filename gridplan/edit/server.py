@@ -11,8 +11,9 @@ API (JSON in and out; POST bodies must be ``application/json``, which a page of 
 cannot send without the server's consent):
 
 - ``GET /`` the page; ``GET /api/state`` the session; ``GET /api/buildings`` the footprints;
-- ``POST /api/move`` ``{buildings, grid_id, accept, reason, by}``; ``/api/lock``
-  ``{grid_id, locked}``; ``/api/reoptimise``; ``/api/undo``; ``/api/redo``;
+- ``POST /api/move`` ``{buildings, grid_id, accept, reason, by}``; ``/api/merge``
+  ``{grid_id, other, accept, reason, by}``; ``/api/split`` ``{buildings, accept, reason, by}``;
+  ``/api/lock`` ``{grid_id, locked}``; ``/api/reoptimise`` ``{by}``; ``/api/undo``; ``/api/redo``;
   ``/api/save`` ``{out, overwrite}``.
 
 Errors answer 400 with ``{"error": message}``; a move that breaks a hard rule answers 409 with
@@ -163,6 +164,31 @@ def _move(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
     return {"touched": sorted(checks)}
 
 
+def _merge(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    checks = s.merge(
+        str(body.get("grid_id", "")),
+        str(body.get("other", "")),
+        accept=bool(body.get("accept")),
+        reason=body.get("reason"),
+        by=body.get("by"),
+    )
+    return {"touched": sorted(checks)}
+
+
+def _split(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    checks = s.split(
+        [str(b) for b in body.get("buildings") or []],
+        accept=bool(body.get("accept")),
+        reason=body.get("reason"),
+        by=body.get("by"),
+    )
+    return {"touched": sorted(checks)}
+
+
+def _reoptimise(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    return {"reoptimised": s.reoptimise(by=body.get("by")), "touched": list(s.last)}
+
+
 def _lock(s: EditSession, body: dict[str, Any]) -> None:
     s.set_lock(str(body.get("grid_id", "")), bool(body.get("locked", True)))
 
@@ -180,7 +206,9 @@ def _save(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
 _ACTIONS: dict[str, Callable[[EditSession, dict[str, Any]], dict[str, Any] | None]] = {
     "/api/move": _move,
     "/api/lock": _lock,
-    "/api/reoptimise": lambda s, _b: s.reoptimise(),
+    "/api/merge": _merge,
+    "/api/split": _split,
+    "/api/reoptimise": _reoptimise,
     "/api/undo": lambda s, _b: s.undo(),
     "/api/redo": lambda s, _b: s.redo(),
     "/api/save": _save,

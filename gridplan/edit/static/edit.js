@@ -9,14 +9,15 @@
   let selected = new Set();
   let pickedGrid = null;
   let lastTouched = [];
-  let pending = null; // a move waiting for "accept anyway"
+  let pending = null; // a change waiting for "accept anyway": {path, body}
   const hh = {}; // building -> households
   const bLayers = {}; // building -> Leaflet layer
 
   // static texts
   const texts = {
     title: "title", help: "help", "h-sel": "selected", "l-target": "move_to", move: "move",
-    clear: "clear", lasso: "lasso", "h-grid": "grid", lock: "lock", unlock: "unlock", "h-checks": "checks",
+    clear: "clear", lasso: "lasso", split: "split", "l-merge": "merge_with", merge: "merge",
+    "h-grid": "grid", lock: "lock", unlock: "unlock", "h-checks": "checks",
     "h-viol": "violations", undo: "undo", redo: "redo", reoptimise: "reoptimise",
     "l-by": "by", "l-out": "save_to", "l-overwrite": "overwrite", save: "save",
     "h-edits": "edits", "d-title": "accept_title", "l-reason": "accept_reason",
@@ -101,6 +102,7 @@
     for (const p of others) sel.add(new Option(p.grid_id + T.not_neighbour, p.grid_id));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
     $("move").disabled = selected.size === 0 || sel.options.length === 0;
+    $("split").disabled = selected.size === 0 || from.size !== 1;
   }
   function communityOf(g) {
     const f = state.grids.features.find((x) => x.properties.grid_id === g);
@@ -120,6 +122,10 @@
       + " [" + state.bounds.join("–") + "]" + (locked ? " · " + esc(T.locked) : "");
     $("lock").disabled = locked;
     $("unlock").disabled = !locked;
+    const mw = $("merge-with");
+    mw.innerHTML = "";
+    for (const x of state.neighbours[g] || []) mw.add(new Option(x + " · " + households(x), x));
+    $("merge").disabled = locked || mw.options.length === 0;
   }
 
   function renderChecks(grids) {
@@ -131,6 +137,15 @@
     for (const g of grids) {
       const c = state.checks[g];
       if (!c) continue;
+      if (c.merged_into) {
+        h += '<tr class="check merged" data-grid="' + esc(g) + '"><td>' + esc(g) + '</td><td colspan="4">'
+          + esc(T.merged_into.replace("{keep}", c.merged_into)) + "</td></tr>";
+        if (c.head) extra.push(esc(g) + " · " + esc(T.heads_merged.replace("{heads}",
+          [c.head, (state.checks[c.merged_into] || {}).head].filter(Boolean).join(", "))));
+        if (c.units_affected.length) extra.push(esc(g) + " · " + esc(T.units_affected) + ": "
+          + c.units_affected.length);
+        continue;
+      }
       const base = state.base_households[g];
       const okB = c.bounds === "ok";
       const contiguous = c.pieces <= 1 && c.outside.length === 0;
@@ -171,9 +186,11 @@
       ? state.violations.map((v) => '<li class="' + (v.hard ? "bad hard" : "bad") + '" data-kind="'
         + esc(v.kind) + '" data-grid="' + esc(v.grid_id) + '">' + esc(v.text) + "</li>").join("")
       : '<li class="good">' + esc(T.none) + "</li>";
-    $("edits").innerHTML = state.moves.map((m) => "<li>" + esc(m.buildings.join(", ")) + " → "
-      + esc(m.grid_id) + (m.reason ? " · " + esc(m.reason) : "") + ' <span class="muted">'
-      + esc(m.by || "") + " " + esc(m.at || "") + "</span></li>").join("");
+    $("edits").innerHTML = state.moves.map((m) => '<li data-kind="' + esc(m.kind) + '"><b>'
+      + esc(T["kind_" + m.kind] || m.kind) + "</b> " + esc(m.buildings.slice(0, 8).join(", "))
+      + (m.buildings.length > 8 ? " … (" + m.buildings.length + ")" : "")
+      + (m.grid_id ? " → " + esc(m.grid_id) : "") + (m.reason ? " · " + esc(m.reason) : "")
+      + ' <span class="muted">' + esc(m.by || "") + " " + esc(m.at || "") + "</span></li>").join("");
     $("undo").disabled = !state.can_undo;
     $("redo").disabled = !state.can_redo;
     $("reopt-state").textContent = state.reoptimised ? T.reoptimised : "";
@@ -184,7 +201,6 @@
 
   function done(resp) {
     if (resp.status === 409) {
-      pending.violations = resp.data.error;
       $("d-text").textContent = resp.data.error;
       $("reason").value = "";
       $("accept").disabled = true;
@@ -197,25 +213,28 @@
     }
     state = resp.data.state;
     lastTouched = resp.data.touched || state.last || [];
-    if (resp.data.saved) $("status").textContent = T.saved.replace("{out}", resp.data.saved);
     render();
+    if (resp.data.saved) $("status").textContent = T.saved.replace("{out}", resp.data.saved);
+    if (resp.data.reoptimised === 0) $("status").textContent = T.reoptimise_none;
   }
 
-  async function move(accept, reason) {
-    pending = { buildings: [...selected], grid_id: $("target").value };
-    const body = { ...pending, accept: !!accept, reason: reason || null, by: $("by").value };
-    const resp = await api("/api/move", body);
+  // a change that may break a hard rule: sent, and sent again with "accept anyway"
+  async function change(path, body) {
+    pending = { path, body };
+    const resp = await api(path, { ...body, accept: false, by: $("by").value });
     if (resp.status === 200) selected = new Set();
     done(resp);
   }
 
-  $("move").onclick = () => move(false);
+  $("move").onclick = () => change("/api/move", { buildings: [...selected], grid_id: $("target").value });
+  $("split").onclick = () => change("/api/split", { buildings: [...selected] });
+  $("merge").onclick = () => change("/api/merge", { grid_id: $("grid-pick").value, other: $("merge-with").value });
   $("clear").onclick = () => { selected = new Set(); renderSelection(); };
   $("reason").oninput = () => { $("accept").disabled = !$("reason").value.trim(); };
   $("accept").onclick = async () => {
     $("dialog").style.display = "none";
-    const body = { ...pending, accept: true, reason: $("reason").value, by: $("by").value };
-    const resp = await api("/api/move", body);
+    const body = { ...pending.body, accept: true, reason: $("reason").value, by: $("by").value };
+    const resp = await api(pending.path, body);
     if (resp.status === 200) selected = new Set();
     done(resp);
   };
@@ -223,7 +242,7 @@
   $("grid-pick").onchange = () => pickGrid($("grid-pick").value);
   $("lock").onclick = async () => done(await api("/api/lock", { grid_id: $("grid-pick").value, locked: true }));
   $("unlock").onclick = async () => done(await api("/api/lock", { grid_id: $("grid-pick").value, locked: false }));
-  $("reoptimise").onclick = async () => done(await api("/api/reoptimise", {}));
+  $("reoptimise").onclick = async () => done(await api("/api/reoptimise", { by: $("by").value }));
   $("undo").onclick = async () => { lastTouched = []; done(await api("/api/undo", {})); };
   $("redo").onclick = async () => { lastTouched = []; done(await api("/api/redo", {})); };
   $("save").onclick = async () => done(await api("/api/save", {
