@@ -94,6 +94,47 @@ def test_a_move_to_a_grid_not_bordering_needs_a_reason(session):
     assert far in session.state.moves[-1].violations
 
 
+def _shares_by_pandas(s: EditSession, grid_of: dict[str, str], grid: str) -> dict[str, float]:
+    """Share of a grid's households covered per tier/category, from the plan's coverage
+    layer with pandas (independent of the checks)."""
+    b = s.old.buildings[["building_id", "households"]].copy()
+    b["grid_id"] = b["building_id"].map(grid_of)
+    b = b[b["grid_id"] == grid]
+    c = pd.DataFrame(s.old.layers["coverage"]).merge(b, on="building_id")
+    c["key"] = c["tier"].astype(str) + "/" + c["category"].astype(str)
+    c["hh_cov"] = c["households"] * c["covered"].astype(float)
+    agg = c.groupby("key")[["hh_cov"]].sum()
+    return (agg["hh_cov"] / float(b["households"].sum())).to_dict()
+
+
+def test_a_move_shows_coverage_before_and_after_per_grid(session):
+    cov = pd.DataFrame(session.old.layers["coverage"])
+
+    def shifts(b: str, t: str) -> bool:  # does moving b to t move a share of t by 0.5 pt?
+        was = _shares_by_pandas(session, session.before, t)
+        now = _shares_by_pandas(session, {**session.before, b: t}, t)
+        return any(abs(was.get(k, 0) - now.get(k, 0)) >= 0.005 for k in set(was) | set(now))
+
+    bid, g_from, g_to = next(
+        p for p in _neighbour_pairs(session.grids, session.buildings)[:40] if shifts(p[0], p[2])
+    )
+    checks = session.move([bid], g_to, accept=True, reason="test")
+    after = session.snapshot()["grid_of"]
+    keys = session.ctx.coverage_keys
+    assert keys and len(keys) == cov[["tier", "category"]].drop_duplicates().shape[0]
+    for g in (g_from, g_to):
+        c = checks[g]["coverage"]
+        want_b = _shares_by_pandas(session, session.before, g)
+        want_a = _shares_by_pandas(session, after, g)
+        assert c["before"] == pytest.approx([want_b.get(k, 0.0) for k in keys], abs=1e-3)
+        assert c["after"] == pytest.approx([want_a.get(k, 0.0) for k in keys], abs=1e-3)
+        moved = any(abs(want_b.get(k, 0) - want_a.get(k, 0)) >= 0.005 for k in keys)
+        assert c["changed"] == moved
+    assert any(checks[g]["coverage"]["changed"] for g in (g_from, g_to))
+    untouched = sorted(set(session.grids["grid_id"]) - {g_from, g_to})[0]
+    assert session.draft.checks[untouched]["coverage"]["changed"] is False
+
+
 def test_undo_and_redo(session):
     pairs = _neighbour_pairs(session.grids, session.buildings)
     (b1, f1, t1) = pairs[0]
@@ -517,6 +558,10 @@ def test_box_and_lasso_select_and_the_selection_moves_as_one_edit(browser, serve
     moved = {x for x in got if session.before[x] != g_to}
     assert len(state["moves"]) == 1 and set(state["moves"][0]["buildings"]) == moved
     assert all(state["grid_of"][x] == g_to for x in got)
+    line = page.locator(f'#checks .coverage[data-grid="{g_to}"]')
+    assert line.count() == 1
+    changed = state["checks"][g_to]["coverage"]["changed"]
+    assert line.get_attribute("data-changed") == ("1" if changed else "0")
     page.click("#undo")
     page.wait_for_function("editApp.state().moves.length === 0", timeout=60_000)
     back = page.evaluate("editApp.state().grid_of")

@@ -333,6 +333,7 @@ class EditSession:
             unit_members=self.old.layers.get("unit_members"),
             assignments=self.old.layers.get("assignments"),
             people=L.get("people"),
+            coverage=self.old.layers.get("coverage"),
         )
         self.state = State()
         self.undo_stack: list[State] = []
@@ -841,8 +842,16 @@ class EditSession:
             "saved_to": self.saved_to,
             "by": self.by,
             "bounds": [self.ctx.min_households, self.ctx.max_households],
+            "coverage_keys": self.ctx.coverage_keys,
+            "coverage_labels": [self._coverage_label(k) for k in self.ctx.coverage_keys],
             "flags": [mask_text(f) for f in d.flags],
         }
+
+    def _coverage_label(self, key: str) -> str:
+        from gridplan.i18n import category_label, tier_label
+
+        tier, _, cat = key.partition("/")
+        return f"{tier_label(tier, self.lang)} {category_label(cat, self.lang)}"
 
     def buildings_geojson(self) -> dict[str, Any]:
         """The buildings (id, households, footprint in WGS 84): they never change."""

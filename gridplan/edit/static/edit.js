@@ -157,10 +157,27 @@
         + (c.barrier_sides > 1 ? T.bad : T.ok) + "</td><td>" + c.compactness + "</td></tr>";
       if (c.units_affected.length) extra.push(esc(g) + " · " + esc(T.units_affected) + ": "
         + esc(c.units_affected.slice(0, 8).join(", ")) + (c.units_affected.length > 8 ? " … (" + c.units_affected.length + ")" : ""));
+      if (c.coverage) extra.push(coverageLine(g, c.coverage));
       if (c.head_outside) extra.push(esc(g) + " · " + esc(T.staffing) + ": "
         + '<span class="bad">' + esc(T.head_outside.replace("{head}", c.head)) + "</span>");
     }
     $("checks").innerHTML = h + "</table>" + extra.map((x) => "<div>" + x + "</div>").join("");
+  }
+
+  const pct = (x) => (x == null ? "–" : Math.round(100 * x) + "%");
+  function coverageLine(g, cov) {
+    // share of the grid's households within each tier's walk minutes: before → after
+    let h = '<div class="coverage" data-grid="' + esc(g) + '" data-changed="' + (cov.changed ? 1 : 0)
+      + '">' + esc(g) + " · " + esc(T.coverage) + ": ";
+    if (!cov.changed) return h + '<span class="good">' + esc(T.coverage_same) + "</span></div>";
+    const parts = [];
+    state.coverage_keys.forEach((k, i) => {
+      const b = cov.before ? cov.before[i] : null, a = cov.after ? cov.after[i] : null;
+      if (b != null && a != null && Math.abs(a - b) < 0.005) return;
+      parts.push('<span class="' + (a != null && b != null && a < b ? "bad" : "") + '" data-key="'
+        + esc(k) + '">' + esc(state.coverage_labels[i]) + " " + pct(b) + " → " + pct(a) + "</span>");
+    });
+    return h + esc(T.coverage_changed) + ": " + parts.join("; ") + "</div>";
   }
 
   function render() {
