@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -230,6 +231,26 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+#: Columns of the drafted grids and buildings the checks and the page read.
+GRID_COLUMNS: tuple[str, ...] = ("grid_id", "community_id", "households", "geometry")
+BUILDING_COLUMNS: tuple[str, ...] = (
+    "building_id",
+    "grid_id",
+    "community_id",
+    "households",
+    "geometry",
+)
+
+
+def _join(
+    original: gpd.GeoDataFrame, redrawn: gpd.GeoDataFrame, comms: set[str], cols: tuple[str, ...]
+) -> gpd.GeoDataFrame:
+    """The original rows of the communities not in ``comms``, then the redrawn rows."""
+    kept = original[~original["community_id"].astype(str).isin(sorted(comms))]
+    out = pd.concat([kept[list(cols)], redrawn[list(cols)]], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=original.crs)
+
+
 @dataclass
 class _Draft:
     grids: gpd.GeoDataFrame
@@ -353,10 +374,16 @@ class EditSession:
                 len(self.state.locks),
                 self.autosave_path,
             )
-        self.draft = self._compute(self.state)
-        self.base_checks = check_grids(
-            self.grids, self.buildings, self.grids["grid_id"], self.ctx, before=self.before
+        self.comm_of_grid = dict(
+            zip(
+                self.grids["grid_id"].astype(str),
+                self.grids["community_id"].astype(str),
+                strict=True,
+            )
         )
+        self.base = self._compute(State())
+        self.base_checks = self.base.checks
+        self.draft = self._compute(self.state)
 
     def close(self) -> None:
         """Release the writer's lock (the autosave stays until save)."""
@@ -374,18 +401,35 @@ class EditSession:
     # -- drafts ------------------------------------------------------------------------------
 
     def _compute(self, state: State, moves: dict[str, tuple[str, str]] | None = None) -> _Draft:
+        """The plan after ``state``: only the communities the changes touch are redrawn and
+        checked (grids are drawn inside one community, each independently of the others, so
+        the rest is the original plan and its checks as they were)."""
+        base = getattr(self, "base", None)
+        if not state.moves and base is not None:
+            return base
+        comms = self._communities_of(state) if base is not None else None
         if not state.moves:
             grids, buildings, flags = self.grids, self.buildings, []
         else:
-            done = self._apply(state)
-            grids = done.result.grids
-            buildings = done.result.buildings
+            done = self._apply(state, communities=comms)
+            grids, buildings = done.result.grids, done.result.buildings
             flags = list(done.result.flags)
+            if comms is not None:
+                grids = _join(self.grids, grids, comms, GRID_COLUMNS)
+                buildings = _join(self.buildings, buildings, comms, BUILDING_COLUMNS)
+        if comms is None or base is None:
+            ids = set(grids["grid_id"].astype(str)) | set(self.grids["grid_id"].astype(str))
+            inside = grids
+        else:
+            inside = grids[grids["community_id"].astype(str).isin(comms)]
+            ids = set(inside["grid_id"].astype(str)) | {
+                g for g, c in self.comm_of_grid.items() if c in comms
+            }
         prev = getattr(self, "draft", None)
         checks = check_grids(
             grids,
             buildings,
-            set(grids["grid_id"].astype(str)) | set(self.grids["grid_id"].astype(str)),
+            ids,
             self.ctx,
             before=self.before,
             moves=moves,
@@ -398,19 +442,53 @@ class EditSession:
                     row["violations"] = [v for v in row["violations"] if v["kind"] != "empty"]
                     row["merged_into"] = m.grid_id
                     row["bounds"] = "merged"
-        return _Draft(grids, buildings, flags, checks, neighbours(grids))
+        near = neighbours(inside)
+        if base is not None and comms is not None:
+            checks = {
+                **{g: c for g, c in base.checks.items() if self.comm_of_grid.get(g) not in comms},
+                **checks,
+            }
+            near = {
+                **{
+                    g: n
+                    for g, n in base.neighbours.items()
+                    if self.comm_of_grid.get(g) not in comms
+                },
+                **near,
+            }
+        return _Draft(grids, buildings, flags, checks, near)
 
-    def _apply(self, state: State, *, reoptimise: bool = False) -> Any:
-        """:func:`apply_edits` of ``state`` on the original plan."""
+    def _communities_of(self, state: State) -> set[str]:
+        """The communities whose grids the changes of ``state`` touch."""
+        return {
+            self.comm_of_grid[self.before[b]]
+            for m in state.moves
+            for b in m.buildings
+            if b in self.before and self.before[b] in self.comm_of_grid
+        }
+
+    def _apply(
+        self, state: State, *, reoptimise: bool = False, communities: set[str] | None = None
+    ) -> Any:
+        """:func:`apply_edits` of ``state`` on the original plan (on ``communities`` only,
+        when given: the others are left out of the redraw)."""
         from gridplan.partition.edits import apply_edits
 
         L = self.dataset.layers
+        grids, buildings = self.grids, self.buildings
+        current, comm = L["buildings"], L["communities"]
+        if communities is not None:
+            keep = sorted(communities)
+            grids = grids[grids["community_id"].astype(str).isin(keep)]
+            buildings = buildings[buildings["community_id"].astype(str).isin(keep)]
+            current = current[current["community_id"].astype(str).isin(keep)]
+            comm = comm[comm["community_id"].astype(str).isin(keep)]
         return apply_edits(
-            self.grids,
-            self.buildings,
+            grids,
+            buildings,
             state.edits(),
-            current=L["buildings"],
-            communities=L["communities"],
+            current=current,
+            communities=comm,
             roads=L.get("roads"),
             barriers=L.get("barriers"),
             locks=sorted(state.locks),
@@ -675,7 +753,21 @@ class EditSession:
         moved, locked grids kept. The buildings the engine moved are recorded as one change
         (undo takes it back); later moves are not re-optimised again. Returns how many
         buildings moved (0: nothing could be improved, and nothing is recorded)."""
-        done = self._apply(self.state, reoptimise=True)
+        from gridplan.partition.replan import replan_grids
+
+        # the re-plan engine on the plan as drawn now (the changes are already redrawn)
+        L = self.dataset.layers
+        done = replan_grids(
+            self.draft.buildings,
+            self.draft.grids,
+            L["buildings"],
+            L["communities"],
+            roads=L.get("roads"),
+            barriers=L.get("barriers"),
+            config=self.config,
+            seed=self.config.seed,
+            locks=sorted(self.state.locks),
+        )
         now = dict(
             zip(
                 self.draft.buildings["building_id"].astype(str),
@@ -683,7 +775,7 @@ class EditSession:
                 strict=True,
             )
         )
-        after = done.result.buildings
+        after = done.buildings
         moved = [
             (b, g)
             for b, g in zip(
@@ -790,27 +882,51 @@ class EditSession:
                 )
         return out
 
-    def snapshot(self) -> dict[str, Any]:
-        """The page's view of the session (JSON-ready; coordinates in WGS 84)."""
+    def _web_geometry(self, geoms: Any) -> list[dict[str, Any]]:
+        """GeoJSON geometries in WGS 84 (1e-6°, about 0.1 m) of metric geometries."""
+        web = gpd.GeoSeries(geoms, crs=self.grids.crs).to_crs(4326)
+        fixed = shapely.set_precision(web.array, 1e-6)
+        return [json.loads(shapely.to_geojson(g)) for g in fixed]
+
+    def snapshot(self, *, delta: bool = False) -> dict[str, Any]:
+        """The page's view of the session (JSON-ready; coordinates in WGS 84).
+
+        ``delta``: grids drawn as in the original plan come without geometry and ``grid_of``
+        lists only the buildings in another grid than the plan had them (``grid_of_delta``):
+        the page keeps the original from its first, full snapshot. On a city this is a few
+        kilobytes instead of half a megabyte per change.
+        """
         from gridplan.output.maps.make import grid_colors
 
         d = self.draft
-        grids = d.grids.to_crs(4326)
-        grids = grids.assign(geometry=shapely.set_precision(grids.geometry.array, 1e-6))
-        colors = grid_colors(d.grids)
+        ids = d.grids["grid_id"].astype(str).to_numpy()
+        orig = self.grids.set_index(self.grids["grid_id"].astype(str)).geometry
+        same = np.array(
+            [
+                g in orig.index and bool(shapely.equals_exact(geom, orig[g], 0.0))
+                for g, geom in zip(ids, d.grids.geometry.array, strict=True)
+            ],
+            dtype=bool,
+        )
+        drawn = iter(self._web_geometry(d.grids.geometry.array[~same]))
+        cached = getattr(self, "_colors", None)
+        if cached is None or cached[0] is not d:
+            self._colors = (d, grid_colors(d.grids))
+        colors = self._colors[1]
         feats = []
-        for gid, cid, hh, geom in zip(
-            grids["grid_id"].astype(str),
-            grids["community_id"].astype(str),
-            grids["households"],
-            grids.geometry,
+        for gid, cid, hh, is_same in zip(
+            ids,
+            d.grids["community_id"].astype(str),
+            d.grids["households"],
+            same,
             strict=True,
         ):
             c = d.checks.get(gid, {})
+            geom = next(drawn) if not is_same else None if delta else self.base_web()["grids"][gid]
             feats.append(
                 {
                     "type": "Feature",
-                    "geometry": json.loads(shapely.to_geojson(geom)),
+                    "geometry": geom,
                     "properties": {
                         "grid_id": gid,
                         "community_id": cid,
@@ -823,11 +939,13 @@ class EditSession:
                 }
             )
         b = d.buildings
+        grid_of = dict(zip(b["building_id"].astype(str), b["grid_id"].astype(str), strict=True))
+        if delta:
+            grid_of = {k: v for k, v in grid_of.items() if self.before.get(k) != v}
         return {
             "grids": {"type": "FeatureCollection", "features": feats},
-            "grid_of": dict(
-                zip(b["building_id"].astype(str), b["grid_id"].astype(str), strict=True)
-            ),
+            "grid_of": grid_of,
+            "grid_of_delta": delta,
             "checks": d.checks,
             "base_households": {g: c.get("households", 0) for g, c in self.base_checks.items()},
             "neighbours": d.neighbours,
@@ -852,6 +970,22 @@ class EditSession:
 
         tier, _, cat = key.partition("/")
         return f"{tier_label(tier, self.lang)} {category_label(cat, self.lang)}"
+
+    def base_web(self) -> dict[str, Any]:
+        """The original plan as the page keeps it (its delta snapshots leave it out):
+        ``grids`` grid_id -> GeoJSON geometry (WGS 84), ``grid_of`` building -> grid."""
+        if not hasattr(self, "_base_web"):
+            self._base_web = {
+                "grids": dict(
+                    zip(
+                        self.grids["grid_id"].astype(str),
+                        self._web_geometry(self.grids.geometry.array),
+                        strict=True,
+                    )
+                ),
+                "grid_of": dict(self.before),
+            }
+        return self._base_web
 
     def buildings_geojson(self) -> dict[str, Any]:
         """The buildings (id, households, footprint in WGS 84): they never change."""

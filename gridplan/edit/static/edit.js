@@ -2,6 +2,7 @@
 "use strict";
 (function () {
   const T = CONFIG.labels;
+  const CANVAS_FROM = 3000; // buildings drawn on a canvas above this many
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"]/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
@@ -62,6 +63,15 @@
     };
   }
 
+  // states leave out what the original plan had (/api/base, loaded once)
+  let base = { grids: {}, grid_of: {} };
+  function full(s) {
+    if (!s.grid_of_delta) return s;
+    for (const f of s.grids.features) if (!f.geometry) f.geometry = base.grids[f.properties.grid_id];
+    s.grid_of = { ...base.grid_of, ...s.grid_of };
+    return s;
+  }
+
   async function api(path, body) {
     $("status").textContent = T.busy;
     const opts = body === undefined ? {} : {
@@ -81,8 +91,13 @@
     renderSelection();
   }
 
-  function renderSelection() {
-    for (const [id, layer] of Object.entries(bLayers)) layer.setStyle(buildingStyle(id));
+  // restyle only the buildings whose selection changed (a city has thousands); all of them
+  // when the grids changed (render)
+  let styled = new Set();
+  function renderSelection(all) {
+    const ids = all ? Object.keys(bLayers) : new Set([...styled, ...selected]);
+    for (const id of ids) if (bLayers[id]) bLayers[id].setStyle(buildingStyle(id));
+    styled = new Set(selected);
     let n = 0;
     for (const id of selected) n += hh[id] || 0;
     $("sel-count").textContent = selected.size + " (" + [...selected].slice(0, 6).join(", ")
@@ -192,7 +207,7 @@
     });
     if (buildingLayer) buildingLayer.bringToFront();
     for (const id of [...selected]) if (!(id in state.grid_of)) selected.delete(id);
-    renderSelection();
+    renderSelection(true);
     const gp = $("grid-pick");
     gp.innerHTML = "";
     for (const f of state.grids.features) gp.add(new Option(f.properties.grid_id, f.properties.grid_id));
@@ -228,7 +243,7 @@
       $("status").innerHTML = '<span class="bad" id="error">' + esc(resp.data.error) + "</span>";
       return;
     }
-    state = resp.data.state;
+    state = full(resp.data.state);
     lastTouched = resp.data.touched || state.last || [];
     render();
     if (resp.data.saved) $("status").textContent = T.saved.replace("{out}", resp.data.saved);
@@ -391,10 +406,14 @@
 
   (async function start() {
     const b = await api("/api/buildings");
+    base = (await api("/api/base")).data;
     const s = await api("/api/state");
-    state = s.data;
+    state = full(s.data);
     for (const f of b.data.features) hh[f.properties.building_id] = f.properties.households;
+    // many footprints draw faster on one canvas than as SVG paths (clicks work on both)
+    const many = b.data.features.length > CANVAS_FROM;
     buildingLayer = L.geoJSON(b.data, {
+      renderer: many ? L.canvas({ padding: 0.2 }) : undefined,
       style: (f) => ({ className: "bld b-" + f.properties.building_id, ...buildingStyle(f.properties.building_id) }),
       onEachFeature: (f, layer) => {
         const id = f.properties.building_id;
