@@ -245,6 +245,8 @@
     }
     state = full(resp.data.state);
     lastTouched = resp.data.touched || state.last || [];
+    // the grid panel follows the change: the first grid it touched that still exists
+    pickedGrid = lastTouched.find((g) => state.checks[g] && !state.checks[g].merged_into) || pickedGrid;
     render();
     if (resp.data.saved) $("status").textContent = T.saved.replace("{out}", resp.data.saved);
     if (resp.data.reoptimised === 0) $("status").textContent = T.reoptimise_none;
@@ -330,6 +332,17 @@
     }
     return inside;
   }
+  function gridAt(pt) {
+    // the grid whose polygon holds [lat, lng] (outer rings)
+    for (const f of state.grids.features) {
+      const g = f.geometry;
+      const polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+      for (const p of polys) {
+        if (inPolygon(pt, p[0].map((c) => [c[1], c[0]]))) return f.properties.grid_id;
+      }
+    }
+    return null;
+  }
   function selectInside(poly) {
     const before = selected.size;
     for (const [id, c] of Object.entries(centroids)) if (inPolygon(c, poly)) selected.add(id);
@@ -411,9 +424,15 @@
     state = full(s.data);
     for (const f of b.data.features) hh[f.properties.building_id] = f.properties.households;
     // many footprints draw faster on one canvas than as SVG paths (clicks work on both)
+    // (in a pane above the grids: a canvas takes every click over it, so a click that hits
+    // no building picks the grid under it by point in polygon)
     const many = b.data.features.length > CANVAS_FROM;
+    if (many) {
+      map.createPane("buildings").style.zIndex = 450;
+      map.on("click", (e) => { const g = gridAt([e.latlng.lat, e.latlng.lng]); if (g) pickGrid(g); });
+    }
     buildingLayer = L.geoJSON(b.data, {
-      renderer: many ? L.canvas({ padding: 0.2 }) : undefined,
+      renderer: many ? L.canvas({ padding: 0.2, pane: "buildings" }) : undefined,
       style: (f) => ({ className: "bld b-" + f.properties.building_id, ...buildingStyle(f.properties.building_id) }),
       onEachFeature: (f, layer) => {
         const id = f.properties.building_id;
