@@ -567,3 +567,93 @@ def test_box_and_lasso_select_and_the_selection_moves_as_one_edit(browser, serve
     back = page.evaluate("editApp.state().grid_of")
     assert all(back[x] == session.before[x] for x in got)
     page.close()
+
+
+def to_ok(state: dict[str, Any], frm: str, to: str) -> bool:
+    """Whether the page offers a move from grid ``frm`` to ``to`` as a neighbour now."""
+    return to in state["neighbours"].get(frm, [])
+
+
+@pytest.mark.browser
+def test_the_page_splits_merges_and_reoptimises_once(browser, server, session):
+    page = _open(browser, server)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # split: the western half of the largest grid, shift-clicked, becomes a new grid
+    g = session.grids.sort_values(["households", "grid_id"]).iloc[-1]
+    mine = session.buildings[session.buildings["grid_id"] == g["grid_id"]]
+    x = shapely.get_coordinates(shapely.centroid(mine.geometry.to_numpy()))[:, 0]
+    half = sorted(mine["building_id"][x < sorted(x)[len(x) // 2]])
+    page.evaluate(f"editApp.zoomTo({json.dumps(half)})")
+    page.click(f"path.b-{half[0]}")
+    for b in half[1:]:
+        page.click(f"path.b-{b}", modifiers=["Shift"])
+    assert page.is_enabled("#split")
+    page.click("#split")
+    page.wait_for_function(
+        "document.body.dataset.moves === '1' || "
+        "document.getElementById('dialog').style.display === 'flex'",
+        timeout=60_000,
+    )
+    if page.is_visible("#dialog"):
+        page.fill("#reason", "the old village line")
+        page.click("#accept")
+        page.wait_for_function("document.body.dataset.moves === '1'", timeout=60_000)
+    state = page.evaluate("editApp.state()")
+    step = state["moves"][0]
+    assert step["kind"] == "split" and set(step["buildings"]) == set(half)
+    assert {state["grid_of"][b] for b in half} == {step["grid_id"]}
+    assert page.locator('#edits li[data-kind="split"]').count() == 1
+
+    # merge: a grid with a neighbour, from the grid panel
+    other = sorted(set(session.grids["grid_id"]) - {g["grid_id"]})
+    a = next(x for x in other if any(n != g["grid_id"] for n in state["neighbours"].get(x, [])))
+    page.select_option("#grid-pick", a)
+    options = page.eval_on_selector_all("#merge-with option", "os => os.map(o => o.value)")
+    nb = next(n for n in options if n != g["grid_id"] and n != step["grid_id"])
+    page.select_option("#merge-with", nb)
+    page.click("#merge")
+    page.wait_for_function(
+        "document.body.dataset.moves === '2' || "
+        "document.getElementById('dialog').style.display === 'flex'",
+        timeout=60_000,
+    )
+    if page.is_visible("#dialog"):
+        page.fill("#reason", "one grid head for both")
+        page.click("#accept")
+        page.wait_for_function("document.body.dataset.moves === '2'", timeout=60_000)
+    state = page.evaluate("editApp.state()")
+    assert state["moves"][1]["kind"] == "merge"
+    gone = state["moves"][1]["merged"]
+    assert gone in (a, nb) and gone not in [
+        f["properties"]["grid_id"] for f in state["grids"]["features"]
+    ]
+    assert page.locator(f'#checks tr.merged[data-grid="{gone}"]').count() == 1
+
+    # re-optimise once, then a move: the page no longer says re-optimised
+    page.wait_for_function("document.body.dataset.busy === '0'")
+    page.click("#reoptimise")
+    page.wait_for_function("document.body.dataset.busy === '1'", timeout=5_000)
+    page.wait_for_function(
+        "document.body.dataset.busy === '0'",
+        timeout=120_000,
+    )
+    state = page.evaluate("editApp.state()")
+    assert state["reoptimised"], "the split left grids under the bounds: re-optimise moves some"
+    if state["reoptimised"]:
+        assert page.inner_text("#reopt-state")
+        n = len(state["moves"])
+        bid, _f, to = next(
+            p
+            for p in _neighbour_pairs(session.grids, session.buildings)
+            if state["grid_of"][p[0]] == p[1] and to_ok(state, p[1], p[2])
+        )
+        page.evaluate(f"editApp.zoomTo(['{bid}'])")
+        page.click(f"path.b-{bid}")
+        page.select_option("#target", to)
+        _move(page, n)
+        state = page.evaluate("editApp.state()")
+        assert not state["reoptimised"] and state["grid_of"][bid] == to
+        assert page.inner_text("#reopt-state") == ""
+    assert not errors, errors
+    page.close()

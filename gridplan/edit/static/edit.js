@@ -74,6 +74,7 @@
 
   async function api(path, body) {
     $("status").textContent = T.busy;
+    document.body.dataset.busy = "1";
     const opts = body === undefined ? {} : {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -81,6 +82,7 @@
     const r = await fetch(path, opts);
     const data = await r.json();
     $("status").textContent = "";
+    document.body.dataset.busy = "0";
     return { status: r.status, data };
   }
 
