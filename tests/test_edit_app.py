@@ -135,6 +135,22 @@ def test_a_move_shows_coverage_before_and_after_per_grid(session):
     assert session.draft.checks[untouched]["coverage"]["changed"] is False
 
 
+def test_a_delta_state_carries_only_what_changed(session):
+    bid, g_from, g_to = _neighbour_pairs(session.grids, session.buildings)[0]
+    session.move([bid], g_to, accept=True, reason="test")
+    delta = session.snapshot(delta=True)
+    drawn = {f["properties"]["grid_id"] for f in delta["grids"]["features"] if f["geometry"]}
+    assert drawn == {g_from, g_to}
+    assert delta["grid_of_delta"] and delta["grid_of"] == {bid: g_to}
+    full = session.snapshot()
+    base = session.base_web()
+    for f in full["grids"]["features"]:  # the page's fill-in gives the full state
+        gid = f["properties"]["grid_id"]
+        assert f["geometry"] == (f["geometry"] if gid in drawn else base["grids"][gid])
+    assert full["grid_of"] == {**base["grid_of"], **delta["grid_of"]}
+    assert len(json.dumps(delta)) < len(json.dumps(full)) / 2
+
+
 def test_undo_and_redo(session):
     pairs = _neighbour_pairs(session.grids, session.buildings)
     (b1, f1, t1) = pairs[0]

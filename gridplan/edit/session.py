@@ -467,9 +467,7 @@ class EditSession:
             if b in self.before and self.before[b] in self.comm_of_grid
         }
 
-    def _apply(
-        self, state: State, *, reoptimise: bool = False, communities: set[str] | None = None
-    ) -> Any:
+    def _apply(self, state: State, *, communities: set[str] | None = None) -> Any:
         """:func:`apply_edits` of ``state`` on the original plan (on ``communities`` only,
         when given: the others are left out of the redraw)."""
         from gridplan.partition.edits import apply_edits
@@ -492,7 +490,7 @@ class EditSession:
             roads=L.get("roads"),
             barriers=L.get("barriers"),
             locks=sorted(state.locks),
-            reoptimise=reoptimise,
+            reoptimise=False,
             config=self.config,
             seed=self.config.seed,
         )
@@ -858,6 +856,10 @@ class EditSession:
         )
         plan.metadata.setdefault("replan", {})["edited_by"] = sorted(
             {m.by for m in self.state.moves if m.by}
+        )
+        # (a re-optimise is recorded as the moves it made: say that it happened)
+        plan.metadata["replan"]["reoptimised"] = any(
+            m.kind == "reoptimise" for m in self.state.moves
         )
         written = run_to_folder(plan, out, overwrite=overwrite, lang=self.lang)
         self.autosave_path.unlink(missing_ok=True)
