@@ -39,6 +39,14 @@
     },
   }).addTo(map);
   const labelLayer = L.layerGroup().addTo(map);
+  // a city's grid labels hide each other when zoomed out: shown from this zoom on (many grids)
+  const LABEL_ZOOM = 15, MANY_GRIDS = 60;
+  function showLabels() {
+    const on = !state || state.grids.features.length <= MANY_GRIDS || map.getZoom() >= LABEL_ZOOM;
+    if (on && !map.hasLayer(labelLayer)) labelLayer.addTo(map);
+    if (!on && map.hasLayer(labelLayer)) map.removeLayer(labelLayer);
+  }
+  map.on("zoomend", showLabels);
   let buildingLayer = null;
 
   function gridStyle(p) {
@@ -207,6 +215,7 @@
         .setContent(esc(p.grid_id) + "<br>" + p.households + (p.locked ? " 🔒" : ""))
         .setLatLng(layer.getBounds().getCenter()).addTo(labelLayer);
     });
+    showLabels();
     if (buildingLayer) buildingLayer.bringToFront();
     for (const id of [...selected]) if (!(id in state.grid_of)) selected.delete(id);
     renderSelection(true);
