@@ -90,6 +90,23 @@ class EditServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.fixed: dict[str, tuple[bytes, bytes]] = {}  # path -> (JSON, gzipped JSON)
 
+    def fixed_answer(self, path: str) -> tuple[bytes, bytes]:
+        """The answer of ``/api/buildings`` or ``/api/base`` (JSON, gzipped JSON), encoded
+        the first time it is asked for."""
+        if path not in self.fixed:
+            s = self.session
+            data = s.buildings_geojson() if path == "/api/buildings" else s.base_web()
+            raw = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            self.fixed[path] = (raw, gzip.compress(raw, GZIP_LEVEL))
+        return self.fixed[path]
+
+    def warm(self) -> None:
+        """Encode the answers that never change before the page asks (a city's buildings
+        take a second), and colour the grids once."""
+        for path in ("/api/buildings", "/api/base"):
+            self.fixed_answer(path)
+        self.session.snapshot(delta=True)  # (the grid colours are kept until a change)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -129,11 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/api/state":
                 self._json(200, s.snapshot(delta=True))
             elif path in ("/api/buildings", "/api/base"):  # they never change: encoded once
-                if path not in self.server.fixed:
-                    data = s.buildings_geojson() if path == "/api/buildings" else s.base_web()
-                    raw = json.dumps(data, ensure_ascii=False).encode("utf-8")
-                    self.server.fixed[path] = (raw, gzip.compress(raw, GZIP_LEVEL))
-                raw, packed = self.server.fixed[path]
+                raw, packed = self.server.fixed_answer(path)
                 self._send(200, raw, "application/json; charset=utf-8", gzipped=packed)
             else:
                 self._json(404, {"error": f"no such page: {path}"})
@@ -254,6 +267,7 @@ def serve(
     """
     server = EditServer((host, port), session)
     try:
+        server.warm()
         if ready is not None:
             ready(server.url)
         server.serve_forever()
