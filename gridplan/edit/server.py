@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -254,7 +255,7 @@ def serve(
     port: int = 8765,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve ``session`` until interrupted (Ctrl-C), then release the plan's lock.
+    """Serve ``session`` until interrupted (Ctrl-C, or SIGTERM), then release the plan's lock.
 
     Parameters
     ----------
@@ -266,6 +267,9 @@ def serve(
         Called with the page's URL once the server listens.
     """
     server = EditServer((host, port), session)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # a kill stops it as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.warm()
         if ready is not None:
@@ -274,5 +278,11 @@ def serve(
     except KeyboardInterrupt:
         logger.info("stopped")
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         server.server_close()
         session.close()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
