@@ -688,7 +688,8 @@ def coverage(
     "edits_path",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="Hand edits, CSV building_id,grid_id[,reason]: move those buildings to those grids.",
+    help="Hand edits, CSV building_id,grid_id[,reason]: move those buildings to those grids "
+    "(a grid_id coded <community_id>-NNN that the plan lacks makes a new grid).",
 )
 @click.option(
     "--locks",

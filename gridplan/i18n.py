@@ -963,7 +963,9 @@ for _lang, _table in _PRINT.items():
 _EDIT: dict[str, dict[str, str]] = {
     "zh": {
         "title": "网格调整",
-        "help": "点击楼栋选择，Shift+点击追加；框选：按住Ctrl拖动；点击网格空白处查看网格。",
+        "help": "点击楼栋选择，Shift+点击追加；框选：按住Shift拖动；套索：点“套索”后圈画楼栋；"
+        "点击网格空白处查看网格。",
+        "lasso": "套索",
         "selected": "已选楼栋",
         "households": "户数",
         "move_to": "移至网格",
@@ -975,7 +977,7 @@ _EDIT: dict[str, dict[str, str]] = {
         "unlock": "解锁",
         "locked": "已锁定",
         "reoptimise": "优化其余网格",
-        "reoptimised": "其余网格已优化（锁定网格保持不变）",
+        "reoptimised": "其余网格已重新优化（锁定网格保持不变）；之后的移动不再自动优化",
         "undo": "撤销",
         "redo": "重做",
         "save": "保存为新方案",
@@ -1015,8 +1017,10 @@ _EDIT: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Grid edits",
-        "help": "Click a building to select it, shift-click to add; box: hold Ctrl and drag; "
-        "click a grid's open ground to see the grid.",
+        "help": "Click a building to select it, shift-click to add; box: hold Shift and drag; "
+        "lasso: press Lasso, then draw around buildings; click a grid's open ground to see "
+        "the grid.",
+        "lasso": "Lasso",
         "selected": "Selected buildings",
         "households": "Households",
         "move_to": "Move to grid",
@@ -1028,7 +1032,7 @@ _EDIT: dict[str, dict[str, str]] = {
         "unlock": "Unlock",
         "locked": "locked",
         "reoptimise": "Re-optimise the rest",
-        "reoptimised": "The rest is re-optimised (locked grids kept)",
+        "reoptimised": "The rest was re-optimised (locked grids kept); later moves are not",
         "undo": "Undo",
         "redo": "Redo",
         "save": "Save as a new plan",
@@ -1068,6 +1072,48 @@ _EDIT: dict[str, dict[str, str]] = {
         "v_head": "the grid head {ids} of grid {grid} does not live in the grid",
     },
 }
+
+#: Split, merge, re-optimise as one step, coverage (``gridplan edit``).
+_EDIT["zh"].update(
+    {
+        "merge": "合并",
+        "merge_with": "与相邻网格合并",
+        "split": "选中楼栋拆为新网格",
+        "merged_into": "已并入 {keep}",
+        "merged_reason": "网格 {gone} 并入 {keep}",
+        "split_reason": "从网格 {grid} 拆出新网格 {new}",
+        "reoptimised_reason": "重新优化其余网格",
+        "kind_move": "移动",
+        "kind_merge": "合并",
+        "kind_split": "拆分",
+        "kind_reoptimise": "重新优化",
+        "heads_merged": "网格长：{heads}（合并后只需一名）",
+        "coverage": "生活圈覆盖（户数比例）",
+        "coverage_same": "不变",
+        "coverage_changed": "有变化",
+        "reoptimise_none": "其余网格已无可改进之处",
+    }
+)
+_EDIT["en"].update(
+    {
+        "merge": "Merge",
+        "merge_with": "Merge with a neighbour",
+        "split": "Split the selection off as a new grid",
+        "merged_into": "merged into {keep}",
+        "merged_reason": "grid {gone} merged into {keep}",
+        "split_reason": "new grid {new} split off grid {grid}",
+        "reoptimised_reason": "the rest re-optimised",
+        "kind_move": "move",
+        "kind_merge": "merge",
+        "kind_split": "split",
+        "kind_reoptimise": "re-optimise",
+        "heads_merged": "grid heads: {heads} (the merged grid needs one)",
+        "coverage": "Life-circle coverage (share of households)",
+        "coverage_same": "unchanged",
+        "coverage_changed": "changed",
+        "reoptimise_none": "nothing in the rest could be improved",
+    }
+)
 
 for _lang, _table in _EDIT.items():
     LABELS[_lang].update({f"edit.{k}": v for k, v in _table.items()})

@@ -244,3 +244,133 @@ def test_replan_applies_an_edits_file_from_the_cli(town_plan_dir, town_path, tmp
         ],
     )
     assert r2.exit_code == 1 and "row 2" in r2.output and not (tmp_path / "x").exists()
+
+
+def _seqs(ids, community):
+    """Code numbers of a community's grids, read independently of the code under test."""
+    out = []
+    for g in ids:
+        head, _, tail = str(g).rpartition("-")
+        if head == community and tail.isdigit():
+            out.append(int(tail))
+    return out
+
+
+def test_a_split_makes_a_new_grid_coded_next_in_the_scheme(base):
+    from gridplan.partition.edits import split_edits
+
+    grids, buildings, ds = base
+    og = grids.set_index("grid_id").geometry
+    clean = 0
+    for gid in grids.sort_values(["households", "grid_id"])["grid_id"].iloc[::-1][:3]:
+        comm = grids.set_index("grid_id")["community_id"][gid]
+        mine = buildings[buildings["grid_id"] == gid]
+        xy = shapely.get_coordinates(shapely.centroid(mine.geometry.to_numpy()))
+        for axis in (0, 1):
+            half = sorted(mine["building_id"][xy[:, axis] < np.median(xy[:, axis])])
+            e = split_edits(buildings, grids, half)
+            code = e["grid_id"].iloc[0]
+            assert code == f"{comm}-{max(_seqs(grids['grid_id'], comm)) + 1:03d}"
+            res = apply_edits(grids, buildings, e, **_kw(ds)).result
+            rb = res.buildings.set_index("building_id")["grid_id"]
+            assert (rb[half] == code).all()
+            rg = res.grids.set_index("grid_id")
+            assert int(rg["households"].sum()) == int(grids["households"].sum())
+            # other grids kept exactly
+            others = sorted(set(grids["grid_id"]) - {gid})
+            assert all(rg.geometry[g].equals(og[g]) for g in others)
+            rest = sorted(set(mine["building_id"]) - set(half))
+            if not (rb[rest] == gid).all():
+                # the rest fell apart: pieces cut off become grids of their own (shown)
+                assert len(rg) > len(grids) + 1
+                continue
+            clean += 1
+            a, b = rg.geometry[gid], rg.geometry[code]
+            assert a.intersection(b).area < 1.0  # the two halves do not overlap
+            assert a.union(b).area == pytest.approx(og[gid].area, rel=1e-3)  # and tile it
+            assert len(rg) == len(grids) + 1
+    assert clean, "no grid split in two halves cleanly"
+
+
+def test_a_merge_retires_a_grid_and_its_neighbour_holds_both(base):
+    from gridplan.partition.edits import merge_edits
+
+    grids, buildings, ds = base
+    g = grids.set_index("grid_id")
+    pairs = sorted(
+        (a, c)
+        for a in g.index
+        for c in g.index
+        if a < c
+        and g["community_id"][a] == g["community_id"][c]
+        and g.geometry[a].intersection(g.geometry[c]).length > 50
+    )
+    assert pairs
+    merged = 0
+    for a, c in pairs[:6]:
+        keep, gone = (a, c) if g["households"][a] >= g["households"][c] else (c, a)
+        res = apply_edits(grids, buildings, merge_edits(buildings, keep, gone), **_kw(ds)).result
+        rb = res.buildings.set_index("building_id")["grid_id"]
+        both = buildings[buildings["grid_id"].isin([keep, gone])]["building_id"]
+        if gone in set(res.grids["grid_id"]):
+            pytest.fail(f"merging {gone} into {keep} kept {gone}")
+        if not (rb[both] == keep).all():
+            # a barrier between them: the engine draws one grid per side (a new code)
+            assert len(set(rb[both])) == 2
+            continue
+        merged += 1
+        assert len(res.grids) == len(grids) - 1
+        hh = res.grids.set_index("grid_id")["households"][keep]
+        assert hh == g["households"][keep] + g["households"][gone]
+    assert merged, "no neighbouring pair could be merged without crossing a barrier"
+
+
+def test_a_new_grid_must_follow_the_code_scheme(base):
+    grids, buildings, _ds = base
+    b = buildings.iloc[0]
+    other = sorted(set(grids["community_id"]) - {b["community_id"]})[0]
+    bad = pd.DataFrame(
+        {"building_id": [b["building_id"]] * 2, "grid_id": ["NEW-1", f"{other}-099"]}
+    )
+    with pytest.raises(DataError, match=r"row 2, row 3.*scheme"):
+        check_edits(bad, buildings, grids)
+    good = pd.DataFrame(
+        {"building_id": [b["building_id"]], "grid_id": [f"{b['community_id']}-099"]}
+    )
+    assert check_edits(good, buildings, grids)["grid_id"].tolist() == [f"{b['community_id']}-099"]
+
+
+def test_replan_makes_a_new_grid_from_an_edits_file(town_plan_dir, town_path, tmp_path):
+    from gridplan.cli import main
+    from gridplan.output.planfile import read_plan
+
+    old = read_plan(town_plan_dir)
+    gid = old.grids.sort_values(["households", "grid_id"]).iloc[-1]["grid_id"]
+    comm = old.grids.set_index("grid_id")["community_id"][gid]
+    mine = old.buildings[old.buildings["grid_id"] == gid].to_crs(32649)
+    y = mine.geometry.centroid.y
+    north = sorted(mine["building_id"][y > y.median()])
+    code = f"{comm}-{max(_seqs(old.grids['grid_id'], comm)) + 1:03d}"
+    path = tmp_path / "split.csv"
+    path.write_text(
+        "building_id,grid_id\n" + "".join(f"{b},{code}\n" for b in north), encoding="utf-8"
+    )
+    out = tmp_path / "split"
+    r = CliRunner().invoke(
+        main,
+        [
+            "replan",
+            str(town_plan_dir),
+            str(town_path),
+            "--out",
+            str(out),
+            "--edits",
+            str(path),
+            "--no-reoptimise",  # (re-optimised, the rest may re-balance the new grid)
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    new = read_plan(out)
+    nb = new.buildings.set_index("building_id")["grid_id"]
+    assert (nb[north] == code).all()
+    assert code in set(new.grids["grid_id"]) and len(new.grids) == len(old.grids) + 1

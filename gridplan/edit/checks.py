@@ -3,10 +3,12 @@
 For every grid a move touches: households against the bounds, contiguity (one polygon that
 holds all its buildings), barrier crossings (its buildings on both sides of an arterial road,
 river or railway), compactness (Polsby–Popper), the ten-household units that lose or gain a
-building, and the grid head who no longer lives in the grid. Contiguity and barriers are hard
-rules (a move that breaks one needs an explicit "accept anyway" with a reason); households out
-of bounds are shown and logged but never block a move (moving buildings one by one passes
-through such states).
+building, the grid head who no longer lives in the grid, and life-circle coverage: the share of
+the grid's households within each tier's walk minutes of each facility type, before and after
+(from the plan's building-level ``coverage`` layer: a move recomputes shares without routing).
+Contiguity and barriers are hard rules (a move that breaks one needs an explicit "accept
+anyway" with a reason); households out of bounds are shown and logged but never block a move
+(moving buildings one by one passes through such states).
 
 The checks are computed here, independently of the re-plan engine that redrew the grids, so
 that a grid the engine could not draw well is shown rather than trusted.
@@ -51,6 +53,11 @@ class CheckContext:
         grid_id -> person_id of its grid head in the original plan.
     home
         person_id -> building_id where the person lives (from the dataset's people).
+    coverage_keys
+        ``tier/category`` of each column of ``covered`` (the plan's coverage layer).
+    covered
+        building_id -> row of booleans: the building is within the tier's walk minutes of a
+        facility of the category.
     """
 
     min_households: int
@@ -59,6 +66,8 @@ class CheckContext:
     unit_of: dict[str, list[str]] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     home: dict[str, str] = field(default_factory=dict)
+    coverage_keys: list[str] = field(default_factory=list)
+    covered: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -73,6 +82,7 @@ class CheckContext:
         unit_members: pd.DataFrame | None = None,
         assignments: pd.DataFrame | None = None,
         people: pd.DataFrame | None = None,
+        coverage: pd.DataFrame | None = None,
     ) -> CheckContext:
         """The context of a plan: barrier lines cut once per community (metric CRS)."""
         lines: dict[str, list[Any]] = {}
@@ -98,6 +108,18 @@ class CheckContext:
                 for p, b in zip(people["person_id"], people["building_id"], strict=True)
                 if isinstance(b, str) and b
             }
+        keys: list[str] = []
+        covered: dict[str, np.ndarray] = {}
+        if coverage is not None and len(coverage) and {"tier", "category"} <= set(coverage):
+            c = pd.DataFrame(coverage)
+            c = c.assign(key=c["tier"].astype(str) + "/" + c["category"].astype(str))
+            wide = c.pivot_table(
+                index="building_id", columns="key", values="covered", aggfunc="max"
+            )
+            wide = wide.reindex(columns=sorted(wide.columns, key=_tier_order)).fillna(False)
+            keys = [str(k) for k in wide.columns]
+            values = wide.to_numpy(dtype=bool)
+            covered = {str(b): values[i] for i, b in enumerate(wide.index)}
         return cls(
             min_households=int(min_households),
             max_households=int(max_households),
@@ -105,7 +127,22 @@ class CheckContext:
             unit_of=unit_of,
             heads=heads,
             home=home,
+            coverage_keys=keys,
+            covered=covered,
         )
+
+
+def _tier_order(key: str) -> tuple[int, str]:
+    tier, _, cat = str(key).partition("/")
+    minutes = tier.removesuffix("min")
+    return (int(minutes) if minutes.isdigit() else 10**6, cat)
+
+
+def _shares(cov: np.ndarray, hh: np.ndarray, mask: np.ndarray) -> list[float] | None:
+    total = float(hh[mask].sum())
+    if total <= 0:
+        return None
+    return [round(float(x), 4) for x in cov[mask].sum(axis=0) / total]
 
 
 def polsby_popper(geom: shapely.Geometry) -> float:
@@ -189,12 +226,25 @@ def check_grids(
         grid_id -> ``households``, ``min``, ``max``, ``bounds`` (``ok``/``under``/``over``),
         ``pieces``, ``outside`` (its buildings its polygon misses), ``barrier_sides``,
         ``compactness``, ``moved_in``, ``moved_out``, ``units_affected``,
-        ``head`` / ``head_outside`` and ``violations`` (kind, ids).
+        ``head`` / ``head_outside``, ``coverage`` (``before``, ``after``: shares per
+        ``ctx.coverage_keys``,
+        ``changed``: a share moved by half a percentage point or more) and ``violations``.
     """
     g = grids.set_index(grids["grid_id"].astype(str))
     bid = buildings["building_id"].astype(str).to_numpy()
     gid = buildings["grid_id"].astype(str).to_numpy()
     grid_now = dict(zip(bid, gid, strict=True))
+    hh_all = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    was_in = np.array([str(before.get(b)) for b in bid], dtype=object)
+    cov = None
+    if ctx.coverage_keys:
+        none = np.zeros(len(ctx.coverage_keys), dtype=bool)
+        cov = (
+            np.array([ctx.covered.get(b, none) for b in bid], dtype=float).reshape(
+                len(bid), len(ctx.coverage_keys)
+            )
+            * hh_all[:, None]
+        )
     out: dict[str, dict[str, Any]] = {}
     for grid in sorted({str(x) for x in grid_ids}):
         mine = gid == grid
@@ -216,6 +266,15 @@ def check_grids(
         row["head"] = head
         home = ctx.home.get(head) if head else None
         row["head_outside"] = bool(head and home and grid_now.get(home) != grid)
+        if cov is not None:
+            cb, ca = _shares(cov, hh_all, was_in == grid), _shares(cov, hh_all, mine)
+            row["coverage"] = {
+                "before": cb,
+                "after": ca,
+                "changed": cb is None
+                or ca is None
+                or any(abs(x - y) >= 0.005 for x, y in zip(cb, ca, strict=True)),
+            }
         if grid not in g.index:
             row.update(households=0, bounds="empty", pieces=0, outside=[], barrier_sides=0)
             row["compactness"] = 0.0
@@ -252,7 +311,10 @@ def check_grids(
             far = sorted(
                 b
                 for b, (frm, to) in moves.items()
-                if to == grid and frm != grid and grid not in previous_neighbours.get(frm, [])
+                if to == grid
+                and frm != grid
+                and grid in previous_neighbours  # a new grid (a split) borders its source
+                and grid not in previous_neighbours.get(frm, [])
             )
             if far:
                 row["violations"].append({"kind": "not_neighbour", "ids": far})

@@ -10,9 +10,12 @@ order. The page is a static HTML and JavaScript asset with Leaflet inlined from
 API (JSON in and out; POST bodies must be ``application/json``, which a page of another site
 cannot send without the server's consent):
 
-- ``GET /`` the page; ``GET /api/state`` the session; ``GET /api/buildings`` the footprints;
-- ``POST /api/move`` ``{buildings, grid_id, accept, reason, by}``; ``/api/lock``
-  ``{grid_id, locked}``; ``/api/reoptimise``; ``/api/undo``; ``/api/redo``;
+- ``GET /`` the page; ``GET /api/buildings`` the footprints and ``GET /api/base`` the
+  original grids (both never change: sent once, gzipped); ``GET /api/state`` the session,
+  leaving out what the original plan had (:meth:`EditSession.snapshot` with ``delta``);
+- ``POST /api/move`` ``{buildings, grid_id, accept, reason, by}``; ``/api/merge``
+  ``{grid_id, other, accept, reason, by}``; ``/api/split`` ``{buildings, accept, reason, by}``;
+  ``/api/lock`` ``{grid_id, locked}``; ``/api/reoptimise`` ``{by}``; ``/api/undo``; ``/api/redo``;
   ``/api/save`` ``{out, overwrite}``.
 
 Errors answer 400 with ``{"error": message}``; a move that breaks a hard rule answers 409 with
@@ -21,8 +24,10 @@ the violations, and changes nothing until it is sent again with ``accept`` and a
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 #: Largest request body accepted (a selection of many buildings fits easily).
 MAX_BODY = 4 * 1024 * 1024
+#: Answers larger than this many bytes are gzipped for a browser that accepts it (a city's
+#: buildings are 2 MB of GeoJSON; a quick level keeps the compression in milliseconds).
+GZIP_FROM = 16 * 1024
+GZIP_LEVEL = 3
 
 
 def _asset(package: str, name: str) -> str:
@@ -80,6 +89,24 @@ class EditServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.session = session
         self.lock = threading.Lock()
+        self.fixed: dict[str, tuple[bytes, bytes]] = {}  # path -> (JSON, gzipped JSON)
+
+    def fixed_answer(self, path: str) -> tuple[bytes, bytes]:
+        """The answer of ``/api/buildings`` or ``/api/base`` (JSON, gzipped JSON), encoded
+        the first time it is asked for."""
+        if path not in self.fixed:
+            s = self.session
+            data = s.buildings_geojson() if path == "/api/buildings" else s.base_web()
+            raw = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            self.fixed[path] = (raw, gzip.compress(raw, GZIP_LEVEL))
+        return self.fixed[path]
+
+    def warm(self) -> None:
+        """Encode the answers that never change before the page asks (a city's buildings
+        take a second), and colour the grids once."""
+        for path in ("/api/buildings", "/api/base"):
+            self.fixed_answer(path)
+        self.session.snapshot(delta=True)  # (the grid colours are kept until a change)
 
     @property
     def url(self) -> str:
@@ -93,8 +120,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), mask_text(format % args))
 
-    def _send(self, status: int, body: bytes, ctype: str) -> None:
-        self.send_response(status)
+    def _send(self, status: int, body: bytes, ctype: str, *, gzipped: bytes | None = None) -> None:
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if accepts and (gzipped is not None or len(body) > GZIP_FROM):
+            body = gzipped if gzipped is not None else gzip.compress(body, GZIP_LEVEL)
+            self.send_response(status)
+            self.send_header("Content-Encoding", "gzip")
+        else:
+            self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -112,9 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
             if path in ("/", "/index.html"):
                 self._send(200, page_html(s).encode("utf-8"), "text/html; charset=utf-8")
             elif path == "/api/state":
-                self._json(200, s.snapshot())
-            elif path == "/api/buildings":
-                self._json(200, s.buildings_geojson())
+                self._json(200, s.snapshot(delta=True))
+            elif path in ("/api/buildings", "/api/base"):  # they never change: encoded once
+                raw, packed = self.server.fixed_answer(path)
+                self._send(200, raw, "application/json; charset=utf-8", gzipped=packed)
             else:
                 self._json(404, {"error": f"no such page: {path}"})
 
@@ -149,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
             except GridplanError as exc:
                 self._json(400, {"error": mask_text(str(exc))})
                 return
-            self._json(200, {"ok": True, **extra, "state": s.snapshot()})
+            self._json(200, {"ok": True, **extra, "state": s.snapshot(delta=True)})
 
 
 def _move(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +195,31 @@ def _move(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
         by=body.get("by"),
     )
     return {"touched": sorted(checks)}
+
+
+def _merge(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    checks = s.merge(
+        str(body.get("grid_id", "")),
+        str(body.get("other", "")),
+        accept=bool(body.get("accept")),
+        reason=body.get("reason"),
+        by=body.get("by"),
+    )
+    return {"touched": sorted(checks)}
+
+
+def _split(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    checks = s.split(
+        [str(b) for b in body.get("buildings") or []],
+        accept=bool(body.get("accept")),
+        reason=body.get("reason"),
+        by=body.get("by"),
+    )
+    return {"touched": sorted(checks)}
+
+
+def _reoptimise(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
+    return {"reoptimised": s.reoptimise(by=body.get("by")), "touched": list(s.last)}
 
 
 def _lock(s: EditSession, body: dict[str, Any]) -> None:
@@ -180,7 +239,9 @@ def _save(s: EditSession, body: dict[str, Any]) -> dict[str, Any]:
 _ACTIONS: dict[str, Callable[[EditSession, dict[str, Any]], dict[str, Any] | None]] = {
     "/api/move": _move,
     "/api/lock": _lock,
-    "/api/reoptimise": lambda s, _b: s.reoptimise(),
+    "/api/merge": _merge,
+    "/api/split": _split,
+    "/api/reoptimise": _reoptimise,
     "/api/undo": lambda s, _b: s.undo(),
     "/api/redo": lambda s, _b: s.redo(),
     "/api/save": _save,
@@ -194,7 +255,7 @@ def serve(
     port: int = 8765,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve ``session`` until interrupted (Ctrl-C), then release the plan's lock.
+    """Serve ``session`` until interrupted (Ctrl-C, or SIGTERM), then release the plan's lock.
 
     Parameters
     ----------
@@ -206,12 +267,22 @@ def serve(
         Called with the page's URL once the server listens.
     """
     server = EditServer((host, port), session)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # a kill stops it as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        server.warm()
         if ready is not None:
             ready(server.url)
         server.serve_forever()
     except KeyboardInterrupt:
         logger.info("stopped")
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         server.server_close()
         session.close()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

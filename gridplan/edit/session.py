@@ -1,10 +1,14 @@
 """An editing session of one plan: the moves, locks and re-optimisation a planner asked for,
 with undo/redo, live checks, an autosave of the edit list, one writer at a time, and save.
 
-The session state is the list of moves (buildings → grid, with who, when, the reason and the
-violations seen), the set of locked grids and whether the rest is re-optimised. The grids shown
-are always :func:`gridplan.partition.apply_edits` of that state on the original plan, and save
-writes :func:`gridplan.run.pipeline.replan_dataset` of the same state: what is saved is what
+The session state is the list of changes in order (buildings → grid, with who, when, the
+reason and the violations seen) and the set of locked grids. A change is a move, a merge of two
+grids (every building of the smaller to the larger, whose code stays), a split (buildings of a
+grid become a new grid coded next in the community's scheme) or a re-optimise of the rest —
+one step: the buildings the re-plan engine moved are recorded as moves, so later moves are
+not re-optimised again (press it again for that) and undo takes it back. The grids shown are
+always :func:`gridplan.partition.apply_edits` of that list on the original plan, and save
+writes :func:`gridplan.run.pipeline.replan_dataset` of the same list: what is saved is what
 was seen.
 
 Nothing is written to the plan until save, except two small files in the plan folder: the
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -65,9 +70,15 @@ class HardRuleError(GridplanError):
         self.violations = violations
 
 
+#: Kinds of change: buildings moved by hand, two grids merged, a grid split, the rest
+#: re-optimised by the engine.
+KINDS: tuple[str, ...] = ("move", "merge", "split", "reoptimise")
+
+
 @dataclass(frozen=True)
 class Move:
-    """Buildings moved to a grid by hand."""
+    """One change: buildings moved to a grid (``targets``: one grid per building, for a
+    re-optimise), of a ``kind`` of :data:`KINDS`; ``merged``: the grid a merge retired."""
 
     buildings: tuple[str, ...]
     grid_id: str
@@ -75,6 +86,9 @@ class Move:
     by: str | None = None
     at: str | None = None
     violations: str | None = None
+    kind: str = "move"
+    merged: str | None = None
+    targets: tuple[str, ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -84,23 +98,32 @@ class Move:
             "by": self.by,
             "at": self.at,
             "violations": self.violations,
+            "kind": self.kind,
+            "merged": self.merged,
+            "targets": None if self.targets is None else list(self.targets),
         }
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(building, grid it goes to) of this change."""
+        if self.targets is not None:
+            return list(zip(self.buildings, self.targets, strict=True))
+        return [(b, self.grid_id) for b in self.buildings]
 
 
 @dataclass(frozen=True)
 class State:
-    """What the planner asked for: moves in order, locked grids, re-optimise the rest."""
+    """What the planner asked for: changes in order (:class:`Move`), locked grids."""
 
     moves: tuple[Move, ...] = ()
     locks: frozenset[str] = field(default_factory=frozenset)
-    reoptimise: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "moves": [m.as_json() for m in self.moves],
-            "locks": sorted(self.locks),
-            "reoptimise": self.reoptimise,
-        }
+        return {"moves": [m.as_json() for m in self.moves], "locks": sorted(self.locks)}
+
+    @property
+    def reoptimised(self) -> bool:
+        """Whether the last change was a re-optimise of the rest."""
+        return bool(self.moves) and self.moves[-1].kind == "reoptimise"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:
@@ -112,28 +135,32 @@ class State:
                 by=m.get("by"),
                 at=m.get("at"),
                 violations=m.get("violations"),
+                kind=str(m.get("kind") or "move"),
+                merged=m.get("merged"),
+                targets=None if m.get("targets") is None else tuple(map(str, m["targets"])),
             )
             for m in data.get("moves", [])
         )
-        return cls(
-            moves=moves,
-            locks=frozenset(str(x) for x in data.get("locks", [])),
-            reoptimise=bool(data.get("reoptimise", False)),
-        )
+        if data.get("reoptimise"):
+            logger.warning(
+                "the autosave asks to re-optimise the rest after every move (an older session); "
+                "restored without it: press re-optimise again"
+            )
+        return cls(moves=moves, locks=frozenset(str(x) for x in data.get("locks", [])))
 
     def edits(self) -> pd.DataFrame:
         """The edits table of :func:`gridplan.partition.apply_edits`, one row per building."""
         rows = [
             {
                 "building_id": b,
-                "grid_id": m.grid_id,
+                "grid_id": g,
                 "reason": m.reason,
                 "by": m.by,
                 "at": m.at,
                 "violations": m.violations,
             }
             for m in self.moves
-            for b in m.buildings
+            for b, g in m.rows()
         ]
         cols = ["building_id", "grid_id", "reason", "by", "at", "violations"]
         return pd.DataFrame(rows, columns=cols)
@@ -202,6 +229,26 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+#: Columns of the drafted grids and buildings the checks and the page read.
+GRID_COLUMNS: tuple[str, ...] = ("grid_id", "community_id", "households", "geometry")
+BUILDING_COLUMNS: tuple[str, ...] = (
+    "building_id",
+    "grid_id",
+    "community_id",
+    "households",
+    "geometry",
+)
+
+
+def _join(
+    original: gpd.GeoDataFrame, redrawn: gpd.GeoDataFrame, comms: set[str], cols: tuple[str, ...]
+) -> gpd.GeoDataFrame:
+    """The original rows of the communities not in ``comms``, then the redrawn rows."""
+    kept = original[~original["community_id"].astype(str).isin(sorted(comms))]
+    out = pd.concat([kept[list(cols)], redrawn[list(cols)]], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=original.crs)
 
 
 @dataclass
@@ -307,6 +354,7 @@ class EditSession:
             unit_members=self.old.layers.get("unit_members"),
             assignments=self.old.layers.get("assignments"),
             people=L.get("people"),
+            coverage=self.old.layers.get("coverage"),
         )
         self.state = State()
         self.undo_stack: list[State] = []
@@ -326,10 +374,16 @@ class EditSession:
                 len(self.state.locks),
                 self.autosave_path,
             )
-        self.draft = self._compute(self.state)
-        self.base_checks = check_grids(
-            self.grids, self.buildings, self.grids["grid_id"], self.ctx, before=self.before
+        self.comm_of_grid = dict(
+            zip(
+                self.grids["grid_id"].astype(str),
+                self.grids["community_id"].astype(str),
+                strict=True,
+            )
         )
+        self.base = self._compute(State())
+        self.base_checks = self.base.checks
+        self.draft = self._compute(self.state)
 
     def close(self) -> None:
         """Release the writer's lock (the autosave stays until save)."""
@@ -347,39 +401,99 @@ class EditSession:
     # -- drafts ------------------------------------------------------------------------------
 
     def _compute(self, state: State, moves: dict[str, tuple[str, str]] | None = None) -> _Draft:
-        from gridplan.partition.edits import apply_edits
-
-        if not state.moves and not state.reoptimise:
+        """The plan after ``state``: only the communities the changes touch are redrawn and
+        checked (grids are drawn inside one community, each independently of the others, so
+        the rest is the original plan and its checks as they were)."""
+        base = getattr(self, "base", None)
+        if not state.moves and base is not None:
+            return base
+        comms = self._communities_of(state) if base is not None else None
+        if not state.moves:
             grids, buildings, flags = self.grids, self.buildings, []
         else:
-            L = self.dataset.layers
-            done = apply_edits(
-                self.grids,
-                self.buildings,
-                state.edits(),
-                current=L["buildings"],
-                communities=L["communities"],
-                roads=L.get("roads"),
-                barriers=L.get("barriers"),
-                locks=sorted(state.locks),
-                reoptimise=state.reoptimise,
-                config=self.config,
-                seed=self.config.seed,
-            )
-            grids = done.result.grids
-            buildings = done.result.buildings
+            done = self._apply(state, communities=comms)
+            grids, buildings = done.result.grids, done.result.buildings
             flags = list(done.result.flags)
+            if comms is not None:
+                grids = _join(self.grids, grids, comms, GRID_COLUMNS)
+                buildings = _join(self.buildings, buildings, comms, BUILDING_COLUMNS)
+        if comms is None or base is None:
+            ids = set(grids["grid_id"].astype(str)) | set(self.grids["grid_id"].astype(str))
+            inside = grids
+        else:
+            inside = grids[grids["community_id"].astype(str).isin(comms)]
+            ids = set(inside["grid_id"].astype(str)) | {
+                g for g, c in self.comm_of_grid.items() if c in comms
+            }
         prev = getattr(self, "draft", None)
         checks = check_grids(
             grids,
             buildings,
-            set(grids["grid_id"].astype(str)) | set(self.grids["grid_id"].astype(str)),
+            ids,
             self.ctx,
             before=self.before,
             moves=moves,
             previous_neighbours=prev.neighbours if prev is not None else None,
         )
-        return _Draft(grids, buildings, flags, checks, neighbours(grids))
+        for m in state.moves:  # a grid merged away is no violation, but says where it went
+            if m.kind == "merge" and m.merged and m.merged not in set(grids["grid_id"]):
+                row = checks.get(m.merged)
+                if row is not None:
+                    row["violations"] = [v for v in row["violations"] if v["kind"] != "empty"]
+                    row["merged_into"] = m.grid_id
+                    row["bounds"] = "merged"
+        near = neighbours(inside)
+        if base is not None and comms is not None:
+            checks = {
+                **{g: c for g, c in base.checks.items() if self.comm_of_grid.get(g) not in comms},
+                **checks,
+            }
+            near = {
+                **{
+                    g: n
+                    for g, n in base.neighbours.items()
+                    if self.comm_of_grid.get(g) not in comms
+                },
+                **near,
+            }
+        return _Draft(grids, buildings, flags, checks, near)
+
+    def _communities_of(self, state: State) -> set[str]:
+        """The communities whose grids the changes of ``state`` touch."""
+        return {
+            self.comm_of_grid[self.before[b]]
+            for m in state.moves
+            for b in m.buildings
+            if b in self.before and self.before[b] in self.comm_of_grid
+        }
+
+    def _apply(self, state: State, *, communities: set[str] | None = None) -> Any:
+        """:func:`apply_edits` of ``state`` on the original plan (on ``communities`` only,
+        when given: the others are left out of the redraw)."""
+        from gridplan.partition.edits import apply_edits
+
+        L = self.dataset.layers
+        grids, buildings = self.grids, self.buildings
+        current, comm = L["buildings"], L["communities"]
+        if communities is not None:
+            keep = sorted(communities)
+            grids = grids[grids["community_id"].astype(str).isin(keep)]
+            buildings = buildings[buildings["community_id"].astype(str).isin(keep)]
+            current = current[current["community_id"].astype(str).isin(keep)]
+            comm = comm[comm["community_id"].astype(str).isin(keep)]
+        return apply_edits(
+            grids,
+            buildings,
+            state.edits(),
+            current=current,
+            communities=comm,
+            roads=L.get("roads"),
+            barriers=L.get("barriers"),
+            locks=sorted(state.locks),
+            reoptimise=False,
+            config=self.config,
+            seed=self.config.seed,
+        )
 
     def grid_of(self, building_id: str) -> str:
         """The grid a building is in now."""
@@ -397,7 +511,7 @@ class EditSession:
         self._autosave()
 
     def _autosave(self) -> None:
-        if not self.state.moves and not self.state.locks and not self.state.reoptimise:
+        if not self.state.moves and not self.state.locks:
             self.autosave_path.unlink(missing_ok=True)
             return
         _write_json(
@@ -435,8 +549,13 @@ class EditSession:
         accept: bool = False,
         reason: str | None = None,
         by: str | None = None,
+        kind: str = "move",
+        merged: str | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Move buildings to ``grid_id``; returns the checks of the grids the move touched.
+
+        ``grid_id`` may be a new grid coded in the community's scheme (a split, :meth:`split`);
+        ``kind`` and ``merged`` record a merge or split (:meth:`merge`, :meth:`split`).
 
         Raises
         ------
@@ -471,10 +590,8 @@ class EditSession:
             raise DataError(msg)
         when = _now()
         who = (by or "").strip() or self.by
-        candidate = replace(
-            self.state,
-            moves=(*self.state.moves, Move(tuple(ids), grid_id, reason, who, when)),
-        )
+        step = Move(tuple(ids), grid_id, reason, who, when, kind=kind, merged=merged)
+        candidate = replace(self.state, moves=(*self.state.moves, step))
         check_edits(candidate.edits(), self.buildings, self.grids, candidate.locks)
         moves = {b: (frm[b], grid_id) for b in ids}
         draft = self._compute(candidate, moves)
@@ -510,7 +627,7 @@ class EditSession:
             words = "; ".join(self.violation_text(v["grid_id"], v, draft.checks) for v in new_hard)
             msg = label("edit.hard_rule", self.lang, violations=words)
             raise HardRuleError(msg, new_hard)
-        done = Move(tuple(ids), grid_id, reason, who, when, "; ".join(texts) or None)
+        done = replace(step, violations="; ".join(texts) or None)
         self.draft = draft
         self._change(replace(self.state, moves=(*self.state.moves, done)))
         self.last = touched
@@ -550,16 +667,138 @@ class EditSession:
         self._change(new)
         self.last = [grid_id]
 
-    def reoptimise(self) -> None:
-        """Re-plan the rest: grids out of bounds after the moves, fewest households moved,
-        locked grids kept (from now on, until undone)."""
-        new = replace(self.state, reoptimise=True)
-        before = self.draft.buildings.set_index("building_id")["grid_id"]
+    def merge(
+        self,
+        grid_a: str,
+        grid_b: str,
+        *,
+        accept: bool = False,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Merge two neighbouring grids: every building of the one with fewer households
+        moves to the larger, which keeps its code (a tie: the lower code). One change (one
+        undo step); returns the checks of both grids (the retired one says ``merged_into``).
+
+        Raises
+        ------
+        DataError
+            Unknown grids, not neighbours, of two communities, or a locked one.
+        HardRuleError
+            The merged grid would break a hard rule (a barrier between them) unless accepted.
+        """
+        from gridplan.partition.edits import merge_edits
+
+        a, b = str(grid_a), str(grid_b)
+        d = self.draft
+        for g in (a, b):
+            if g not in d.checks or d.checks[g].get("bounds") in ("empty", "merged"):
+                msg = f"merge: there is no grid {g} now; pick two grids on the map"
+                raise DataError(msg)
+        if b not in d.neighbours.get(a, []):
+            msg = (
+                f"merge: grids {a} and {b} do not border each other; merge neighbouring grids "
+                "(or move buildings by hand)"
+            )
+            raise DataError(msg)
+        ha, hb = d.checks[a]["households"], d.checks[b]["households"]
+        keep, gone = (a, b) if (ha, b) > (hb, a) else (b, a)
+        if ha == hb:
+            keep, gone = min(a, b), max(a, b)
+        ids = merge_edits(d.buildings, keep, gone)["building_id"].tolist()
+        why = (reason or "").strip() or label("edit.merged_reason", self.lang, gone=gone, keep=keep)
+        checks = self.move(ids, keep, accept=accept, reason=why, by=by, kind="merge", merged=gone)
+        self.last = sorted({keep, gone, *checks})
+        return {g: self.draft.checks[g] for g in self.last if g in self.draft.checks}
+
+    def split(
+        self,
+        building_ids: list[str],
+        *,
+        accept: bool = False,
+        reason: str | None = None,
+        by: str | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Split a grid: ``building_ids`` (of one grid) become a new grid, coded next in the
+        community's scheme (never a code this session or the plan used). One change.
+
+        Raises
+        ------
+        DataError
+            No buildings, buildings of several grids, the whole grid, or a locked grid.
+        HardRuleError
+            Either part breaks a hard rule (not contiguous, across a barrier) unless accepted.
+        """
+        from gridplan.partition.edits import next_grid_code, split_edits
+
+        d = self.draft
+        e = split_edits(d.buildings, d.grids, building_ids)
+        src = self.grid_of(str(e["building_id"].iloc[0]))
+        comm = str(d.grids.set_index(d.grids["grid_id"].astype(str))["community_id"][src])
+        used = (
+            set(self.grids["grid_id"].astype(str))
+            | set(d.grids["grid_id"].astype(str))
+            | {g for m in self.state.moves for _b, g in m.rows()}
+        )
+        code = next_grid_code(used, comm)
+        why = (reason or "").strip() or label("edit.split_reason", self.lang, grid=src, new=code)
+        return self.move(
+            e["building_id"].tolist(), code, accept=accept, reason=why, by=by, kind="split"
+        )
+
+    def reoptimise(self, *, by: str | None = None) -> int:
+        """Re-plan the rest once: grids out of bounds after the changes, fewest households
+        moved, locked grids kept. The buildings the engine moved are recorded as one change
+        (undo takes it back); later moves are not re-optimised again. Returns how many
+        buildings moved (0: nothing could be improved, and nothing is recorded)."""
+        from gridplan.partition.replan import replan_grids
+
+        # the re-plan engine on the plan as drawn now (the changes are already redrawn)
+        L = self.dataset.layers
+        done = replan_grids(
+            self.draft.buildings,
+            self.draft.grids,
+            L["buildings"],
+            L["communities"],
+            roads=L.get("roads"),
+            barriers=L.get("barriers"),
+            config=self.config,
+            seed=self.config.seed,
+            locks=sorted(self.state.locks),
+        )
+        now = dict(
+            zip(
+                self.draft.buildings["building_id"].astype(str),
+                self.draft.buildings["grid_id"].astype(str),
+                strict=True,
+            )
+        )
+        after = done.buildings
+        moved = [
+            (b, g)
+            for b, g in zip(
+                after["building_id"].astype(str), after["grid_id"].astype(str), strict=True
+            )
+            if b in now and now[b] != g
+        ]
+        if not moved:
+            self.last = []
+            return 0
+        who = (by or "").strip() or self.by
+        step = Move(
+            tuple(b for b, _g in moved),
+            "",
+            label("edit.reoptimised_reason", self.lang),
+            who,
+            _now(),
+            kind="reoptimise",
+            targets=tuple(g for _b, g in moved),
+        )
+        new = replace(self.state, moves=(*self.state.moves, step))
         self.draft = self._compute(new)
-        after = self.draft.buildings.set_index("building_id")["grid_id"]
-        changed = after[after.reindex(before.index).ne(before.reindex(after.index))]
-        self.last = sorted(set(changed.astype(str)))
+        self.last = sorted({now[b] for b, _g in moved} | {g for _b, g in moved})
         self._change(new)
+        return len(moved)
 
     def undo(self) -> None:
         """Back to the state before the last change (nothing to undo: no change)."""
@@ -603,7 +842,7 @@ class EditSession:
                 "stays as the record of what was changed)"
             )
             raise DataError(msg)
-        if not self.state.moves and not self.state.reoptimise:
+        if not self.state.moves:
             msg = "save: nothing to save; move buildings or re-optimise first"
             raise DataError(msg)
         check_output_dir(out, overwrite=overwrite)
@@ -611,12 +850,16 @@ class EditSession:
             self.old,
             self.dataset,
             config=self.config,
-            edits=self.state.edits() if self.state.moves else None,
+            edits=self.state.edits(),
             locks=sorted(self.state.locks),
-            reoptimise=self.state.reoptimise,
+            reoptimise=False,
         )
         plan.metadata.setdefault("replan", {})["edited_by"] = sorted(
             {m.by for m in self.state.moves if m.by}
+        )
+        # (a re-optimise is recorded as the moves it made: say that it happened)
+        plan.metadata["replan"]["reoptimised"] = any(
+            m.kind == "reoptimise" for m in self.state.moves
         )
         written = run_to_folder(plan, out, overwrite=overwrite, lang=self.lang)
         self.autosave_path.unlink(missing_ok=True)
@@ -641,27 +884,51 @@ class EditSession:
                 )
         return out
 
-    def snapshot(self) -> dict[str, Any]:
-        """The page's view of the session (JSON-ready; coordinates in WGS 84)."""
+    def _web_geometry(self, geoms: Any) -> list[dict[str, Any]]:
+        """GeoJSON geometries in WGS 84 (1e-6°, about 0.1 m) of metric geometries."""
+        web = gpd.GeoSeries(geoms, crs=self.grids.crs).to_crs(4326)
+        fixed = shapely.set_precision(web.array, 1e-6)
+        return [json.loads(shapely.to_geojson(g)) for g in fixed]
+
+    def snapshot(self, *, delta: bool = False) -> dict[str, Any]:
+        """The page's view of the session (JSON-ready; coordinates in WGS 84).
+
+        ``delta``: grids drawn as in the original plan come without geometry and ``grid_of``
+        lists only the buildings in another grid than the plan had them (``grid_of_delta``):
+        the page keeps the original from its first, full snapshot. On a city this is a few
+        kilobytes instead of half a megabyte per change.
+        """
         from gridplan.output.maps.make import grid_colors
 
         d = self.draft
-        grids = d.grids.to_crs(4326)
-        grids = grids.assign(geometry=shapely.set_precision(grids.geometry.array, 1e-6))
-        colors = grid_colors(d.grids)
+        ids = d.grids["grid_id"].astype(str).to_numpy()
+        orig = self.grids.set_index(self.grids["grid_id"].astype(str)).geometry
+        same = np.array(
+            [
+                g in orig.index and bool(shapely.equals_exact(geom, orig[g], 0.0))
+                for g, geom in zip(ids, d.grids.geometry.array, strict=True)
+            ],
+            dtype=bool,
+        )
+        drawn = iter(self._web_geometry(d.grids.geometry.array[~same]))
+        cached = getattr(self, "_colors", None)
+        if cached is None or cached[0] is not d:
+            self._colors = (d, grid_colors(d.grids))
+        colors = self._colors[1]
         feats = []
-        for gid, cid, hh, geom in zip(
-            grids["grid_id"].astype(str),
-            grids["community_id"].astype(str),
-            grids["households"],
-            grids.geometry,
+        for gid, cid, hh, is_same in zip(
+            ids,
+            d.grids["community_id"].astype(str),
+            d.grids["households"],
+            same,
             strict=True,
         ):
             c = d.checks.get(gid, {})
+            geom = next(drawn) if not is_same else None if delta else self.base_web()["grids"][gid]
             feats.append(
                 {
                     "type": "Feature",
-                    "geometry": json.loads(shapely.to_geojson(geom)),
+                    "geometry": geom,
                     "properties": {
                         "grid_id": gid,
                         "community_id": cid,
@@ -674,18 +941,20 @@ class EditSession:
                 }
             )
         b = d.buildings
+        grid_of = dict(zip(b["building_id"].astype(str), b["grid_id"].astype(str), strict=True))
+        if delta:
+            grid_of = {k: v for k, v in grid_of.items() if self.before.get(k) != v}
         return {
             "grids": {"type": "FeatureCollection", "features": feats},
-            "grid_of": dict(
-                zip(b["building_id"].astype(str), b["grid_id"].astype(str), strict=True)
-            ),
+            "grid_of": grid_of,
+            "grid_of_delta": delta,
             "checks": d.checks,
             "base_households": {g: c.get("households", 0) for g, c in self.base_checks.items()},
             "neighbours": d.neighbours,
             "violations": self.violations(),
             "last": self.last,
             "locks": sorted(self.state.locks),
-            "reoptimised": self.state.reoptimise,
+            "reoptimised": self.state.reoptimised,
             "moves": [m.as_json() for m in self.state.moves],
             "can_undo": bool(self.undo_stack),
             "can_redo": bool(self.redo_stack),
@@ -693,8 +962,32 @@ class EditSession:
             "saved_to": self.saved_to,
             "by": self.by,
             "bounds": [self.ctx.min_households, self.ctx.max_households],
+            "coverage_keys": self.ctx.coverage_keys,
+            "coverage_labels": [self._coverage_label(k) for k in self.ctx.coverage_keys],
             "flags": [mask_text(f) for f in d.flags],
         }
+
+    def _coverage_label(self, key: str) -> str:
+        from gridplan.i18n import category_label, tier_label
+
+        tier, _, cat = key.partition("/")
+        return f"{tier_label(tier, self.lang)} {category_label(cat, self.lang)}"
+
+    def base_web(self) -> dict[str, Any]:
+        """The original plan as the page keeps it (its delta snapshots leave it out):
+        ``grids`` grid_id -> GeoJSON geometry (WGS 84), ``grid_of`` building -> grid."""
+        if not hasattr(self, "_base_web"):
+            self._base_web = {
+                "grids": dict(
+                    zip(
+                        self.grids["grid_id"].astype(str),
+                        self._web_geometry(self.grids.geometry.array),
+                        strict=True,
+                    )
+                ),
+                "grid_of": dict(self.before),
+            }
+        return self._base_web
 
     def buildings_geojson(self) -> dict[str, Any]:
         """The buildings (id, households, footprint in WGS 84): they never change."""

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from gridplan.partition.edits import EditResult, apply_edits, check_edits, read_edits
+from gridplan.partition.edits import (
+    EditResult,
+    apply_edits,
+    check_edits,
+    merge_edits,
+    next_grid_code,
+    read_edits,
+    split_edits,
+)
 from gridplan.partition.grids import partition_grids
 from gridplan.partition.replan import ReplanResult, replan_grids
 from gridplan.partition.result import PartitionResult
@@ -13,7 +21,10 @@ __all__ = [
     "ReplanResult",
     "apply_edits",
     "check_edits",
+    "merge_edits",
+    "next_grid_code",
     "partition_grids",
     "read_edits",
     "replan_grids",
+    "split_edits",
 ]

@@ -11,7 +11,11 @@ and a table of moves (``building_id`` → ``grid_id``) and
    re-plan engine with fixed assignments: :func:`gridplan.partition.replan_grids` with
    ``manual``), every other grid kept exactly — moved buildings that do not touch their new
    grid become a grid of their own, which the checks show;
-3. with ``reoptimise``, re-plans the rest: grids out of bounds after the edits are re-planned
+3. a ``grid_id`` the plan does not hold, named in the community's code scheme
+   (``<community_id>-NNN``, :func:`next_grid_code`), is a *new grid* made of the buildings
+   moved to it (a grid split in two: :func:`split_edits`); moving every building of a grid to
+   a neighbour retires it (two grids merged: :func:`merge_edits`);
+4. with ``reoptimise``, re-plans the rest: grids out of bounds after the edits are re-planned
    with the fewest households moved, locked grids kept exactly whatever their households
    (``locks``).
 
@@ -22,6 +26,7 @@ same table is the ``edits`` log layer of the plan written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +34,25 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from gridplan._errors import DataError
 from gridplan._text import format_ids
+from gridplan.adjacency import glue
 from gridplan.partition.replan import ReplanResult, moved_households, replan_grids
 from gridplan.settings import DEFAULT, Config
 
-__all__ = ["EDIT_COLUMNS", "EditResult", "apply_edits", "check_edits", "read_edits"]
+__all__ = [
+    "EDIT_COLUMNS",
+    "EditResult",
+    "apply_edits",
+    "check_edits",
+    "is_new_code",
+    "merge_edits",
+    "next_grid_code",
+    "read_edits",
+    "split_edits",
+]
 
 #: Columns of an edits table (and of the plan's ``edits`` layer).
 EDIT_COLUMNS: tuple[str, ...] = (
@@ -105,6 +122,74 @@ def read_edits(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def is_new_code(grid_id: str, community_id: str) -> bool:
+    """Whether ``grid_id`` is a grid code of the community's scheme (``<community_id>-NNN``)."""
+    return re.fullmatch(re.escape(str(community_id)) + r"-\d{3,}", str(grid_id)) is not None
+
+
+def next_grid_code(grid_ids: Iterable[str], community_id: str) -> str:
+    """The next free code of the community's scheme: one above its highest number
+    (``C01-018`` after ``C01-017``), as the re-plan engine numbers new grids."""
+    seqs = [int(str(g).rsplit("-", 1)[1]) for g in grid_ids if is_new_code(str(g), community_id)]
+    return f"{community_id}-{max(seqs, default=0) + 1:03d}"
+
+
+def merge_edits(buildings: pd.DataFrame, keep: str, gone: str) -> pd.DataFrame:
+    """The edits that merge grid ``gone`` into grid ``keep``: every building of ``gone`` moves.
+
+    Raises
+    ------
+    DataError
+        ``gone`` holds no building (or is ``keep``).
+    """
+    if str(keep) == str(gone):
+        msg = f"merge: grid {keep} cannot be merged with itself; pick a neighbouring grid"
+        raise DataError(msg)
+    ids = sorted(buildings.loc[buildings["grid_id"].astype(str) == str(gone), "building_id"])
+    if not ids:
+        msg = f"merge: grid {gone} holds no building; pick a grid on the map"
+        raise DataError(msg)
+    return pd.DataFrame({"building_id": [str(b) for b in ids], "grid_id": str(keep)})
+
+
+def split_edits(
+    buildings: pd.DataFrame, grids: pd.DataFrame, building_ids: Iterable[str]
+) -> pd.DataFrame:
+    """The edits that split ``building_ids`` off their grid into a new grid, coded next in the
+    community's scheme (:func:`next_grid_code` over ``grids``).
+
+    Raises
+    ------
+    DataError
+        No building, unknown buildings, buildings of several grids, or the whole grid.
+    """
+    ids = [str(b) for b in dict.fromkeys(building_ids)]
+    grid_of = dict(
+        zip(buildings["building_id"].astype(str), buildings["grid_id"].astype(str), strict=True)
+    )
+    unknown = [b for b in ids if b not in grid_of]
+    if not ids or unknown:
+        msg = (
+            f"split: {'unknown buildings ' + format_ids(unknown) if unknown else 'no building'}; "
+            "select the buildings of one grid that become the new grid"
+        )
+        raise DataError(msg)
+    src = sorted({grid_of[b] for b in ids})
+    if len(src) > 1:
+        msg = (
+            f"split: the buildings are in grids {', '.join(src)}; a split takes buildings of one "
+            "grid (move the others first)"
+        )
+        raise DataError(msg)
+    rest = [b for b, g in grid_of.items() if g == src[0] and b not in set(ids)]
+    if not rest:
+        msg = f"split: every building of grid {src[0]} is selected; leave some in it"
+        raise DataError(msg)
+    comm = dict(zip(grids["grid_id"].astype(str), grids["community_id"].astype(str), strict=True))
+    code = next_grid_code(grids["grid_id"].astype(str), comm[src[0]])
+    return pd.DataFrame({"building_id": ids, "grid_id": code})
+
+
 def check_edits(
     edits: pd.DataFrame,
     buildings: pd.DataFrame,
@@ -113,7 +198,9 @@ def check_edits(
 ) -> pd.DataFrame:
     """The edit log of valid moves (:data:`EDIT_COLUMNS`), or every problem at once.
 
-    A building moved twice keeps its last move; a move to the grid it is in is dropped.
+    The log keeps every move in order (a building moved twice has two rows; ``from_grid_id``
+    is the grid it was in before that row); a move to the grid it is in is dropped. The last
+    row of a building is where it ends.
 
     Raises
     ------
@@ -139,13 +226,21 @@ def check_edits(
             f"{len(unknown_b)} edit(s) name a building the plan does not hold "
             f"({format_ids(unknown_b)}); fix the building_id"
         )
+    e["from_grid_id"] = [grid_of.get(b) for b in e["building_id"]]
+    # a grid the plan does not hold, coded in its buildings' community scheme, is a new grid
+    new_comm: dict[str, str] = {}
+    for f, g in zip(e["from_grid_id"], e["grid_id"], strict=True):
+        c = comm_of_grid.get(str(f))
+        if g not in comm_of_grid and c is not None and is_new_code(g, c):
+            new_comm.setdefault(g, c)
+    comm_of_grid = {**comm_of_grid, **new_comm}
     unknown_g = [r for r, g in zip(rows, e["grid_id"], strict=True) if g not in comm_of_grid]
     if unknown_g:
         problems.append(
             f"{len(unknown_g)} edit(s) name a grid the plan does not hold "
-            f"({format_ids(unknown_g)}); fix the grid_id"
+            f"({format_ids(unknown_g)}); fix the grid_id (a new grid is coded in its "
+            "community's scheme, <community_id>-NNN)"
         )
-    e["from_grid_id"] = [grid_of.get(b) for b in e["building_id"]]
     ok = e["from_grid_id"].notna() & e["grid_id"].isin(list(comm_of_grid))
     across = [
         f"{r} ({b}: {comm_of_grid.get(f)} → {comm_of_grid.get(g)})"
@@ -173,7 +268,12 @@ def check_edits(
     if problems:
         msg = "edits: " + "; ".join(problems)
         raise DataError(msg)
-    e = e.drop_duplicates("building_id", keep="last")
+    where = dict(grid_of)
+    before: list[Any] = []
+    for b, g in zip(e["building_id"], e["grid_id"], strict=True):
+        before.append(where.get(b))
+        where[b] = g
+    e["from_grid_id"] = before
     e = e[e["from_grid_id"].astype(str) != e["grid_id"]]
     for col in ("reason", "by", "at", "violations"):
         if col not in e.columns:
@@ -218,11 +318,17 @@ def apply_edits(
     """
     cfg = config or DEFAULT
     log = check_edits(edits, buildings, grids, locks)
-    moved_to = dict(zip(log["building_id"], log["grid_id"], strict=True))
+    bid = buildings["building_id"].astype(str)
+    first = dict(zip(bid, buildings["grid_id"].astype(str), strict=True))
+    # where each building ends (its last row), from the grid the plan had it in
+    final = log.drop_duplicates("building_id", keep="last")
+    final = final.assign(from_grid_id=final["building_id"].map(first))
+    final = final[final["from_grid_id"] != final["grid_id"]]
+    moved_to = dict(zip(final["building_id"], final["grid_id"], strict=True))
     edited = buildings.copy()
-    bid = edited["building_id"].astype(str)
     edited["grid_id"] = [moved_to.get(b, g) for b, g in zip(bid, edited["grid_id"], strict=True)]
-    touched = sorted(set(log["from_grid_id"].astype(str)) | set(log["grid_id"].astype(str)))
+    touched = sorted(set(final["from_grid_id"].astype(str)) | set(final["grid_id"].astype(str)))
+    grids = _with_new_grids(grids, final)
     kw: dict[str, Any] = {
         "roads": roads,
         "barriers": barriers,
@@ -230,11 +336,11 @@ def apply_edits(
         "seed": seed,
         "locks": locks,
     }
-    first = replan_grids(edited, grids, current, communities, manual=touched, **kw)
-    res = first
-    changed = list(first.changed_grids)
+    drawn = replan_grids(edited, grids, current, communities, manual=touched, **kw)
+    res = drawn
+    changed = list(drawn.changed_grids)
     if reoptimise:
-        res = replan_grids(first.buildings, first.grids, current, communities, **kw)
+        res = replan_grids(drawn.buildings, drawn.grids, current, communities, **kw)
         changed = sorted(set(changed) | set(res.changed_grids))
     before = dict(zip(bid, buildings["grid_id"], strict=True))
     return EditResult(
@@ -244,3 +350,27 @@ def apply_edits(
         changed=changed,
         moved=moved_households(before, res),
     )
+
+
+def _with_new_grids(grids: gpd.GeoDataFrame, log: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``grids`` with a placeholder row per new grid of the edits: the union of the grids its
+    buildings come from (so the re-plan engine redraws them together, each around its
+    buildings; the placeholder's own polygon is never kept)."""
+    known = set(grids["grid_id"].astype(str))
+    new = sorted(set(log["grid_id"].astype(str)) - known)
+    if not new:
+        return grids
+    geo = dict(zip(grids["grid_id"].astype(str), grids.geometry, strict=True))
+    comm = dict(zip(grids["grid_id"].astype(str), grids["community_id"].astype(str), strict=True))
+    rows = []
+    for g in new:
+        src = sorted(set(log.loc[log["grid_id"].astype(str) == g, "from_grid_id"].astype(str)))
+        area = geo[src[0]]
+        for other in src[1:]:
+            area = glue(area, geo[other])
+        if area.geom_type != "Polygon":
+            area = max(shapely.get_parts(area), key=lambda p: p.area)
+        rows.append({"grid_id": g, "community_id": comm[src[0]], "geometry": area})
+    extra = gpd.GeoDataFrame(rows, geometry="geometry", crs=grids.crs)
+    out = pd.concat([grids, extra], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=grids.crs)
