@@ -104,6 +104,12 @@ def import_cmd(
     help="flow: slot form, exact min-cost flow; cpsat: effort-weighted, CP-SAT.",
 )
 @click.option("--reoptimise", is_flag=True, help="Also re-decide dispatched cases nobody accepted.")
+@click.option(
+    "--guard/--no-guard",
+    default=None,
+    help="Never worse than the office rule on placed, metres and lateness (flow; default: "
+    "[requests] guard_office_rule, on).",
+)
 @_now_opt
 @_config_opt
 @_errors
@@ -113,22 +119,33 @@ def dispatch(
     dataset: Path,
     method: str,
     reoptimise: bool,
+    guard: bool | None,
     now: str | None,
     config_path: Path | None,
 ) -> None:
     """Dispatch the open requests to the plan's roster (one transaction)."""
+    from dataclasses import replace
+
     from gridplan.requests import dispatch_ledger, load_context
 
     cfg = _cfg(config_path)
+    if guard is not None:
+        cfg = replace(cfg, requests=replace(cfg.requests, guard_office_rule=guard))
     ctx = load_context(plan_dir, dataset, config=cfg)
     res = dispatch_ledger(ledger, ctx, now=now, method=method, reoptimise=reoptimise, config=cfg)
     i = res.info
     click.echo(
         f"dispatched {i['placed']} of {i['requests']} request(s) ({i['method']}, {i['status']}, "
         f"objective {i['objective']:.0f}, bound {i['bound']:.0f}, gap {i['gap']:.2%}); "
-        f"{i['walked_m']:.0f} m walked, {i['late']} late, {len(i['escalated_overdue'])} "
-        "escalated for a passed deadline"
+        f"{i['walked_m']:.0f} m walked, {i['lateness_h']:.1f} h late ({i['late']} late), "
+        f"{len(i['escalated_overdue'])} escalated for a passed deadline"
     )
+    if i.get("guard") not in (None, "off"):
+        click.echo(
+            f"  office-rule guard {i['guard']}: the office rule would place "
+            f"{i['office_placed']}, walk {i['office_walked_m']:.0f} m, "
+            f"{i['office_lateness_h']:.1f} h late"
+        )
     for reason in res.unplaced["reason"]:
         click.echo(f"  {reason}")
 
