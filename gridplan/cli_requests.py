@@ -320,7 +320,7 @@ def report(
         if plan is not None:
             from gridplan.output.maps.make import make_map
 
-            layer = open_requests_layer(read_requests(led), lang=lang)
+            layer = open_requests_layer(read_requests(led), lang=lang, now=now)
             make_map(plan, lang=lang, requests=layer).save(str(tmp / "requests_map.html"))
     click.echo(f"wrote {out} ({', '.join(p.name for p in paths)})")
 

@@ -666,6 +666,8 @@ _REQUESTS: dict[str, dict[str, str]] = {
         "category.public_safety": "Public safety",
         "category.policy": "Policy question",
         "category.micro_wish": "Micro-wish",
+        "by_partner": "Partner units (双报到单位)",
+        "partner": "Partner unit",
     },
     "zh": {
         "title": "群众诉求办理情况",
@@ -709,6 +711,8 @@ _REQUESTS: dict[str, dict[str, str]] = {
         "category.public_safety": "安全隐患",
         "category.policy": "政策咨询",
         "category.micro_wish": "微心愿",
+        "by_partner": "双报到单位承办",
+        "partner": "双报到单位",
     },
 }
 

@@ -808,7 +808,8 @@ class RequestSettings:
     slot_hours: float = 2.0
     #: Role -> (hours per day, open cases) a person of that role gives when the roster's
     #: ``hours_per_day`` / ``max_open_cases`` are missing; the first role listed that a person
-    #: holds counts (full-time grid workers are ``grid_worker_full``).
+    #: holds counts (full-time grid workers are ``grid_worker_full``; ``partner_unit`` for the
+    #: dataset's partner units).
     role_capacity: dict[str, tuple[float, int]] = field(
         default_factory=lambda: {
             "grid_worker_full": (8.0, 6),
@@ -816,6 +817,9 @@ class RequestSettings:
             "grid_worker": (4.0, 3),
             "volunteer": (2.0, 2),
             "unit_head": (2.0, 1),
+            # a partner unit (双报到单位) sends staff for its categories: a working day, a
+            # handful of open cases (gridplan's default; the layer's own figures win)
+            "partner_unit": (8.0, 4),
         }
     )
     #: Objective weights, in metres walked: an hour late, a request left unplaced (escalated),

@@ -361,6 +361,127 @@ def test_unplaced_request_gets_a_reason_in_words() -> None:
     assert "no one with skill legal lives within 1 500 m" in res.unplaced["reason"].iloc[0]
 
 
+# -- partner units (双报到单位) -------------------------------------------------------------------
+
+
+def test_partner_unit_takes_its_categories_whatever_the_skill() -> None:
+    req, ppl, pairs = _instance(3, 4, 2)
+    req["skill"] = ["legal", "legal", "medical", None]
+    req["service_code"] = ["legal_aid", "legal_aid", "medical", "repair"]
+    ppl["skills"] = ""  # no person has a skill: only the unit can take legal aid
+    ppl["cases_free"] = 0
+    unit = pd.DataFrame(
+        {
+            "person_id": ["PU001"],
+            "kind": "partner",
+            "name": "明德律师事务所",
+            "skills": "",
+            "categories": "legal_aid;dispute",
+            "grid_ids": "",
+            "hours_per_day": 8.0,
+            "cases_free": 5,
+            "queue_h": 0.0,
+            "open_cases": 0,
+        }
+    )
+    ppl = pd.concat([ppl.assign(kind="person", name=None, categories=""), unit])
+    pairs = pd.concat(
+        [
+            pairs,
+            pd.DataFrame(
+                {"request_id": req["request_id"], "person_id": "PU001", "distance_m": 800.0}
+            ),
+        ]
+    )
+    res = dispatch_requests(req, ppl, pairs, now=pd.Timestamp("2024-05-01T00:00Z"))
+    a = res.assignments.set_index("request_id")
+    # the two legal-aid requests go to the unit, named; the medical and repair ones do not
+    assert a.loc[["R0", "R1"], "person_id"].eq("PU001").all()
+    assert a.loc["R0", "partner_unit"] == "明德律师事务所 (PU001)"
+    assert "R2" not in a.index and "R3" not in a.index
+    reason = res.unplaced.set_index("request_id")["reason"]
+    assert "no one with skill medical" in reason["R2"] and "PU001" not in reason["R2"]
+    # a legal-aid request the unit has no room for names the unit in its reason
+    res2 = dispatch_requests(
+        req, ppl.assign(cases_free=0), pairs, now=pd.Timestamp("2024-05-01T00:00Z")
+    )
+    assert "明德律师事务所 (PU001)" in res2.unplaced.set_index("request_id")["reason"]["R0"]
+
+
+def test_town_partner_units_load_into_the_roster(ctx) -> None:  # type: ignore[no-untyped-def]
+    from gridplan.requests import roster
+
+    assert ctx.partners is not None and len(ctx.partners) >= 4
+    people = roster(ctx)
+    units = people[people["kind"] == "partner"]
+    assert set(units["person_id"]) == set(ctx.partners["partner_id"])
+    law = units[units["categories"].map(lambda c: "legal_aid" in c)]
+    assert len(law) >= 1 and law["name"].str.contains("律师").all()
+    # each unit sits at its building's point, as an independent look-up says
+    b = ctx.buildings.set_index("building_id").geometry
+    row = ctx.partners.iloc[0]
+    bid = (
+        pd.read_csv(TOWN / "partner_units.csv", dtype=str)
+        .set_index("partner_id")
+        .loc[row["partner_id"], "building_id"]
+    )
+    assert (row["x"], row["y"]) == pytest.approx((b[bid].x, b[bid].y))
+
+
+def test_bad_partner_units_are_named(ctx) -> None:  # type: ignore[no-untyped-def]
+    from gridplan.requests.context import partner_units
+
+    bad = pd.DataFrame(
+        {
+            "partner_id": ["PU1", "PU2", "PU2"],
+            "name": ["a", "b", "c"],
+            "categories": ["repair", "plumbing", "repair"],
+            "building_id": ["B00001", "B00002", "NOPE"],
+        }
+    )
+    with pytest.raises(DataError) as err:
+        partner_units(bad, ctx.buildings, ctx.crs)
+    text = str(err.value)
+    assert "PU2" in text and "plumbing" in text and "ids repeated" in text
+    assert "no place for PU2" in text
+
+
+def test_a_partner_dispatch_names_the_unit_in_ledger_and_report(tmp_path: Path, ctx) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from gridplan.requests import request_report
+
+    # the property company takes repairs; put it at the building of the first repair
+    led = tmp_path / "p.gpkg"
+    import_requests(led, TOWN / "requests.csv", ctx)
+    df = read_requests(led)
+    first = df[df["service_code"] == "repair"].sort_values("requested_at").iloc[0]
+    b = ctx.buildings.set_index("building_id").geometry[first["building_id"]]
+    unit = pd.DataFrame(
+        {
+            "partner_id": ["PU900"],
+            "name": ["试点物业"],
+            "categories": ["repair"],
+            "hours_per_day": [8.0],
+            "max_open_cases": [50],
+            "contact_phone": ["085112345678"],
+            "x": [b.x],
+            "y": [b.y],
+        }
+    )
+    c2 = replace(ctx, partners=unit)
+    res = dispatch_ledger(led, c2, now=first["requested_at"])
+    mine = res.assignments[res.assignments["person_id"] == "PU900"]
+    assert first["request_id"] in set(mine["request_id"])
+    after = read_requests(led).set_index("request_id").loc[first["request_id"]]
+    assert after["assignee"] == "PU900" and after["agency_responsible"] == "试点物业 (PU900)"
+    rep = request_report(led, now=first["requested_at"])
+    assert [r["agency_responsible"] for r in rep["by_partner"]] == ["试点物业 (PU900)"]
+    ev = read_events(led)
+    note = ev[(ev["request_id"] == first["request_id"]) & (ev["to_status"] == "dispatched")]
+    assert note["note"].iloc[0].startswith("partner unit 试点物业 (PU900)")
+
+
 # -- dispatch on the ledger: safety ------------------------------------------------------------
 
 

@@ -188,8 +188,17 @@ def _arcs(
     rgrid = requests["grid_id"].astype(object).to_numpy()
     pskills = [_skills(v) for v in people["skills"]]
     pgrids = [_skills(v) if not isinstance(v, frozenset) else v for v in people["grid_ids"]]
+    # a partner unit (categories given) takes the categories it names, whatever the skill
+    pcats = [_skills(v) for v in people.get("categories", pd.Series(None, index=people.index))]
+    code = [
+        str(v) if isinstance(v, str) else ""
+        for v in requests.get("service_code", pd.Series(None, index=requests.index))
+    ]
     keep = np.array(
-        [(skill[a] is None or skill[a] in pskills[b]) for a, b in zip(r, p, strict=True)],
+        [
+            (code[a] in pcats[b]) if pcats[b] else (skill[a] is None or skill[a] in pskills[b])
+            for a, b in zip(r, p, strict=True)
+        ],
         dtype=bool,
     )
     keep &= np.isfinite(dist) & (dist <= s.max_distance_m)
@@ -223,7 +232,10 @@ def dispatch_requests(
     people
         One row per eligible person: person_id, skills (``;``-text or set), grid_ids (the
         grids they work as grid head or worker), hours_per_day, cases_free (more open cases
-        they may take), queue_h (hours of open cases they hold already), open_cases.
+        they may take), queue_h (hours of open cases they hold already), open_cases; optional
+        categories (``;``-text or set) for a partner unit (双报到单位), which takes the
+        requests whose service_code it names instead of going by skill, and kind / name
+        (``partner`` rows are named in the reasons and the assignments).
     pairs
         request_id, person_id, distance_m: who can reach which request (see
         :func:`candidate_pairs`). A pair whose person lacks the request's skill, or beyond
@@ -904,6 +916,16 @@ def _result(
         .sort_values("request_id", kind="stable")
         .reset_index(drop=True)
     )
+    # partner units (双报到单位) by name: in the assignments and the reasons
+    kinds = people.get("kind", pd.Series("person", index=people.index)).astype(str).to_numpy()
+    names = people.get("name", pd.Series(None, index=people.index)).to_numpy()
+    pcats = [_skills(v) for v in people.get("categories", pd.Series(None, index=people.index))]
+    named = {pid[i]: f"{names[i] or pid[i]} ({pid[i]})" for i in np.flatnonzero(kinds == "partner")}
+    assignments["partner_unit"] = assignments["person_id"].map(named)
+    takers: dict[str, list[str]] = {}
+    for i in np.flatnonzero(kinds == "partner"):
+        for c in sorted(pcats[i]):
+            takers.setdefault(c, []).append(named[pid[i]])
     unplaced_rows = []
     reachable: dict[int, list[int]] = {}
     for a, b in zip(arcs.r.tolist(), arcs.p.tolist(), strict=True):
@@ -914,7 +936,7 @@ def _result(
         unplaced_rows.append(
             {
                 "request_id": rid[r],
-                "reason": _reason(requests.iloc[r], reachable.get(r, []), free, s),
+                "reason": _reason(requests.iloc[r], reachable.get(r, []), free, s, takers),
             }
         )
     unplaced = pd.DataFrame(unplaced_rows, columns=["request_id", "reason"])
@@ -938,11 +960,20 @@ def _result(
     return DispatchResult(assignments, unplaced, info)
 
 
-def _reason(row: pd.Series, reach: list[int], free: np.ndarray, s: RequestSettings) -> str:
+def _reason(
+    row: pd.Series,
+    reach: list[int],
+    free: np.ndarray,
+    s: RequestSettings,
+    takers: dict[str, list[str]] | None = None,
+) -> str:
     what = str(row.get("service_code") or "request").replace("_", " ")
     where = str(row.get("grid_id") or "no grid")
     skill = row.get("skill")
     who = f"with skill {skill}" if isinstance(skill, str) and skill else "eligible"
+    units = (takers or {}).get(str(row.get("service_code")), [])
+    if units:  # the partner units taking this category are named
+        who += f" (partner unit{'s' if len(units) > 1 else ''} {', '.join(units)} included)"
     head = f"request {row['request_id']} ({what}, {where}): "
     level = "escalated to the community"
     if not reach:

@@ -140,24 +140,47 @@ def open311(requests: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def open_requests_layer(requests: pd.DataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
+def _partner_rows(requests: pd.DataFrame) -> pd.Series:
+    """Rows handled by a partner unit (双报到单位): the dispatcher writes the unit, "name (id)",
+    as the agency responsible, and the unit's id as the assignee."""
+    agency = requests.get("agency_responsible", pd.Series(None, index=requests.index))
+    who = requests.get("assignee", pd.Series(None, index=requests.index))
+    return pd.Series(
+        [
+            isinstance(a, str) and isinstance(p, str) and a.endswith(f"({p})")
+            for a, p in zip(agency, who, strict=True)
+        ],
+        index=requests.index,
+        dtype=bool,
+    )
+
+
+def open_requests_layer(
+    requests: pd.DataFrame, *, lang: str = "zh", now: Any = None
+) -> gpd.GeoDataFrame:
     """Active requests as points for the map (EPSG:4326), with a masked pop-up text.
 
-    Columns: request_id, grid_id, service_code, status, expected_at, overdue (bool),
-    popup (HTML; the requester's name and phone masked), geometry.
+    Columns: request_id, grid_id, service_code, status, expected_at, overdue (bool, against
+    ``now``, default the present), popup (HTML; the requester's name and phone masked; a
+    partner unit named), geometry. Requests received after ``now`` are left out when ``now``
+    is given.
     """
     lab = labels_in("requests", lang)
     df = requests[requests["status"].isin(sorted(ACTIVE))].copy()
-    now = pd.Timestamp.now(tz="UTC")
-    overdue = pd.to_datetime(df["expected_at"], utc=True) < now
+    when = as_utc(now)
+    if now is not None:
+        df = df[pd.to_datetime(df["requested_at"], utc=True) <= when]
+    overdue = pd.to_datetime(df["expected_at"], utc=True) < when
+    partner = _partner_rows(df)
     pops = []
-    for r in df.to_dict("records"):
+    for r, by_unit in zip(df.to_dict("records"), partner, strict=True):
+        who = f"{lab['partner']} {r['agency_responsible']}" if by_unit else r.get("assignee") or "—"
         pops.append(
             f"<b>{r['request_id']}</b> {_cat(r['service_code'], lang)}<br>"
             f"{lab['status']}: {lab.get('status.' + str(r['status']), r['status'])}<br>"
             f"{lab['grid']}: {r.get('grid_id') or '—'}<br>"
             f"{lab['due']}: {r.get('expected_at')}<br>"
-            f"{lab['assignee']}: {r.get('assignee') or '—'}<br>"
+            f"{lab['assignee']}: {who}<br>"
             f"{lab['requester']}: {_mask_name(r.get('requester_name'))} "
             f"{mask_phone(r.get('requester_phone'))}"
         )
@@ -234,6 +257,7 @@ def request_report(
     """Every figure of the request report, JSON-serialisable.
 
     Keys: ``summary`` (the three rates overall), ``by_grid``, ``by_unit``, ``by_category``,
+    ``by_partner`` (the partner units, 双报到单位, by name, as the agency responsible),
     ``rollups`` (day, week, month, quarter), ``coverage_gaps``, ``overdue`` (ids), ``statuses``
     (count per fine status), ``open311`` (open/closed counts).
     """
@@ -253,6 +277,11 @@ def request_report(
         "by_grid": records(three_rates(df, "grid_id", now=when)),
         "by_unit": records(three_rates(df, "unit_id", now=when)),
         "by_category": records(three_rates(df, "service_code", now=when)),
+        "by_partner": records(
+            three_rates(df[_partner_rows(df)], "agency_responsible", now=when)
+            if _partner_rows(df).any()
+            else pd.DataFrame()
+        ),
         "rollups": {p: records(rollup(df, p, timezone=s.timezone)) for p in _PERIODS},
         "coverage_gaps": records(coverage_gaps(df, coverage)),
         "overdue": overdue,
@@ -294,7 +323,10 @@ def render_request_report(rep: dict[str, Any], *, lang: str = "zh") -> str:
     for key, col, name in (
         ("by_grid", "grid_id", "grid"),
         ("by_category", "service_code", "category"),
+        ("by_partner", "agency_responsible", "partner"),
     ):
+        if not rep.get(key):
+            continue
         lines += [
             f"## {lab[key]}",
             "",
@@ -350,7 +382,7 @@ def write_request_report(
     md.write_text(render_request_report(rep, lang=lang), encoding="utf-8")
     js = out / "requests_report.json"
     js.write_text(json.dumps(rep, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    layer = open_requests_layer(read_requests(open_ledger(ledger)), lang=lang)
+    layer = open_requests_layer(read_requests(open_ledger(ledger)), lang=lang, now=now)
     geo = out / "open_requests.geojson"
     if geo.exists():
         geo.unlink()
