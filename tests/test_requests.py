@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from gridplan._errors import ConfigError, DataError
 from gridplan.cli import main
+from gridplan.i18n import label
 from gridplan.requests import (
     TRANSITIONS,
     dispatch_ledger,
@@ -653,3 +654,76 @@ def test_open_requests_layer_masks_personal_data(ledger: Path) -> None:
     joined = " ".join(layer["popup"])
     assert not any(p in joined for p in raw["requester_phone"])
     assert not any(n in joined for n in raw["requester_name"] if len(n) > 1)
+
+
+# -- the plan's own map and report (gridplan run --requests) ------------------------------------
+
+
+def test_plan_map_and_report_show_requests(tmp_path: Path, town_plan) -> None:  # type: ignore[no-untyped-def]
+    from gridplan.run.pipeline import run_to_folder
+
+    out1 = Path(run_to_folder(town_plan, tmp_path / "a", request_file=TOWN / "requests.csv"))
+    ledger = out1 / "requests.gpkg"
+    assert len(read_requests(ledger)) == 242
+    # the same ledger given to a second run: the report is byte-identical (as of the
+    # ledger's last entry, not the clock)
+    out2 = Path(run_to_folder(town_plan, tmp_path / "b", requests=ledger))
+    for name in ("report.md", "report.html", "report.json"):
+        assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
+    md = (out1 / "report.md").read_text(encoding="utf-8")
+    assert "## 九、群众诉求办理" in md and "响应率" in md and "位于设施覆盖缺口" in md
+    rep = json.loads((out1 / "report.json").read_text(encoding="utf-8"))["requests"]
+    # the figures recounted from the ledger, with each request's grid read from the plan
+    df = read_requests(ledger)
+    b = town_plan.layers["buildings"].set_index("building_id")["grid_id"]
+    per_grid = df["building_id"].map(b).value_counts()
+    assert {r["grid_id"]: r["received"] for r in rep["by_grid"]} == per_grid.to_dict()
+    assert rep["summary"]["received"] == 242 and rep["open"] == 242
+    html_text = (out1 / "map.html").read_text(encoding="utf-8")
+    assert "gp_requests_" in html_text and label("requests.layer", "zh") in html_text
+    assert "$(" not in html_text.split("gp_requests_", 1)[1][:5000]  # no jQuery in our layer
+    phones = pd.read_csv(TOWN / "requests.csv", dtype=str)["requester_phone"]
+    assert not any(p in html_text for p in phones.head(50))  # masked
+    # English: the whole section in English
+    out3 = Path(run_to_folder(town_plan, tmp_path / "c", requests=ledger, lang="en"))
+    en = (out3 / "report.md").read_text(encoding="utf-8")
+    section = en.split("## 9. Residents' requests", 1)[1].split("\n## ", 1)[0]
+    assert "Response rate" in section and "In a coverage gap" in section
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in section.replace("双报到单位", ""))
+
+
+def test_run_cli_takes_a_ledger(tmp_path: Path, plan_dir: Path) -> None:
+    led = tmp_path / "l.gpkg"
+    res = CliRunner().invoke(
+        main,
+        [
+            "requests",
+            "import",
+            str(TOWN / "requests.csv"),
+            "--ledger",
+            str(led),
+            "--plan",
+            str(plan_dir),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        main, ["-q", "run", str(TOWN), "--out", str(out), "--requests", str(led)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "群众诉求办理" in (out / "report.md").read_text(encoding="utf-8")
+    bad = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "run",
+            str(TOWN),
+            "--out",
+            str(tmp_path / "p2"),
+            "--requests",
+            str(tmp_path / "no.gpkg"),
+        ],
+    )
+    assert bad.exit_code == 1 and "does not exist" in bad.output
+    assert not (tmp_path / "p2").exists()  # nothing half-written

@@ -4,6 +4,7 @@ network, in one metric CRS."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pyogrio
 from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
 
-__all__ = ["PlanContext", "load_context", "partner_units", "roster"]
+__all__ = ["PlanContext", "load_context", "partner_units", "plan_context", "roster"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +99,39 @@ def load_context(
         msg = f"plan: {gpkg} does not exist; give the folder written by `gridplan run`"
         raise DataError(msg)
     listed = {str(n) for n in pyogrio.list_layers(gpkg)[:, 0]}
-    missing = [n for n in ("buildings", "grids") if n not in listed]
+    layers = {
+        n: _layer(gpkg, n, listed)
+        for n in ("buildings", "grids", "unit_members", "assignments", "coverage")
+    }
+    return plan_context(
+        {n: v for n, v in layers.items() if v is not None},
+        dataset,
+        config=config,
+        offset=offset,
+        where=f"plan {folder}",
+    )
+
+
+def plan_context(
+    layers: Mapping[str, Any],
+    dataset: str | Path | None = None,
+    *,
+    config: Config | None = None,
+    offset: str | None = None,
+    where: str = "plan",
+) -> PlanContext:
+    """:func:`load_context` on a plan's layers in memory (``plan.layers``: buildings, grids,
+    and unit_members, assignments, coverage when present)."""
+    missing = [n for n in ("buildings", "grids") if layers.get(n) is None]
     if missing:
-        msg = f"plan {folder}: no {' or '.join(missing)} layer; run `gridplan run` to make one"
+        msg = f"{where}: no {' or '.join(missing)} layer; run `gridplan run` to make one"
         raise DataError(msg)
-    buildings = pyogrio.read_dataframe(gpkg, layer="buildings")
-    grids = pyogrio.read_dataframe(gpkg, layer="grids")
+    buildings = layers["buildings"]
+    grids = layers["grids"]
     crs = buildings.estimate_utm_crs() if buildings.crs.is_geographic else buildings.crs
     buildings = buildings.to_crs(crs)
     grids = grids.to_crs(crs)
-    members = _layer(gpkg, "unit_members", listed)
+    members = layers.get("unit_members")
     unit_of: dict[str, str] = {}
     if members is not None and len(members):
         m = pd.DataFrame(members).sort_values(
@@ -130,13 +154,13 @@ def load_context(
         crs=crs,
     )
     b["unit_id"] = b["building_id"].map(unit_of)
-    assignments = _layer(gpkg, "assignments", listed)
+    assignments = layers.get("assignments")
     assignments = (
         pd.DataFrame(assignments)
         if assignments is not None
         else pd.DataFrame({"person_id": [], "role": [], "target_id": []})
     )
-    coverage = _layer(gpkg, "coverage", listed)
+    coverage = layers.get("coverage")
     coverage = pd.DataFrame(coverage) if coverage is not None else None
     people = None
     network = None

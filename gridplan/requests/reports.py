@@ -10,6 +10,7 @@ are left out of the denominators. Personal data (requester names and phones) is 
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "coverage_gaps",
     "open311",
     "open_requests_layer",
+    "regrid",
     "request_report",
     "three_rates",
     "write_request_report",
@@ -140,6 +142,15 @@ def open311(requests: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def regrid(requests: pd.DataFrame, grid_of: dict[str, str]) -> pd.DataFrame:
+    """The requests with each grid read from ``grid_of`` (building_id -> grid_id) where the
+    building is known there (a plan's grids), else as the ledger has it."""
+    out = requests.copy()
+    mapped = out["building_id"].astype(str).map(grid_of)
+    out["grid_id"] = mapped.where(mapped.notna(), out["grid_id"])
+    return out
+
+
 def _partner_rows(requests: pd.DataFrame) -> pd.Series:
     """Rows handled by a partner unit (双报到单位): the dispatcher writes the unit, "name (id)",
     as the agency responsible, and the unit's id as the assignee."""
@@ -175,14 +186,21 @@ def open_requests_layer(
     pops = []
     for r, by_unit in zip(df.to_dict("records"), partner, strict=True):
         who = f"{lab['partner']} {r['agency_responsible']}" if by_unit else r.get("assignee") or "—"
+        e = html.escape
+        due = pd.Timestamp(r["expected_at"]) if r.get("expected_at") else None
+        due_text = (
+            due.tz_convert(DEFAULT.requests.timezone).strftime("%Y-%m-%d %H:%M")
+            if due is not None and due.tzinfo is not None
+            else "—"
+        )
         pops.append(
-            f"<b>{r['request_id']}</b> {_cat(r['service_code'], lang)}<br>"
-            f"{lab['status']}: {lab.get('status.' + str(r['status']), r['status'])}<br>"
-            f"{lab['grid']}: {r.get('grid_id') or '—'}<br>"
-            f"{lab['due']}: {r.get('expected_at')}<br>"
-            f"{lab['assignee']}: {who}<br>"
-            f"{lab['requester']}: {_mask_name(r.get('requester_name'))} "
-            f"{mask_phone(r.get('requester_phone'))}"
+            f"<b>{e(str(r['request_id']))}</b> {e(_cat(r['service_code'], lang))}<br>"
+            f"{lab['status']}: {e(lab.get('status.' + str(r['status']), str(r['status'])))}<br>"
+            f"{lab['grid']}: {e(str(r.get('grid_id') or '—'))}<br>"
+            f"{lab['due']}: {e(due_text)}<br>"
+            f"{lab['assignee']}: {e(str(who))}<br>"
+            f"{lab['requester']}: {e(_mask_name(r.get('requester_name')))} "
+            f"{e(str(mask_phone(r.get('requester_phone'))))}"
         )
     return gpd.GeoDataFrame(
         {
@@ -253,8 +271,12 @@ def request_report(
     coverage: pd.DataFrame | None = None,
     now: Any = None,
     config: Config | None = None,
+    grid_of: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the request report, JSON-serialisable.
+
+    ``grid_of`` (building_id -> grid_id) re-reads each request's grid from a plan's buildings
+    (a plan's own report: its grids, whichever plan the ledger was imported against).
 
     Keys: ``summary`` (the three rates overall), ``by_grid``, ``by_unit``, ``by_category``,
     ``by_partner`` (the partner units, 双报到单位, by name, as the agency responsible),
@@ -265,6 +287,8 @@ def request_report(
     when = as_utc(now)
     df = read_requests(open_ledger(ledger))
     df = df[pd.to_datetime(df["requested_at"], utc=True) <= when]  # received by then
+    if grid_of is not None:
+        df = regrid(df, grid_of)
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return json.loads(frame.to_json(orient="records", force_ascii=False))
