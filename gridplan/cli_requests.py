@@ -68,7 +68,11 @@ def requests_group() -> None:
     "--plan", "plan_dir", required=True, type=click.Path(path_type=Path), help="Plan folder."
 )
 @click.option("--timezone", default=None, help="Zone of times written without an offset.")
-@click.option("--crs", default=None, help="CRS of x/y columns (lon/lat are WGS84).")
+@click.option(
+    "--crs",
+    default=None,
+    help="CRS of x/y columns (EPSG:4545), or of lon/lat when not WGS84 (EPSG:4490).",
+)
 @_config_opt
 @_errors
 def import_cmd(

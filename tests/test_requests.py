@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -114,6 +115,129 @@ def test_import_names_every_bad_row_and_imports_nothing(tmp_path: Path, ctx) -> 
 def test_repeated_import_is_refused(ledger: Path, ctx) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DataError, match="already in the ledger"):
         import_requests(ledger, TOWN / "requests.csv", ctx)
+
+
+# -- imports as offices export them ----------------------------------------------------------
+
+_ZH_HEADERS = {
+    "request_id": "工单编号",
+    "requested_at": "受理时间",
+    "service_code": "诉求类别",
+    "description": "诉求内容",
+    "channel": "来源渠道",
+    "kind": "诉求性质",
+    "urgency": "紧急程度",
+    "building_id": "楼栋编号",
+    "requester_name": "联系人",
+    "requester_phone": "联系电话",
+}
+
+
+def _office_export(n: int = 30) -> pd.DataFrame:
+    """The first ``n`` town requests as an office writes them: Chinese headers and values."""
+    from gridplan.settings import REQUEST_VALUE_ALIASES
+
+    raw = pd.read_csv(TOWN / "requests.csv", dtype=str, keep_default_na=False).head(n)
+    for col in ("service_code", "channel", "kind", "urgency"):
+        back: dict[str, str] = {}
+        for word, code in REQUEST_VALUE_ALIASES[col].items():
+            back.setdefault(code, word)  # the first word listed for each code
+        raw[col] = [back.get(v, v) for v in raw[col]]
+    return raw.rename(columns=_ZH_HEADERS)
+
+
+def _imported(led: Path) -> pd.DataFrame:
+    cols = ["request_id", "service_code", "channel", "kind", "urgency", "building_id"]
+    return read_requests(led)[cols].sort_values("request_id").reset_index(drop=True)
+
+
+def test_chinese_headers_and_values_import_like_the_codes(tmp_path: Path, ctx) -> None:  # type: ignore[no-untyped-def]
+    raw = pd.read_csv(TOWN / "requests.csv", dtype=str, keep_default_na=False).head(30)
+    ref = tmp_path / "ref.gpkg"
+    import_requests(ref, raw, ctx)
+    zh = _office_export(30)
+    assert "养老助老" in set(zh["诉求类别"]) and "工单编号" in zh.columns
+    path = tmp_path / "工单导出.csv"
+    zh.to_csv(path, index=False, encoding="utf-8-sig")
+    led = tmp_path / "zh.gpkg"
+    assert len(import_requests(led, path, ctx)) == 30
+    pd.testing.assert_frame_equal(_imported(led), _imported(ref))
+
+
+def test_xlsx_export_imports(tmp_path: Path, ctx) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("openpyxl", reason="the excel extra (openpyxl) is not installed")
+    zh = _office_export(20)
+    # Excel keeps local times without an offset: the office's zone is given
+    zh["受理时间"] = pd.to_datetime(zh["受理时间"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    path = tmp_path / "export.xlsx"
+    zh.to_excel(path, index=False)
+    led = tmp_path / "x.gpkg"
+    with pytest.raises(DataError, match=r"export\.xlsx row 2"):  # no zone: each row named
+        import_requests(led, path, ctx)
+    assert len(import_requests(led, path, ctx, timezone="Asia/Shanghai")) == 20
+    ref = tmp_path / "ref.gpkg"
+    import_requests(ref, pd.read_csv(TOWN / "requests.csv", dtype=str).head(20), ctx)
+    pd.testing.assert_frame_equal(_imported(led), _imported(ref))
+    times = read_requests(led).sort_values("request_id")["requested_at"].tolist()
+    assert times == read_requests(ref).sort_values("request_id")["requested_at"].tolist()
+
+
+def _with_places(n: int, ctx) -> tuple[pd.DataFrame, gpd.GeoSeries]:  # type: ignore[no-untyped-def]
+    zh = _office_export(n)
+    b = ctx.buildings.set_index("building_id").geometry
+    pts = gpd.GeoSeries([b[x] for x in zh["楼栋编号"]], crs=ctx.crs)
+    return zh.drop(columns="楼栋编号"), pts
+
+
+@pytest.mark.parametrize("how", ["geojson", "gpkg_4545", "xy_4545", "lonlat_4490"])
+def test_places_in_files_and_other_crs_find_their_buildings(tmp_path: Path, ctx, how: str) -> None:  # type: ignore[no-untyped-def]
+    zh, pts = _with_places(15, ctx)
+    expect = _office_export(15)["楼栋编号"].tolist()
+    crs = None
+    if how == "geojson":
+        path = tmp_path / "r.geojson"
+        gpd.GeoDataFrame(zh, geometry=pts.to_crs(4326).to_numpy(), crs=4326).to_file(path)
+    elif how == "gpkg_4545":  # CGCS2000 / 3-degree Gauss-Kruger CM 105E
+        path = tmp_path / "r.gpkg"
+        gpd.GeoDataFrame(zh, geometry=pts.to_crs(4545).to_numpy(), crs=4545).to_file(path)
+    elif how == "xy_4545":
+        g = pts.to_crs(4545)
+        path = tmp_path / "r.csv"
+        zh.assign(横坐标=g.x.round(2), 纵坐标=g.y.round(2)).to_csv(path, index=False)
+        crs = "EPSG:4545"
+    else:  # CGCS2000 geographic lon/lat under Chinese headers
+        g = pts.to_crs(4490)
+        path = tmp_path / "r.csv"
+        zh.assign(经度=g.x.round(7), 纬度=g.y.round(7)).to_csv(path, index=False)
+        crs = "EPSG:4490"
+    led = tmp_path / "p.gpkg"
+    assert len(import_requests(led, path, ctx, crs=crs)) == 15
+    got = read_requests(led).set_index("request_id").loc[_office_export(15)["工单编号"]]
+    assert got["building_id"].tolist() == expect
+
+
+def test_bad_rows_of_an_office_export_are_named_and_nothing_is_imported(
+    tmp_path: Path, ctx
+) -> None:  # type: ignore[no-untyped-def]
+    zh = _office_export(6)
+    zh.loc[1, "诉求类别"] = "下水道"  # not a category
+    zh.loc[4, "楼栋编号"] = "B99999"
+    path = tmp_path / "bad.csv"
+    zh.to_csv(path, index=False)
+    led = tmp_path / "l.gpkg"
+    import_requests(led, _office_export(40).iloc[20:], ctx)  # the ledger holds some already
+    before = read_requests(led)
+    with pytest.raises(DataError) as err:
+        import_requests(led, path, ctx)
+    text = str(err.value)
+    assert "bad.csv row 3" in text and "'下水道'" in text
+    assert "bad.csv row 6" in text and "B99999" in text and "nothing was imported" in text
+    pd.testing.assert_frame_equal(read_requests(led), before)
+    # two headers meaning one column are refused by name
+    two = zh.assign(诉求描述=zh["诉求内容"])
+    two.to_csv(path, index=False)
+    with pytest.raises(DataError, match="诉求内容 and 诉求描述"):
+        import_requests(led, path, ctx)
 
 
 # -- status rules -----------------------------------------------------------------------------
