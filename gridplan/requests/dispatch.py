@@ -305,6 +305,30 @@ def dispatch_requests(
             chosen, info = _guard(fm, arcs, chosen, info, requests, hours_left, hpd, queue, free, s)
     else:
         chosen, info = _solve_cpsat(arcs, hours_left, effort, hpd, free, queue, hint_p, s)
+        start = info.pop("_start")
+        if chosen != start:
+            # CP-SAT's per-case lateness takes each new case as the person's next; on the
+            # figures as reported (each person's cases in deadline order) its answer must not
+            # be worse than the flow start it began from, else the start is kept
+            def stated(ch: dict[int, int]) -> float:
+                i = _result(
+                    requests, people, arcs, ch, dict(info), hours_left, effort, hpd, queue, free, s
+                ).info
+                late = s.lateness_m_per_h * i["lateness_h"]
+                return float(i["walked_m"] + late + s.unplaced_penalty_m * i["unplaced"])
+
+            if stated(start) < stated(chosen):
+                logger.warning(
+                    "dispatch: CP-SAT's answer walks or runs late more than its flow start as "
+                    "stated (cases in deadline order); the flow start is kept"
+                )
+                chosen = start
+                info.update(
+                    start="flow start kept (stated figures)",
+                    objective=info["start_objective"],
+                    status="FEASIBLE",
+                    gap=round(_gap(info["start_objective"], info["bound"]), 6),
+                )
     info["time_s"] = round(time.perf_counter() - t0, 3)
     return _result(requests, people, arcs, chosen, info, hours_left, effort, hpd, queue, free, s)
 
@@ -725,6 +749,7 @@ def _solve_cpsat(
         "arcs": len(arcs.r),
         "start": source,
         "start_objective": float(hint_obj + const),
+        "_start": start,
     }
     return chosen, info
 
