@@ -851,3 +851,19 @@ def test_run_cli_takes_a_ledger(tmp_path: Path, plan_dir: Path) -> None:
     )
     assert bad.exit_code == 1 and "does not exist" in bad.output
     assert not (tmp_path / "p2").exists()  # nothing half-written
+
+
+def test_requests_on_gaode_tiles_shift_like_the_plan(tmp_path: Path, town_plan) -> None:  # type: ignore[no-untyped-def]
+    from gridplan.offsets import wgs84_to_gcj02
+    from gridplan.output.maps.make import write_map
+    from gridplan.requests.planview import import_for_plan, plan_requests
+
+    led = tmp_path / "r.gpkg"
+    import_for_plan(led, pd.read_csv(TOWN / "requests.csv", dtype=str).head(3), town_plan.layers)
+    layer, _ = plan_requests(led, town_plan.layers)
+    p = layer.geometry.iloc[0]
+    glon, glat = (float(v) for v in wgs84_to_gcj02(p.x, p.y))
+    page = write_map(town_plan, tmp_path / "m.html", basemap="gaode", requests=layer)
+    text = page.read_text(encoding="utf-8")
+    assert f"[{round(glat, 7)},{round(glon, 7)}," in text  # shifted, as the tiles are
+    assert f"[{round(p.y, 7)},{round(p.x, 7)}," not in text

@@ -320,7 +320,15 @@ def make_map(
     if requests is not None:
         from gridplan.requests.maplayer import add_requests_layer
 
-        for layer, legend in add_requests_layer(m, requests, lang=lang, grids=grids):
+        req_pts, req_grids = requests.to_crs(4326), grids
+        if gcj:  # on Gaode's tiles the requests and the grids' badges shift like the rest
+            from gridplan.offsets import convert_geoseries
+
+            req_pts = req_pts.set_geometry(convert_geoseries(req_pts.geometry, "wgs84", "gcj02"))
+            if grids is not None:
+                g = grids.to_crs(4326)
+                req_grids = g.set_geometry(convert_geoseries(g.geometry, "wgs84", "gcj02"))
+        for layer, legend in add_requests_layer(m, req_pts, lang=lang, grids=req_grids):
             ctx.add_legend(legend, layer)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
