@@ -31,7 +31,7 @@ venv: $(VENV)/.stamp-run
 
 demo: $(VENV)/.stamp-run
 	$(BIN)/gridplan demo --out $(OUT) --overwrite
-	@echo "Open $(OUT)/map.html in a browser; the plan is $(OUT)/plan.gpkg, the report $(OUT)/report.md"
+	@echo "Open $(OUT)/map.html in a browser; the plan is $(OUT)/plan.gpkg, the report $(OUT)/report.md, the month of residents' requests $(OUT)/requests.gpkg (gridplan requests ... --ledger $(OUT)/requests.gpkg)"
 
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest -q

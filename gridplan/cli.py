@@ -440,6 +440,8 @@ def _run(
     batch_size: int | None = None,
     overrides: Path | None = None,
     files: Path | None = None,
+    requests: str | None = None,
+    request_file: Path | None = None,
 ) -> None:
     from gridplan.run.folder import plan_to_folder
 
@@ -463,6 +465,8 @@ def _run(
         progress=state.progress,
         overrides=overrides,
         files=files,
+        requests=requests,
+        request_file=request_file,
     )
     if done.plan is None:
         click.echo(f"wrote {out} (batched: partition, units, staffing, coverage)")
@@ -511,6 +515,13 @@ def _summary(plan: Plan, out: Path | str) -> None:
         " coverage, rosters; no siting, map or report."
     ),
 )
+@click.option(
+    "--requests",
+    "requests",
+    default=None,
+    help="A request ledger (.gpkg or postgresql:// URL): its open requests on the map and "
+    "a requests section (三率, overdue, coverage gaps) in the report.",
+)
 @verbosity_options
 @click.pass_obj
 @_library_errors
@@ -550,12 +561,23 @@ def run(
 @click.pass_obj
 @_library_errors
 def demo(state: _State, out: Path | None, **kw: Any) -> None:
-    """Run the whole pipeline on the bundled sample town (writes ./demo-plan by default)."""
+    """Run the whole pipeline on the bundled sample town (writes ./demo-plan by default), with
+    its month of residents' requests imported into the plan's requests.gpkg and shown on the
+    map and in the report."""
     from gridplan.run.pipeline import bundled_town
 
     out = out or Path("demo-plan")
     dataset = bundled_town()
-    _run(state, dataset, out, stages=None, offset=None, **kw)
+    requests = dataset / "requests.csv"
+    _run(
+        state,
+        dataset,
+        out,
+        stages=None,
+        offset=None,
+        request_file=requests if requests.exists() else None,
+        **kw,
+    )
 
 
 #: What each stage command writes besides plan.gpkg: rosters (``--lang``,

@@ -68,7 +68,11 @@ def requests_group() -> None:
     "--plan", "plan_dir", required=True, type=click.Path(path_type=Path), help="Plan folder."
 )
 @click.option("--timezone", default=None, help="Zone of times written without an offset.")
-@click.option("--crs", default=None, help="CRS of x/y columns (lon/lat are WGS84).")
+@click.option(
+    "--crs",
+    default=None,
+    help="CRS of x/y columns (EPSG:4545), or of lon/lat when not WGS84 (EPSG:4490).",
+)
 @_config_opt
 @_errors
 def import_cmd(
@@ -104,6 +108,12 @@ def import_cmd(
     help="flow: slot form, exact min-cost flow; cpsat: effort-weighted, CP-SAT.",
 )
 @click.option("--reoptimise", is_flag=True, help="Also re-decide dispatched cases nobody accepted.")
+@click.option(
+    "--guard/--no-guard",
+    default=None,
+    help="Never worse than the office rule on placed, metres and lateness (flow; default: "
+    "[requests] guard_office_rule, on).",
+)
 @_now_opt
 @_config_opt
 @_errors
@@ -113,22 +123,33 @@ def dispatch(
     dataset: Path,
     method: str,
     reoptimise: bool,
+    guard: bool | None,
     now: str | None,
     config_path: Path | None,
 ) -> None:
     """Dispatch the open requests to the plan's roster (one transaction)."""
+    from dataclasses import replace
+
     from gridplan.requests import dispatch_ledger, load_context
 
     cfg = _cfg(config_path)
+    if guard is not None:
+        cfg = replace(cfg, requests=replace(cfg.requests, guard_office_rule=guard))
     ctx = load_context(plan_dir, dataset, config=cfg)
     res = dispatch_ledger(ledger, ctx, now=now, method=method, reoptimise=reoptimise, config=cfg)
     i = res.info
     click.echo(
         f"dispatched {i['placed']} of {i['requests']} request(s) ({i['method']}, {i['status']}, "
         f"objective {i['objective']:.0f}, bound {i['bound']:.0f}, gap {i['gap']:.2%}); "
-        f"{i['walked_m']:.0f} m walked, {i['late']} late, {len(i['escalated_overdue'])} "
-        "escalated for a passed deadline"
+        f"{i['walked_m']:.0f} m walked, {i['lateness_h']:.1f} h late ({i['late']} late), "
+        f"{len(i['escalated_overdue'])} escalated for a passed deadline"
     )
+    if i.get("guard") not in (None, "off"):
+        click.echo(
+            f"  office-rule guard {i['guard']}: the office rule would place "
+            f"{i['office_placed']}, walk {i['office_walked_m']:.0f} m, "
+            f"{i['office_lateness_h']:.1f} h late"
+        )
     for reason in res.unplaced["reason"]:
         click.echo(f"  {reason}")
 
@@ -303,7 +324,7 @@ def report(
         if plan is not None:
             from gridplan.output.maps.make import make_map
 
-            layer = open_requests_layer(read_requests(led), lang=lang)
+            layer = open_requests_layer(read_requests(led), lang=lang, now=now)
             make_map(plan, lang=lang, requests=layer).save(str(tmp / "requests_map.html"))
     click.echo(f"wrote {out} ({', '.join(p.name for p in paths)})")
 

@@ -627,6 +627,7 @@ _REQUESTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Residents' requests",
         "layer": "Open requests",
+        "layer_by_grid": "Open requests by grid",
         "generated": "As of",
         "received": "Received",
         "response_rate": "Response rate",
@@ -666,10 +667,25 @@ _REQUESTS: dict[str, dict[str, str]] = {
         "category.public_safety": "Public safety",
         "category.policy": "Policy question",
         "category.micro_wish": "Micro-wish",
+        "by_partner": "Partner units (双报到单位)",
+        "partner": "Partner unit",
+        "section": "9. Residents' requests",
+        "section_intro": "Ledger {ledger}, as of {at} (its last entry): {received} requests "
+        "received; response rate {response}, resolution rate {resolution}, satisfaction rate "
+        '{satisfaction}; {overdue} overdue. The map\'s layer "Open requests" shows the '
+        "{open} still open at their buildings, overdue ones in red (requesters masked).",
+        "none_handled": "No request in this ledger has been accepted yet: a month imported "
+        "and not yet dispatched (`gridplan requests dispatch`), so every rate is 0 and the "
+        "overdue count is every request past its deadline.",
+        "in_gap": "In a coverage gap",
+        "gap_cell": "{in_gap} of {requests} ({facilities})",
+        "overdue_list": "Overdue requests ({n})",
+        "open_by_grid": "Open requests in grid {grid}: {n}",
     },
     "zh": {
         "title": "群众诉求办理情况",
         "layer": "待办诉求",
+        "layer_by_grid": "各网格待办诉求数",
         "generated": "统计截至",
         "received": "受理数",
         "response_rate": "响应率",
@@ -709,6 +725,18 @@ _REQUESTS: dict[str, dict[str, str]] = {
         "category.public_safety": "安全隐患",
         "category.policy": "政策咨询",
         "category.micro_wish": "微心愿",
+        "by_partner": "双报到单位承办",
+        "partner": "双报到单位",
+        "section": "九、群众诉求办理",
+        "section_intro": "诉求台账 {ledger}，截至 {at}（台账最后一条记录）：共受理 {received} 件；"
+        "响应率 {response}，解决率 {resolution}，满意率 {satisfaction}；超期 {overdue} 件。"
+        "地图“待办诉求”图层按所在楼栋显示尚未办结的 {open} 件，超期为红色（诉求人信息已脱敏）。",
+        "none_handled": "台账中尚无已接单的诉求：本月诉求已导入、尚未派单"
+        "（`gridplan requests dispatch`），故各项比率为 0，超期数即已过办理时限的全部诉求。",
+        "in_gap": "位于设施覆盖缺口",
+        "gap_cell": "{requests} 件中 {in_gap} 件（{facilities}）",
+        "overdue_list": "超期诉求（{n} 件）",
+        "open_by_grid": "网格 {grid} 待办诉求：{n} 件",
     },
 }
 

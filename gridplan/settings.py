@@ -757,6 +757,82 @@ REQUEST_CATEGORIES: dict[str, tuple[str | None, tuple[str, ...]]] = {
 }
 
 
+#: Column headers of request exports -> the ledger's column (case and surrounding spaces
+#: ignored). The Chinese headers are those of community offices' and 12345 hotline work-order
+#: exports (工单编号, 诉求内容, 受理时间, ...); the English ones Open311's and gridplan's own.
+REQUEST_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "request_id": ("service_request_id", "工单编号", "工单号", "诉求编号", "编号"),
+    "description": ("诉求内容", "诉求描述", "内容", "描述", "问题描述"),
+    "service_code": ("category", "诉求类别", "诉求类型", "类别", "问题类别"),
+    "channel": ("来源渠道", "渠道", "来源", "诉求来源"),
+    "kind": ("诉求性质", "诉求种类", "性质"),
+    "urgency": ("紧急程度", "紧急度", "缓急程度"),
+    "handling": ("办理方式", "处置方式"),
+    "requested_at": ("time", "受理时间", "登记时间", "反映时间", "时间"),
+    "lon": ("longitude", "lng", "经度"),
+    "lat": ("latitude", "纬度"),
+    "x": ("横坐标", "x坐标"),
+    "y": ("纵坐标", "y坐标"),
+    "requester_name": ("联系人", "诉求人", "姓名", "反映人"),
+    "requester_phone": ("联系电话", "电话", "手机", "手机号"),
+    "building_id": ("楼栋编号", "楼栋", "建筑编号"),
+    "address": ("地址", "详细地址", "诉求地址"),
+    "effort_h": ("预计工时", "工时"),
+}
+
+#: Values of request exports -> gridplan's codes, per column (Chinese words offices write;
+#: the codes themselves are accepted too).
+REQUEST_VALUE_ALIASES: dict[str, dict[str, str]] = {
+    "service_code": {
+        "养老助老": "elderly_care",
+        "养老服务": "elderly_care",
+        "医疗健康": "medical",
+        "医疗卫生": "medical",
+        "法律援助": "legal_aid",
+        "法律咨询": "legal_aid",
+        "课业辅导": "tutoring",
+        "矛盾纠纷": "dispute",
+        "邻里纠纷": "dispute",
+        "维修": "repair",
+        "设施维修": "repair",
+        "环境卫生": "sanitation",
+        "安全隐患": "public_safety",
+        "政策咨询": "policy",
+        "微心愿": "micro_wish",
+    },
+    "channel": {
+        "12345热线": "hotline",
+        "热线": "hotline",
+        "电话": "hotline",
+        "微信": "wechat",
+        "微信群": "wechat",
+        "小程序": "mini_program",
+        "扫码": "qr_code",
+        "二维码": "qr_code",
+        "服务中心": "service_centre",
+        "窗口": "service_centre",
+        "党群服务中心": "service_centre",
+        "走访": "visit",
+        "网格员走访": "visit",
+        "入户走访": "visit",
+    },
+    "kind": {"咨询": "consult", "投诉": "complaint", "建议": "suggestion", "求助": "help"}
+    | {"微心愿": "wish"},
+    "urgency": {
+        "紧急": "emergency",
+        "特急": "emergency",
+        "即办": "simple",
+        "简单": "simple",
+        "一般": "general",
+        "重大": "major",
+        "较大": "major",
+        "复杂": "complex",
+        "疑难": "complex",
+    },
+    "handling": {"反复解释类": "explain", "转交办理类": "hand_over", "受理自办类": "self"},
+}
+
+
 def _default_sla() -> dict[str, tuple[float, str]]:
     # hours and clock per urgency; "kind.urgency" keys override one kind
     return {
@@ -808,7 +884,8 @@ class RequestSettings:
     slot_hours: float = 2.0
     #: Role -> (hours per day, open cases) a person of that role gives when the roster's
     #: ``hours_per_day`` / ``max_open_cases`` are missing; the first role listed that a person
-    #: holds counts (full-time grid workers are ``grid_worker_full``).
+    #: holds counts (full-time grid workers are ``grid_worker_full``; ``partner_unit`` for the
+    #: dataset's partner units).
     role_capacity: dict[str, tuple[float, int]] = field(
         default_factory=lambda: {
             "grid_worker_full": (8.0, 6),
@@ -816,6 +893,9 @@ class RequestSettings:
             "grid_worker": (4.0, 3),
             "volunteer": (2.0, 2),
             "unit_head": (2.0, 1),
+            # a partner unit (双报到单位) sends staff for its categories: a working day, a
+            # handful of open cases (gridplan's default; the layer's own figures win)
+            "partner_unit": (8.0, 4),
         }
     )
     #: Objective weights, in metres walked: an hour late, a request left unplaced (escalated),
@@ -825,11 +905,15 @@ class RequestSettings:
     unplaced_penalty_m: float = 20000.0
     balance_m_per_case: float = 50.0
     own_grid_bonus_m: float = 300.0
-    #: The flow dispatcher's guard: never worse than the office rule (greedy nearest-qualified
-    #: in deadline order) on requests placed, metres walked and hours late. The weighted
-    #: objective is then minimised subject to those three bounds (Lagrangian search over exact
-    #: min-cost flows; bound and gap reported). Off: the weighted objective alone.
-    guard_office_rule: bool = False
+    #: The flow dispatcher's guard (on by default): never worse than the office rule (greedy
+    #: nearest-qualified in deadline order) on requests placed, metres walked and hours late.
+    #: The weighted objective is then minimised subject to those three bounds (Lagrangian
+    #: search over exact min-cost flows; bound and gap reported). An office can trust a
+    #: dispatcher that never walks its people farther, never finishes later and never leaves
+    #: more undone than its own rule; where the office rule is itself the shortest walk the
+    #: guard keeps its lateness too (a later-but-shorter trade is the weights' to make: set
+    #: false for the weighted objective alone, or ``--no-guard``).
+    guard_office_rule: bool = True
     #: Dispatcher wall-clock limit, seconds.
     time_limit_s: float = 5.0
     #: Levels a request is handled at, lowest first; escalation (督办) moves it one up.

@@ -231,3 +231,35 @@ def test_inlined_map_needs_no_network_but_tiles(browser: Any, tmp_path: Path) ->
         assert all(any(h in url for h in TILE_HOSTS) for url in fetched), fetched
     finally:
         page.close()
+
+
+def test_map_with_requests_opens_and_shows_a_popup(
+    browser: Any, town_plan: Any, tmp_path: Path
+) -> None:
+    """The open-requests layers (gridplan run --requests): no JavaScript error (folium's own
+    pop-ups need jQuery, which the inlined page does not carry), both layers listed, a
+    request's pop-up masked."""
+    from gridplan.requests.planview import import_for_plan, plan_requests
+
+    town = ROOT / "data" / "town"
+    ledger = tmp_path / "req.gpkg"
+    import_for_plan(ledger, town / "requests.csv", town_plan.layers)
+    layer, _rep = plan_requests(ledger, town_plan.layers, lang="zh")
+    html = write_map(town_plan, tmp_path / "map.html", lang="zh", requests=layer)
+    page, errors, refused = _open(browser, html)
+    assert errors == [] and refused == []
+    control = page.locator(".leaflet-control-layers").inner_text()
+    assert label("requests.layer", "zh") in control
+    assert label("requests.layer_by_grid", "zh") in control
+    first = layer.iloc[0]
+    page.evaluate(
+        "([lat, lon]) => { for (const k in window) { const v = window[k];"
+        " if (v && v._layers && k.startsWith('gp_requests_')) { v.eachLayer(function (l) {"
+        " const p = l.getLatLng(); if (Math.abs(p.lat - lat) < 1e-6 && Math.abs(p.lng - lon)"
+        " < 1e-6 && !l.getTooltip()) { l.openPopup(); } }); } } }",
+        [first.geometry.y, first.geometry.x],
+    )
+    text = page.locator(".leaflet-popup-content").first.inner_text()
+    assert str(first["request_id"]) in text and "****" in text
+    if ARTIFACTS.exists():
+        page.screenshot(path=str(ARTIFACTS / "map_requests.png"))

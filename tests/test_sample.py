@@ -25,6 +25,7 @@ FILES = (
     "buildings.geojson",
     "communities.geojson",
     "facilities.geojson",
+    "partner_units.csv",
     "people.csv",
     "requests.csv",
     "roads.geojson",
@@ -305,8 +306,14 @@ def test_province_streams_community_by_community(
     assert len(people) > 0 and people["building_id"].isin(b["building_id"]).all()
     # no temporary folder left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prov", "whole"]
-    # a province streams its layers; the month of requests is written for towns and cities
-    assert sorted(p.name for p in out.iterdir()) == sorted(set(FILES) - {"requests.csv"})
+    # a province streams its layers, each community's requests and partner units too
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    req = pd.read_csv(out / "requests.csv", dtype=str)
+    units = pd.read_csv(out / "partner_units.csv", dtype=str)
+    assert req["request_id"].is_unique and units["partner_id"].is_unique
+    assert req["building_id"].isin(b["building_id"]).all()
+    assert units["building_id"].isin(b["building_id"]).all()
+    assert set(req["request_id"].str[:4]) == {"C001", "C002", "C003", "C004"}
 
 
 def test_existing_output_is_kept_unless_overwrite(tmp_path: Path) -> None:

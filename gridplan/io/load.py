@@ -17,7 +17,8 @@ A GeoPackage holds one layer per name (``buildings``, ``communities``, ``roads``
 layer, ``<layer>.<ext>``, the first found in the order ``gpkg, geojson, json, shp, parquet,
 geoparquet, csv``. CSV files are UTF-8 (a BOM is fine) or GB18030; their geometry is a WKT
 column (``geometry``, ``wkt``, ``geom``, ``the_geom``) or ``lon``/``lat`` columns (also
-``lng``, ``longitude``, ``x`` / ``latitude``, ``y``); ``people`` and ``vulnerable`` need none.
+``lng``, ``longitude``, ``x`` / ``latitude``, ``y``); ``people`` and ``vulnerable`` need none,
+``partner_units`` none when it gives a ``building_id``.
 A CSV's CRS is read from a ``<layer>.prj`` (or ``.crs``) file beside it holding WKT or
 ``EPSG:xxxx``; without one, ``lon``/``lat`` mean EPSG:4326 and WKT has no CRS. GeoParquet
 needs ``pyarrow``. A single file other than a GeoPackage is read as the buildings layer.
@@ -67,6 +68,13 @@ vulnerable     households           hh, count, n, households_count
 vulnerable     kind                 type, category
 sites          site_id              id
 sites          categories           category, type, kind
+partner_units  partner_id           id, 单位编号
+partner_units  name                 unit_name, 单位名称, 名称
+partner_units  categories           category, 承接类别, 类别
+partner_units  building_id          building, bid, 楼栋编号, 建筑编号
+partner_units  hours_per_day        hours, 每日工时
+partner_units  max_open_cases       capacity, max_cases, 在办上限
+partner_units  contact_phone        phone, tel, 联系电话
 =============  ===================  ======================================================
 
 Value spellings normalised while reading: ``use`` (lowercase; ``res``/``house``/

@@ -33,6 +33,7 @@ LAYERS: tuple[str, ...] = (
     "landuse",
     "pois",
     "overrides",
+    "partner_units",
 )
 
 #: File extensions of a per-layer folder, in the order they are looked for.
@@ -123,6 +124,15 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "households": ("hh", "households_count", "n_households", "dwellings", "户数"),
         "use": ("building_use", "usage", "use_type", "用途"),
     },
+    "partner_units": {
+        "partner_id": ("id", "单位编号"),
+        "name": ("unit_name", "单位名称", "名称"),
+        "categories": ("category", "承接类别", "类别"),
+        "building_id": ("building", "bid", "楼栋编号", "建筑编号"),
+        "hours_per_day": ("hours", "每日工时"),
+        "max_open_cases": ("capacity", "max_cases", "在办上限"),
+        "contact_phone": ("phone", "tel", "联系电话"),
+    },
 }
 
 #: Columns holding ids (made strings while reading) per layer.
@@ -134,6 +144,7 @@ _ID_COLS: dict[str, tuple[str, ...]] = {
     "vulnerable": ("building_id",),
     "sites": ("site_id",),
     "overrides": ("building_id",),
+    "partner_units": ("partner_id", "building_id"),
 }
 
 _USE_SYNONYMS: dict[str, str | None] = {

@@ -11,7 +11,7 @@ Example
 
 from __future__ import annotations
 
-from gridplan.requests.context import PlanContext, load_context, roster
+from gridplan.requests.context import PlanContext, load_context, partner_units, plan_context, roster
 from gridplan.requests.dispatch import (
     DispatchResult,
     candidate_pairs,
@@ -74,6 +74,8 @@ __all__ = [
     "open_ledger",
     "open_requests_layer",
     "parse_time",
+    "partner_units",
+    "plan_context",
     "points_totals",
     "prepare_requests",
     "read_events",

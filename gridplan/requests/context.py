@@ -4,6 +4,7 @@ network, in one metric CRS."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pyogrio
 from gridplan._errors import DataError
 from gridplan.settings import DEFAULT, Config
 
-__all__ = ["PlanContext", "load_context", "roster"]
+__all__ = ["PlanContext", "load_context", "partner_units", "plan_context", "roster"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class PlanContext:
         The plan's coverage layer (building_id, tier, category, covered), or ``None``.
     network
         The walk network, or ``None`` (straight-line distances then, said in the log).
+    partners
+        The dataset's ``partner_units`` (双报到单位; ``None`` when it has none): partner_id,
+        name, categories (``;``-list of request categories they take), optional hours_per_day,
+        max_open_cases, contact_phone, and x, y (their place, metric: their point, or their
+        building's).
     """
 
     buildings: gpd.GeoDataFrame
@@ -52,6 +58,7 @@ class PlanContext:
     coverage: pd.DataFrame | None
     network: Any
     crs: Any
+    partners: pd.DataFrame | None = None
 
 
 def _layer(gpkg: Path, name: str, listed: set[str]) -> Any:
@@ -92,16 +99,39 @@ def load_context(
         msg = f"plan: {gpkg} does not exist; give the folder written by `gridplan run`"
         raise DataError(msg)
     listed = {str(n) for n in pyogrio.list_layers(gpkg)[:, 0]}
-    missing = [n for n in ("buildings", "grids") if n not in listed]
+    layers = {
+        n: _layer(gpkg, n, listed)
+        for n in ("buildings", "grids", "unit_members", "assignments", "coverage")
+    }
+    return plan_context(
+        {n: v for n, v in layers.items() if v is not None},
+        dataset,
+        config=config,
+        offset=offset,
+        where=f"plan {folder}",
+    )
+
+
+def plan_context(
+    layers: Mapping[str, Any],
+    dataset: str | Path | None = None,
+    *,
+    config: Config | None = None,
+    offset: str | None = None,
+    where: str = "plan",
+) -> PlanContext:
+    """:func:`load_context` on a plan's layers in memory (``plan.layers``: buildings, grids,
+    and unit_members, assignments, coverage when present)."""
+    missing = [n for n in ("buildings", "grids") if layers.get(n) is None]
     if missing:
-        msg = f"plan {folder}: no {' or '.join(missing)} layer; run `gridplan run` to make one"
+        msg = f"{where}: no {' or '.join(missing)} layer; run `gridplan run` to make one"
         raise DataError(msg)
-    buildings = pyogrio.read_dataframe(gpkg, layer="buildings")
-    grids = pyogrio.read_dataframe(gpkg, layer="grids")
+    buildings = layers["buildings"]
+    grids = layers["grids"]
     crs = buildings.estimate_utm_crs() if buildings.crs.is_geographic else buildings.crs
     buildings = buildings.to_crs(crs)
     grids = grids.to_crs(crs)
-    members = _layer(gpkg, "unit_members", listed)
+    members = layers.get("unit_members")
     unit_of: dict[str, str] = {}
     if members is not None and len(members):
         m = pd.DataFrame(members).sort_values(
@@ -124,16 +154,17 @@ def load_context(
         crs=crs,
     )
     b["unit_id"] = b["building_id"].map(unit_of)
-    assignments = _layer(gpkg, "assignments", listed)
+    assignments = layers.get("assignments")
     assignments = (
         pd.DataFrame(assignments)
         if assignments is not None
         else pd.DataFrame({"person_id": [], "role": [], "target_id": []})
     )
-    coverage = _layer(gpkg, "coverage", listed)
+    coverage = layers.get("coverage")
     coverage = pd.DataFrame(coverage) if coverage is not None else None
     people = None
     network = None
+    partners = None
     if dataset is not None:
         from gridplan.io import load_dataset
         from gridplan.network import build_walk_network
@@ -144,6 +175,8 @@ def load_context(
             msg = f"dataset {dataset}: no people layer; the dispatcher needs the roster"
             raise DataError(msg)
         people = pd.DataFrame(ds.layers["people"]).copy()
+        if "partner_units" in ds.layers and len(ds.layers["partner_units"]):
+            partners = partner_units(ds.layers["partner_units"], b, crs, str(dataset))
         roads: Any = ds.layers.get("roads")
         if roads is not None and len(roads):
             network = build_walk_network(roads.to_crs(crs), barriers=_barriers(ds, crs), config=cfg)
@@ -159,7 +192,73 @@ def load_context(
         coverage,
         network,
         crs,
+        partners,
     )
+
+
+def partner_units(
+    layer: pd.DataFrame, buildings: gpd.GeoDataFrame, crs: Any, where: str = "dataset"
+) -> pd.DataFrame:
+    """The dataset's ``partner_units`` layer checked and placed (metric x, y).
+
+    Each unit needs an id, at least one category gridplan knows
+    (:data:`gridplan.settings.REQUEST_CATEGORIES`) and a place: a point geometry, or a
+    ``building_id`` of the plan.
+
+    Raises
+    ------
+    DataError
+        Naming the units and the fix: a missing or repeated id, an unknown category, no place.
+    """
+    from gridplan.settings import REQUEST_CATEGORIES
+
+    df = pd.DataFrame(layer).copy()
+    if "partner_id" not in df:
+        raise DataError(f"{where}: partner_units has no partner_id column; add one (e.g. PU01)")
+    df["partner_id"] = df["partner_id"].astype(str)
+    problems = []
+    dup = sorted(set(df.loc[df["partner_id"].duplicated(), "partner_id"]))
+    if dup:
+        problems.append(f"ids repeated: {', '.join(dup)} (give each unit its own id)")
+    cats = [
+        [c.strip() for c in str(v).split(";") if c.strip()] if isinstance(v, str) else []
+        for v in df.get("categories", pd.Series(None, index=df.index))
+    ]
+    bad = [
+        f"{pid} ({', '.join(c for c in cs if c not in REQUEST_CATEGORIES) or 'none given'})"
+        for pid, cs in zip(df["partner_id"], cats, strict=True)
+        if not cs or any(c not in REQUEST_CATEGORIES for c in cs)
+    ]
+    if bad:
+        problems.append(
+            f"categories unknown or missing: {', '.join(bad)} (use ;-separated request "
+            f"categories: {', '.join(REQUEST_CATEGORIES)})"
+        )
+    xy = np.full((len(df), 2), np.nan)
+    if isinstance(layer, gpd.GeoDataFrame) and layer.geometry.notna().any():
+        g = layer.geometry.to_crs(crs).representative_point()
+        ok = g.notna() & ~g.is_empty
+        xy[ok.to_numpy()] = np.column_stack([g[ok].x, g[ok].y])
+    pts = buildings.set_index("building_id").geometry
+    for i, b in enumerate(df.get("building_id", pd.Series(None, index=df.index))):
+        if np.isnan(xy[i, 0]) and isinstance(b, str) and b in pts.index:
+            xy[i] = (pts.loc[b].x, pts.loc[b].y)
+    lost = df["partner_id"][np.isnan(xy[:, 0])].tolist()
+    if lost:
+        problems.append(
+            f"no place for {', '.join(lost)} (give a point geometry or lon/lat, or a "
+            "building_id of the plan)"
+        )
+    if problems:
+        raise DataError(f"{where}: partner_units: " + "; ".join(problems))
+    df["categories"] = [";".join(cs) for cs in cats]
+    df["x"], df["y"] = xy[:, 0], xy[:, 1]
+    keep = ["partner_id", "name", "categories", "hours_per_day", "max_open_cases"]
+    keep += ["contact_phone", "x", "y"]
+    for c in keep:
+        if c not in df:
+            df[c] = None
+    return pd.DataFrame(df[keep]).sort_values("partner_id").reset_index(drop=True)
 
 
 def _barriers(ds: Any, crs: Any) -> gpd.GeoDataFrame | None:
@@ -171,13 +270,18 @@ def roster(ctx: PlanContext, config: Config | None = None) -> pd.DataFrame:
     """The people who may take requests, with their grids, capacity and home point.
 
     Eligible: grid heads and grid workers (of any grid), volunteers and party members; unit
-    heads only when they are also volunteers or party members.
+    heads only when they are also volunteers or party members; and the partner units
+    (双报到单位, ``ctx.partners``), each for the request categories it takes (kind
+    ``partner``, its id as person_id, capacity from the layer or ``role_capacity
+    ["partner_unit"]``).
 
     Returns
     -------
     pandas.DataFrame
-        person_id, skills (frozenset), grid_ids (frozenset, lower case), party_member,
-        hours_per_day, max_open_cases, x, y (home, metric), sorted by person_id.
+        person_id, kind (``person`` / ``partner``), name (partners only), skills (frozenset),
+        categories (frozenset: a partner's categories; empty for people, who go by skill),
+        grid_ids (frozenset, lower case), party_member, hours_per_day, max_open_cases, x, y
+        (home or the unit's place, metric), sorted by person_id.
     """
     s = (config or DEFAULT).requests
     if ctx.people is None:
@@ -229,13 +333,40 @@ def roster(ctx: PlanContext, config: Config | None = None) -> pd.DataFrame:
         rows.append(
             {
                 "person_id": pid,
+                "kind": "person",
+                "name": None,
                 "skills": words(p["skills"].iloc[i]) if "skills" in p else frozenset(),
+                "categories": frozenset(),
                 "grid_ids": frozenset(grids_of.get(pid, set())),
                 "party_member": party[i],
                 "hours_per_day": float(hv) if pd.notna(hv) else hours,
                 "max_open_cases": int(cv) if pd.notna(cv) else cases,
                 "x": pt.x,
                 "y": pt.y,
+            }
+        )
+    known = {r["person_id"] for r in rows}
+    part = ctx.partners if ctx.partners is not None else pd.DataFrame()
+    hours, cases = s.role_capacity.get("partner_unit", (8.0, 4))
+    for u in part.to_dict("records"):
+        if u["partner_id"] in known:
+            msg = f"partner unit {u['partner_id']}: the id is also a person's; give it another"
+            raise DataError(msg)
+        hv = pd.to_numeric(pd.Series([u.get("hours_per_day")]), errors="coerce").iloc[0]
+        cv = pd.to_numeric(pd.Series([u.get("max_open_cases")]), errors="coerce").iloc[0]
+        rows.append(
+            {
+                "person_id": u["partner_id"],
+                "kind": "partner",
+                "name": u.get("name") if isinstance(u.get("name"), str) else u["partner_id"],
+                "skills": frozenset(),
+                "categories": frozenset(words(u["categories"])),
+                "grid_ids": frozenset(),
+                "party_member": False,
+                "hours_per_day": float(hv) if pd.notna(hv) else hours,
+                "max_open_cases": int(cv) if pd.notna(cv) else cases,
+                "x": float(u["x"]),
+                "y": float(u["y"]),
             }
         )
     return pd.DataFrame(rows).sort_values("person_id").reset_index(drop=True)

@@ -2,8 +2,15 @@
 
 Every record is checked before anything is written; all problems are raised at once, each
 naming the file's row; then the records go in one transaction (nothing half-imported).
-Location: ``building_id`` (its grid and unit follow from the plan), or ``lon``/``lat`` (WGS84;
-``--crs`` for other coordinates as ``x``/``y``), or the file's own point geometry in any CRS.
+Location: ``building_id`` (its grid and unit follow from the plan), or ``lon``/``lat`` (WGS84,
+or the geographic CRS given as ``crs``, e.g. CGCS2000 EPSG:4490), or ``x``/``y`` in ``crs``
+(a projected CRS, e.g. EPSG:4545), or the file's own point geometry in any CRS.
+
+Headers and values as offices write them: the column headers of
+:data:`gridplan.settings.REQUEST_COLUMN_ALIASES` (工单编号, 诉求内容/诉求描述, 诉求类别,
+来源渠道, 紧急程度, 受理时间, 经度, 纬度, 联系人, 联系电话, 楼栋编号, ...) and the Chinese
+values of :data:`gridplan.settings.REQUEST_VALUE_ALIASES` (养老助老, 12345热线, 紧急, 求助, ...)
+are read as gridplan's columns and codes. XLSX needs the ``excel`` extra (openpyxl).
 """
 
 from __future__ import annotations
@@ -38,8 +45,6 @@ __all__ = ["ImportResult", "import_requests", "prepare_requests", "read_request_
 logger = logging.getLogger(__name__)
 
 REQUIRED = ("request_id", "requested_at", "service_code", "description")
-#: Column names offices use, mapped to the ledger's.
-ALIASES = {"category": "service_code", "service_request_id": "request_id", "time": "requested_at"}
 #: A point farther than this from every plan building is outside the plan (metres).
 MAX_SNAP_M = 300.0
 
@@ -64,6 +69,14 @@ def read_request_file(path: str | Path) -> pd.DataFrame:
     if suffix == ".csv":
         return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     if suffix in (".xlsx", ".xls"):
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            msg = (
+                f"requests: {p.name}: reading XLSX needs openpyxl; install the excel extra "
+                "(pip install 'gridplan[excel]') or save the sheet as CSV (UTF-8)"
+            )
+            raise DataError(msg) from None
         return pd.read_excel(p, dtype=str).fillna("")
     if suffix in (".geojson", ".json", ".gpkg"):
         return gpd.read_file(p, engine="pyogrio")
@@ -113,7 +126,7 @@ def prepare_requests(
         Every problem found, each naming the file's row (``problems`` lists them).
     """
     s = (config or DEFAULT).requests
-    df = raw.rename(columns={k: v for k, v in ALIASES.items() if k in raw.columns})
+    df = _normalise(raw, source)
     missing = [c for c in REQUIRED if c not in df.columns]
     has_place = "building_id" in df.columns or {"lon", "lat"} <= set(df.columns)
     has_place = has_place or {"x", "y"} <= set(df.columns) or isinstance(df, gpd.GeoDataFrame)
@@ -131,7 +144,8 @@ def prepare_requests(
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
     for i, rec in enumerate(df.to_dict("records")):
-        where = f"{source} row {i + 2 if source.endswith('.csv') else i + 1}"
+        tabular = source.lower().endswith((".csv", ".xlsx", ".xls"))
+        where = f"{source} row {i + 2}" if tabular else f"{source} feature {i + 1}"
         rid = _text(rec.get("request_id"))
         bad: list[str] = []
         if rid is None:
@@ -229,6 +243,37 @@ def prepare_requests(
     return rows
 
 
+def _normalise(raw: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Headers and values as offices write them, read as gridplan's columns and codes."""
+    from gridplan.settings import REQUEST_COLUMN_ALIASES, REQUEST_VALUE_ALIASES
+
+    lookup = {c: c for c in REQUEST_COLUMN_ALIASES}
+    for canonical, aliases in REQUEST_COLUMN_ALIASES.items():
+        lookup.update({a.lower(): canonical for a in aliases})
+    rename: dict[Any, str] = {}
+    claimed: dict[str, list[str]] = {}
+    for col in raw.columns:
+        if isinstance(raw, gpd.GeoDataFrame) and col == raw.geometry.name:
+            continue
+        key = str(col).strip().lower()
+        canonical = lookup.get(key, key)
+        rename[col] = canonical
+        claimed.setdefault(canonical, []).append(str(col))
+    twice = {c: cols for c, cols in claimed.items() if len(cols) > 1}
+    if twice:
+        msg = f"{source}: several columns mean the same: " + "; ".join(
+            f"{' and '.join(cols)} (both {c})" for c, cols in sorted(twice.items())
+        )
+        raise DataError(msg + "; keep one of each")
+    df = raw.rename(columns=rename)
+    for col, words in REQUEST_VALUE_ALIASES.items():
+        if col in df.columns:
+            df[col] = [
+                words.get(v.strip(), v.strip()) if isinstance(v, str) else v for v in df[col]
+            ]
+    return df
+
+
 def _points(df: pd.DataFrame, crs: Any, target: Any, source: str) -> list[Any] | None:
     if isinstance(df, gpd.GeoDataFrame) and df.geometry.notna().any():
         g = df.geometry
@@ -239,7 +284,17 @@ def _points(df: pd.DataFrame, crs: Any, target: Any, source: str) -> list[Any] |
             for p in g.to_crs(target).representative_point()
         ]
     if {"lon", "lat"} <= set(df.columns) or {"x", "y"} <= set(df.columns):
-        xc, yc, src = ("lon", "lat", 4326) if "lon" in df.columns else ("x", "y", crs)
+        lonlat = "lon" in df.columns
+        xc, yc, src = ("lon", "lat", crs or 4326) if lonlat else ("x", "y", crs)
+        if lonlat and crs is not None:
+            from pyproj import CRS
+
+            if not CRS.from_user_input(crs).is_geographic:
+                msg = (
+                    f"{source}: lon/lat columns with the projected CRS {crs}; give x/y "
+                    "columns for projected coordinates, or a geographic CRS (EPSG:4490)"
+                )
+                raise DataError(msg)
         if src is None:
             raise DataError(f"{source}: x/y columns need their CRS (--crs EPSG:4547)")
         x = pd.to_numeric(df[xc].replace("", np.nan), errors="coerce")

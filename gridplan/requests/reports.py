@@ -10,6 +10,7 @@ are left out of the denominators. Personal data (requester names and phones) is 
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "coverage_gaps",
     "open311",
     "open_requests_layer",
+    "regrid",
     "request_report",
     "three_rates",
     "write_request_report",
@@ -140,26 +142,65 @@ def open311(requests: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def open_requests_layer(requests: pd.DataFrame, *, lang: str = "zh") -> gpd.GeoDataFrame:
+def regrid(requests: pd.DataFrame, grid_of: dict[str, str]) -> pd.DataFrame:
+    """The requests with each grid read from ``grid_of`` (building_id -> grid_id) where the
+    building is known there (a plan's grids), else as the ledger has it."""
+    out = requests.copy()
+    mapped = out["building_id"].astype(str).map(grid_of)
+    out["grid_id"] = mapped.where(mapped.notna(), out["grid_id"])
+    return out
+
+
+def _partner_rows(requests: pd.DataFrame) -> pd.Series:
+    """Rows handled by a partner unit (双报到单位): the dispatcher writes the unit, "name (id)",
+    as the agency responsible, and the unit's id as the assignee."""
+    agency = requests.get("agency_responsible", pd.Series(None, index=requests.index))
+    who = requests.get("assignee", pd.Series(None, index=requests.index))
+    return pd.Series(
+        [
+            isinstance(a, str) and isinstance(p, str) and a.endswith(f"({p})")
+            for a, p in zip(agency, who, strict=True)
+        ],
+        index=requests.index,
+        dtype=bool,
+    )
+
+
+def open_requests_layer(
+    requests: pd.DataFrame, *, lang: str = "zh", now: Any = None
+) -> gpd.GeoDataFrame:
     """Active requests as points for the map (EPSG:4326), with a masked pop-up text.
 
-    Columns: request_id, grid_id, service_code, status, expected_at, overdue (bool),
-    popup (HTML; the requester's name and phone masked), geometry.
+    Columns: request_id, grid_id, service_code, status, expected_at, overdue (bool, against
+    ``now``, default the present), popup (HTML; the requester's name and phone masked; a
+    partner unit named), geometry. Requests received after ``now`` are left out when ``now``
+    is given.
     """
     lab = labels_in("requests", lang)
     df = requests[requests["status"].isin(sorted(ACTIVE))].copy()
-    now = pd.Timestamp.now(tz="UTC")
-    overdue = pd.to_datetime(df["expected_at"], utc=True) < now
+    when = as_utc(now)
+    if now is not None:
+        df = df[pd.to_datetime(df["requested_at"], utc=True) <= when]
+    overdue = pd.to_datetime(df["expected_at"], utc=True) < when
+    partner = _partner_rows(df)
     pops = []
-    for r in df.to_dict("records"):
+    for r, by_unit in zip(df.to_dict("records"), partner, strict=True):
+        who = f"{lab['partner']} {r['agency_responsible']}" if by_unit else r.get("assignee") or "—"
+        e = html.escape
+        due = pd.Timestamp(r["expected_at"]) if r.get("expected_at") else None
+        due_text = (
+            due.tz_convert(DEFAULT.requests.timezone).strftime("%Y-%m-%d %H:%M")
+            if due is not None and due.tzinfo is not None
+            else "—"
+        )
         pops.append(
-            f"<b>{r['request_id']}</b> {_cat(r['service_code'], lang)}<br>"
-            f"{lab['status']}: {lab.get('status.' + str(r['status']), r['status'])}<br>"
-            f"{lab['grid']}: {r.get('grid_id') or '—'}<br>"
-            f"{lab['due']}: {r.get('expected_at')}<br>"
-            f"{lab['assignee']}: {r.get('assignee') or '—'}<br>"
-            f"{lab['requester']}: {_mask_name(r.get('requester_name'))} "
-            f"{mask_phone(r.get('requester_phone'))}"
+            f"<b>{e(str(r['request_id']))}</b> {e(_cat(r['service_code'], lang))}<br>"
+            f"{lab['status']}: {e(lab.get('status.' + str(r['status']), str(r['status'])))}<br>"
+            f"{lab['grid']}: {e(str(r.get('grid_id') or '—'))}<br>"
+            f"{lab['due']}: {e(due_text)}<br>"
+            f"{lab['assignee']}: {e(str(who))}<br>"
+            f"{lab['requester']}: {e(_mask_name(r.get('requester_name')))} "
+            f"{e(str(mask_phone(r.get('requester_phone'))))}"
         )
     return gpd.GeoDataFrame(
         {
@@ -230,10 +271,15 @@ def request_report(
     coverage: pd.DataFrame | None = None,
     now: Any = None,
     config: Config | None = None,
+    grid_of: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the request report, JSON-serialisable.
 
+    ``grid_of`` (building_id -> grid_id) re-reads each request's grid from a plan's buildings
+    (a plan's own report: its grids, whichever plan the ledger was imported against).
+
     Keys: ``summary`` (the three rates overall), ``by_grid``, ``by_unit``, ``by_category``,
+    ``by_partner`` (the partner units, 双报到单位, by name, as the agency responsible),
     ``rollups`` (day, week, month, quarter), ``coverage_gaps``, ``overdue`` (ids), ``statuses``
     (count per fine status), ``open311`` (open/closed counts).
     """
@@ -241,6 +287,8 @@ def request_report(
     when = as_utc(now)
     df = read_requests(open_ledger(ledger))
     df = df[pd.to_datetime(df["requested_at"], utc=True) <= when]  # received by then
+    if grid_of is not None:
+        df = regrid(df, grid_of)
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return json.loads(frame.to_json(orient="records", force_ascii=False))
@@ -253,6 +301,11 @@ def request_report(
         "by_grid": records(three_rates(df, "grid_id", now=when)),
         "by_unit": records(three_rates(df, "unit_id", now=when)),
         "by_category": records(three_rates(df, "service_code", now=when)),
+        "by_partner": records(
+            three_rates(df[_partner_rows(df)], "agency_responsible", now=when)
+            if _partner_rows(df).any()
+            else pd.DataFrame()
+        ),
         "rollups": {p: records(rollup(df, p, timezone=s.timezone)) for p in _PERIODS},
         "coverage_gaps": records(coverage_gaps(df, coverage)),
         "overdue": overdue,
@@ -294,7 +347,10 @@ def render_request_report(rep: dict[str, Any], *, lang: str = "zh") -> str:
     for key, col, name in (
         ("by_grid", "grid_id", "grid"),
         ("by_category", "service_code", "category"),
+        ("by_partner", "agency_responsible", "partner"),
     ):
+        if not rep.get(key):
+            continue
         lines += [
             f"## {lab[key]}",
             "",
@@ -350,7 +406,7 @@ def write_request_report(
     md.write_text(render_request_report(rep, lang=lang), encoding="utf-8")
     js = out / "requests_report.json"
     js.write_text(json.dumps(rep, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    layer = open_requests_layer(read_requests(open_ledger(ledger)), lang=lang)
+    layer = open_requests_layer(read_requests(open_ledger(ledger)), lang=lang, now=now)
     geo = out / "open_requests.geojson"
     if geo.exists():
         geo.unlink()

@@ -170,20 +170,28 @@ def _write(
     current = dict(zip(batch["request_id"], batch["assignee"], strict=True))
     level = dict(zip(batch["request_id"], batch["escalation_level"], strict=True))
     events: list[dict[str, Any]] = []
-    for rid, pid, d in zip(
-        result.assignments["request_id"],
-        result.assignments["person_id"],
-        result.assignments["distance_m"],
-        strict=True,
+    a = result.assignments
+    unit = a["partner_unit"] if "partner_unit" in a else pd.Series(None, index=a.index)
+    for rid, pid, d, partner in zip(
+        a["request_id"], a["person_id"], a["distance_m"], unit, strict=True
     ):
         if status[rid] == "dispatched" and current[rid] == pid:
             continue  # unchanged
-        conn.execute(
-            REQUESTS.update()
-            .where(REQUESTS.c.request_id == rid)
-            .values(status="dispatched", assignee=pid, dispatched_at=stamp, updated_at=stamp)
+        values: dict[str, Any] = {
+            "status": "dispatched",
+            "assignee": pid,
+            "dispatched_at": stamp,
+            "updated_at": stamp,
+            # a partner unit (双报到单位) is the agency responsible; a person works at the
+            # request's level
+            "agency_responsible": partner
+            if isinstance(partner, str)
+            else levels[min(int(level[rid] or 0), len(levels) - 1)],
+        }
+        conn.execute(REQUESTS.update().where(REQUESTS.c.request_id == rid).values(**values))
+        note = (
+            f"partner unit {partner}, {d:.0f} m" if isinstance(partner, str) else f"{d:.0f} m walk"
         )
-        note = f"{d:.0f} m walk"
         events.append(
             {
                 "request_id": rid,
@@ -196,7 +204,7 @@ def _write(
             }
         )
     for rid, reason in zip(result.unplaced["request_id"], result.unplaced["reason"], strict=True):
-        values: dict[str, Any] = {"status_notes": reason, "updated_at": stamp}
+        values = {"status_notes": reason, "updated_at": stamp}
         if status[rid] != "escalated":
             lv = min(int(level[rid] or 0) + 1, len(levels) - 1)
             values.update(

@@ -35,13 +35,16 @@ _SPATIAL = (
 )
 #: Tables read by building id: the rosters and a planner's corrections.
 _TABLES = ("people", "vulnerable", "overrides")
+#: Layers no planning stage reads, listed for the plan's metadata (rows, checksum) only: the
+#: request dispatcher's partner units.
+_LISTED = ("partner_units",)
 
 
 def layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
     """Layer name -> (file, layer inside the file) for a dataset folder or GeoPackage."""
     found: dict[str, tuple[Path, str | None]] = {}
     if path.is_dir():
-        for name in (*_SPATIAL, *_TABLES):
+        for name in (*_SPATIAL, *_TABLES, *_LISTED):
             for ext in (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".csv"):
                 f = path / f"{name}{ext}"
                 if f.exists():
@@ -49,7 +52,7 @@ def layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
                     break
     elif path.suffix.lower() == ".gpkg":
         names = {str(n) for n, _ in pyogrio.list_layers(path)}
-        for name in (*_SPATIAL, *_TABLES):
+        for name in (*_SPATIAL, *_TABLES, *_LISTED):
             if name in names:
                 found[name] = (path, name)
     else:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 
 from gridplan import _errors
@@ -276,6 +277,8 @@ def _layer_counts(
             continue
         with contextlib.suppress(Exception):  # a CSV may not know its count
             n = int(pyogrio.read_info(src[0], layer=src[1])["features"])
+            if n < 0 and src[0].suffix.lower() == ".csv":
+                n = len(pd.read_csv(src[0], dtype=str, usecols=[0]))
             if n >= 0:
                 out[name] = n
     return out

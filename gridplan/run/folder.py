@@ -87,6 +87,8 @@ def plan_to_folder(
     progress: Progress | None = None,
     overrides: str | Path | None = None,
     files: str | Path | None = None,
+    requests: str | Path | None = None,
+    request_file: str | Path | None = None,
 ) -> PlanRun:
     """Plan ``dataset`` and write the plan folder ``out``: sequential, on Dask, or batched.
 
@@ -133,6 +135,10 @@ def plan_to_folder(
     files
         With a database ``out``: the folder for the map, report and rosters (files, not
         tables); ``None`` writes the tables only.
+    requests, request_file
+        A request ledger whose open requests go on the map and whose figures go in the
+        report, or an export to import into the plan's own ``requests.gpkg`` first (as for
+        :func:`~gridplan.run.pipeline.run_to_folder`); not with ``batch_size``.
 
     Returns
     -------
@@ -174,6 +180,8 @@ def plan_to_folder(
             "put an overrides layer in the dataset"
         )
         raise ConfigError(msg)
+    if batch_size is not None and (requests is not None or request_file is not None):
+        raise ConfigError("--requests goes with a plan in memory (no map or report in batches)")
     if batch_size is not None:
         return _batched(
             dataset,
@@ -217,6 +225,8 @@ def plan_to_folder(
         tianditu_key=tianditu_key,
         progress=progress,
         files=files_dir,
+        requests=requests,
+        request_file=request_file,
     )
     return PlanRun(out=written, mode=runner.mode, plan=plan, files=files_dir)
 

@@ -748,9 +748,17 @@ def run_to_folder(
     tianditu_key: str | None = None,
     progress: Progress | None = None,
     files: str | Path | None = None,
+    requests: str | Path | None = None,
+    request_file: str | Path | None = None,
 ) -> Path | str:
     """Write a plan folder atomically: ``plan.gpkg``, report, rosters and (when asked) the map,
     then ``manifest.json`` (:func:`~gridplan.output.planfile.write_manifest`).
+
+    With ``requests`` (a request ledger) the map gains the open-requests layer and the report
+    a requests section, as of the ledger's last entry
+    (:func:`gridplan.requests.planview.plan_requests`). With ``request_file`` (an office's
+    export, e.g. the sample month) instead, it is first imported against this plan into
+    ``requests.gpkg`` in the plan folder, which is then the ledger shown (the demo).
 
     ``out`` may be a PostgreSQL URL (``postgresql://…?schema=NAME``): the plan's layers then go
     into that schema in one transaction (:func:`~gridplan.output.postgis.write_plan_postgis`)
@@ -782,12 +790,13 @@ def run_to_folder(
             if progress:
                 progress("writing plan.gpkg …")
             write_plan_gpkg(public, tmp / "plan.gpkg")
+        req_layer, req_report = _plan_requests(plan, tmp, requests, request_file, lang, progress)
         if "report" in order:
             from gridplan.output.report.write import write_report
 
             if progress:
                 progress("writing report …")
-            write_report(plan, tmp, lang="zh" if lang == "zh" else "en")
+            write_report(plan, tmp, lang="zh" if lang == "zh" else "en", requests=req_report)
         if "assign" in order and "assignments" in plan.layers:
             from gridplan.output.rosters import write_rosters
 
@@ -797,7 +806,14 @@ def run_to_folder(
 
             if progress:
                 progress("writing map.html …")
-            write_map(plan, tmp / "map.html", lang=lang, basemap=basemap, tianditu_key=tianditu_key)
+            write_map(
+                plan,
+                tmp / "map.html",
+                lang=lang,
+                basemap=basemap,
+                tianditu_key=tianditu_key,
+                requests=req_layer,
+            )
         write_manifest(tmp)
         if where is not None:
             from gridplan.output.postgis import write_plan_postgis
@@ -806,3 +822,30 @@ def run_to_folder(
                 progress(f"writing the plan into {where.masked} …")
             return write_plan_postgis(public, where, overwrite=overwrite)
     return folder
+
+
+def _plan_requests(
+    plan: Plan,
+    tmp: Path,
+    requests: str | Path | None,
+    request_file: str | Path | None,
+    lang: str,
+    progress: Progress | None,
+) -> tuple[Any, Any]:
+    """The open-requests layer and the requests report for the plan's map and report (both
+    ``None`` without a ledger); with ``request_file``, imported into ``requests.gpkg`` first."""
+    if requests is None and request_file is None:
+        return None, None
+    from gridplan.requests.planview import import_for_plan, plan_requests
+
+    if request_file is not None:
+        if requests is not None:
+            raise ConfigError("give a request ledger or a request file to import, not both")
+        requests = tmp / "requests.gpkg"
+        if progress:
+            progress(f"importing {Path(request_file).name} into requests.gpkg …")
+        import_for_plan(requests, request_file, plan.layers)
+    if progress:
+        progress("reading the request ledger …")
+    assert requests is not None  # one of the two was given
+    return plan_requests(requests, plan.layers, lang=lang)

@@ -53,7 +53,7 @@ from gridplan.sample.community import _community
 from gridplan.sample.geometry import WGS84
 from gridplan.sample.layout import CLASS_RANK, Layout, Road, _layout, junctions
 from gridplan.sample.names import COMMUNITY_NAMES
-from gridplan.sample.requests import generate_requests
+from gridplan.sample.requests import generate_partner_units, generate_requests
 from gridplan.sample.spec import SCALES, Counters, TownSpec, province_specs, town_spec
 
 # The internals live in private modules beside this one: _sample_names (name tables),
@@ -66,7 +66,7 @@ __all__ = ["SCALES", "generate_sample", "write_sample"]
 logger = logging.getLogger(__name__)
 
 #: Layers written as CSV (tabular, linked by ``building_id``); the others are GeoJSON.
-_TABULAR = ("people", "vulnerable", "requests")
+_TABULAR = ("people", "vulnerable", "requests", "partner_units")
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,6 +308,19 @@ def _write_layer(folder: Path, name: str, frame: pd.DataFrame, append: bool) -> 
         fh.write((b"" if before == b"[\n" else b",\n") + body + _FOOTER)
 
 
+def _add_request_tables(batch: dict[str, Any], seed: int, index: int) -> None:
+    """A province community's month of requests and partner units, ids prefixed with the
+    community (written with its batch, like its people)."""
+    comm = batch.get("communities")
+    if "buildings" not in batch or not len(batch["buildings"]) or comm is None or not len(comm):
+        return
+    cid = str(comm["community_id"].iloc[0])
+    batch["requests"] = generate_requests(batch, seed=seed + index, prefix=f"{cid}-")
+    batch["partner_units"] = generate_partner_units(
+        batch, seed=seed + index, prefix=f"{cid}-", first=index
+    )
+
+
 def write_sample(
     out: str | Path,
     scale: str = "town",
@@ -321,8 +334,10 @@ def write_sample(
     A path ending in ``.gpkg`` gives one GeoPackage holding every layer instead.
     Files: ``communities.geojson``, ``buildings.geojson``, ``roads.geojson``,
     ``barriers.geojson``, ``facilities.geojson``, ``sites.geojson``, ``people.csv``,
-    ``vulnerable.csv``, and (town and city) ``requests.csv``: a month of residents' requests
-    (:func:`gridplan.sample.requests.generate_requests`). The output is byte-deterministic
+    ``vulnerable.csv``, and ``requests.csv``: a month of residents' requests
+    (:func:`gridplan.sample.requests.generate_requests`), and ``partner_units.csv``: the
+    partner units (双报到单位) placed by building
+    (:func:`gridplan.sample.requests.generate_partner_units`). The output is byte-deterministic
     for a scale and seed. The folder is written atomically
     (:func:`gridplan._atomic.atomic_output_dir`), so a failed run leaves nothing
     half-written. The ``province`` scale is generated and appended
@@ -361,7 +376,8 @@ def write_sample(
         if scale == "province":
             written: set[str] = set()
             empty: dict[str, Any] = {}
-            for batch in _iter_batches(scale, seed, n_communities):
+            for i, batch in enumerate(_iter_batches(scale, seed, n_communities)):
+                _add_request_tables(batch, seed, i)
                 for name, frame in batch.items():
                     if len(frame) == 0:
                         empty.setdefault(name, frame)
@@ -378,5 +394,7 @@ def write_sample(
                 _write_layer(tmp, name, frame, False)
             # a month of residents' requests, for `gridplan requests import` (not a layer)
             _write_layer(tmp, "requests", generate_requests(layers, seed=seed), False)
+            # the partner units (双报到单位) the dispatcher may send requests to (a layer)
+            _write_layer(tmp, "partner_units", generate_partner_units(layers, seed=seed), False)
     logger.info("wrote the %s sample (seed %d) to %s", scale, seed, target)
     return target

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["generate_requests"]
+__all__ = ["generate_partner_units", "generate_requests"]
 
 #: category -> (weight, kind weights over consult/complaint/suggestion/help/wish, text)
 _MIX: dict[str, tuple[float, tuple[float, ...], str]] = {
@@ -42,6 +42,7 @@ def generate_requests(
     seed: int = 0,
     month: str = "2024-05",
     per_1000_households: float = 30.0,
+    prefix: str = "",
 ) -> pd.DataFrame:
     """A month of requests for the sample's residential buildings.
 
@@ -55,6 +56,9 @@ def generate_requests(
         ``YYYY-MM``: the month the requests fall in (times in China Standard Time, +08:00).
     per_1000_households
         Requests a month per 1 000 households (a county community office logs some tens).
+    prefix
+        Put before each id (a province's community, ``C001-``, so ids stay unique when its
+        communities are written one by one).
 
     Returns
     -------
@@ -109,7 +113,7 @@ def generate_requests(
             }
         )
     out = pd.DataFrame(rows).sort_values(["requested_at", "request_id"], kind="stable")
-    out["request_id"] = [f"R{i + 1:05d}" for i in range(len(out))]  # numbered in time order
+    out["request_id"] = [f"{prefix}R{i + 1:05d}" for i in range(len(out))]  # in time order
     return out.reset_index(drop=True)
 
 
@@ -117,3 +121,68 @@ _HOURS = np.array(
     [1, 1, 1, 1, 1, 2, 4, 8, 14, 16, 14, 10, 6, 8, 12, 12, 10, 8, 8, 8, 6, 4, 2, 1], dtype=float
 )
 _HOURS = _HOURS / _HOURS.sum()
+
+
+#: Partner units (双报到单位) of a sample: one property company per community, and per three
+#: communities a hospital's community medical team, a law firm and a school. Each: name
+#: (``{c}``: the community's name without 社区), request categories taken, hours per day,
+#: open cases.
+_PER_COMMUNITY = (("{c}物业服务中心", "repair;sanitation", 8.0, 6),)
+_PER_THREE = (
+    ("{c}卫生院家庭医生团队", "medical;elderly_care", 8.0, 6),
+    ("{f}律师事务所", "legal_aid;dispute", 4.0, 3),
+    ("{c}小学党支部", "tutoring", 2.0, 4),
+)
+_FIRMS = ("明德", "和信", "安康", "正源", "立言")
+
+
+def generate_partner_units(
+    layers: dict[str, Any], *, seed: int = 0, prefix: str = "", first: int = 0
+) -> pd.DataFrame:
+    """The sample's partner units (双报到单位): units that report to the community and take
+    requests of their categories (a property company repairs, a clinic's family doctors
+    visit, a law firm gives legal aid and mediates, a school tutors).
+
+    Each sits in a non-residential building of its community (any building when the community
+    has none), drawn with ``seed``; the contact phone is made up like the requesters'.
+    ``prefix`` goes before each id and ``first`` is the position of the layers' first
+    community among all (a province written community by community).
+
+    Returns
+    -------
+    pandas.DataFrame
+        partner_id, name, categories (``;``-list of request categories), building_id,
+        hours_per_day, max_open_cases, contact_phone.
+    """
+    rng = np.random.default_rng(seed + 19)
+    b = layers["buildings"]
+    comm = b["community_id"].astype(str) if "community_id" in b else pd.Series("C01", index=b.index)
+    use = b["use"].astype(str) if "use" in b else pd.Series("", index=b.index)
+    names: dict[str, str] = {}
+    c_layer = layers.get("communities")
+    if c_layer is not None and "name" in c_layer:
+        names = dict(
+            zip(c_layer["community_id"].astype(str), c_layer["name"].astype(str), strict=True)
+        )
+    rows: list[dict[str, Any]] = []
+    for ci, cid in enumerate(sorted(comm.unique())):
+        specs = list(_PER_COMMUNITY) + (list(_PER_THREE) if (first + ci) % 3 == 0 else [])
+        mine = b[(comm == cid).to_numpy()]
+        pool = mine[(use[mine.index] == "non_residential").to_numpy()]
+        pool = pool if len(pool) else mine
+        ids = sorted(pool["building_id"].astype(str))
+        place = names.get(cid, cid).removesuffix("社区")
+        for stem, cats, hours, cases in specs:
+            firm = _FIRMS[int(rng.integers(len(_FIRMS)))]
+            rows.append(
+                {
+                    "partner_id": f"{prefix}PU{len(rows) + 1:03d}",
+                    "name": stem.format(c=place, f=firm),
+                    "categories": cats,
+                    "building_id": ids[int(rng.integers(len(ids)))],
+                    "hours_per_day": hours,
+                    "max_open_cases": cases,
+                    "contact_phone": "0851" + "".join(str(int(d)) for d in rng.integers(0, 10, 8)),
+                }
+            )
+    return pd.DataFrame(rows)

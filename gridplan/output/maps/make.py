@@ -320,7 +320,16 @@ def make_map(
     if requests is not None:
         from gridplan.requests.maplayer import add_requests_layer
 
-        add_requests_layer(m, requests, lang=lang)
+        req_pts, req_grids = requests.to_crs(4326), grids
+        if gcj:  # on Gaode's tiles the requests and the grids' badges shift like the rest
+            from gridplan.offsets import convert_geoseries
+
+            req_pts = req_pts.set_geometry(convert_geoseries(req_pts.geometry, "wgs84", "gcj02"))
+            if grids is not None:
+                g = grids.to_crs(4326)
+                req_grids = g.set_geometry(convert_geoseries(g.geometry, "wgs84", "gcj02"))
+        for layer, legend in add_requests_layer(m, req_pts, lang=lang, grids=req_grids):
+            ctx.add_legend(legend, layer)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     plugins.Fullscreen(
@@ -379,6 +388,7 @@ def write_map(
     basemap: str = "osm",
     tianditu_key: str | None = None,
     simplify_m: float | None = None,
+    requests: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write the plan's map to ``path`` (an HTML file; see :func:`make_map` for the options).
 
@@ -393,7 +403,14 @@ def write_map(
         ``path``.
     """
     path = Path(path)
-    m = make_map(plan, lang=lang, basemap=basemap, tianditu_key=tianditu_key, simplify_m=simplify_m)
+    m = make_map(
+        plan,
+        lang=lang,
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        simplify_m=simplify_m,
+        requests=requests,
+    )
     page = inline_assets(m.get_root().render())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

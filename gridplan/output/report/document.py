@@ -9,7 +9,8 @@ the internal metrics stay in ``report.json``.
 Order: where and when, what was decided, what needs attention, the communities (and the
 buildings split over grids), staffing
 (vacancies with their reasons), the 15-minute life circle, new sites, the re-plan (when the plan
-is one), the households to review, the sensitivity of the estimates, charts.
+is one), the households to review, the sensitivity of the estimates, the residents' requests
+(with a request ledger: ``gridplan run --requests``), charts.
 """
 
 from __future__ import annotations
@@ -656,6 +657,10 @@ def report_document(
         names = _community_names(report)
         doc += review_blocks(report["household_review"], lang=lang, names=names)
     doc += _sensitivity(report, lang, lab)
+    if report.get("requests"):  # gridplan run --requests LEDGER
+        from gridplan.output.report.requests import requests_blocks
+
+        doc += requests_blocks(report["requests"], lang)
     if charts or charts_note:
         doc.append(Block("h2", lab["charts"]))
         titles = {

@@ -787,7 +787,13 @@ def build_report(plan: Plan) -> dict[str, Any]:
     return cleaned
 
 
-def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Path]:
+def write_report(
+    plan: Plan,
+    folder: str | Path,
+    *,
+    lang: str = "en",
+    requests: dict[str, Any] | None = None,
+) -> list[Path]:
     """Write ``report.md``, ``report.json``, ``report.html`` and the PNG charts into ``folder``.
 
     ``report.md`` and ``report.html`` are one document for a sub-district head, every word in
@@ -803,6 +809,11 @@ def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Pa
     lang
         Language of ``report.md`` and the charts (``"en"`` or ``"zh"``); ``report.json`` keys
         are always English.
+    requests
+        The residents' requests for the plan
+        (:func:`gridplan.requests.planview.plan_requests`): a requests section (三率 per
+        category and grid, partner units, coverage gaps, overdue) and ``report.json``'s
+        ``requests``.
 
     Returns
     -------
@@ -814,6 +825,8 @@ def write_report(plan: Plan, folder: str | Path, *, lang: str = "en") -> list[Pa
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     report = build_report(plan)
+    if requests is not None:
+        report["requests"] = requests
     charts: list[Path] = []
     note: str | None = None
     try:
