@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
         "gridplan._text",
         "gridplan._lazy",
         "gridplan._progress",
+        "gridplan._cpsat",
     ),
     ("gridplan.privacy", "gridplan.offsets", "gridplan.i18n", "gridplan._vendor", "gridplan.db"),
     (

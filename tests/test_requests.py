@@ -35,7 +35,7 @@ from gridplan.requests import (
     update_request,
 )
 from gridplan.requests.sla import deadline
-from gridplan.settings import RequestSettings, load_config
+from gridplan.settings import DEFAULT, RequestSettings, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TOWN = ROOT / "data" / "town"
@@ -466,6 +466,23 @@ def test_guard_compares_metres_to_the_decimetre() -> None:
     assert free["walked_m"] == pytest.approx(10.7) and free["lateness_h"] == 0
     assert res["walked_m"] == pytest.approx(10.3) and res["lateness_h"] == office["lateness_h"]
     assert res["guard"] == "binding" and res["status"] == "OPTIMAL" and res["gap"] == 0.0
+
+
+def test_cpsat_cut_by_its_limit_gives_the_same_answer_twice() -> None:
+    """A CP-SAT search stopped by its time limit stops at the same point on every run (one
+    worker, a limit in deterministic time), so a dispatch is reproducible."""
+    from dataclasses import replace
+
+    req, ppl, pairs = _instance(7, 120, 40)
+    s = replace(DEFAULT.requests, time_limit_s=0.2)
+    now = pd.Timestamp("2024-05-01T00:00Z")
+    runs = [
+        dispatch_requests(req, ppl, pairs, now=now, method="cpsat", settings=s, guard=False)
+        for _ in range(2)
+    ]
+    a, b = (r.assignments.sort_values("request_id").reset_index(drop=True) for r in runs)
+    pd.testing.assert_frame_equal(a, b)
+    assert runs[0].info["objective"] == runs[1].info["objective"]
 
 
 def test_guard_with_cpsat_is_refused() -> None:

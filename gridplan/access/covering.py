@@ -35,6 +35,8 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 from scipy import sparse
 
+from gridplan._cpsat import reproducible_solver
+
 __all__ = ["CoverSolution", "solve_max_cover", "solve_set_cover"]
 
 #: Most subgradient steps of the quick set-cover bound.
@@ -148,10 +150,7 @@ def _order_by_gain(
 
 
 def _solver(time_limit_s: float, seed: int) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s)
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = int(seed)
+    solver = reproducible_solver(time_limit_s, seed)
     solver.parameters.linearization_level = 2
     return solver
 

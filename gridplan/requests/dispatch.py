@@ -661,6 +661,8 @@ def _solve_cpsat(
     """
     from ortools.sat.python import cp_model
 
+    from gridplan._cpsat import reproducible_solver
+
     n_r = len(hours_left)
     flow_chosen, _finfo, _fm = _solve_flow(arcs, hours_left, hpd, free, queue, hint_p, s)
     start = {r: int(hint_p[r]) for r in range(n_r) if hint_p[r] >= 0}
@@ -713,10 +715,7 @@ def _solve_cpsat(
     model.add_hint(max_load, max(loads.values(), default=0))
     model.add(objective_expr <= hint_obj)  # never worse than where it starts
     model.minimize(objective_expr)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(s.time_limit_s)
-    solver.parameters.num_workers = 2
-    solver.parameters.random_seed = 0
+    solver = reproducible_solver(s.time_limit_s, 0)
     status = solver.solve(model)
     name = solver.status_name(status)
     # the constant n_r × penalty turns "reward per placed" back into "penalty per unplaced"

@@ -37,6 +37,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
+from gridplan._cpsat import reproducible_solver
 from gridplan.staffing.common import _PERMILLE, _gap, _s, ws
 
 __all__ = ["MAX_CLUSTERS", "Clusters", "enumerate_clusters", "solve_clusters"]
@@ -120,17 +121,13 @@ def _level(levels: np.ndarray, cl: Clusters, chosen: list[int]) -> int:
     return int(np.searchsorted(levels, int(cl.load[chosen].max()) if chosen else 0))
 
 
-def _params(solver: cp_model.CpSolver, budget: float, seed: int) -> None:
-    solver.parameters.num_workers = 1  # deterministic
-    solver.parameters.random_seed = int(seed) % (2**31)
-    # The deterministic limit binds first, so a cut run is reproducible; the wall-clock limit
-    # is only a safety net on a loaded machine.
-    solver.parameters.max_deterministic_time = max(float(budget), 0.05)
-    solver.parameters.max_time_in_seconds = max(2.0 * float(budget), 0.1)
+def _solver(budget: float, seed: int) -> cp_model.CpSolver:
+    solver = reproducible_solver(budget, seed)
     solver.parameters.cp_model_probing_level = 0
     solver.parameters.symmetry_level = 0
     # Cuts on the set-packing rows are what proves the lighter loads impossible.
     solver.parameters.linearization_level = 2
+    return solver
 
 
 @dataclass
@@ -272,8 +269,7 @@ def _solve(
         chosen = set(hint)
         for c, var in y.items():
             model.add_hint(var, int(c in chosen))
-    solver = cp_model.CpSolver()
-    _params(solver, budget, seed)
+    solver = _solver(budget, seed)
     t0 = time.perf_counter()
     status = solver.solve(model)
     elapsed = time.perf_counter() - t0

@@ -12,6 +12,8 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from gridplan._cpsat import reproducible_solver
+
 __all__ = ["PERMILLE", "SolveInfo"]
 
 PERMILLE = 1000
@@ -53,15 +55,12 @@ def _gap(objective: float, bound: float) -> float:
     return abs(objective - bound) / max(abs(objective), 1.0)
 
 
-def _cp_params(solver: cp_model.CpSolver, time_limit: float, seed: int) -> None:
-    solver.parameters.num_workers = 1  # deterministic
-    solver.parameters.random_seed = int(seed) % (2**31)
-    solver.parameters.max_time_in_seconds = max(float(time_limit), 0.05)
-    # Stop on deterministic time first so that a run cut by the limit is still reproducible.
-    solver.parameters.max_deterministic_time = max(float(time_limit), 0.05)
+def _cp_solver(time_limit: float, seed: int) -> cp_model.CpSolver:
+    solver = reproducible_solver(time_limit, seed)
     # Probing and symmetry detection cost seconds on assignment-like models and rarely pay.
     solver.parameters.cp_model_probing_level = 0
     solver.parameters.symmetry_level = 0
+    return solver
 
 
 def lex_solve(
@@ -89,8 +88,7 @@ def lex_solve(
             model.clear_hints()
             for var, val in zip(variables, values, strict=True):
                 model.add_hint(var, val)
-        solver = cp_model.CpSolver()
-        _cp_params(solver, per_stage, seed)
+        solver = _cp_solver(per_stage, seed)
         t0 = time.perf_counter()
         status = solver.solve(model)
         elapsed = time.perf_counter() - t0
