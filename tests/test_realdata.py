@@ -223,3 +223,112 @@ def test_hand_edit_on_helsinki_moves_one_building_and_keeps_the_rest(helsinki):
     assert after.symmetric_difference(before).area < 1e-6 * before.area
     assert new_g.geometry.area.sum() == pytest.approx(after.area, rel=1e-6)
     assert list(done.edits["building_id"]) == [bid]
+
+
+def test_dispatch_on_helsinki_walks_the_network_and_beats_the_office_rule(helsinki):
+    """Requests and helpers placed in Helsinki's homes, dispatched on the OSM walk network
+    with the default (guarded) dispatcher: no request twice, no one over capacity, every
+    distance between the straight line and a networkx path between the nearest nodes of the
+    network's main part
+    (plus the walk to them), and never worse than the office rule on placed, metres and
+    lateness."""
+    import networkx as nx
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    from gridplan.network.graph import build_walk_network
+    from gridplan.requests import dispatch_requests, greedy_dispatch
+    from gridplan.requests.dispatch import candidate_pairs
+
+    ds, plan = helsinki
+    net = build_walk_network(ds.layers["roads"], barriers=ds.layers["barriers"])
+    homes = plan.buildings[plan.buildings["households"] > 0].sort_values("building_id")
+    homes = homes.reset_index(drop=True)
+    xy = shapely.get_coordinates(homes.geometry.representative_point().values)
+    rng = np.random.default_rng(5)
+    ri = rng.choice(len(homes), 80, replace=False)
+    pi = rng.choice(len(homes), 30, replace=False)
+    now = pd.Timestamp("2026-05-04T01:00Z")
+    req = pd.DataFrame(
+        {
+            "request_id": [f"R{i:03d}" for i in range(len(ri))],
+            "skill": rng.choice(np.array([None, None, "medical", "repair"], dtype=object), len(ri)),
+            "grid_id": homes["grid_id"].to_numpy()[ri],
+            "effort_h": 2.0,
+            "expected_at": now + pd.to_timedelta(rng.choice([2, 24, 168], len(ri)), unit="h"),
+        }
+    )
+    ppl = pd.DataFrame(
+        {
+            "person_id": [f"P{i:03d}" for i in range(len(pi))],
+            "skills": rng.choice(["", "medical", "repair", "medical;repair"], len(pi)),
+            "grid_ids": "",
+            "hours_per_day": rng.choice([2.0, 8.0], len(pi)),
+            "cases_free": rng.integers(1, 4, len(pi)),
+            "queue_h": 0.0,
+            "open_cases": 0,
+        }
+    )
+    pos = candidate_pairs(xy[ri], xy[pi], max_distance_m=1500, network=net, crs=net.crs)
+    assert len(pos) > len(ri)  # the network reaches most homes
+    pairs = pd.DataFrame(
+        {
+            "request_id": req["request_id"].to_numpy()[pos["r"].to_numpy()],
+            "person_id": ppl["person_id"].to_numpy()[pos["p"].to_numpy()],
+            "distance_m": pos["distance_m"].to_numpy(),
+        }
+    )
+    res = dispatch_requests(req, ppl, pairs, now=now)
+    office = greedy_dispatch(req, ppl, pairs, now=now)
+    a = res.assignments
+    assert a["request_id"].is_unique
+    load = a.groupby("person_id").size()
+    cap = ppl.set_index("person_id")["cases_free"]
+    assert (load <= cap.reindex(load.index)).all()
+    assert len(a) >= len(office.assignments) > 0
+    assert a["distance_m"].sum() <= office.assignments["distance_m"].sum() + 0.5
+    assert a["lateness_h"].sum() <= office.assignments["lateness_h"].sum() + 0.01
+    # distances checked against networkx on the same edges, from the nearest nodes
+    g = nx.Graph()
+    for u, v, w in zip(net.edge_u, net.edge_v, net.edge_length, strict=True):
+        if not g.has_edge(int(u), int(v)) or g[int(u)][int(v)]["weight"] > w:
+            g.add_edge(int(u), int(v), weight=float(w))
+    rpos = {r: ri[k] for k, r in enumerate(req["request_id"])}
+    ppos = {p: pi[k] for k, p in enumerate(ppl["person_id"])}
+    # each end joins the network at the nearest point of the nearest edge of its main part;
+    # the walk is then the shortest over the four ways out of the two edges (networkx here)
+    edges = np.flatnonzero(np.asarray(net.component)[net.edge_u] == net.main_component)
+
+    def entry(pt):
+        p = shapely.Point(pt)
+        e = int(edges[np.argmin(shapely.distance(net.edge_geometry[edges], p))])
+        line = net.edge_geometry[e]
+        along = float(line.project(p))
+        access = float(line.distance(p))
+        return (
+            e,
+            along,
+            {
+                int(net.edge_u[e]): access + along,
+                int(net.edge_v[e]): access + float(line.length) - along,
+            },
+            access,
+        )
+
+    agree = []
+    for r, p, d in zip(a["request_id"], a["person_id"], a["distance_m"], strict=True):
+        s, t = xy[rpos[r]], xy[ppos[p]]
+        assert d >= float(np.hypot(*(s - t))) - 0.5
+        es, along_s, out_s, acc_s = entry(s)
+        et, along_t, out_t, acc_t = entry(t)
+        best = min(
+            ws + nx.shortest_path_length(g, u, v, weight="weight") + wt
+            for u, ws in out_s.items()
+            for v, wt in out_t.items()
+        )
+        if es == et:
+            best = min(best, acc_s + abs(along_s - along_t) + acc_t)
+        agree.append(abs(d - best) <= 0.5)
+    # a point equally near two edges may join either
+    assert np.mean(agree) >= 0.95, np.mean(agree)
