@@ -11,12 +11,15 @@ households.persons_per_household`` (:func:`resident_counts` says which, per buil
 Three ways, chosen by what is known of the old plan:
 
 - **Fresh** (no old communities): :func:`gridplan.partition.partition_grids` with the
-  sub-district as one community and residents as the weight.
+  sub-district as one community and residents as the weight, then evened out by boundary
+  flips (the relief below, with every resident free to move).
 - **Re-draw** (old communities): buildings as nodes (territory cells inside the faces cut by
-  the barriers); a community within the bounds is kept exactly (id and polygon), also when a
-  barrier crosses it (flagged: it straddles it as before); the others are relieved by
+  the barriers); a community within the bounds and behind one set of barriers is kept exactly
+  (id and polygon); one a barrier crosses is cut along it (never a community across a
+  barrier); the others are relieved by
   :func:`gridplan.partition.communities_relief.relieve`, moving about the residents above the
-  upper bound to neighbours with room, or carving one community off when they have none.
+  upper bound to neighbours with room, or carving one community off when they have none;
+  boundary flips then even them out without moving more residents.
   Changed communities are their old polygon less the cells that left, plus those that came.
 - **Whole grids** (an old plan's grids): each old grid is one node (its residents now, its
   polygon); grids sharing a boundary are adjacent, face groups cut by today's barriers as for
@@ -30,9 +33,10 @@ community matched to an old one (most shared residents) keeps the old id instead
 renames only what changed. The same inputs and seed give the same communities.
 
 Minimal change is measured: ``residents_moved`` (residents of buildings now in a community of
-another id) against ``residents_had_to_move``, the larger of the residents above the upper
-bound in old communities and the residents missing below the lower bound (at most a
-community's own residents): no re-draw within the bounds can move fewer.
+another id) against ``residents_had_to_move``, the larger of the residents that must leave
+(those on the minority side of a barrier through their old community, plus those still above
+the upper bound) and the residents missing below the lower bound (at most a community's own
+residents): no re-draw within the bounds can move fewer.
 """
 
 from __future__ import annotations
@@ -50,7 +54,13 @@ import shapely
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
-from gridplan.adjacency import barrier_lines, cell_graph, connected_components, glue
+from gridplan.adjacency import (
+    barrier_lines,
+    cell_graph,
+    connected_components,
+    glue,
+    shared_length,
+)
 from gridplan.partition.communities_relief import relieve
 from gridplan.partition.grids import community_seed, partition_grids
 from gridplan.partition.regions import (
@@ -167,24 +177,63 @@ def _glued(geom: shapely.Geometry) -> tuple[shapely.Geometry, int]:
     return merged, len(parts)
 
 
-def moves_floor(residents: dict[str, int], low: int, high: int) -> dict[str, int]:
+def moves_floor(
+    residents: dict[str, int], low: int, high: int, behind: dict[str, int] | None = None
+) -> dict[str, int]:
     """The residents no re-draw within ``[low, high]`` can avoid moving.
+
+    Parameters
+    ----------
+    residents
+        Residents per old community.
+    low, high
+        The bounds.
+    behind
+        Residents per old community on the minority side of a barrier: outside the land
+        behind one set of barriers that holds most of the community (they must leave it, as
+        no community crosses a barrier).
 
     Returns
     -------
     dict
-        ``over``: residents above ``high`` summed over the old communities; ``short``:
+        ``over``: residents above ``high`` summed over the old communities (after those
+        behind a barrier left); ``behind_barriers``: the sum of ``behind``; ``short``:
         residents missing below ``low`` (at most the community's own residents, which could
-        leave instead); ``had_to_move``: the larger of the two.
+        leave instead); ``had_to_move``: the larger of ``over + behind_barriers`` and
+        ``short``.
 
     Examples
     --------
     >>> moves_floor({"A": 16000, "B": 8000}, 5000, 12000)
-    {'over': 4000, 'short': 0, 'had_to_move': 4000}
+    {'over': 4000, 'behind_barriers': 0, 'short': 0, 'had_to_move': 4000}
+    >>> moves_floor({"A": 16000, "B": 8000}, 5000, 12000, {"A": 1000, "B": 500})
+    {'over': 3000, 'behind_barriers': 1500, 'short': 0, 'had_to_move': 4500}
     """
-    over = sum(max(0, r - high) for r in residents.values())
+    gone = behind or {}
+    over = sum(max(0, r - gone.get(k, 0) - high) for k, r in residents.items())
+    barrier = sum(gone.get(k, 0) for k in residents)
     short = sum(min(max(0, low - r), r) for r in residents.values())
-    return {"over": int(over), "short": int(short), "had_to_move": int(max(over, short))}
+    return {
+        "over": int(over),
+        "behind_barriers": int(barrier),
+        "short": int(short),
+        "had_to_move": int(max(over + barrier, short)),
+    }
+
+
+def _behind_barriers(
+    old_label: np.ndarray, part: np.ndarray, w: np.ndarray, ids: list[str]
+) -> dict[str, int]:
+    """Residents of each old community outside the land behind one set of barriers holding
+    most of it (from the old labels and the face groups alone, not from the re-draw)."""
+    out: dict[str, int] = {}
+    for r, cid in enumerate(ids):
+        sel = (old_label == r) & (part >= 0)
+        if not sel.any():
+            continue
+        per = np.bincount(part[sel], weights=w[sel])
+        out[cid] = round(float(per.sum() - per.max()))
+    return out
 
 
 def _community_config(cfg: Config) -> Config:
@@ -612,6 +661,62 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return parts[0] if len(parts) == 1 else shapely.union_all(parts)
 
 
+def _heal_pieces(
+    polys: list[shapely.Geometry],
+    lab: np.ndarray,
+    graph: _Graph,
+    alive: list[int],
+    lo: int,
+    hi: int,
+    notes: list[tuple[int, str]],
+) -> None:
+    """A community's land in pieces (a node's cell reached it across a third community's
+    old land): each piece apart from the one holding most residents joins the neighbour it
+    shares most boundary with, land and buildings, where that neighbour lies behind the same
+    barriers and both stay within the bounds. Its residents move (counted, with a note)."""
+    pts = shapely.points(graph.xy)
+    for r in alive:
+        if polys[r].geom_type == "Polygon" or polys[r].is_empty:
+            continue
+        parts = [p for p in shapely.get_parts(polys[r]) if p.area > 0]
+        mine = np.flatnonzero(lab == r)
+        held = [mine[shapely.covers(p, pts[mine])] for p in parts]
+        main = max(range(len(parts)), key=lambda i: (int(graph.w[held[i]].sum()), parts[i].area))
+        keep = [parts[main]]
+        for i, piece in enumerate(parts):
+            if i == main:
+                continue
+            nodes = held[i]
+            if not len(nodes):  # building-free: heal_detached gives the land away
+                keep.append(piece)
+                continue
+            got = int(graph.w[nodes].sum())
+            behind = {int(x) for x in graph.part[nodes].tolist() if x >= 0}
+            best, best_len = -1, 1e-3
+            for o in alive:
+                if o == r or polys[o].is_empty:
+                    continue
+                ln = shared_length(piece, polys[o])
+                if ln <= best_len:
+                    continue
+                there = {int(x) for x in graph.part[lab == o].tolist() if x >= 0}
+                weight_o = int(graph.w[lab == o].sum())
+                weight_r = int(graph.w[mine].sum())
+                if not behind <= there or weight_o + got > hi or weight_r - got < lo:
+                    continue
+                best, best_len = o, ln
+            if best < 0:
+                keep.append(piece)
+                continue
+            lab[nodes] = best
+            mine = np.flatnonzero(lab == r)
+            polys[best] = glue(polys[best], piece)
+            notes.append(
+                (r, f"{{L{r}}}: {got} residents on land cut off from the rest join {{L{best}}}")
+            )
+        polys[r] = keep[0] if len(keep) == 1 else shapely.union_all(keep)
+
+
 def _redraw_from_old(
     graph: _Graph,
     old_label: np.ndarray,
@@ -620,6 +725,7 @@ def _redraw_from_old(
     cfg: Config,
     flags: list[str],
     what: str = "buildings",
+    keep_home: bool = True,
 ) -> tuple[np.ndarray, list[Polygon], list[str], set[str]]:
     """Old communities kept where within the bounds, the others relieved with fewest moves
     (:func:`gridplan.partition.communities_relief.relieve`); polygons follow the moved
@@ -629,9 +735,6 @@ def _redraw_from_old(
     old_ids = [str(x) for x in old["community_id"]]
     old_polys = [community_polygon(g, i) for g, i in zip(old.geometry, old_ids, strict=True)]
     n_old = len(old_ids)
-    weight = np.bincount(old_label, weights=graph.w, minlength=n_old).astype(np.int64)
-    behind = [{int(p) for p in graph.part[old_label == r].tolist() if p >= 0} for r in range(n_old)]
-    pinned = {r for r in range(n_old) if len(behind[r]) > 1 and lo <= weight[r] <= hi}
     rel = relieve(
         graph.w,
         graph.edges,
@@ -640,8 +743,9 @@ def _redraw_from_old(
         graph.xy,
         low=lo,
         high=hi,
-        pinned=pinned,
         part=graph.part,
+        target=c.target_residents,
+        keep_home=keep_home,
     )
     lab = rel.labels
     n_lab = max(int(lab.max()) + 1 if len(lab) else 0, n_old)
@@ -676,6 +780,7 @@ def _redraw_from_old(
         took = np.bincount(lab[old_label == r], weights=graph.w[old_label == r])
         dest = int(np.argmax(took))
         polys[dest] = glue(polys[dest], polys[r])
+    _heal_pieces(polys, lab, graph, alive, lo, hi, rel.notes)
     start = max((_seq(x) for x in old_ids), default=0) + 1
     fresh = [r for r in alive if r >= n_old]
     codes = dict(
@@ -704,22 +809,13 @@ def _redraw_from_old(
         )
     region = {r: i for i, r in enumerate(alive)}
     labels = np.array([region[int(x)] for x in lab.tolist()], dtype=np.int64)
-    for r in alive:  # a community may straddle a barrier only where its old one did
+    for r in alive:  # never across a barrier (face groups merged with a flag aside)
         now = {int(p) for p in graph.part[lab == r].tolist() if p >= 0}
-        if len(now) < 2:
-            continue
-        cid = name[r]
-        if r < n_old and len(behind[r]) > 1:
+        if len(now) > 1:
             flags.append(
-                f"community {cid}: straddles a barrier (arterial road, river or railway) as "
-                f"it did before ({int(graph.w[lab == r].sum())} residents): kept across it "
-                "rather than moving residents to follow it. Fix: re-draw it along the barrier "
-                "by hand if the line matters more than the moves."
-            )
-        else:
-            flags.append(
-                f"community {cid}: crosses a barrier (arterial road, river or railway) that "
-                "its old community did not. Fix: check the barriers around it."
+                f"community {name[r]}: its {what} lie behind {len(now)} sets of barriers "
+                "(arterial road, river or railway) and could not be separated. Fix: check "
+                "the barriers around it."
             )
     kept = {
         old_ids[r]
@@ -788,7 +884,7 @@ def redraw_communities(
     >>> from shapely.geometry import box
     >>> plan = redraw_communities(b, area=box(0, 0, 400, 40))
     >>> plan.communities["population_total"].tolist()
-    [26200.0, 26200.0]
+    [10480.0, 10480.0, 10480.0, 10480.0, 10480.0]
     """
     cfg = config or DEFAULT
     c = cfg.communities
@@ -829,6 +925,7 @@ def redraw_communities(
     area = community_polygon(area, sid)
     b = buildings.reset_index(drop=True)
     res = resident_counts(b, config=cfg)
+    behind: dict[str, int] | None = None
     if old_grids is not None and len(old_grids):
         og = old_grids.to_crs(crs) if crs is not None and old_grids.crs is not None else old_grids
         labels, polys, ids, flags, kept = _partition_grids_whole(
@@ -852,6 +949,7 @@ def redraw_communities(
         )
         old_label = _old_labels(b["community_id"].astype(object).to_numpy(), graph.xy, old)
         labels, polys, ids, kept = _redraw_from_old(graph, old_label, old, sid, cfg, flags)
+        behind = _behind_barriers(old_label, graph.part, graph.w, list(old["community_id"]))
         mode = "redraw"
     else:
         labels, polys, ids, flags, kept = _partition_buildings(
@@ -865,6 +963,15 @@ def redraw_communities(
             seed=seed,
             time_limit_s=limit,
         )
+        if len(polys) > 1 and (labels >= 0).all():  # even them out by boundary flips
+            land, _water, _dropped = community_land(area, b, barriers)
+            graph = _building_graph(
+                b, res, land, sid, roads=roads, barriers=barriers, cfg=cfg, flags=[]
+            )
+            drawn = gpd.GeoDataFrame({"community_id": ids}, geometry=polys, crs=b.crs)
+            labels, polys, _ids, _kept = _redraw_from_old(
+                graph, labels, drawn, sid, cfg, flags, keep_home=False
+            )
         mode = "fresh"
     old_of = (
         b["community_id"].astype(object).where(b["community_id"].notna(), None).to_numpy()
@@ -873,7 +980,7 @@ def redraw_communities(
     )
     if old is None:
         ids = _codes(labels, polys, old_of, res["residents"].to_numpy(), sid, old)
-    return _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0)
+    return _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0, behind)
 
 
 def _seq(code: str) -> int:
@@ -918,6 +1025,7 @@ def _finish(
     cfg: Config,
     mode: str,
     t0: float,
+    behind: dict[str, int] | None = None,
 ) -> CommunityPlan:
     c = cfg.communities
     lo, hi, T = c.min_residents, c.max_residents, c.target_residents
@@ -1007,12 +1115,13 @@ def _finish(
         }
         for o in old["community_id"]:
             before.setdefault(str(o), 0)
-        floor = moves_floor(before, lo, hi)
+        floor = moves_floor(before, lo, hi, behind)
         metrics["old_communities"] = len(old)
         metrics["residents_moved"] = int(moves["residents"].sum()) if len(moves) else 0
         metrics["residents_had_to_move"] = floor["had_to_move"]
         metrics["residents_over_bounds"] = floor["over"]
         metrics["residents_short"] = floor["short"]
+        metrics["residents_behind_barriers"] = floor["behind_barriers"]
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     log.info(
         "sub-district %s: %d communities (%s) in %.1f s",
