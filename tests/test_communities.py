@@ -444,3 +444,56 @@ def test_arterial_through_an_old_community(seed: int, at: int) -> None:
     assert (plan.communities.geometry.geom_type == "Polygon").all()
     within = plan.communities["population_total"].between(1000, 9000)
     assert within.all() or any("outside the bounds" in f for f in plan.flags)
+
+
+def test_service_centre_by_residents_served() -> None:
+    """The candidate serving most residents within the walk wins; an existing station is kept
+    on a tie or within the tolerance; both figures are reported; none inside: best anywhere."""
+    from gridplan.access.centres import place_service_centres
+
+    comm = gpd.GeoDataFrame(
+        {"community_id": ["K1", "K2"]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+        crs=UTM,
+    )
+    pts = [Point(500 + dx, 500 + dy) for dx in (-50, 0, 50) for dy in (-50, 0, 50)]
+    pts += [Point(1500, 500)]
+    b = gpd.GeoDataFrame(
+        {
+            "building_id": [f"B{i}" for i in range(len(pts))],
+            "community_id": ["K1"] * 9 + ["K2"],
+            "residents": [100] * 9 + [50],
+        },
+        geometry=pts,
+        crs=UTM,
+    )
+    fac = gpd.GeoDataFrame(
+        {"facility_id": ["F1"], "category": ["service_station"]},
+        geometry=[Point(100, 100)],  # a corner: serves nobody within 300 m
+        crs=UTM,
+    )
+    sites = gpd.GeoDataFrame({"site_id": ["S1"]}, geometry=[Point(520, 480)], crs=UTM)
+    out = place_service_centres(comm, b, facilities=fac, sites=sites).set_index("community_id")
+    k1 = out.loc["K1"]
+    assert (k1["status"], k1["centre_id"], k1["residents_served"]) == ("site", "S1", 900)
+    assert (k1["existing_id"], k1["existing_served"]) == ("F1", 0)
+    assert (k1["best_candidate_id"], k1["best_candidate_served"]) == ("S1", 900)
+    k2 = out.loc["K2"]  # nothing inside: the best candidate anywhere, which serves none of it
+    assert k2["status"] == "none" and k2["best_candidate_served"] == 0
+    # the station in the middle too: a tie keeps the existing one
+    fac2 = gpd.GeoDataFrame(
+        {"facility_id": ["F1"], "category": ["service_station"]},
+        geometry=[Point(480, 520)],
+        crs=UTM,
+    )
+    tie = place_service_centres(comm, b, facilities=fac2, sites=sites).set_index("community_id")
+    assert tie.loc["K1", "centre_id"] == "F1" and tie.loc["K1", "best_candidate_served"] == 900
+    # the station reaching only the south row (300 of 900): kept only with a wide tolerance
+    fac3 = fac2.assign(geometry=[Point(500, 170)])
+    cfg = load_config({"communities": {"centre_keep_tolerance": 1.0}})
+    kept = place_service_centres(comm, b, facilities=fac3, sites=sites, config=cfg)
+    assert kept.set_index("community_id").loc["K1", "centre_id"] == "F1"
+    moved = place_service_centres(comm, b, facilities=fac3, sites=sites)
+    row = moved.set_index("community_id").loc["K1"]
+    assert row["existing_served"] == 300
+    assert row["centre_id"] == "S1"

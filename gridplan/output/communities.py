@@ -130,6 +130,14 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
         centre = r.get("centre_id") or (
             f"{t['best']} {r['best_candidate_id']}" if r.get("best_candidate_id") else "—"
         )
+        existing = (
+            f"{r['existing_id']} ({int(r['existing_served'])})" if r.get("existing_id") else "—"
+        )
+        site = (
+            f"{r['best_candidate_id']} ({int(r['best_candidate_served'])})"
+            if r.get("best_candidate_id")
+            else "—"
+        )
         rows.append(
             [
                 r["community_id"],
@@ -141,6 +149,8 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
                 status,
                 centre,
                 f"{round(100 * float(r.get('share_served') or 0), 1)} %",
+                existing,
+                site,
             ]
         )
     out.append(
@@ -155,6 +165,8 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
                 t["centre_status"],
                 t["centre"],
                 t["served"],
+                t["existing_served"],
+                t["site_served"],
             ],
             rows,
         )
