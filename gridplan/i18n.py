@@ -833,6 +833,11 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "no": "no",
         "new_layer": "New communities",
         "old_layer": "Old communities",
+        "moved_layer": "Buildings that change community",
+        "centre_layer": "Service centres",
+        "building": "Building",
+        "residents_before": "Residents before",
+        "residents_after": "Residents now (same id)",
     },
     "zh": {
         "title": "社区优化调整",
@@ -867,6 +872,11 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "no": "否",
         "new_layer": "新社区",
         "old_layer": "原社区",
+        "moved_layer": "调整社区的楼栋",
+        "centre_layer": "党群服务中心",
+        "building": "楼栋",
+        "residents_before": "调整前人口",
+        "residents_after": "调整后人口（同编号）",
     },
 }
 

@@ -161,7 +161,18 @@ def test_town_with_an_overfull_community(town_redraw: tuple[Path, Path]) -> None
         comm, b, residents, src_ds.layer("roads"), src_ds.layer("barriers"), 5000
     )
     assert not split, split
-    assert (out / "redraw" / "communities_map.html").stat().st_size > 1000
+    page = (out / "redraw" / "communities_map.html").read_text(encoding="utf-8")
+    for name in ("Old communities", "Buildings that change community", "Service centres"):
+        assert name in page
+    assert "awesome" not in page.lower()  # plain Leaflet markers only (no stripped plugin)
+    # the old communities travel with the dataset: residents before and after
+    old_layer = gpd.read_file(out / "communities_old.geojson")
+    assert set(old_layer["community_id"]) == set(old["community_id"])
+    assert int(old_layer["residents_before"].sum()) == int(residents.sum())
+    after = residents.groupby(b["community_id"].to_numpy()).sum()
+    for row in old_layer.itertuples():
+        assert row.residents_after == int(after.get(row.community_id, 0))
+        assert row.residents_stayed <= min(row.residents_before, row.residents_after)
     centres = pd.read_csv(out / "redraw" / "service_centres.csv")
     assert set(centres["community_id"]) == set(comm["community_id"])
 
@@ -497,3 +508,13 @@ def test_service_centre_by_residents_served() -> None:
     row = moved.set_index("community_id").loc["K1"]
     assert row["existing_served"] == 300
     assert row["centre_id"] == "S1"
+
+
+def test_engine_flags_said_of_communities() -> None:
+    from gridplan.partition.communities import _in_residents
+
+    # the sub-district (the engine's one "community") is renamed; a community SD-003 is not
+    assert _in_residents("community SD: grid SD-003 holds 40 households", "SD") == (
+        "sub-district SD: community SD-003 holds 40 residents"
+    )
+    assert _in_residents("community SD-003: 4 grids", "SD") == "community SD-003: 4 communities"

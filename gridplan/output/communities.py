@@ -27,7 +27,10 @@ __all__ = ["community_report", "write_community_map", "write_community_report"]
 
 log = logging.getLogger(__name__)
 
-_OLD_COLOUR = "#555555"
+_OLD_COLOUR = "#222222"
+_MOVED_COLOUR = "#d62728"
+_CENTRE_COLOUR = "#08306b"
+_NONE_COLOUR = "#999999"
 _PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -200,9 +203,12 @@ def write_community_map(
     path: str | Path,
     *,
     lang: str = "en",
+    centre_points: gpd.GeoDataFrame | None = None,
 ) -> Path:
-    """The old-vs-new map: new communities coloured (residents and centre in the pop-up), old
-    boundaries dashed on top, each in its own layer."""
+    """The old-vs-new map: new communities filled (residents and centre in the pop-up), old
+    boundaries dashed on top, buildings that changed community marked (red dots: from which
+    old community to which new), the service centres (or best candidates) as markers, each
+    in its own layer."""
     t = labels_in("communities", lang)
     new = plan.communities.to_crs("EPSG:4326")
     new = new.merge(centres[["community_id", "status", "centre_id"]], on="community_id", how="left")
@@ -235,9 +241,26 @@ def write_community_map(
             ],
         ),
     ).add_to(layer)
+    for row in new.itertuples(index=False):  # each community's id on the map
+        at = row.geometry.representative_point()
+        folium.Marker(
+            [at.y, at.x],
+            icon=folium.DivIcon(
+                html=f'<div class="gp-comm-label">{row.community_id}</div>',
+                icon_size=(80, 18),
+                icon_anchor=(40, 9),
+            ),
+        ).add_to(layer)
     layer.add_to(m)
+    m.get_root().header.add_child(  # type: ignore[attr-defined]
+        folium.Element(
+            "<style>.gp-comm-label{font:bold 13px sans-serif;text-align:center;"
+            "color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff;}</style>"
+        )
+    )
     if old_communities is not None and len(old_communities):
-        old = old_communities.to_crs("EPSG:4326")[["community_id", "geometry"]]
+        extra = [c for c in ("residents_before", "residents_after") if c in old_communities]
+        old = old_communities.to_crs("EPSG:4326")[["community_id", *extra, "geometry"]]
         old_layer = folium.FeatureGroup(name=t["old_layer"])
         folium.GeoJson(
             old,
@@ -247,9 +270,53 @@ def write_community_map(
                 "weight": 3,
                 "dashArray": "8 6",
             },
-            tooltip=folium.GeoJsonTooltip(fields=["community_id"], aliases=[t["old"]]),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["community_id", *extra],
+                aliases=[t["old"], *(t[c] for c in extra)],
+            ),
         ).add_to(old_layer)
         old_layer.add_to(m)
+    b = plan.buildings
+    moved = b[
+        b["old_community_id"].notna()
+        & (b["old_community_id"].astype(str) != b["community_id"].astype(str))
+    ]
+    if len(moved):
+        pts = moved.assign(geometry=moved.geometry.representative_point()).to_crs("EPSG:4326")
+        moved_layer = folium.FeatureGroup(name=t["moved_layer"])
+        folium.GeoJson(
+            pts[["building_id", "old_community_id", "community_id", "residents", "geometry"]],
+            marker=folium.CircleMarker(radius=3, weight=1, fill=True),
+            style_function=lambda _f: {
+                "color": _MOVED_COLOUR,
+                "fillColor": _MOVED_COLOUR,
+                "fillOpacity": 0.9,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["building_id", "old_community_id", "community_id", "residents"],
+                aliases=[t["building"], t["old"], t["new"], t["residents"]],
+            ),
+        ).add_to(moved_layer)
+        moved_layer.add_to(m)
+    if centre_points is not None and len(centre_points):
+        cp = centre_points.to_crs("EPSG:4326")
+        centre_layer = folium.FeatureGroup(name=t["centre_layer"])
+        for row in cp.itertuples(index=False):
+            status = t.get(f"status_{row.status}", str(row.status))
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x],
+                radius=8,
+                weight=3,
+                color="#ffffff",
+                fill=True,
+                fill_color=_NONE_COLOUR if row.status == "none" else _CENTRE_COLOUR,
+                fill_opacity=1.0,
+                tooltip=(
+                    f"{row.community_id}: {status} {row.centre_id} "
+                    f"({t['served']}: {row.residents_served})"
+                ),
+            ).add_to(centre_layer)
+        centre_layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -251,8 +251,18 @@ def _community_config(cfg: Config) -> Config:
 
 
 def _in_residents(flag: str, sid: str) -> str:
-    """A flag of the grid engine, said of communities and residents."""
-    out = flag.replace(f"community {sid}", f"sub-district {sid}")
+    """A flag of the grid engine, said of communities and residents.
+
+    Examples
+    --------
+    >>> _in_residents("community SD: grid SD-003 holds 40 households", "SD")
+    'sub-district SD: community SD-003 holds 40 residents'
+    >>> _in_residents("community SD-003: 4 grids", "SD")
+    'community SD-003: 4 communities'
+    """
+    # the engine saw the sub-district as one community named ``sid``: only that name (not a
+    # community ``<sid>-NNN``) is the sub-district
+    out = re.sub(rf"\bcommunity {re.escape(sid)}(?![\w-])", f"sub-district {sid}", flag)
     out = out.replace("grids.min_households", "communities.min_residents")
     out = out.replace("grids.max_households", "communities.max_residents")
     out = re.sub(r"\bhouseholds\b", "residents", out)

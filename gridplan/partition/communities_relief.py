@@ -433,7 +433,9 @@ def _balance(
     ``target`` falls, so the loop ends), ``a`` stays connected and both stay within the
     bounds. Edges never cross a barrier, so neither do the flips. With ``home`` (old labels)
     a node moves only when it is already away from its old community or goes back to it:
-    no more residents move than before. Most-shared-boundary flips first (compact shapes).
+    no more residents move than before. A node moves only when it shares at least as much
+    boundary with ``b`` as with ``a`` (the boundary between them does not grow: compact
+    shapes, no tentacles), most-shared first.
     Returns the number of flips."""
     flips = 0
     done: set[int] = set(pinned)
@@ -458,7 +460,10 @@ def _balance(
                 if home is not None and st.lab[x] == home[x] and c != home[x]:
                     continue
                 side = st.sides(x)
-                cands.append((side.get(a, 0.0) - side.get(c, 0.0), x, a, c))
+                cut = side.get(a, 0.0) - side.get(c, 0.0)
+                if cut > 0:  # only nodes as much in ``c`` as in ``a``: no tentacles
+                    continue
+                cands.append((cut, x, a, c))
         for key in sorted(set(cands)):
             _cut, x, a, c = key
             if st.lab[x] == a and st.stays_connected(x):

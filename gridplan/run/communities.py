@@ -8,11 +8,13 @@ whole), places a party-mass service centre in each
 
 - the new dataset (a folder of one file per layer, or one ``.gpkg``): every layer copied, a
   new ``communities`` layer (community_id, name, households_total, population_total,
-  service_centre_id, and n_buildings, old_community_id, kept) and ``community_id`` of the
-  buildings updated; ready for ``gridplan run``;
+  service_centre_id, and n_buildings, old_community_id, kept), the old ones as
+  ``communities_old`` (:func:`old_layer`: residents before and after) and ``community_id`` of
+  the buildings updated; ready for ``gridplan run``;
 - the report beside it: ``communities.md``, ``communities.json``, ``communities_map.html``
-  (old vs new), ``moves.csv`` and ``service_centres.csv``, in the folder ``redraw/`` of a
-  dataset folder, or ``<name>_redraw/`` beside a ``.gpkg``.
+  (old outlines dashed, new filled, moved buildings and service centres marked),
+  ``moves.csv`` and ``service_centres.csv``, in the folder ``redraw/`` of a dataset folder,
+  or ``<name>_redraw/`` beside a ``.gpkg``.
 
 Both are written atomically; the same inputs and seed give byte-identical files.
 """
@@ -43,7 +45,7 @@ from gridplan.output.communities import (
 from gridplan.partition.communities import CommunityPlan, redraw_communities
 from gridplan.settings import DEFAULT, Config
 
-__all__ = ["CommunityRun", "communities_to_dataset", "report_folder"]
+__all__ = ["CommunityRun", "centre_points", "communities_to_dataset", "old_layer", "report_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,65 @@ def _write_layer(target: Path, name: str, frame: pd.DataFrame) -> None:
         )
     else:
         frame.to_csv(target / f"{name}.csv", index=False, lineterminator="\n", encoding="utf-8")
+
+
+def old_layer(old: gpd.GeoDataFrame, plan: CommunityPlan) -> gpd.GeoDataFrame:
+    """The old communities as the new dataset's ``communities_old`` layer: community_id,
+    name, residents_before (of its buildings before), residents_after (of the new community
+    of the same id; 0 when it is gone), residents_stayed (still in it), geometry."""
+    b = plan.buildings
+    res = b["residents"].astype("int64")
+    before = res.groupby(b["old_community_id"].astype(str).to_numpy()).sum()
+    after = res.groupby(b["community_id"].astype(str).to_numpy()).sum()
+    same = b["old_community_id"].astype(str) == b["community_id"].astype(str)
+    stayed = res[same].groupby(b.loc[same, "community_id"].astype(str).to_numpy()).sum()
+    ids = old["community_id"].astype(str)
+    names = old["name"].astype(str) if "name" in old else ids
+    return gpd.GeoDataFrame(
+        {
+            "community_id": ids.to_numpy(),
+            "name": names.to_numpy(),
+            "residents_before": ids.map(before).fillna(0).astype("int64").to_numpy(),
+            "residents_after": ids.map(after).fillna(0).astype("int64").to_numpy(),
+            "residents_stayed": ids.map(stayed).fillna(0).astype("int64").to_numpy(),
+        },
+        geometry=old.geometry.to_numpy(),
+        crs=old.crs,
+    )
+
+
+def centre_points(
+    centres: pd.DataFrame,
+    facilities: gpd.GeoDataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+) -> gpd.GeoDataFrame | None:
+    """Where each community's service centre (or, without one, its best candidate) stands:
+    community_id, centre_id, status, geometry (a point); ``None`` without candidates."""
+    where: dict[str, Any] = {}
+    crs = None
+    for frame, col in ((sites, "site_id"), (facilities, "facility_id")):
+        if frame is not None and len(frame):
+            crs = crs or frame.crs
+            pts = frame.to_crs(crs).geometry.representative_point()
+            where |= dict(zip(frame[col].astype(str), pts, strict=True))
+    rows = []
+    for r in centres.itertuples(index=False):
+        cid = str(r.centre_id or r.best_candidate_id or "")
+        if cid in where:
+            rows.append(
+                {
+                    "community_id": r.community_id,
+                    "centre_id": cid,
+                    "status": r.status,
+                    "residents_served": int(
+                        str(r.residents_served or r.best_candidate_served or 0)
+                    ),
+                    "geometry": where[cid],
+                }
+            )
+    if not rows:
+        return None
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
 
 
 def communities_to_dataset(
@@ -222,6 +283,8 @@ def communities_to_dataset(
     rb["community_id"] = rb["building_id"].astype(str).map(new_of)
     layers["buildings"] = rb
     layers["communities"] = new_comm
+    if had_old:
+        layers["communities_old"] = old_layer(raw.layers["communities"], plan).to_crs(raw.crs)
     with atomic_output(out, overwrite=overwrite) as tmp:
         for name, frame in layers.items():
             _write_layer(tmp, name, frame)
@@ -231,7 +294,12 @@ def communities_to_dataset(
     with atomic_output_dir(rep, overwrite=overwrite) as tmp_rep:
         write_community_report(report, tmp_rep, lang=lang)
         write_community_map(
-            plan, comms if had_old else None, centres, tmp_rep / "communities_map.html", lang=lang
+            plan,
+            old_layer(comms, plan) if had_old else None,
+            centres,
+            tmp_rep / "communities_map.html",
+            lang=lang,
+            centre_points=centre_points(centres, ds.layer("facilities"), ds.layer("sites")),
         )
         plan.moves.to_csv(tmp_rep / "moves.csv", index=False, lineterminator="\n")
         centres.to_csv(tmp_rep / "service_centres.csv", index=False, lineterminator="\n")
