@@ -838,6 +838,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "building": "Building",
         "residents_before": "Residents before",
         "residents_after": "Residents now (same id)",
+        "barrier_layer": "Barriers (arterial roads, rivers, railways)",
+        "barrier": "Barrier",
     },
     "zh": {
         "title": "社区优化调整",
@@ -877,6 +879,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "building": "楼栋",
         "residents_before": "调整前人口",
         "residents_after": "调整后人口（同编号）",
+        "barrier_layer": "分隔线（主干道、河流、铁路）",
+        "barrier": "分隔线",
     },
 }
 

@@ -17,6 +17,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from gridplan.i18n import labels_in
 from gridplan.output.maps.assets import UNUSED_CSS, UNUSED_JS
@@ -31,6 +32,7 @@ _OLD_COLOUR = "#222222"
 _MOVED_COLOUR = "#d62728"
 _CENTRE_COLOUR = "#08306b"
 _NONE_COLOUR = "#999999"
+_BARRIER_COLOUR = "#000000"
 _PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -204,15 +206,17 @@ def write_community_map(
     *,
     lang: str = "en",
     centre_points: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """The old-vs-new map: new communities filled (residents and centre in the pop-up), old
     boundaries dashed on top, buildings that changed community marked (red dots: from which
     old community to which new), the service centres (or best candidates) as markers, each
-    in its own layer."""
+    in its own layer; with ``barriers`` (lines: arterial roads, rivers, railways) those too.
+    Neighbouring communities never share a colour."""
     t = labels_in("communities", lang)
     new = plan.communities.to_crs("EPSG:4326")
     new = new.merge(centres[["community_id", "status", "centre_id"]], on="community_id", how="left")
-    new["colour"] = [_PALETTE[i % len(_PALETTE)] for i in range(len(new))]
+    new["colour"] = _colours(list(new.geometry))
     b = new.total_bounds
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     m.default_js = [(n, u) for n, u in m.default_js if n not in UNUSED_JS]
@@ -276,6 +280,15 @@ def write_community_map(
             ),
         ).add_to(old_layer)
         old_layer.add_to(m)
+    if barriers is not None and len(barriers):
+        bl = barriers.to_crs("EPSG:4326")[["kind", "geometry"]]
+        bar_layer = folium.FeatureGroup(name=t["barrier_layer"])
+        folium.GeoJson(
+            bl,
+            style_function=lambda _f: {"color": _BARRIER_COLOUR, "weight": 4, "opacity": 0.8},
+            tooltip=folium.GeoJsonTooltip(fields=["kind"], aliases=[t["barrier"]]),
+        ).add_to(bar_layer)
+        bar_layer.add_to(m)
     b = plan.buildings
     moved = b[
         b["old_community_id"].notna()
@@ -322,6 +335,18 @@ def write_community_map(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_stable_ids(inline_assets(m.get_root().render())), encoding="utf-8")
     return path
+
+
+def _colours(geoms: list[Any]) -> list[str]:
+    """A palette colour per community, none shared with a neighbour (greedy, in order)."""
+    tree = shapely.STRtree(geoms)
+    out: list[str] = []
+    for i, g in enumerate(geoms):
+        near = {int(j) for j in tree.query(g, predicate="intersects") if j < i}
+        used = {out[j] for j in near}
+        free = [c for c in _PALETTE if c not in used]
+        out.append(free[0] if free else _PALETTE[i % len(_PALETTE)])
+    return out
 
 
 def _stable_ids(page: str) -> str:

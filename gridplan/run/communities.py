@@ -31,10 +31,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from gridplan._atomic import atomic_output, atomic_output_dir, check_output_dir, is_gpkg_path
 from gridplan._errors import DataError, OutputExistsError
 from gridplan.access.centres import place_service_centres
+from gridplan.adjacency import barrier_lines
 from gridplan.io import load_dataset, read_dataset
 from gridplan.network import build_walk_network
 from gridplan.output.communities import (
@@ -300,6 +302,12 @@ def communities_to_dataset(
             tmp_rep / "communities_map.html",
             lang=lang,
             centre_points=centre_points(centres, ds.layer("facilities"), ds.layer("sites")),
+            barriers=barrier_lines(
+                shapely.union_all(np.asarray(plan.communities.geometry.array)),
+                roads=ds.layer("roads"),
+                barriers=ds.layer("barriers"),
+                barrier_road_classes=cfg.grids.barrier_road_classes,
+            ),
         )
         plan.moves.to_csv(tmp_rep / "moves.csv", index=False, lineterminator="\n")
         centres.to_csv(tmp_rep / "service_centres.csv", index=False, lineterminator="\n")
