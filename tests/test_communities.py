@@ -518,3 +518,70 @@ def test_engine_flags_said_of_communities() -> None:
         "sub-district SD: community SD-003 holds 40 residents"
     )
     assert _in_residents("community SD-003: 4 grids", "SD") == "community SD-003: 4 communities"
+
+
+@pytest.mark.postgis
+def test_postgis_in_and_out(
+    postgis, town_redraw: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A schema in, a new schema out: the same communities as from files; a failed write
+    leaves the earlier schema as it was; an existing schema is never replaced unasked."""
+    from _postgres import PASSWORD
+    from test_postgis import _load_schema
+
+    import gridplan.output.postgis as pg
+    from gridplan.io.load import read_dataset
+    from gridplan.run.communities import communities_to_dataset
+
+    src, out = town_redraw
+    _load_schema(postgis.url(), read_dataset(src), "comm_src")
+    dst = postgis.url(schema="comm_new")
+    res = CliRunner().invoke(
+        main,
+        [
+            "communities",
+            postgis.url(schema="comm_src"),
+            "--out",
+            dst,
+            "--files",
+            str(tmp_path / "rep"),
+            "--lang",
+            "en",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert PASSWORD not in res.output
+    assert (tmp_path / "rep" / "communities.md").is_file()
+
+    def ids(ds_path: str | Path) -> dict[str, str]:
+        b = load_dataset(ds_path).layer("buildings")
+        return dict(zip(b["building_id"].astype(str), b["community_id"].astype(str), strict=True))
+
+    before = ids(dst)
+    assert before == ids(out)  # the same re-draw as from the files
+    again = load_dataset(dst)
+    assert set(again.layer("communities")["community_id"]) == {"C01", "C03", "SD-004"}
+    # without --overwrite: exit 1, the schema untouched
+    res = CliRunner().invoke(
+        main, ["communities", str(src), "--out", dst, "--files", str(tmp_path / "rep2")]
+    )
+    assert res.exit_code == 1 and "already exists" in res.output
+    # a failure half-way through the write: the earlier schema is as it was
+    real = pg._write_table
+    calls = {"n": 0}
+
+    def failing(conn, frame, name, schema, crs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        real(conn, frame, name, schema, crs)
+
+    monkeypatch.setattr(pg, "_write_table", failing)
+    cfg = load_config({"communities": {"target_residents": 8000, "max_residents": 9000}})
+    with pytest.raises(Exception, match="disk full"):
+        communities_to_dataset(
+            src, dst, files=tmp_path / "rep3", config=cfg, overwrite=True, lang="en"
+        )
+    monkeypatch.setattr(pg, "_write_table", real)
+    assert calls["n"] == 3
+    assert ids(dst) == before

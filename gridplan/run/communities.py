@@ -34,9 +34,10 @@ import pyogrio
 import shapely
 
 from gridplan._atomic import atomic_output, atomic_output_dir, check_output_dir, is_gpkg_path
-from gridplan._errors import DataError, OutputExistsError
+from gridplan._errors import ConfigError, DataError, OutputExistsError
 from gridplan.access.centres import place_service_centres
 from gridplan.adjacency import barrier_lines
+from gridplan.db import is_database_url, parse_database_url, shown
 from gridplan.io import load_dataset, read_dataset
 from gridplan.network import build_walk_network
 from gridplan.output.communities import (
@@ -44,6 +45,7 @@ from gridplan.output.communities import (
     write_community_map,
     write_community_report,
 )
+from gridplan.output.postgis import check_plan_schema, write_dataset_postgis
 from gridplan.partition.communities import CommunityPlan, redraw_communities
 from gridplan.settings import DEFAULT, Config
 
@@ -60,7 +62,7 @@ class CommunityRun:
 
     plan: CommunityPlan
     centres: pd.DataFrame
-    dataset: Path
+    dataset: Path | str
     report: Path
 
 
@@ -166,6 +168,7 @@ def communities_to_dataset(
     out: str | Path,
     *,
     grids: str | Path | None = None,
+    files: str | Path | None = None,
     config: Config | None = None,
     offset: str | None = None,
     overwrite: bool = False,
@@ -179,9 +182,13 @@ def communities_to_dataset(
     dataset
         The sub-district's dataset (a folder, a GeoPackage or a PostgreSQL URL).
     out
-        The new dataset: a folder, or a path ending ``.gpkg`` for one GeoPackage.
+        The new dataset: a folder, a path ending ``.gpkg`` for one GeoPackage, or a
+        PostgreSQL URL ``postgresql://…?schema=NAME`` (the layers become the tables of that
+        schema, written in one transaction; the report then goes to ``files``).
     grids
         An old plan's folder (or its ``plan.gpkg``): its grids are kept whole.
+    files
+        With a database ``out``: the folder for the report and map.
     config
         ``[communities]`` target, bounds, sub-district id, service radius; seed.
     offset
@@ -207,21 +214,38 @@ def communities_to_dataset(
     """
     cfg = config or DEFAULT
     say = progress or (lambda _m: None)
-    out = Path(out)
-    rep = report_folder(out)
-    for target in (out, rep):
-        if target.exists() and not overwrite:
-            msg = f"{target} already exists; pass --overwrite to replace it (nothing was changed)"
-            raise OutputExistsError(msg)
-    if not is_gpkg_path(out):
-        check_output_dir(out, overwrite=overwrite)
+    where = parse_database_url(str(out)) if is_database_url(out) else None
+    if where is not None:
+        if files is None:
+            msg = (
+                "--out postgresql://…: give --files DIR, the folder for the report and map "
+                "(a schema holds only the dataset's tables)"
+            )
+            raise ConfigError(msg)
+        check_plan_schema(where, overwrite=overwrite, what="dataset")  # before any work
+        rep = Path(files)
+        check_output_dir(rep, overwrite=overwrite)
+    else:
+        if files is not None:
+            msg = "--files goes with a database --out (postgresql://…); a folder holds the report"
+            raise ConfigError(msg)
+        out = Path(out)
+        rep = report_folder(out)
+        for target in (out, rep):
+            if target.exists() and not overwrite:
+                msg = (
+                    f"{target} already exists; pass --overwrite to replace it (nothing was changed)"
+                )
+                raise OutputExistsError(msg)
+        if not is_gpkg_path(out):
+            check_output_dir(out, overwrite=overwrite)
     raw = read_dataset(dataset, offset=offset)
     ds = load_dataset(dataset, offset=offset, config=cfg)
     had_old = "communities" in raw.layers
     comms = ds.layer("communities")
     buildings = ds.layer("buildings")
     if buildings is None or comms is None:  # load_dataset guarantees both
-        msg = f"{dataset}: no buildings; give a dataset with a buildings layer"
+        msg = f"{shown(str(dataset))}: no buildings; give a dataset with a buildings layer"
         raise DataError(msg)
     rawb = raw.layers["buildings"]
     if "population" in rawb:  # a population preparation derived from households is not given
@@ -287,9 +311,12 @@ def communities_to_dataset(
     layers["communities"] = new_comm
     if had_old:
         layers["communities_old"] = old_layer(raw.layers["communities"], plan).to_crs(raw.crs)
-    with atomic_output(out, overwrite=overwrite) as tmp:
-        for name, frame in layers.items():
-            _write_layer(tmp, name, frame)
+    if where is not None:  # one transaction: a failure leaves the schema as it was
+        write_dataset_postgis(layers, where, overwrite=overwrite)
+    else:
+        with atomic_output(Path(out), overwrite=overwrite) as tmp:
+            for name, frame in layers.items():
+                _write_layer(tmp, name, frame)
     params = {"seed": cfg.seed, "communities": cfg.to_dict()["communities"]}
     report = community_report(plan, centres, parameters=params)
     report["metrics"].pop("seconds", None)  # reports are byte-identical run to run
@@ -311,5 +338,8 @@ def communities_to_dataset(
         )
         plan.moves.to_csv(tmp_rep / "moves.csv", index=False, lineterminator="\n")
         centres.to_csv(tmp_rep / "service_centres.csv", index=False, lineterminator="\n")
-    say(f"wrote {out} ({len(new_comm)} communities) and its report in {rep}")
-    return CommunityRun(plan=plan, centres=centres, dataset=out, report=rep)
+    written = where.masked if where else out
+    say(f"wrote {written} ({len(new_comm)} communities) and its report in {rep}")
+    return CommunityRun(
+        plan=plan, centres=centres, dataset=where.masked if where else Path(out), report=rep
+    )
