@@ -215,6 +215,20 @@ def test_old_grids_kept_whole(town_redraw: tuple[Path, Path], tmp_path: Path) ->
     assert (per_grid == 1).all(), per_grid[per_grid > 1]
     comm = gpd.read_file(out / "communities.geojson")
     assert comm["population_total"].between(5000, 12000).all()
+    m = json.loads((out / "redraw" / "communities.json").read_text(encoding="utf-8"))["metrics"]
+    assert m["residents_behind_barriers"] > 0  # C02's land, behind a barrier from C01's
+    assert m["residents_behind_barriers"] <= m["residents_had_to_move"] <= m["residents_moved"]
+    ds = load_dataset(src)
+    nb = load_dataset(out).layer("buildings").to_crs(UTM)
+    split = communities_split_by_barriers(
+        comm.to_crs(UTM),
+        nb,
+        resident_counts(nb)["residents"],
+        ds.layer("roads"),
+        ds.layer("barriers"),
+        5000,
+    )
+    assert not split, split
 
 
 def test_city_sample_as_one_subdistrict(tmp_path: Path) -> None:

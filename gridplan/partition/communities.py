@@ -433,8 +433,11 @@ def _partition_grids_whole(
     cfg: Config,
     seed: int,
     time_limit_s: float,
+    behind: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, list[Polygon], list[str], list[str], set[str]]:
-    """Whole-grid partition: each old grid one node; communities are unions of grids."""
+    """Whole-grid partition: each old grid one node; communities are unions of grids. With
+    old communities, ``behind`` receives the residents of each on the minority side of a
+    barrier (counted by whole grids, from each grid's old community)."""
     c = cfg.communities
     T, lo, hi = c.target_residents, c.min_residents, c.max_residents
     flags: list[str] = []
@@ -516,6 +519,8 @@ def _partition_grids_whole(
         glabels, gpolys, gids, gkept = _redraw_from_old(
             graph, old_label, old, sid, cfg, flags, what="grids"
         )
+        if behind is not None:
+            behind.update(_behind_barriers(old_label, group_of, w, list(old["community_id"])))
         return glabels[gof], gpolys, gids, flags, gkept
     labels = np.full(len(g), -1, dtype=np.int64)
     nxt = 0
@@ -938,6 +943,7 @@ def redraw_communities(
     behind: dict[str, int] | None = None
     if old_grids is not None and len(old_grids):
         og = old_grids.to_crs(crs) if crs is not None and old_grids.crs is not None else old_grids
+        behind_grids: dict[str, int] = {}
         labels, polys, ids, flags, kept = _partition_grids_whole(
             b,
             res,
@@ -949,7 +955,9 @@ def redraw_communities(
             cfg=cfg,
             seed=seed,
             time_limit_s=limit,
+            behind=behind_grids,
         )
+        behind = behind_grids if old is not None else None
         mode = "whole_grids"
     elif old is not None:
         flags = []
