@@ -110,7 +110,8 @@ class CommunityPlan:
         mode, communities, residents, min/max residents, max_deviation, share_within_bounds,
         residents_moved, residents_had_to_move, residents_over_bounds, residents_short,
         kept_communities, seconds; with old communities also old_communities and the
-        moves against their floor (:func:`moves_floor`).
+        moves against their floor (:func:`moves_floor`, with residents_behind_barriers);
+        afresh also max_deviation_floor (the least largest deviation the barriers allow).
     flags
         Every constraint given up on (a barrier crossed, a bound missed), naming places and ids.
     """
@@ -941,6 +942,7 @@ def redraw_communities(
     b = buildings.reset_index(drop=True)
     res = resident_counts(b, config=cfg)
     behind: dict[str, int] | None = None
+    extra: dict[str, Any] = {}
     if old_grids is not None and len(old_grids):
         og = old_grids.to_crs(crs) if crs is not None and old_grids.crs is not None else old_grids
         behind_grids: dict[str, int] = {}
@@ -986,6 +988,9 @@ def redraw_communities(
             graph = _building_graph(
                 b, res, land, sid, roads=roads, barriers=barriers, cfg=cfg, flags=[]
             )
+            extra["max_deviation_floor"] = _deviation_floor(
+                graph, c.target_residents, c.min_residents, c.max_residents
+            )
             drawn = gpd.GeoDataFrame({"community_id": ids}, geometry=polys, crs=b.crs)
             labels, polys, _ids, _kept = _redraw_from_old(
                 graph, labels, drawn, sid, cfg, flags, keep_home=False
@@ -998,7 +1003,26 @@ def redraw_communities(
     )
     if old is None:
         ids = _codes(labels, polys, old_of, res["residents"].to_numpy(), sid, old)
-    return _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0, behind)
+    plan = _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0, behind)
+    plan.metrics.update(extra)
+    return plan
+
+
+def _deviation_floor(graph: _Graph, target: int, low: int, high: int) -> float:
+    """The smallest largest deviation from ``target`` any partition within ``[low, high]``
+    that never crosses a barrier can reach: each face group's residents split evenly over its
+    best number of communities (a count giving communities within the bounds when there is
+    one; no search beats an even split of a group it cannot cross)."""
+    sel = graph.part >= 0
+    if not sel.any():
+        return 0.0
+    totals = np.bincount(graph.part[sel], weights=graph.w[sel])
+    worst = 0.0
+    for h in totals[totals > 0].tolist():
+        top = max(1, int(np.ceil(h / target)) + 1)
+        ks = [k for k in range(1, top + 1) if low <= h / k <= high] or list(range(1, top + 1))
+        worst = max(worst, min(abs(h / k / target - 1) for k in ks))
+    return round(worst, 4)
 
 
 def _seq(code: str) -> int:
