@@ -807,7 +807,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "{households} from households × persons per household.",
         "moves": "Moves",
         "moves_summary": "{moved} residents change community; at least {floor} had to "
-        "({over} above the upper bound, {short} missing below the lower bound). "
+        "({behind} behind an arterial, river or railway from the rest of their old community, "
+        "{over} above the upper bound, {short} missing below the lower bound). "
         "{kept} of {old} old communities kept exactly.",
         "communities": "Communities",
         "community": "Community",
@@ -848,7 +849,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "residents_source": "人口：{population} 人取自楼栋人口，"
         "{households} 人按户数 × 户均人口估算。",
         "moves": "调整",
-        "moves_summary": "{moved} 人改变所属社区；至少须调整 {floor} 人（超出上限 {over} 人，"
+        "moves_summary": "{moved} 人改变所属社区；至少须调整 {floor} 人（与原社区主体隔着主干道、"
+        "河流或铁路 {behind} 人，超出上限 {over} 人，"
         "低于下限缺 {short} 人）。{old} 个原社区中 {kept} 个保持不变。",
         "communities": "社区",
         "community": "社区",

@@ -106,6 +106,7 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
                 moved=m["residents_moved"],
                 floor=m["residents_had_to_move"],
                 over=m["residents_over_bounds"],
+                behind=m.get("residents_behind_barriers", 0),
                 short=m["residents_short"],
                 kept=m["kept_communities"],
                 old=m["old_communities"],
