@@ -427,6 +427,7 @@ def test_city_moves_near_the_floor(tmp_path: Path) -> None:
     assert not split, split
     assert m["residents_behind_barriers"] > 0
     assert m["residents_had_to_move"] <= m["residents_moved"]
+    assert (plan.communities.geometry.geom_type == "Polygon").all()  # one polygon each
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
