@@ -775,7 +775,7 @@ def communities(state: _State, dataset: Path | str, out: Path | str, **kw: Any) 
 
     Communities of about 10 000 residents (GB 50180-2018: 5 000-12 000), never across a
     barrier, keeping residents in their old community where the bounds allow; a report and an
-    old-vs-new map go beside OUT."""
+    old-vs-new map go beside OUT (with OUT a postgresql://…?schema=NAME URL: into --files)."""
     from gridplan.run.communities import communities_to_dataset
     from gridplan.settings import load_config
 
