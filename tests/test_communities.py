@@ -7,6 +7,7 @@ minimal change measured, deterministic, and ``gridplan run`` works on the result
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -310,6 +311,9 @@ def test_redraw_properties(seed: int, nx_: int, road: bool) -> None:
         line = roads.geometry.iloc[0]
         for geom in comm.geometry:
             assert geom.buffer(-0.01).intersection(line).length < 1e-6
+    # every community a flag names is a final one (draft codes renamed)
+    named = set(re.findall(r"\b(SD-\d{3})\b", " ".join(plan.flags)))
+    assert named <= set(comm["community_id"]), named
     # the same inputs and seed give the same communities
     again = redraw_communities(b, area=area, roads=roads, config=cfg, seed=seed)
     assert again.communities["community_id"].tolist() == comm["community_id"].tolist()
@@ -602,3 +606,13 @@ def test_postgis_in_and_out(
     monkeypatch.setattr(pg, "_write_table", real)
     assert calls["n"] == 3
     assert ids(dst) == before
+
+
+def test_flags_renamed_in_one_pass() -> None:
+    """Afresh, the relief's flags name draft codes that the final numbering may swap: they are
+    renamed in one pass (a swap is not undone)."""
+    from gridplan.partition.communities import _renamed
+
+    flags = ["community SD-001: 900 to SD-002", "community SD-010: kept", "SD-0011 stays"]
+    out = _renamed(flags, {"SD-001": "SD-002", "SD-002": "SD-001", "SD-010": "SD-010"})
+    assert out == ["community SD-002: 900 to SD-001", "community SD-010: kept", "SD-0011 stays"]

@@ -979,6 +979,8 @@ def redraw_communities(
     res = resident_counts(b, config=cfg)
     behind: dict[str, int] | None = None
     extra: dict[str, Any] = {}
+    draft: list[str] = []
+    said = 0
     if old_grids is not None and len(old_grids):
         og = old_grids.to_crs(crs) if crs is not None and old_grids.crs is not None else old_grids
         behind_grids: dict[str, int] = {}
@@ -1028,7 +1030,8 @@ def redraw_communities(
                 graph, c.target_residents, c.min_residents, c.max_residents
             )
             drawn = gpd.GeoDataFrame({"community_id": ids}, geometry=polys, crs=b.crs)
-            labels, polys, _ids, _kept = _redraw_from_old(
+            said = len(flags)
+            labels, polys, draft, _kept = _redraw_from_old(
                 graph, labels, drawn, sid, cfg, flags, keep_home=False
             )
         mode = "fresh"
@@ -1039,9 +1042,31 @@ def redraw_communities(
     )
     if old is None:
         ids = _codes(labels, polys, old_of, res["residents"].to_numpy(), sid, old)
+        if draft:  # the relief's flags named the draft codes: name the final ones
+            flags[said:] = _renamed(flags[said:], dict(zip(draft, ids, strict=True)))
     plan = _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0, behind)
     plan.metrics.update(extra)
     return plan
+
+
+def _renamed(flags: list[str], names: dict[str, str]) -> list[str]:
+    """``flags`` with each community code in ``names`` replaced by its new code (one pass, so
+    codes that swap are not renamed twice).
+
+    Examples
+    --------
+    >>> _renamed(["community SD-001: 10 to SD-002"], {"SD-001": "SD-002", "SD-002": "SD-001"})
+    ['community SD-002: 10 to SD-001']
+    """
+    moved = {k: v for k, v in names.items() if k != v}
+    if not moved:
+        return flags
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(k) for k in sorted(moved, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return [pattern.sub(lambda m: moved[m.group(1)], f) for f in flags]
 
 
 def _deviation_floor(graph: _Graph, target: int, low: int, high: int) -> float:
