@@ -768,7 +768,14 @@ def replan(
 
 @main.command()
 @click.argument("dataset", type=LOCATION)
-@out_option(dataset=True)
+@click.option(
+    "--out",
+    "out",
+    type=LOCATION,
+    required=True,
+    help="The new dataset: a .gpkg file, a folder, or postgresql://…?schema=NAME.",
+)
+@files_option
 @click.option("--target-residents", type=int, default=None, help="Residents per community [10000].")
 @click.option("--min-residents", type=int, default=None, help="Smallest community [5000].")
 @click.option("--max-residents", type=int, default=None, help="Largest community [12000].")
@@ -786,12 +793,12 @@ def replan(
 @overwrite_option
 @click.pass_obj
 @_library_errors
-def communities(state: _State, dataset: Path | str, out: Path, **kw: Any) -> None:
+def communities(state: _State, dataset: Path | str, out: Path | str, **kw: Any) -> None:
     """Re-draw the communities of DATASET (one sub-district) into OUT, a new dataset.
 
     Communities of about 10 000 residents (GB 50180-2018: 5 000-12 000), never across a
     barrier, keeping residents in their old community where the bounds allow; a report and an
-    old-vs-new map go beside OUT."""
+    old-vs-new map go beside OUT (with OUT a postgresql://…?schema=NAME URL: into --files)."""
     from gridplan.run.communities import communities_to_dataset
     from gridplan.settings import load_config
 
@@ -810,6 +817,7 @@ def communities(state: _State, dataset: Path | str, out: Path, **kw: Any) -> Non
         dataset,
         out,
         grids=kw.pop("grids"),
+        files=kw.pop("files"),
         config=cfg,
         offset=kw.pop("offset"),
         overwrite=kw.pop("overwrite"),

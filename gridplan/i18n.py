@@ -835,7 +835,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "{households} from households × persons per household.",
         "moves": "Moves",
         "moves_summary": "{moved} residents change community; at least {floor} had to "
-        "({over} above the upper bound, {short} missing below the lower bound). "
+        "({behind} behind an arterial, river or railway from the rest of their old community, "
+        "{over} above the upper bound, {short} missing below the lower bound). "
         "{kept} of {old} old communities kept exactly.",
         "communities": "Communities",
         "community": "Community",
@@ -850,6 +851,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "centre_status": "Service centre",
         "centre": "Centre",
         "served": "Residents within a 5-minute walk",
+        "existing_served": "Existing station (residents served)",
+        "site_served": "Best candidate site (residents served)",
         "status_existing": "existing",
         "status_site": "candidate site",
         "status_none": "none inside",
@@ -859,6 +862,13 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "no": "no",
         "new_layer": "New communities",
         "old_layer": "Old communities",
+        "moved_layer": "Buildings that change community",
+        "centre_layer": "Service centres",
+        "building": "Building",
+        "residents_before": "Residents before",
+        "residents_after": "Residents now (same id)",
+        "barrier_layer": "Barriers (arterial roads, rivers, railways)",
+        "barrier": "Barrier",
     },
     "zh": {
         "title": "社区优化调整",
@@ -867,7 +877,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "residents_source": "人口：{population} 人取自楼栋人口，"
         "{households} 人按户数 × 户均人口估算。",
         "moves": "调整",
-        "moves_summary": "{moved} 人改变所属社区；至少须调整 {floor} 人（超出上限 {over} 人，"
+        "moves_summary": "{moved} 人改变所属社区；至少须调整 {floor} 人（与原社区主体隔着主干道、"
+        "河流或铁路 {behind} 人，超出上限 {over} 人，"
         "低于下限缺 {short} 人）。{old} 个原社区中 {kept} 个保持不变。",
         "communities": "社区",
         "community": "社区",
@@ -882,6 +893,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "centre_status": "党群服务中心",
         "centre": "位置",
         "served": "5分钟步行覆盖人口",
+        "existing_served": "已有服务站（覆盖人口）",
+        "site_served": "最佳候选选址（覆盖人口）",
         "status_existing": "已有",
         "status_site": "候选选址",
         "status_none": "社区内无",
@@ -891,6 +904,13 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "no": "否",
         "new_layer": "新社区",
         "old_layer": "原社区",
+        "moved_layer": "调整社区的楼栋",
+        "centre_layer": "党群服务中心",
+        "building": "楼栋",
+        "residents_before": "调整前人口",
+        "residents_after": "调整后人口（同编号）",
+        "barrier_layer": "分隔线（主干道、河流、铁路）",
+        "barrier": "分隔线",
     },
 }
 

@@ -964,6 +964,11 @@ class CommunitySettings:
     service_radius_m: float = 300.0
     #: Facility category of an existing service centre (社区党群服务中心 / 服务站).
     service_category: str = "service_station"
+    #: An existing service centre is kept unless a candidate site inside the community serves
+    #: more than this share of the community's residents more within the walk (gridplan's
+    #: choice: a new centre costs a building, a small gain does not pay for it; 0 = the site
+    #: must merely serve more).
+    centre_keep_tolerance: float = 0.05
     #: Wall-clock limit of the partition search, seconds.
     time_limit_s: float = 60.0
 
@@ -1097,6 +1102,8 @@ def _check(cfg: Config) -> None:
         )
     if cs.service_radius_m <= 0:
         problems.append("[communities] service_radius_m must be positive")
+    if not 0 <= cs.centre_keep_tolerance <= 1:
+        problems.append("[communities] centre_keep_tolerance must be between 0 and 1")
     if cfg.households.dwelling_size_m2 <= 0 or cfg.households.floor_height_m <= 0:
         problems.append("[households] dwelling_size_m2 and floor_height_m must be positive")
     if cfg.households.max_calibration_factor <= 1:

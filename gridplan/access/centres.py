@@ -2,10 +2,13 @@
 
 Each community needs a service centre within a five-minute walk (300 m, GB 50180-2018) of as
 many of its residents as possible. The candidates are the existing facilities of
-``communities.service_category`` (``service_station``) and the ``sites`` (any category): an
-existing facility inside the community is taken when there is one (the best of them by
-residents served), else the best site inside it. A community with neither is listed with the
-best candidate anywhere (most of its residents within the walk), status ``none``.
+``communities.service_category`` (``service_station``) and the ``sites`` (any category). Inside
+each community the candidate serving most residents wins: the best existing facility is kept
+on a tie, and unless the best site serves more than ``communities.centre_keep_tolerance`` of
+the community's residents more (a new centre costs a building). Both figures are given per
+community (the best existing facility and the best site, residents served by each). A
+community with neither inside is listed with the best candidate anywhere (most of its
+residents within the walk), status ``none``.
 
 Residents served are counted on the walk network (:func:`gridplan.access.candidate_coverage`),
 from each building's representative point.
@@ -36,6 +39,8 @@ _COLUMNS = [
     "residents",
     "residents_served",
     "share_served",
+    "existing_id",
+    "existing_served",
     "best_candidate_id",
     "best_candidate_served",
 ]
@@ -98,11 +103,13 @@ def place_service_centres(
     pandas.DataFrame
         One row per community: status (``existing``, ``site`` or ``none``), centre_id and its
         source (``facility`` / ``site``), residents, residents_served (within the walk),
-        share_served, and for ``none`` the best candidate anywhere and the residents it
-        would serve.
+        share_served; existing_id / existing_served: the best existing facility inside and
+        the residents it serves; best_candidate_id / best_candidate_served: the best site
+        inside (for ``none``: the best candidate anywhere) and the residents it would serve.
     """
     cfg = config or DEFAULT
     radius = cfg.communities.service_radius_m
+    tolerance = cfg.communities.centre_keep_tolerance
     cands = _candidates(facilities, sites, cfg.communities.service_category)
     b = buildings[buildings["residents"] > 0].sort_values("building_id", kind="stable")
     pts = gpd.GeoSeries(shapely.point_on_surface(b.geometry.to_numpy()), crs=b.crs)
@@ -137,28 +144,31 @@ def place_service_centres(
             return int(sum(res[i] for i in served[j] & mine_set))
 
         inside = [j for j in range(len(cands)) if poly_of[cid].covers(cands.geometry.iloc[j])]
-        order = sorted(
-            inside,
-            key=lambda j: (
-                cands["source"].iloc[j] != "facility",
-                -score(j),
-                cands["candidate_id"].iloc[j],
-            ),
-        )
+
+        def best(source: str, inside: list[int] = inside, score=score) -> int | None:
+            pool = [j for j in inside if cands["source"].iloc[j] == source]
+            if not pool:
+                return None
+            return min(pool, key=lambda j: (-score(j), cands["candidate_id"].iloc[j]))
+
+        fac, site = best("facility"), best("site")
         row = {
             "community_id": cid,
             "residents": total,
-            "best_candidate_id": "",
-            "best_candidate_served": 0,
+            "existing_id": "" if fac is None else cands["candidate_id"].iloc[fac],
+            "existing_served": 0 if fac is None else score(fac),
+            "best_candidate_id": "" if site is None else cands["candidate_id"].iloc[site],
+            "best_candidate_served": 0 if site is None else score(site),
         }
-        if order:
-            j = order[0]
-            s = score(j)
+        pick = fac
+        if site is not None and (fac is None or score(site) > score(fac) + tolerance * total):
+            pick = site
+        if pick is not None:
             row |= {
-                "status": "existing" if cands["source"].iloc[j] == "facility" else "site",
-                "centre_id": cands["candidate_id"].iloc[j],
-                "source": cands["source"].iloc[j],
-                "residents_served": s,
+                "status": "existing" if pick == fac else "site",
+                "centre_id": cands["candidate_id"].iloc[pick],
+                "source": cands["source"].iloc[pick],
+                "residents_served": score(pick),
             }
         else:
             row |= {"status": "none", "centre_id": "", "source": "", "residents_served": 0}

@@ -17,6 +17,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from gridplan.i18n import labels_in
 from gridplan.output.maps.assets import UNUSED_CSS, UNUSED_JS
@@ -27,7 +28,11 @@ __all__ = ["community_report", "write_community_map", "write_community_report"]
 
 log = logging.getLogger(__name__)
 
-_OLD_COLOUR = "#555555"
+_OLD_COLOUR = "#222222"
+_MOVED_COLOUR = "#d62728"
+_CENTRE_COLOUR = "#08306b"
+_NONE_COLOUR = "#999999"
+_BARRIER_COLOUR = "#000000"
 _PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -101,6 +106,7 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
                 moved=m["residents_moved"],
                 floor=m["residents_had_to_move"],
                 over=m["residents_over_bounds"],
+                behind=m.get("residents_behind_barriers", 0),
                 short=m["residents_short"],
                 kept=m["kept_communities"],
                 old=m["old_communities"],
@@ -130,6 +136,14 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
         centre = r.get("centre_id") or (
             f"{t['best']} {r['best_candidate_id']}" if r.get("best_candidate_id") else "—"
         )
+        existing = (
+            f"{r['existing_id']} ({int(r['existing_served'])})" if r.get("existing_id") else "—"
+        )
+        site = (
+            f"{r['best_candidate_id']} ({int(r['best_candidate_served'])})"
+            if r.get("best_candidate_id")
+            else "—"
+        )
         rows.append(
             [
                 r["community_id"],
@@ -141,6 +155,8 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
                 status,
                 centre,
                 f"{round(100 * float(r.get('share_served') or 0), 1)} %",
+                existing,
+                site,
             ]
         )
     out.append(
@@ -155,6 +171,8 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
                 t["centre_status"],
                 t["centre"],
                 t["served"],
+                t["existing_served"],
+                t["site_served"],
             ],
             rows,
         )
@@ -188,13 +206,18 @@ def write_community_map(
     path: str | Path,
     *,
     lang: str = "en",
+    centre_points: gpd.GeoDataFrame | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
 ) -> Path:
-    """The old-vs-new map: new communities coloured (residents and centre in the pop-up), old
-    boundaries dashed on top, each in its own layer."""
+    """The old-vs-new map: new communities filled (residents and centre in the pop-up), old
+    boundaries dashed on top, buildings that changed community marked (red dots: from which
+    old community to which new), the service centres (or best candidates) as markers, each
+    in its own layer; with ``barriers`` (lines: arterial roads, rivers, railways) those too.
+    Neighbouring communities never share a colour."""
     t = labels_in("communities", lang)
     new = plan.communities.to_crs("EPSG:4326")
     new = new.merge(centres[["community_id", "status", "centre_id"]], on="community_id", how="left")
-    new["colour"] = [_PALETTE[i % len(_PALETTE)] for i in range(len(new))]
+    new["colour"] = _colours(list(new.geometry))
     b = new.total_bounds
     m = folium.Map(tiles="OpenStreetMap", control_scale=True)
     m.default_js = [(n, u) for n, u in m.default_js if n not in UNUSED_JS]
@@ -223,9 +246,26 @@ def write_community_map(
             ],
         ),
     ).add_to(layer)
+    for row in new.itertuples(index=False):  # each community's id on the map
+        at = row.geometry.representative_point()
+        folium.Marker(
+            [at.y, at.x],
+            icon=folium.DivIcon(
+                html=f'<div class="gp-comm-label">{row.community_id}</div>',
+                icon_size=(80, 18),
+                icon_anchor=(40, 9),
+            ),
+        ).add_to(layer)
     layer.add_to(m)
+    m.get_root().header.add_child(  # type: ignore[attr-defined]
+        folium.Element(
+            "<style>.gp-comm-label{font:bold 13px sans-serif;text-align:center;"
+            "color:#111;text-shadow:0 0 3px #fff,0 0 3px #fff;}</style>"
+        )
+    )
     if old_communities is not None and len(old_communities):
-        old = old_communities.to_crs("EPSG:4326")[["community_id", "geometry"]]
+        extra = [c for c in ("residents_before", "residents_after") if c in old_communities]
+        old = old_communities.to_crs("EPSG:4326")[["community_id", *extra, "geometry"]]
         old_layer = folium.FeatureGroup(name=t["old_layer"])
         folium.GeoJson(
             old,
@@ -235,14 +275,79 @@ def write_community_map(
                 "weight": 3,
                 "dashArray": "8 6",
             },
-            tooltip=folium.GeoJsonTooltip(fields=["community_id"], aliases=[t["old"]]),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["community_id", *extra],
+                aliases=[t["old"], *(t[c] for c in extra)],
+            ),
         ).add_to(old_layer)
         old_layer.add_to(m)
+    if barriers is not None and len(barriers):
+        bl = barriers.to_crs("EPSG:4326")[["kind", "geometry"]]
+        bar_layer = folium.FeatureGroup(name=t["barrier_layer"])
+        folium.GeoJson(
+            bl,
+            style_function=lambda _f: {"color": _BARRIER_COLOUR, "weight": 4, "opacity": 0.8},
+            tooltip=folium.GeoJsonTooltip(fields=["kind"], aliases=[t["barrier"]]),
+        ).add_to(bar_layer)
+        bar_layer.add_to(m)
+    b = plan.buildings
+    moved = b[
+        b["old_community_id"].notna()
+        & (b["old_community_id"].astype(str) != b["community_id"].astype(str))
+    ]
+    if len(moved):
+        pts = moved.assign(geometry=moved.geometry.representative_point()).to_crs("EPSG:4326")
+        moved_layer = folium.FeatureGroup(name=t["moved_layer"])
+        folium.GeoJson(
+            pts[["building_id", "old_community_id", "community_id", "residents", "geometry"]],
+            marker=folium.CircleMarker(radius=3, weight=1, fill=True),
+            style_function=lambda _f: {
+                "color": _MOVED_COLOUR,
+                "fillColor": _MOVED_COLOUR,
+                "fillOpacity": 0.9,
+            },
+            tooltip=folium.GeoJsonTooltip(
+                fields=["building_id", "old_community_id", "community_id", "residents"],
+                aliases=[t["building"], t["old"], t["new"], t["residents"]],
+            ),
+        ).add_to(moved_layer)
+        moved_layer.add_to(m)
+    if centre_points is not None and len(centre_points):
+        cp = centre_points.to_crs("EPSG:4326")
+        centre_layer = folium.FeatureGroup(name=t["centre_layer"])
+        for row in cp.itertuples(index=False):
+            status = t.get(f"status_{row.status}", str(row.status))
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x],
+                radius=8,
+                weight=3,
+                color="#ffffff",
+                fill=True,
+                fill_color=_NONE_COLOUR if row.status == "none" else _CENTRE_COLOUR,
+                fill_opacity=1.0,
+                tooltip=(
+                    f"{row.community_id}: {status} {row.centre_id} "
+                    f"({t['served']}: {row.residents_served})"
+                ),
+            ).add_to(centre_layer)
+        centre_layer.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_stable_ids(inline_assets(m.get_root().render())), encoding="utf-8")
     return path
+
+
+def _colours(geoms: list[Any]) -> list[str]:
+    """A palette colour per community, none shared with a neighbour (greedy, in order)."""
+    tree = shapely.STRtree(geoms)
+    out: list[str] = []
+    for i, g in enumerate(geoms):
+        near = {int(j) for j in tree.query(g, predicate="intersects") if j < i}
+        used = {out[j] for j in near}
+        free = [c for c in _PALETTE if c not in used]
+        out.append(free[0] if free else _PALETTE[i % len(_PALETTE)])
+    return out
 
 
 def _stable_ids(page: str) -> str:

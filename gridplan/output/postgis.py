@@ -40,7 +40,13 @@ from gridplan.output.planfile import (
     writable_table,
 )
 
-__all__ = ["CHUNK_ROWS", "check_plan_schema", "read_plan_postgis", "write_plan_postgis"]
+__all__ = [
+    "CHUNK_ROWS",
+    "check_plan_schema",
+    "read_plan_postgis",
+    "write_dataset_postgis",
+    "write_plan_postgis",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +54,19 @@ logger = logging.getLogger(__name__)
 CHUNK_ROWS = 20_000
 
 
-def _schema(where: DatabaseLocation) -> str:
+def _schema(where: DatabaseLocation, what: str = "plan") -> str:
     if where.schema is None:
         msg = (
-            f"{where.masked}: name the schema the plan goes into, e.g. ?schema=plan_2026 "
-            "(a plan is written as the tables of one schema)"
+            f"{where.masked}: name the schema the {what} goes into, e.g. ?schema={what}_2026 "
+            f"(a {what} is written as the tables of one schema)"
         )
         raise DataError(msg)
     return where.schema
 
 
-def check_plan_schema(where: DatabaseLocation, *, overwrite: bool = False) -> None:
+def check_plan_schema(
+    where: DatabaseLocation, *, overwrite: bool = False, what: str = "plan"
+) -> None:
     """Raise before any work when the plan schema may not be written: the database cannot be
     reached, or the schema exists and ``overwrite`` is false.
 
@@ -69,7 +77,7 @@ def check_plan_schema(where: DatabaseLocation, *, overwrite: bool = False) -> No
     DataError
         No schema in the URL, or the database cannot be reached.
     """
-    schema = _schema(where)
+    schema = _schema(where, what)
     engine = where.engine()
     try:
         with engine.connect() as conn:
@@ -180,10 +188,43 @@ def write_plan_postgis(plan: Plan, where: DatabaseLocation, *, overwrite: bool =
     names = list(CONTRACT_LAYERS) + [
         n for n in plan.layers if n not in CONTRACT_LAYERS and n != "people"
     ]
+
+    def fill(conn: Any) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        for name in names:
+            _write_table(conn, plan.layer(name), name, schema, crs)
+        meta = pd.DataFrame(
+            {
+                "key": list(plan.metadata),
+                "value": [
+                    json.loads(json.dumps(v, ensure_ascii=False, sort_keys=True, default=str))
+                    for v in plan.metadata.values()
+                ],
+            }
+        )
+        meta.to_sql("metadata", conn, schema=schema, index=False, dtype={"value": JSONB})
+        conn.execute(sa.text(f"ALTER TABLE {quote_ident(schema)}.metadata ADD PRIMARY KEY (key)"))
+
+    _replace_schema(where, schema, fill, overwrite=overwrite, doing="writing the plan")
+    logger.info("wrote the plan into %s (%d tables)", where.masked, len(names) + 1)
+    return where.masked
+
+
+def _replace_schema(
+    where: DatabaseLocation,
+    schema: str,
+    fill: Any,
+    *,
+    overwrite: bool,
+    doing: str,
+) -> None:
+    """Create ``schema`` afresh and ``fill(conn)`` it, all in one transaction: the old schema
+    is dropped inside it, so a failure at any point leaves it exactly as it was."""
     engine = where.engine()
     try:
         import sqlalchemy as sa
-        from sqlalchemy.dialects.postgresql import JSONB
 
         with engine.begin() as conn:
             # one writer of this schema at a time; others wait for this transaction
@@ -197,28 +238,39 @@ def write_plan_postgis(plan: Plan, where: DatabaseLocation, *, overwrite: bool =
                     raise OutputExistsError(msg)
                 conn.execute(sa.text(f"DROP SCHEMA {quote_ident(schema)} CASCADE"))
             conn.execute(sa.text(f"CREATE SCHEMA {quote_ident(schema)}"))
-            for name in names:
-                _write_table(conn, plan.layer(name), name, schema, crs)
-            meta = pd.DataFrame(
-                {
-                    "key": list(plan.metadata),
-                    "value": [
-                        json.loads(json.dumps(v, ensure_ascii=False, sort_keys=True, default=str))
-                        for v in plan.metadata.values()
-                    ],
-                }
-            )
-            meta.to_sql("metadata", conn, schema=schema, index=False, dtype={"value": JSONB})
-            conn.execute(
-                sa.text(f"ALTER TABLE {quote_ident(schema)}.metadata ADD PRIMARY KEY (key)")
-            )
+            fill(conn)
     except GridplanError:
         raise
     except Exception as exc:
-        raise database_error(exc, where, f"writing the plan into schema {schema!r}") from None
+        raise database_error(exc, where, f"{doing} into schema {schema!r}") from None
     finally:
         engine.dispose()
-    logger.info("wrote the plan into %s (%d tables)", where.masked, len(names) + 1)
+
+
+def write_dataset_postgis(
+    layers: dict[str, pd.DataFrame], where: DatabaseLocation, *, overwrite: bool = False
+) -> str:
+    """Write a dataset's layers as the tables of the schema of ``where`` (each named by its
+    layer, a primary key ``fid``, spatial ones with a GiST index), in one transaction, so
+    :func:`gridplan.io.load_dataset` reads the schema back as the dataset.
+
+    Raises
+    ------
+    OutputExistsError
+        The schema exists and ``overwrite`` is false; nothing was changed.
+    DataError
+        No schema in the URL, or the database refused the write (the previous schema is as
+        it was).
+    """
+    schema = _schema(where, "dataset")
+
+    def fill(conn: Any) -> None:
+        for name, frame in layers.items():
+            crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) else None
+            _write_table(conn, frame, name, schema, crs)
+
+    _replace_schema(where, schema, fill, overwrite=overwrite, doing="writing the dataset")
+    logger.info("wrote the dataset into %s (%d tables)", where.masked, len(layers))
     return where.masked
 
 

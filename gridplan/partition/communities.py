@@ -11,12 +11,15 @@ households.persons_per_household`` (:func:`resident_counts` says which, per buil
 Three ways, chosen by what is known of the old plan:
 
 - **Fresh** (no old communities): :func:`gridplan.partition.partition_grids` with the
-  sub-district as one community and residents as the weight.
+  sub-district as one community and residents as the weight, then evened out by boundary
+  flips (the relief below, with every resident free to move).
 - **Re-draw** (old communities): buildings as nodes (territory cells inside the faces cut by
-  the barriers); a community within the bounds is kept exactly (id and polygon), also when a
-  barrier crosses it (flagged: it straddles it as before); the others are relieved by
+  the barriers); a community within the bounds and behind one set of barriers is kept exactly
+  (id and polygon); one a barrier crosses is cut along it (never a community across a
+  barrier); the others are relieved by
   :func:`gridplan.partition.communities_relief.relieve`, moving about the residents above the
-  upper bound to neighbours with room, or carving one community off when they have none.
+  upper bound to neighbours with room, or carving one community off when they have none;
+  boundary flips then even them out without moving more residents.
   Changed communities are their old polygon less the cells that left, plus those that came.
 - **Whole grids** (an old plan's grids): each old grid is one node (its residents now, its
   polygon); grids sharing a boundary are adjacent, face groups cut by today's barriers as for
@@ -30,9 +33,10 @@ community matched to an old one (most shared residents) keeps the old id instead
 renames only what changed. The same inputs and seed give the same communities.
 
 Minimal change is measured: ``residents_moved`` (residents of buildings now in a community of
-another id) against ``residents_had_to_move``, the larger of the residents above the upper
-bound in old communities and the residents missing below the lower bound (at most a
-community's own residents): no re-draw within the bounds can move fewer.
+another id) against ``residents_had_to_move``, the larger of the residents that must leave
+(those on the minority side of a barrier through their old community, plus those still above
+the upper bound) and the residents missing below the lower bound (at most a community's own
+residents): no re-draw within the bounds can move fewer.
 """
 
 from __future__ import annotations
@@ -50,7 +54,13 @@ import shapely
 from shapely.geometry import Polygon
 
 from gridplan._errors import DataError
-from gridplan.adjacency import barrier_lines, cell_graph, connected_components, glue
+from gridplan.adjacency import (
+    barrier_lines,
+    cell_graph,
+    connected_components,
+    glue,
+    shared_length,
+)
 from gridplan.partition.communities_relief import relieve
 from gridplan.partition.grids import community_seed, partition_grids
 from gridplan.partition.regions import (
@@ -100,7 +110,8 @@ class CommunityPlan:
         mode, communities, residents, min/max residents, max_deviation, share_within_bounds,
         residents_moved, residents_had_to_move, residents_over_bounds, residents_short,
         kept_communities, seconds; with old communities also old_communities and the
-        moves against their floor (:func:`moves_floor`).
+        moves against their floor (:func:`moves_floor`, with residents_behind_barriers);
+        afresh also max_deviation_floor (the least largest deviation the barriers allow).
     flags
         Every constraint given up on (a barrier crossed, a bound missed), naming places and ids.
     """
@@ -167,24 +178,63 @@ def _glued(geom: shapely.Geometry) -> tuple[shapely.Geometry, int]:
     return merged, len(parts)
 
 
-def moves_floor(residents: dict[str, int], low: int, high: int) -> dict[str, int]:
+def moves_floor(
+    residents: dict[str, int], low: int, high: int, behind: dict[str, int] | None = None
+) -> dict[str, int]:
     """The residents no re-draw within ``[low, high]`` can avoid moving.
+
+    Parameters
+    ----------
+    residents
+        Residents per old community.
+    low, high
+        The bounds.
+    behind
+        Residents per old community on the minority side of a barrier: outside the land
+        behind one set of barriers that holds most of the community (they must leave it, as
+        no community crosses a barrier).
 
     Returns
     -------
     dict
-        ``over``: residents above ``high`` summed over the old communities; ``short``:
+        ``over``: residents above ``high`` summed over the old communities (after those
+        behind a barrier left); ``behind_barriers``: the sum of ``behind``; ``short``:
         residents missing below ``low`` (at most the community's own residents, which could
-        leave instead); ``had_to_move``: the larger of the two.
+        leave instead); ``had_to_move``: the larger of ``over + behind_barriers`` and
+        ``short``.
 
     Examples
     --------
     >>> moves_floor({"A": 16000, "B": 8000}, 5000, 12000)
-    {'over': 4000, 'short': 0, 'had_to_move': 4000}
+    {'over': 4000, 'behind_barriers': 0, 'short': 0, 'had_to_move': 4000}
+    >>> moves_floor({"A": 16000, "B": 8000}, 5000, 12000, {"A": 1000, "B": 500})
+    {'over': 3000, 'behind_barriers': 1500, 'short': 0, 'had_to_move': 4500}
     """
-    over = sum(max(0, r - high) for r in residents.values())
+    gone = behind or {}
+    over = sum(max(0, r - gone.get(k, 0) - high) for k, r in residents.items())
+    barrier = sum(gone.get(k, 0) for k in residents)
     short = sum(min(max(0, low - r), r) for r in residents.values())
-    return {"over": int(over), "short": int(short), "had_to_move": int(max(over, short))}
+    return {
+        "over": int(over),
+        "behind_barriers": int(barrier),
+        "short": int(short),
+        "had_to_move": int(max(over + barrier, short)),
+    }
+
+
+def _behind_barriers(
+    old_label: np.ndarray, part: np.ndarray, w: np.ndarray, ids: list[str]
+) -> dict[str, int]:
+    """Residents of each old community outside the land behind one set of barriers holding
+    most of it (from the old labels and the face groups alone, not from the re-draw)."""
+    out: dict[str, int] = {}
+    for r, cid in enumerate(ids):
+        sel = (old_label == r) & (part >= 0)
+        if not sel.any():
+            continue
+        per = np.bincount(part[sel], weights=w[sel])
+        out[cid] = round(float(per.sum() - per.max()))
+    return out
 
 
 def _community_config(cfg: Config) -> Config:
@@ -202,8 +252,18 @@ def _community_config(cfg: Config) -> Config:
 
 
 def _in_residents(flag: str, sid: str) -> str:
-    """A flag of the grid engine, said of communities and residents."""
-    out = flag.replace(f"community {sid}", f"sub-district {sid}")
+    """A flag of the grid engine, said of communities and residents.
+
+    Examples
+    --------
+    >>> _in_residents("community SD: grid SD-003 holds 40 households", "SD")
+    'sub-district SD: community SD-003 holds 40 residents'
+    >>> _in_residents("community SD-003: 4 grids", "SD")
+    'community SD-003: 4 communities'
+    """
+    # the engine saw the sub-district as one community named ``sid``: only that name (not a
+    # community ``<sid>-NNN``) is the sub-district
+    out = re.sub(rf"\bcommunity {re.escape(sid)}(?![\w-])", f"sub-district {sid}", flag)
     out = out.replace("grids.min_households", "communities.min_residents")
     out = out.replace("grids.max_households", "communities.max_residents")
     out = re.sub(r"\bhouseholds\b", "residents", out)
@@ -374,8 +434,11 @@ def _partition_grids_whole(
     cfg: Config,
     seed: int,
     time_limit_s: float,
+    behind: dict[str, int] | None = None,
 ) -> tuple[np.ndarray, list[Polygon], list[str], list[str], set[str]]:
-    """Whole-grid partition: each old grid one node; communities are unions of grids."""
+    """Whole-grid partition: each old grid one node; communities are unions of grids. With
+    old communities, ``behind`` receives the residents of each on the minority side of a
+    barrier (counted by whole grids, from each grid's old community)."""
     c = cfg.communities
     T, lo, hi = c.target_residents, c.min_residents, c.max_residents
     flags: list[str] = []
@@ -457,6 +520,8 @@ def _partition_grids_whole(
         glabels, gpolys, gids, gkept = _redraw_from_old(
             graph, old_label, old, sid, cfg, flags, what="grids"
         )
+        if behind is not None:
+            behind.update(_behind_barriers(old_label, group_of, w, list(old["community_id"])))
         return glabels[gof], gpolys, gids, flags, gkept
     labels = np.full(len(g), -1, dtype=np.int64)
     nxt = 0
@@ -612,6 +677,97 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return parts[0] if len(parts) == 1 else shapely.union_all(parts)
 
 
+def _heal_slivers(rows: list[dict[str, Any]], xy: np.ndarray) -> None:
+    """Building-free pieces left apart from their community (touching others only where
+    overlay rounding leaves a gap or a corner): each joins a community it touches when the
+    two glue into one polygon (:func:`gridplan.adjacency.glue` snaps across the rounding),
+    longest shared boundary first. Land only: no resident moves."""
+    pts = shapely.points(xy)
+    for r in rows:
+        geom = r["geometry"]
+        if geom.geom_type == "Polygon":
+            continue
+        parts = sorted((p for p in shapely.get_parts(geom) if p.area > 0), key=lambda p: -p.area)
+        held = [bool(shapely.covers(p, pts).any()) for p in parts]
+        main = max(range(len(parts)), key=lambda i: (held[i], parts[i].area))
+        keep = [parts[main]]
+        for i, piece in enumerate(parts):
+            if i == main:
+                continue
+            if held[i]:
+                keep.append(piece)
+                continue
+            near = [
+                (-shared_length(piece, o["geometry"]), str(o["grid_id"]), j)
+                for j, o in enumerate(rows)
+                if o is not r and piece.distance(o["geometry"]) < _GRID
+            ]
+            for _len, _id, j in sorted(near):
+                joined = glue(rows[j]["geometry"], piece)
+                if joined.geom_type == "Polygon":
+                    rows[j]["geometry"] = joined
+                    break
+            else:
+                keep.append(piece)
+        r["geometry"] = keep[0] if len(keep) == 1 else shapely.union_all(keep)
+
+
+def _heal_pieces(
+    polys: list[shapely.Geometry],
+    lab: np.ndarray,
+    graph: _Graph,
+    alive: list[int],
+    lo: int,
+    hi: int,
+    notes: list[tuple[int, str]],
+) -> None:
+    """A community's land in pieces (a node's cell reached it across a third community's
+    old land): each piece apart from the one holding most residents joins the neighbour it
+    shares most boundary with, land and buildings, where that neighbour lies behind the same
+    barriers and both stay within the bounds. Its residents move (counted, with a note)."""
+    pts = shapely.points(graph.xy)
+    for r in alive:
+        if polys[r].geom_type == "Polygon" or polys[r].is_empty:
+            continue
+        parts = [p for p in shapely.get_parts(polys[r]) if p.area > 0]
+        mine = np.flatnonzero(lab == r)
+        held = [mine[shapely.covers(p, pts[mine])] for p in parts]
+        main = max(range(len(parts)), key=lambda i: (int(graph.w[held[i]].sum()), parts[i].area))
+        keep = [parts[main]]
+        for i, piece in enumerate(parts):
+            if i == main:
+                continue
+            nodes = held[i]
+            if not len(nodes):  # building-free: heal_detached gives the land away
+                keep.append(piece)
+                continue
+            got = int(graph.w[nodes].sum())
+            behind = {int(x) for x in graph.part[nodes].tolist() if x >= 0}
+            best, best_len = -1, 1e-3
+            for o in alive:
+                if o == r or polys[o].is_empty:
+                    continue
+                ln = shared_length(piece, polys[o])
+                if ln <= best_len:
+                    continue
+                there = {int(x) for x in graph.part[lab == o].tolist() if x >= 0}
+                weight_o = int(graph.w[lab == o].sum())
+                weight_r = int(graph.w[mine].sum())
+                if not behind <= there or weight_o + got > hi or weight_r - got < lo:
+                    continue
+                best, best_len = o, ln
+            if best < 0:
+                keep.append(piece)
+                continue
+            lab[nodes] = best
+            mine = np.flatnonzero(lab == r)
+            polys[best] = glue(polys[best], piece)
+            notes.append(
+                (r, f"{{L{r}}}: {got} residents on land cut off from the rest join {{L{best}}}")
+            )
+        polys[r] = keep[0] if len(keep) == 1 else shapely.union_all(keep)
+
+
 def _redraw_from_old(
     graph: _Graph,
     old_label: np.ndarray,
@@ -620,6 +776,7 @@ def _redraw_from_old(
     cfg: Config,
     flags: list[str],
     what: str = "buildings",
+    keep_home: bool = True,
 ) -> tuple[np.ndarray, list[Polygon], list[str], set[str]]:
     """Old communities kept where within the bounds, the others relieved with fewest moves
     (:func:`gridplan.partition.communities_relief.relieve`); polygons follow the moved
@@ -629,9 +786,6 @@ def _redraw_from_old(
     old_ids = [str(x) for x in old["community_id"]]
     old_polys = [community_polygon(g, i) for g, i in zip(old.geometry, old_ids, strict=True)]
     n_old = len(old_ids)
-    weight = np.bincount(old_label, weights=graph.w, minlength=n_old).astype(np.int64)
-    behind = [{int(p) for p in graph.part[old_label == r].tolist() if p >= 0} for r in range(n_old)]
-    pinned = {r for r in range(n_old) if len(behind[r]) > 1 and lo <= weight[r] <= hi}
     rel = relieve(
         graph.w,
         graph.edges,
@@ -640,8 +794,9 @@ def _redraw_from_old(
         graph.xy,
         low=lo,
         high=hi,
-        pinned=pinned,
         part=graph.part,
+        target=c.target_residents,
+        keep_home=keep_home,
     )
     lab = rel.labels
     n_lab = max(int(lab.max()) + 1 if len(lab) else 0, n_old)
@@ -676,6 +831,7 @@ def _redraw_from_old(
         took = np.bincount(lab[old_label == r], weights=graph.w[old_label == r])
         dest = int(np.argmax(took))
         polys[dest] = glue(polys[dest], polys[r])
+    _heal_pieces(polys, lab, graph, alive, lo, hi, rel.notes)
     start = max((_seq(x) for x in old_ids), default=0) + 1
     fresh = [r for r in alive if r >= n_old]
     codes = dict(
@@ -685,6 +841,7 @@ def _redraw_from_old(
     rows = [{"grid_id": i, "geometry": polys[r]} for r, i in zip(alive, ids, strict=True)]
     for note in heal_detached(rows, graph.xy, sid):  # land only, no resident moves
         log.info(_in_residents(note, sid))
+    _heal_slivers(rows, graph.xy)
     out_polys: list[Polygon] = []
     for r, row in zip(alive, rows, strict=True):
         geom, n_parts = _glued(row["geometry"])
@@ -704,22 +861,13 @@ def _redraw_from_old(
         )
     region = {r: i for i, r in enumerate(alive)}
     labels = np.array([region[int(x)] for x in lab.tolist()], dtype=np.int64)
-    for r in alive:  # a community may straddle a barrier only where its old one did
+    for r in alive:  # never across a barrier (face groups merged with a flag aside)
         now = {int(p) for p in graph.part[lab == r].tolist() if p >= 0}
-        if len(now) < 2:
-            continue
-        cid = name[r]
-        if r < n_old and len(behind[r]) > 1:
+        if len(now) > 1:
             flags.append(
-                f"community {cid}: straddles a barrier (arterial road, river or railway) as "
-                f"it did before ({int(graph.w[lab == r].sum())} residents): kept across it "
-                "rather than moving residents to follow it. Fix: re-draw it along the barrier "
-                "by hand if the line matters more than the moves."
-            )
-        else:
-            flags.append(
-                f"community {cid}: crosses a barrier (arterial road, river or railway) that "
-                "its old community did not. Fix: check the barriers around it."
+                f"community {name[r]}: its {what} lie behind {len(now)} sets of barriers "
+                "(arterial road, river or railway) and could not be separated. Fix: check "
+                "the barriers around it."
             )
     kept = {
         old_ids[r]
@@ -788,7 +936,7 @@ def redraw_communities(
     >>> from shapely.geometry import box
     >>> plan = redraw_communities(b, area=box(0, 0, 400, 40))
     >>> plan.communities["population_total"].tolist()
-    [26200.0, 26200.0]
+    [10480.0, 10480.0, 10480.0, 10480.0, 10480.0]
     """
     cfg = config or DEFAULT
     c = cfg.communities
@@ -829,8 +977,13 @@ def redraw_communities(
     area = community_polygon(area, sid)
     b = buildings.reset_index(drop=True)
     res = resident_counts(b, config=cfg)
+    behind: dict[str, int] | None = None
+    extra: dict[str, Any] = {}
+    draft: list[str] = []
+    said = 0
     if old_grids is not None and len(old_grids):
         og = old_grids.to_crs(crs) if crs is not None and old_grids.crs is not None else old_grids
+        behind_grids: dict[str, int] = {}
         labels, polys, ids, flags, kept = _partition_grids_whole(
             b,
             res,
@@ -842,7 +995,9 @@ def redraw_communities(
             cfg=cfg,
             seed=seed,
             time_limit_s=limit,
+            behind=behind_grids,
         )
+        behind = behind_grids if old is not None else None
         mode = "whole_grids"
     elif old is not None:
         flags = []
@@ -852,6 +1007,7 @@ def redraw_communities(
         )
         old_label = _old_labels(b["community_id"].astype(object).to_numpy(), graph.xy, old)
         labels, polys, ids, kept = _redraw_from_old(graph, old_label, old, sid, cfg, flags)
+        behind = _behind_barriers(old_label, graph.part, graph.w, list(old["community_id"]))
         mode = "redraw"
     else:
         labels, polys, ids, flags, kept = _partition_buildings(
@@ -865,6 +1021,19 @@ def redraw_communities(
             seed=seed,
             time_limit_s=limit,
         )
+        if len(polys) > 1 and (labels >= 0).all():  # even them out by boundary flips
+            land, _water, _dropped = community_land(area, b, barriers)
+            graph = _building_graph(
+                b, res, land, sid, roads=roads, barriers=barriers, cfg=cfg, flags=[]
+            )
+            extra["max_deviation_floor"] = _deviation_floor(
+                graph, c.target_residents, c.min_residents, c.max_residents
+            )
+            drawn = gpd.GeoDataFrame({"community_id": ids}, geometry=polys, crs=b.crs)
+            said = len(flags)
+            labels, polys, draft, _kept = _redraw_from_old(
+                graph, labels, drawn, sid, cfg, flags, keep_home=False
+            )
         mode = "fresh"
     old_of = (
         b["community_id"].astype(object).where(b["community_id"].notna(), None).to_numpy()
@@ -873,7 +1042,48 @@ def redraw_communities(
     )
     if old is None:
         ids = _codes(labels, polys, old_of, res["residents"].to_numpy(), sid, old)
-    return _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0)
+        if draft:  # the relief's flags named the draft codes: name the final ones
+            flags[said:] = _renamed(flags[said:], dict(zip(draft, ids, strict=True)))
+    plan = _finish(b, res, labels, polys, ids, kept, old, old_of, flags, cfg, mode, t0, behind)
+    plan.metrics.update(extra)
+    return plan
+
+
+def _renamed(flags: list[str], names: dict[str, str]) -> list[str]:
+    """``flags`` with each community code in ``names`` replaced by its new code (one pass, so
+    codes that swap are not renamed twice).
+
+    Examples
+    --------
+    >>> _renamed(["community SD-001: 10 to SD-002"], {"SD-001": "SD-002", "SD-002": "SD-001"})
+    ['community SD-002: 10 to SD-001']
+    """
+    moved = {k: v for k, v in names.items() if k != v}
+    if not moved:
+        return flags
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(k) for k in sorted(moved, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return [pattern.sub(lambda m: moved[m.group(1)], f) for f in flags]
+
+
+def _deviation_floor(graph: _Graph, target: int, low: int, high: int) -> float:
+    """The smallest largest deviation from ``target`` any partition within ``[low, high]``
+    that never crosses a barrier can reach: each face group's residents split evenly over its
+    best number of communities (a count giving communities within the bounds when there is
+    one; no search beats an even split of a group it cannot cross)."""
+    sel = graph.part >= 0
+    if not sel.any():
+        return 0.0
+    totals = np.bincount(graph.part[sel], weights=graph.w[sel])
+    worst = 0.0
+    for h in totals[totals > 0].tolist():
+        top = max(1, int(np.ceil(h / target)) + 1)
+        ks = [k for k in range(1, top + 1) if low <= h / k <= high] or list(range(1, top + 1))
+        worst = max(worst, min(abs(h / k / target - 1) for k in ks))
+    return round(worst, 4)
 
 
 def _seq(code: str) -> int:
@@ -918,6 +1128,7 @@ def _finish(
     cfg: Config,
     mode: str,
     t0: float,
+    behind: dict[str, int] | None = None,
 ) -> CommunityPlan:
     c = cfg.communities
     lo, hi, T = c.min_residents, c.max_residents, c.target_residents
@@ -1007,12 +1218,13 @@ def _finish(
         }
         for o in old["community_id"]:
             before.setdefault(str(o), 0)
-        floor = moves_floor(before, lo, hi)
+        floor = moves_floor(before, lo, hi, behind)
         metrics["old_communities"] = len(old)
         metrics["residents_moved"] = int(moves["residents"].sum()) if len(moves) else 0
         metrics["residents_had_to_move"] = floor["had_to_move"]
         metrics["residents_over_bounds"] = floor["over"]
         metrics["residents_short"] = floor["short"]
+        metrics["residents_behind_barriers"] = floor["behind_barriers"]
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     log.info(
         "sub-district %s: %d communities (%s) in %.1f s",

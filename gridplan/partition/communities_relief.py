@@ -13,14 +13,16 @@ bounds stay as they are unless they take in residents from an over-full neighbou
   keeps the largest part the bounds allow.
 - An **under-full** community (below ``low``) takes residents from neighbours that can spare
   them, or, when that moves more, joins a neighbour with room whole.
-- A community out of bounds whose nodes lie behind several barriers is first cut along them:
-  the largest piece keeps the community, the others become communities of their own (and are
-  then relieved as any other).
+- A community whose nodes lie behind several barriers is first cut along them (never a
+  community across a barrier): the largest piece keeps the community; each other piece becomes
+  one of its own where it holds enough residents, else joins a neighbour on its own side with
+  room (then all are relieved as above).
+- With a ``target``, boundary flips even the communities out at the end, never moving a
+  resident out of an old community that kept them (:func:`_balance`).
 
-Communities in ``pinned`` (old communities within the bounds that straddle a barrier) never
-give residents (nor pass them on in a chain), so they are never cut; they may take in residents
-from an over-full neighbour behind the same barriers. :func:`relieve` returns the new label of
-each node: the old labels where kept, new labels ``n_old, n_old + 1, …`` for carved pieces.
+Communities in ``pinned`` never give residents (nor pass them on in a chain) and are never
+cut. :func:`relieve` returns the new label of each node: the old labels where kept, new labels
+``n_old, n_old + 1, …`` for carved pieces.
 """
 
 from __future__ import annotations
@@ -349,6 +351,222 @@ def _undo(st: _State, done: list[tuple[int, int]]) -> None:
         st.move(v, a)
 
 
+def _cut_at_barriers(
+    st: _State, part_of: np.ndarray, low: int, high: int, pin: set[int], out: Relief
+) -> None:
+    """Cut every community along the barriers (never one across a barrier).
+
+    Each community's largest piece (most residents behind one set of barriers) keeps it; every
+    other piece is cut off (all its residents move, and no fewer could). A piece holding
+    ``low`` to ``high`` residents becomes a community of its own; a smaller one joins the
+    community on its own side with room for it that it shares most boundary with (another
+    cut-off piece included: smallest pieces first), else stands alone to be relieved as any
+    other community. The pieces are found on the old labels, before any moves.
+    """
+    cut: list[tuple[int, list[int]]] = []
+    for r in range(len(st.weight)):
+        if r in pin:
+            continue
+        pieces: dict[int, list[int]] = {}
+        for v in sorted(st.members[r]):
+            if part_of[v] >= 0:
+                pieces.setdefault(int(part_of[v]), []).append(v)
+        comps = sorted(pieces.values(), key=lambda c: (-sum(st.w[v] for v in c), c[0]))
+        cut += [(r, comp) for comp in comps[1:]]
+    made: dict[int, int] = {}  # new label -> the old label it was cut from
+    for r, comp in cut:
+        new = st.new_label()
+        for v in comp:
+            st.move(v, new)
+        made[new] = r
+    joined: set[int] = set()
+    while True:
+        small = [x for x in made if x not in joined and 0 < st.weight[x] < low]
+        moved = False
+        for x in sorted(small, key=lambda x: (st.weight[x], x)):
+            sides: dict[int, float] = {}
+            for v in st.members[x]:
+                for b, ln in st.sides(v).items():
+                    if b != x and st.weight[b] + st.weight[x] <= high:
+                        sides[b] = sides.get(b, 0.0) + ln
+            if not sides:
+                continue
+            b = max(sorted(sides), key=lambda y: sides[y])
+            got = st.weight[x]
+            for v in sorted(st.members[x]):
+                st.move(v, b)
+            joined.add(x)
+            out.notes.append(
+                (
+                    made[x],
+                    f"{{L{made[x]}}}: {got} residents behind a barrier from the rest join {{L{b}}}",
+                )
+            )
+            moved = True
+            break
+        if not moved:
+            break
+    for x, r in made.items():
+        if x in joined:
+            continue
+        out.parent[x] = r
+        out.notes.append(
+            (
+                r,
+                f"{{L{r}}}: {st.weight[x]} residents behind a barrier from the rest become "
+                f"{{L{x}}}",
+            )
+        )
+
+
+def _balance(
+    st: _State,
+    target: float,
+    low: int,
+    high: int,
+    home: np.ndarray | None,
+    pinned: set[int],
+    max_moves: int,
+) -> int:
+    """Boundary flips that even out the communities: a node moves from ``a`` to an adjacent
+    ``b`` when ``a`` holds more than ``b`` plus the node (the sum of squared deviations from
+    ``target`` falls, so the loop ends), ``a`` stays connected and both stay within the
+    bounds. Edges never cross a barrier, so neither do the flips. With ``home`` (old labels)
+    a node moves only when it is already away from its old community or goes back to it:
+    no more residents move than before. A node moves only when it shares at least as much
+    boundary with ``b`` as with ``a`` (the boundary between them does not grow: compact
+    shapes, no tentacles), most-shared first.
+    Returns the number of flips."""
+    flips = 0
+    done: set[int] = set(pinned)
+    while flips < max_moves:
+        live = [r for r in range(len(st.weight)) if st.members[r] and r not in done]
+        if not live:
+            break
+        a0 = max(live, key=lambda r: (abs(st.weight[r] - target), -r))
+        best: tuple[float, int, int, int] | None = None
+        cands = []
+        for v in st.members[a0]:
+            for u in st.adj[v]:
+                b = st.lab[u]
+                if b == a0 or b in pinned:
+                    continue
+                # a0 gives v to b, or takes u from b: the heavier side gives
+                x, a, c = (v, a0, b) if st.weight[a0] > st.weight[b] else (u, b, a0)
+                if st.weight[a] - st.weight[c] <= st.w[x] or st.w[x] == 0:
+                    continue
+                if st.weight[a] - st.w[x] < low or st.weight[c] + st.w[x] > high:
+                    continue
+                if home is not None and st.lab[x] == home[x] and c != home[x]:
+                    continue
+                side = st.sides(x)
+                cut = side.get(a, 0.0) - side.get(c, 0.0)
+                if cut > 0:  # only nodes as much in ``c`` as in ``a``: no tentacles
+                    continue
+                cands.append((cut, x, a, c))
+        for key in sorted(set(cands)):
+            _cut, x, a, c = key
+            if st.lab[x] == a and st.stays_connected(x):
+                best = key
+                break
+        if best is None:
+            done.add(a0)
+            continue
+        _cut, x, a, c = best
+        st.move(x, c)
+        flips += 1
+        done.discard(a)
+        done.discard(c)
+    return flips
+
+
+def _relieve_over(
+    st: _State, r: int, xy: np.ndarray, low: int, high: int, pin: set[int], out: Relief
+) -> None:
+    excess = st.weight[r] - high
+    before = st.weight[r]
+    done = _give(st, r, high, pin, set(), _CHAIN) or []
+    if done and _moved(st, done) > max(low, excess):  # a new community moves fewer
+        _undo(st, done)
+        done = []
+    if done:
+        gets: dict[int, int] = {}
+        for v, _a in done:
+            gets[st.lab[v]] = gets.get(st.lab[v], 0) + st.w[v]
+        out.notes.append(
+            (
+                r,
+                f"{{L{r}}}: {before} residents, above {high}: "
+                + ", ".join(f"{x} to {{L{b}}}" for b, x in sorted(gets.items()) if x),
+            )
+        )
+        return
+    made = _carve(st, r, xy, low, high)
+    for new in made:
+        out.parent[new] = out.parent.get(r, r)
+    if made:
+        out.notes.append(
+            (
+                r,
+                f"{{L{r}}}: {before} residents, above {high}, and its neighbours "
+                f"have no room for {excess}: carved off "
+                + ", ".join(f"{{L{x}}} ({st.weight[x]} residents)" for x in made)
+                + f", {st.weight[r]} stay",
+            )
+        )
+
+
+def _relieve_one(
+    st: _State,
+    r: int,
+    xy: np.ndarray,
+    low: int,
+    high: int,
+    pin: set[int],
+    out: Relief,
+    *,
+    last: bool = False,
+) -> None:
+    """Bring ``r`` within the bounds: an over-full one gives or is carved, an under-full one
+    takes in residents or joins a neighbour whole. On the ``last`` round an under-full
+    community that can do neither joins the neighbour it shares most boundary with, which
+    then gives or is carved (rather than stay out of bounds)."""
+    if st.weight[r] > high:
+        _relieve_over(st, r, xy, low, high, pin, out)
+        return
+    if not st.members[r] or st.weight[r] >= low:
+        return
+    before = st.weight[r]
+    done: list[tuple[int, int]] = []
+    if low - before <= before or last:
+        done = _fill(st, r, low, high, pin)
+        if st.weight[r] < low:
+            _undo(st, done)
+            done = []
+    if done:
+        out.notes.append(
+            (r, f"{{L{r}}}: {before} residents, below {low}: took in {st.weight[r] - before}")
+        )
+        return
+    sides: dict[int, float] = {}
+    room: dict[int, float] = {}
+    for v in st.members[r]:
+        for b, ln in st.sides(v).items():
+            if b != r and b not in pin:
+                sides[b] = sides.get(b, 0.0) + ln
+                if st.weight[b] + before <= high:
+                    room[b] = room.get(b, 0.0) + ln
+    pool = room or (sides if last else {})
+    if not pool:
+        return
+    b = max(sorted(pool), key=lambda x: pool[x])
+    for v in sorted(st.members[r]):
+        st.move(v, b)
+    out.notes.append((r, f"{{L{r}}}: {before} residents, below {low}: joins {{L{b}}}"))
+    if st.weight[b] > high:
+        _relieve_over(st, b, xy, low, high, pin, out)
+
+
 def relieve(
     w: np.ndarray,
     edges: np.ndarray,
@@ -360,45 +578,48 @@ def relieve(
     high: int,
     pinned: set[int] | frozenset[int] = frozenset(),
     part: np.ndarray | None = None,
+    target: float | None = None,
+    keep_home: bool = True,
 ) -> Relief:
     """Bring every community within ``[low, high]`` moving as few residents as possible.
 
-        Parameters
-        ----------
-        w
-            Residents per node.
-        edges, lengths
-            Adjacent node pairs (never across a barrier) and the boundary they share.
-        labels
-            Old community label per node, ``0 … n_old - 1`` (every label holds a node).
-        xy
-            Node coordinates (where to start a carved piece).
-        low, high
-            Bounds in residents.
-        pinned
-            Labels that never give residents (they may take some in).
-        part
-            The land behind one set of barriers each node lies in (``-1``: none, the node stays
-            with its community); a community out of bounds is cut along these first.
+    Parameters
+    ----------
+    w
+        Residents per node.
+    edges, lengths
+        Adjacent node pairs (never across a barrier) and the boundary they share.
+    labels
+        Old community label per node, ``0 … n_old - 1`` (every label holds a node).
+    xy
+        Node coordinates (where to start a carved piece).
+    low, high
+        Bounds in residents.
+    pinned
+        Labels that never give residents (they may take some in).
+    part
+        The land behind one set of barriers each node lies in (``-1``: none, the node stays
+        with its community); every community is cut along these first.
+    target
+        Even the communities out towards ``target`` by boundary flips at the end
+        (:func:`_balance`); ``None``: no flips.
+    keep_home
+        Flips never take a node out of its old community (no more residents move).
 
-        Returns
-        -------
-        Relief
-            New labels, the parents of carved pieces, and notes.
+    Returns
+    -------
+    Relief
+        New labels, the parents of carved pieces, and notes.
 
-        Examples
-        --------
-        >>> import numpy as np
-
-    from gridplan.adjacency import connected_components
-    from gridplan.partition.regions import choose_count
-    from gridplan.partition.search import partition_face
-        >>> w = np.array([4, 4, 4, 4, 2, 2])
-        >>> edges = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]])
-        >>> r = relieve(w, edges, np.ones(5), np.array([0, 0, 0, 0, 1, 1]),
-        ...             np.c_[np.arange(6), np.zeros(6)], low=4, high=12)
-        >>> r.labels.tolist()
-        [0, 0, 0, 1, 1, 1]
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.array([4, 4, 4, 4, 2, 2])
+    >>> edges = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5]])
+    >>> r = relieve(w, edges, np.ones(5), np.array([0, 0, 0, 0, 1, 1]),
+    ...             np.c_[np.arange(6), np.zeros(6)], low=4, high=12)
+    >>> r.labels.tolist()
+    [0, 0, 0, 1, 1, 1]
     """
     n = len(w)
     adj: list[list[int]] = [[] for _ in range(n)]
@@ -409,96 +630,23 @@ def relieve(
         length[a].append(float(ln))
         length[b].append(float(ln))
     st = _State(w, adj, length, labels)
-    n_old = len(st.weight)
     pin = set(pinned)
     out = Relief(labels=np.asarray(labels))
-    # out of bounds and behind several barriers: cut along them first
+    # behind several barriers: cut along them first (never a community across a barrier)
     part_of = np.full(n, -1, dtype=np.int64) if part is None else np.asarray(part)
-    for r in range(n_old):
-        if r in pin or low <= st.weight[r] <= high:
-            continue
-        pieces: dict[int, list[int]] = {}
-        for v in sorted(st.members[r]):
-            if part_of[v] >= 0:
-                pieces.setdefault(int(part_of[v]), []).append(v)
-        if len(pieces) < 2 or any(sum(st.w[v] for v in c) < low for c in pieces.values()):
-            continue  # (a piece too small to stand alone: the community keeps straddling)
-        comps = sorted(pieces.values(), key=lambda c: (-sum(st.w[v] for v in c), c[0]))
-        for comp in comps[1:]:
-            new = st.new_label()
-            for v in comp:
-                st.move(v, new)
-            out.parent[new] = r
-            out.notes.append(
-                (
-                    r,
-                    f"{{L{r}}}: {st.weight[new]} residents behind a barrier from the rest "
-                    f"become {{L{new}}}",
-                )
-            )
+    _cut_at_barriers(st, part_of, low, high, pin, out)
     order = sorted(
         (r for r in range(len(st.weight)) if r not in pin),
         key=lambda r: (-abs(st.weight[r] - (low + high) / 2), r),
     )
     for r in order:
-        if st.weight[r] > high:
-            excess = st.weight[r] - high
-            before = st.weight[r]
-            done = _give(st, r, high, pin, set(), _CHAIN) or []
-            if done and _moved(st, done) > max(low, excess):  # a new community moves fewer
-                _undo(st, done)
-                done = []
-            if done:
-                gets: dict[int, int] = {}
-                for v, _a in done:
-                    gets[st.lab[v]] = gets.get(st.lab[v], 0) + st.w[v]
-                out.notes.append(
-                    (
-                        r,
-                        f"{{L{r}}}: {before} residents, above {high}: "
-                        + ", ".join(f"{x} to {{L{b}}}" for b, x in sorted(gets.items()) if x),
-                    )
-                )
-                continue
-            made = _carve(st, r, xy, low, high)
-            for new in made:
-                out.parent[new] = r
-            if made:
-                out.notes.append(
-                    (
-                        r,
-                        f"{{L{r}}}: {before} residents, above {high}, and its neighbours "
-                        f"have no room for {excess}: carved off "
-                        + ", ".join(f"{{L{x}}} ({st.weight[x]} residents)" for x in made)
-                        + f", {st.weight[r]} stay",
-                    )
-                )
-        elif st.weight[r] < low and st.members[r]:
-            before = st.weight[r]
-            done = []
-            if low - before <= before:
-                done = _fill(st, r, low, high, pin)
-                if st.weight[r] < low:
-                    _undo(st, done)
-                    done = []
-            if done:
-                out.notes.append(
-                    (
-                        r,
-                        f"{{L{r}}}: {before} residents, below {low}: took in "
-                        f"{st.weight[r] - before}",
-                    )
-                )
-                continue
-            sides: dict[int, float] = {}
-            for v in st.members[r]:
-                for b, ln in st.sides(v).items():
-                    if b != r and st.weight[b] + before <= high:
-                        sides[b] = sides.get(b, 0.0) + ln
-            if sides:
-                b = max(sorted(sides), key=lambda x: sides[x])
-                for v in sorted(st.members[r]):
-                    st.move(v, b)
-                out.notes.append((r, f"{{L{r}}}: {before} residents, below {low}: joins {{L{b}}}"))
+        _relieve_one(st, r, xy, low, high, pin, out)
+    # a second round for what the first left out of bounds (pieces cut off by barriers)
+    for r in range(len(st.weight)):
+        if r not in pin and st.members[r] and not low <= st.weight[r] <= high:
+            _relieve_one(st, r, xy, low, high, pin, out, last=True)
+    if target is not None:
+        home = np.asarray(labels) if keep_home else None
+        _balance(st, float(target), low, high, home, pin, max_moves=4 * n)
     out.labels = np.asarray(st.lab, dtype=np.int64)
     return out
