@@ -510,8 +510,10 @@ def test_service_centre_by_residents_served() -> None:
     assert (k1["status"], k1["centre_id"], k1["residents_served"]) == ("site", "S1", 900)
     assert (k1["existing_id"], k1["existing_served"]) == ("F1", 0)
     assert (k1["best_candidate_id"], k1["best_candidate_served"]) == ("S1", 900)
-    k2 = out.loc["K2"]  # nothing inside: the best candidate anywhere, which serves none of it
-    assert k2["status"] == "none" and k2["best_candidate_served"] == 0
+    k2 = out.loc["K2"]  # nothing inside: its own building is proposed (straight line here)
+    assert k2["status"] == "none" and k2["centre_id"] == ""
+    assert (k2["best_candidate_id"], k2["best_candidate_source"]) == ("B9", "building")
+    assert k2["best_candidate_served"] == 50
     # the station in the middle too: a tie keeps the existing one
     fac2 = gpd.GeoDataFrame(
         {"facility_id": ["F1"], "category": ["service_station"]},
@@ -529,6 +531,84 @@ def test_service_centre_by_residents_served() -> None:
     row = moved.set_index("community_id").loc["K1"]
     assert row["existing_served"] == 300
     assert row["centre_id"] == "S1"
+
+
+def test_community_with_no_candidate_gets_a_point_on_the_walk_network() -> None:
+    """No station and no site (real data seldom has them): each community is proposed the
+    building or point of the walk network inside it reaching most of its residents within
+    the walk, checked by brute force over its street points and homes with networkx."""
+    from gridplan.access.centres import place_service_centres
+    from gridplan.network import build_walk_network
+
+    comm = gpd.GeoDataFrame(
+        {"community_id": ["K1", "K2"]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+        crs=UTM,
+    )
+    lines = [LineString([(x, 0), (x, 1000)]) for x in range(0, 2001, 200)]
+    lines += [LineString([(0, y), (2000, y)]) for y in range(0, 1001, 200)]
+    roads = gpd.GeoDataFrame({"road_class": ["residential"] * len(lines)}, geometry=lines, crs=UTM)
+    net = build_walk_network(roads)
+    # homes 10 m off the streets: a cluster in K1's north-east, a few in K2's south
+    spots = [(610, 810), (790, 810), (810, 790), (810, 610), (410, 410), (1210, 190), (1390, 210)]
+    b = gpd.GeoDataFrame(
+        {
+            "building_id": [f"B{i}" for i in range(len(spots))],
+            "community_id": ["K1"] * 5 + ["K2"] * 2,
+            "residents": [300, 300, 300, 300, 100, 200, 200],
+        },
+        geometry=[Point(p) for p in spots],
+        crs=UTM,
+    )
+    out = place_service_centres(comm, b, network=net).set_index("community_id")
+    assert (out["status"] == "none").all()
+    assert out["best_candidate_source"].isin(["network", "building"]).all()
+    assert out["lon"].between(100, 101).all() and out["lat"].between(0, 1).all()
+    # brute force: every street point of K1 on a 100 m step, walked with networkx between the
+    # corners of the segments the two points lie on
+    g = nx.Graph()
+    for u, v, w in zip(net.edge_u, net.edge_v, net.edge_length, strict=True):
+        g.add_edge(int(u), int(v), weight=float(w))
+    node = {(round(x), round(y)): i for i, (x, y) in enumerate(net.xy)}
+    hops = dict(nx.all_pairs_dijkstra_path_length(g, weight="weight"))
+
+    def exits(x: float, y: float) -> list[tuple[int, float]]:
+        if x % 200 == 0:
+            lo, hi = (y // 200) * 200, -(-y // 200) * 200
+            return [(node[(x, lo)], y - lo), (node[(x, hi)], hi - y)]
+        lo, hi = (x // 200) * 200, -(-x // 200) * 200
+        return [(node[(lo, y)], x - lo), (node[(hi, y)], hi - x)]
+
+    def walk(p: tuple[float, float], q: tuple[float, float]) -> float:
+        same = (p[0] == q[0] and p[0] % 200 == 0 and p[1] // 200 == q[1] // 200) or (
+            p[1] == q[1] and p[1] % 200 == 0 and p[0] // 200 == q[0] // 200
+        )
+        direct = abs(p[0] - q[0]) + abs(p[1] - q[1]) if same else float("inf")
+        via = min(a + hops[i][j] + c for i, a in exits(*p) for j, c in exits(*q))
+        return min(direct, via)
+
+    homes = [((x, 800) if y == 810 else (800, y)) if x != 410 else (400, y) for x, y in spots[:5]]
+    best = 0
+    for x in range(0, 1001, 100):
+        for y in range(0, 1001, 100):
+            if x % 200 and y % 200:
+                continue  # not on a street
+            total = sum(
+                int(r)
+                for h, r in zip(homes, b["residents"][:5], strict=True)
+                if 10 + walk(h, (x, y)) <= 300
+            )
+            best = max(best, total)
+    for k in homes:  # a building: 10 m from its street too
+        total = sum(
+            int(r)
+            for h, r in zip(homes, b["residents"][:5], strict=True)
+            if 10 + walk(h, k) + 10 <= 300
+        )
+        best = max(best, total)
+    assert best == 1200
+    assert out.loc["K1", "best_candidate_served"] == best
+    assert out.loc["K2", "best_candidate_served"] == 400
 
 
 def test_engine_flags_said_of_communities() -> None:

@@ -133,17 +133,16 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
     rows = []
     for r in report["communities"]:
         status = t.get(f"status_{r.get('status', 'none')}", str(r.get("status", "")))
-        centre = r.get("centre_id") or (
-            f"{t['best']} {r['best_candidate_id']}" if r.get("best_candidate_id") else "—"
-        )
+        candidate = r.get("best_candidate_id") or ""
+        if r.get("best_candidate_source") == "network":  # a proposal: where, not a cell id
+            candidate = f"{t['network_point']} {float(r['lon']):.5f}, {float(r['lat']):.5f}"
+        elif r.get("best_candidate_source") == "building":
+            candidate = f"{t['building']} {candidate}"
+        centre = r.get("centre_id") or (f"{t['best']} {candidate}" if candidate else "—")
         existing = (
             f"{r['existing_id']} ({int(r['existing_served'])})" if r.get("existing_id") else "—"
         )
-        site = (
-            f"{r['best_candidate_id']} ({int(r['best_candidate_served'])})"
-            if r.get("best_candidate_id")
-            else "—"
-        )
+        site = f"{candidate} ({int(r['best_candidate_served'])})" if candidate else "—"
         rows.append(
             [
                 r["community_id"],

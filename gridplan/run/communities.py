@@ -134,8 +134,10 @@ def centre_points(
     facilities: gpd.GeoDataFrame | None,
     sites: gpd.GeoDataFrame | None,
 ) -> gpd.GeoDataFrame | None:
-    """Where each community's service centre (or, without one, its best candidate) stands:
-    community_id, centre_id, status, geometry (a point); ``None`` without candidates."""
+    """Where each community's service centre (or, without one, its best candidate or the
+    proposed point of the walk network) stands: community_id, centre_id, status, geometry (a
+    point); ``None`` without any. The centres' lon/lat are used where given, else the
+    facility's or site's own place."""
     where: dict[str, Any] = {}
     crs = None
     for frame, col in ((sites, "site_id"), (facilities, "facility_id")):
@@ -143,6 +145,17 @@ def centre_points(
             crs = crs or frame.crs
             pts = frame.to_crs(crs).geometry.representative_point()
             where |= dict(zip(frame[col].astype(str), pts, strict=True))
+    if "lon" in centres and "lat" in centres:
+        crs = crs or "EPSG:4326"
+        have = centres["lon"].notna() & centres["lat"].notna()
+        ids = [
+            str(a or b or "")
+            for a, b in zip(centres["centre_id"], centres["best_candidate_id"], strict=True)
+        ]
+        pts = gpd.GeoSeries(
+            gpd.points_from_xy(centres["lon"][have], centres["lat"][have]), crs="EPSG:4326"
+        ).to_crs(crs)
+        where |= dict(zip([i for i, h in zip(ids, have, strict=True) if h], pts, strict=True))
     rows = []
     for r in centres.itertuples(index=False):
         cid = str(r.centre_id or r.best_candidate_id or "")
