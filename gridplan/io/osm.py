@@ -420,7 +420,11 @@ def read_osm(
         msg = "import-osm needs pyrosm: pip install 'gridplan[osm]'"
         raise DataError(msg) from None
     try:
-        osm = pyrosm.OSM(str(path), bounding_box=list(bbox) if bbox else None)
+        # a relation (a lake, a park) reaching out of the box is read whole, not as the
+        # broken pieces of it inside the box (pyrosm warns of those: a lake drawn wrong)
+        osm = pyrosm.OSM(
+            str(path), bounding_box=list(bbox) if bbox else None, complete_relations=bool(bbox)
+        )
         buildings = _buildings(osm)
     except DataError:
         raise
