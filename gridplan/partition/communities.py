@@ -677,41 +677,6 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return parts[0] if len(parts) == 1 else shapely.union_all(parts)
 
 
-def _heal_slivers(rows: list[dict[str, Any]], xy: np.ndarray) -> None:
-    """Building-free pieces left apart from their community (touching others only where
-    overlay rounding leaves a gap or a corner): each joins a community it touches when the
-    two glue into one polygon (:func:`gridplan.adjacency.glue` snaps across the rounding),
-    longest shared boundary first. Land only: no resident moves."""
-    pts = shapely.points(xy)
-    for r in rows:
-        geom = r["geometry"]
-        if geom.geom_type == "Polygon":
-            continue
-        parts = sorted((p for p in shapely.get_parts(geom) if p.area > 0), key=lambda p: -p.area)
-        held = [bool(shapely.covers(p, pts).any()) for p in parts]
-        main = max(range(len(parts)), key=lambda i: (held[i], parts[i].area))
-        keep = [parts[main]]
-        for i, piece in enumerate(parts):
-            if i == main:
-                continue
-            if held[i]:
-                keep.append(piece)
-                continue
-            near = [
-                (-shared_length(piece, o["geometry"]), str(o["grid_id"]), j)
-                for j, o in enumerate(rows)
-                if o is not r and piece.distance(o["geometry"]) < _GRID
-            ]
-            for _len, _id, j in sorted(near):
-                joined = glue(rows[j]["geometry"], piece)
-                if joined.geom_type == "Polygon":
-                    rows[j]["geometry"] = joined
-                    break
-            else:
-                keep.append(piece)
-        r["geometry"] = keep[0] if len(keep) == 1 else shapely.union_all(keep)
-
-
 def _heal_pieces(
     polys: list[shapely.Geometry],
     lab: np.ndarray,
@@ -839,9 +804,9 @@ def _redraw_from_old(
     )
     ids = [old_ids[r] if r < n_old else codes[r] for r in alive]
     rows = [{"grid_id": i, "geometry": polys[r]} for r, i in zip(alive, ids, strict=True)]
-    for note in heal_detached(rows, graph.xy, sid):  # land only, no resident moves
+    # land only, no resident moves; hairline gaps of the overlay closed too
+    for note in heal_detached(rows, graph.xy, sid, gap_m=_GRID):
         log.info(_in_residents(note, sid))
-    _heal_slivers(rows, graph.xy)
     out_polys: list[Polygon] = []
     for r, row in zip(alive, rows, strict=True):
         geom, n_parts = _glued(row["geometry"])

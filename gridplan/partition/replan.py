@@ -786,13 +786,19 @@ def replan_grids(
     )
 
 
-def heal_detached(rows: list[dict[str, Any]], xy: np.ndarray, cid: str) -> list[str]:
+def heal_detached(
+    rows: list[dict[str, Any]], xy: np.ndarray, cid: str, *, gap_m: float | None = None
+) -> list[str]:
     """Give each building-free piece cut off from its grid to the grid it touches most.
 
     A re-planned grid can inherit an empty piece of an old grid (land beyond a river) that
     touches none of the new grids of its patch, only a kept grid; left in place the grid would
     be two polygons. The piece joins the grid sharing most boundary with it (its households do
-    not change). Returns one sentence per piece moved.
+    not change). With ``gap_m``, a piece touching no grid but within ``gap_m`` of some (an
+    overlay's rounding left a hairline gap or a corner) joins the one it glues into a single
+    polygon with (:func:`gridplan.adjacency.glue` snaps across the gap), longest shared
+    boundary first; those joins are land only and not reported. Returns one sentence per
+    piece moved across a barrier.
     """
     pts = shapely.points(xy) if len(xy) else None
     out: list[str] = []
@@ -815,15 +821,26 @@ def heal_detached(rows: list[dict[str, Any]], xy: np.ndarray, cid: str) -> list[
                 continue
             shared = [shared_length(piece, o["geometry"]) if o is not r else 0.0 for o in rows]
             best = int(np.argmax(shared)) if shared else -1
-            if best < 0 or shared[best] <= 1e-3:
-                keep.append(piece)
+            if best >= 0 and shared[best] > 1e-3:
+                rows[best]["geometry"] = glue(rows[best]["geometry"], piece)
+                out.append(
+                    f"community {cid}: a building-free piece of grid {r['grid_id']} "
+                    f"({piece.area:.0f} m²) lies beyond a barrier from the rest of it and "
+                    f"joins grid {rows[best]['grid_id']}, which it touches."
+                )
                 continue
-            rows[best]["geometry"] = glue(rows[best]["geometry"], piece)
-            out.append(
-                f"community {cid}: a building-free piece of grid {r['grid_id']} "
-                f"({piece.area:.0f} m²) lies beyond a barrier from the rest of it and joins "
-                f"grid {rows[best]['grid_id']}, which it touches."
+            near = sorted(
+                (-shared[j], str(o["grid_id"]), j)
+                for j, o in enumerate(rows)
+                if gap_m is not None and o is not r and piece.distance(o["geometry"]) < gap_m
             )
+            for _len, _id, j in near:
+                joined = glue(rows[j]["geometry"], piece)
+                if joined.geom_type == "Polygon":
+                    rows[j]["geometry"] = joined
+                    break
+            else:
+                keep.append(piece)
         r["geometry"] = keep[0] if len(keep) == 1 else shapely.union_all(keep)
     return out
 
