@@ -39,6 +39,7 @@ __all__ = [
     "face_neighbours",
     "glue",
     "on_grid",
+    "open_barrier_spans",
     "shared_length",
     "split_faces",
 ]
@@ -664,3 +665,74 @@ def connected_components(nodes: Iterable[int], adj: Sequence[Sequence[int]]) -> 
 def merge_lines(lines: Iterable[LineString]) -> MultiLineString:
     """All lines as one MultiLineString (helper for drawing and tests)."""
     return MultiLineString([ln for ln in lines if not ln.is_empty])
+
+
+def open_barrier_spans(
+    area: Polygon,
+    regions: Sequence[shapely.Geometry],
+    lines: gpd.GeoDataFrame,
+    xy: np.ndarray,
+    label: np.ndarray,
+    *,
+    width_m: float = 0.5,
+) -> list[tuple[int, str, float]]:
+    """Regions a barrier line runs right through, with buildings on both sides, although it
+    separates no land.
+
+    A barrier that ends inside ``area`` (an arterial mapped only part of its way, a wall
+    with a gate) cuts no face, so the engine may draw a region across it; where the line
+    crosses the region from edge to edge, the region's buildings lie on both sides of it
+    and the way between them goes around the line's end, outside the region. This finds
+    those regions, so that they are reported rather than left unsaid (a region around the
+    line's end is not; a region across a barrier that does separate land comes from a small
+    face merged with its neighbour, which is reported where it is merged).
+
+    Parameters
+    ----------
+    area
+        The land cut (a community).
+    regions
+        The regions drawn on it (grids, or communities one level up).
+    lines
+        Its barrier lines (:func:`barrier_lines`): ``kind`` and geometry.
+    xy
+        Building positions, ``(n, 2)``.
+    label
+        Region index of each building (``-1``: none).
+    width_m
+        Half-width of a barrier line; a building closer than that to it is on neither side.
+
+    Returns
+    -------
+    list of (int, str, float)
+        Region index, the barrier kinds crossing it (comma list) and the length of barrier
+        line inside it, metres; regions in order.
+    """
+    if not len(lines) or not len(xy) or not len(regions):
+        return []
+    geoms = np.asarray(lines.geometry.array, dtype=object)
+    kinds = lines["kind"].astype(str).to_numpy() if "kind" in lines else np.full(len(geoms), "")
+    band = shapely.union_all(shapely.buffer(geoms, width_m))
+    pts = shapely.points(np.asarray(xy, dtype=float))
+    land = [p for p in shapely.get_parts(area.difference(band)) if p.area > 0]
+    piece = np.full(len(pts), -1, dtype=np.int64)
+    if land:
+        src, tgt = shapely.STRtree(land).query(pts, predicate="within")
+        piece[src] = tgt
+    tree = shapely.STRtree(geoms)
+    out: list[tuple[int, str, float]] = []
+    for k, region in enumerate(regions):
+        hit = tree.query(region, predicate="intersects")
+        if not len(hit):
+            continue
+        mine = np.flatnonzero((label == k) & (piece >= 0))
+        if len(mine) < 2 or len(set(piece[mine].tolist())) > 1:
+            continue  # across land the barriers separate: a reported merge
+        sides = [p for p in shapely.get_parts(region.difference(band)) if p.area > 0]
+        held = sum(bool(shapely.covers(s, pts[mine]).any()) for s in sides)
+        if held < 2:
+            continue
+        inside = float(shapely.length(shapely.intersection(geoms[hit], region)).sum())
+        kind = ", ".join(sorted({str(x) for x in kinds[hit] if str(x)}))
+        out.append((k, kind, inside))
+    return out

@@ -17,6 +17,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
 import shapely.affinity
 import shapely.ops
@@ -292,3 +293,37 @@ def test_faces_tile_and_keep_every_crossing_barrier(
         for f in faces:
             inside = [q for q in pieces if f.covers(q.representative_point())]
             assert len(inside) <= 1, [round(q.area) for q in inside]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(150.0, 850.0), st.floats(200.0, 800.0), st.booleans())
+def test_a_barrier_ending_inside_is_reported_where_a_region_spans_it(
+    end_x: float, y: float, closed: bool
+) -> None:
+    """A primary road entering a 1 km square from the west and ending at ``end_x`` separates
+    no land: the western region it cuts right through, holding buildings north and south of
+    it, is reported; the eastern region, around the road's end, is not. Crossing the whole
+    square the road separates land, and a region across it is left to the merge report."""
+    from shapely.geometry import box
+
+    from gridplan.adjacency import barrier_lines, open_barrier_spans
+
+    area = box(0, 0, 1000, 1000)
+    road = LineString([(0, y), (1000 if closed else end_x, y)])
+    roads = gpd.GeoDataFrame({"road_class": ["primary"]}, geometry=[road], crs=CRS)
+    lines = barrier_lines(area, roads=roads)
+    cut = end_x - 100.0  # the western region ends 100 m before the road does
+    west, east = box(0, 0, cut, 1000), box(cut, 0, 1000, 1000)
+    xy = np.array(
+        [[cut / 2, y - 40.0], [cut / 2, y + 40.0], [end_x + 50, y - 40], [end_x + 50, y + 40]]
+    )
+    label = np.array([0, 0, 1, 1])
+    spans = open_barrier_spans(area, [west, east], lines, xy, label)
+    if closed:
+        assert spans == []
+    else:
+        assert spans == [(0, "primary", pytest.approx(cut, abs=1e-6))]
+    # two regions, one each side of the road: nothing to report either way
+    south, north = box(0, 0, 1000, y), box(0, y, 1000, 1000)
+    halves = open_barrier_spans(area, [south, north], lines, xy, np.array([0, 1, 0, 1]))
+    assert halves == []

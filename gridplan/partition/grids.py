@@ -66,7 +66,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridplan.adjacency import barrier_lines
+from gridplan.adjacency import barrier_lines, open_barrier_spans
 from gridplan.partition.regions import (
     community_land,
     community_polygon,
@@ -155,6 +155,7 @@ def partition_community(
     codes = number_regions([r.geometry for r in plan.regions], cid)
     rows, parts = plan_rows(plan, nodes, codes, community_id=cid, building_rows=pos)
     bflags = region_flags(plan, codes, cfg, [r["households"] for r in rows])
+    open_flags = _open_barrier_flags(area, plan, codes, lines, nodes, cid)
     cg = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else empty_grids(crs)
     contiguous = all(r.geometry.geom_type == "Polygon" for r in plan.regions)
     metrics = grid_metrics(
@@ -173,7 +174,7 @@ def partition_community(
     return CommunityGrids(
         rows=rows,
         parts=parts,
-        flags=plan.flags + bflags,
+        flags=plan.flags + open_flags + bflags,
         bound_flags=bflags,
         metrics=metrics,
         totals={
@@ -183,6 +184,30 @@ def partition_community(
             "merged": plan.faces_merged,
         },
     )
+
+
+def _open_barrier_flags(
+    area: Any, plan: Any, codes: list[str], lines: gpd.GeoDataFrame, nodes: Any, cid: str
+) -> list[str]:
+    """One sentence naming the grids that hold buildings on both sides of a barrier line
+    that ends inside the community (:func:`gridplan.adjacency.open_barrier_spans`)."""
+    label = np.full(len(nodes.xy), -1, dtype=np.int64)
+    for k, region in enumerate(plan.regions):
+        label[np.asarray(region.nodes, dtype=np.int64)] = k
+    spans = open_barrier_spans(area, [r.geometry for r in plan.regions], lines, nodes.xy, label)
+    if not spans:
+        return []
+    names = sorted(codes[k] for k, _kind, _m in spans)
+    kinds = sorted({part for _k, kind, _m in spans for part in kind.split(", ") if part})
+    longest = max(m for _k, _kind, m in spans)
+    shown = ", ".join(names[:12]) + (f" … ({len(names)} grids)" if len(names) > 12 else "")
+    return [
+        f"community {cid}: {'grid' if len(names) == 1 else 'grids'} {shown} hold buildings on "
+        f"both sides of a barrier ({', '.join(kinds) or 'barrier'}) that ends inside community "
+        f"{cid}, so it separates no land and a grid may span it (up to {longest:.0f} m of it "
+        "inside one grid). Fix: if it goes on in reality, extend it in the roads or barriers "
+        "layer to the line it meets; else accept."
+    ]
 
 
 def partition_grids(
