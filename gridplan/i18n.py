@@ -859,6 +859,8 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "best": "best candidate:",
         "network_point": "point on the walk network at",
         "flags": "Flags",
+        "flag_out_of_bounds": "{community}: {residents} residents, outside {lo}–{hi}",
+        "flag_more": "{n} note(s) of the engine, in full in communities.json",
         "yes": "yes",
         "no": "no",
         "new_layer": "New communities",
@@ -902,6 +904,10 @@ _COMMUNITIES: dict[str, dict[str, str]] = {
         "best": "最佳候选：",
         "network_point": "步行路网上的点，位于",
         "flags": "提示",
+        "flag_out_of_bounds": "社区 {community}：{residents} 人，不在 {lo}–{hi} 人范围内",
+        "flag_more": (
+            "引擎说明 {n} 条（小面合并、分隔线、拆分楼栋等），原文（英文）见 communities.json"
+        ),
         "yes": "是",
         "no": "否",
         "new_layer": "新社区",

@@ -696,3 +696,23 @@ def test_flags_renamed_in_one_pass() -> None:
     flags = ["community SD-001: 900 to SD-002", "community SD-010: kept", "SD-0011 stays"]
     out = _renamed(flags, {"SD-001": "SD-002", "SD-002": "SD-001", "SD-010": "SD-010"})
     assert out == ["community SD-002: 900 to SD-001", "community SD-010: kept", "SD-0011 stays"]
+
+
+def test_chinese_report_says_flags_in_chinese(town_redraw: tuple[Path, Path]) -> None:
+    """communities.md in Chinese holds no English sentence: a community out of bounds is said
+    in Chinese and the engine's own sentences are pointed to in communities.json; in English
+    they are listed as they are."""
+    from gridplan.output.communities import render_community_markdown
+    from gridplan.run.communities import report_folder
+
+    _src, out = town_redraw
+    report = json.loads((report_folder(out) / "communities.json").read_text(encoding="utf-8"))
+    report["flags"] = ["community SD-003: the face at (lon 0, lat 0) holds 12 residents"]
+    report["communities"][0]["population_total"] = report["metrics"]["max_residents"] + 1
+    zh = render_community_markdown(report, lang="zh")
+    words = re.findall(r"[A-Za-z]{4,}", zh.replace("communities.json", ""))
+    assert words == [], words
+    first = report["communities"][0]["community_id"]
+    assert f"社区 {first}：" in zh and "communities.json" in zh
+    en = render_community_markdown(report, lang="en")
+    assert "- community SD-003: the face at (lon 0, lat 0) holds 12 residents" in en

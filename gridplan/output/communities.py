@@ -178,8 +178,27 @@ def render_community_markdown(report: dict[str, Any], *, lang: str = "en") -> st
     )
     if report["flags"]:
         out += ["", f"## {t['flags']}", ""]
-        out += [f"- {f}" for f in report["flags"]]
+        out += [f"- {f}" for f in _flag_lines(report, lang, t)]
     return "\n".join(out) + "\n"
+
+
+def _flag_lines(report: dict[str, Any], lang: str, t: dict[str, str]) -> list[str]:
+    """The flags as the report's language has them: the engine's own sentences in English;
+    in another language, the communities out of bounds said in it and a pointer to the
+    sentences in ``communities.json`` (the report stays in one language)."""
+    if lang == "en":
+        return list(report["flags"])
+    m = report["metrics"]
+    lo, hi = m["min_residents"], m["max_residents"]
+    lines = [
+        t["flag_out_of_bounds"].format(
+            community=r["community_id"], residents=int(r["population_total"]), lo=lo, hi=hi
+        )
+        for r in report["communities"]
+        if not lo <= int(r["population_total"]) <= hi
+    ]
+    lines.append(t["flag_more"].format(n=len(report["flags"])))
+    return lines
 
 
 def write_community_report(
