@@ -673,3 +673,40 @@ def test_the_page_splits_merges_and_reoptimises_once(browser, server, session):
         assert page.inner_text("#reopt-state") == ""
     assert not errors, errors
     page.close()
+
+
+def test_a_head_is_flagged_only_when_the_edit_moves_his_home_out():
+    """Grid heads are community cadres and may live outside their grid in the plan as drawn;
+    the check names a head only where the edits took his home out of the grid."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from gridplan.edit.checks import CheckContext, check_grids
+
+    grids = gpd.GeoDataFrame(
+        {"grid_id": ["G1", "G2"], "community_id": ["C"] * 2, "households": [300, 300]},
+        geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)],
+        crs="EPSG:32650",
+    )
+    before = {"B1": "G1", "B2": "G1", "B3": "G2"}
+    ctx = CheckContext(
+        min_households=1,
+        max_households=1000,
+        heads={"G1": "P1", "G2": "P2"},
+        home={"P1": "B1", "P2": "B1"},  # P2 heads G2 but lives in G1 already
+    )
+
+    def run(where: dict[str, str]) -> dict:
+        b = gpd.GeoDataFrame(
+            {"building_id": list(where), "grid_id": list(where.values()), "households": 100},
+            geometry=[Point(50, 50), Point(60, 50), Point(150, 50)],
+            crs="EPSG:32650",
+        )
+        return check_grids(grids, b, ["G1", "G2"], ctx, before=before)
+
+    same = run(before)
+    assert not same["G1"]["head_outside"] and not same["G2"]["head_outside"]
+    moved = run({"B1": "G2", "B2": "G1", "B3": "G2"})  # P1's home goes to G2
+    assert moved["G1"]["head_outside"]
+    assert {"kind": "head", "ids": ["P1"]} in moved["G1"]["violations"]
+    assert not moved["G2"]["head_outside"]  # P2 now lives in G2: nothing to say

@@ -225,10 +225,10 @@ def check_grids(
     dict
         grid_id -> ``households``, ``min``, ``max``, ``bounds`` (``ok``/``under``/``over``),
         ``pieces``, ``outside`` (its buildings its polygon misses), ``barrier_sides``,
-        ``compactness``, ``moved_in``, ``moved_out``, ``units_affected``,
-        ``head`` / ``head_outside``, ``coverage`` (``before``, ``after``: shares per
-        ``ctx.coverage_keys``,
-        ``changed``: a share moved by half a percentage point or more) and ``violations``.
+        ``compactness``, ``moved_in``, ``moved_out``, ``units_affected``, ``head`` /
+        ``head_outside`` (the head lived in the grid and no longer does), ``coverage``
+        (``before``, ``after``: shares per ``ctx.coverage_keys``, ``changed``: a share moved
+        by half a percentage point or more) and ``violations``.
     """
     g = grids.set_index(grids["grid_id"].astype(str))
     bid = buildings["building_id"].astype(str).to_numpy()
@@ -265,7 +265,11 @@ def check_grids(
         head = ctx.heads.get(grid)
         row["head"] = head
         home = ctx.home.get(head) if head else None
-        row["head_outside"] = bool(head and home and grid_now.get(home) != grid)
+        # the edits' doing only: a head who lived in the grid and no longer does (a head may
+        # live elsewhere in the plan as drawn: grid heads are community cadres)
+        row["head_outside"] = bool(
+            head and home and before.get(home) == grid and grid_now.get(home) != grid
+        )
         if cov is not None:
             cb, ca = _shares(cov, hh_all, was_in == grid), _shares(cov, hh_all, mine)
             row["coverage"] = {
