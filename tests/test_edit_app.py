@@ -351,9 +351,15 @@ def _moves(page: Any) -> int:
     return int(page.get_attribute("body", "data-moves") or 0)
 
 
-def _move(page: Any, n_before: int) -> bool:
-    """Click Move; accept anyway with a reason when the page asks. True when it asked."""
-    page.click("#move")
+def _move(
+    page: Any,
+    n_before: int,
+    button: str = "#move",
+    reason: str = "the compound's gate faces this street",
+) -> bool:
+    """Click ``button`` (Move, Split, Merge); accept anyway with a reason when the page asks.
+    True when it asked."""
+    page.click(button)
     page.wait_for_function(
         f"document.body.dataset.moves === '{n_before + 1}' || "
         "document.getElementById('dialog').style.display === 'flex'",
@@ -361,9 +367,9 @@ def _move(page: Any, n_before: int) -> bool:
     )
     if page.is_visible("#dialog"):
         assert page.is_disabled("#accept")  # no reason, no acceptance
-        page.fill("#reason", "the compound's gate faces this street")
+        page.fill("#reason", reason)
         page.click("#accept")
-        page.wait_for_function(f"document.body.dataset.moves === '{n_before + 1}'")
+        page.wait_for_function(f"document.body.dataset.moves === '{n_before + 1}'", timeout=60_000)
         return True
     return False
 
@@ -605,16 +611,7 @@ def test_the_page_splits_merges_and_reoptimises_once(browser, server, session):
     for b in half[1:]:
         page.click(f"path.b-{b}", modifiers=["Shift"])
     assert page.is_enabled("#split")
-    page.click("#split")
-    page.wait_for_function(
-        "document.body.dataset.moves === '1' || "
-        "document.getElementById('dialog').style.display === 'flex'",
-        timeout=60_000,
-    )
-    if page.is_visible("#dialog"):
-        page.fill("#reason", "the old village line")
-        page.click("#accept")
-        page.wait_for_function("document.body.dataset.moves === '1'", timeout=60_000)
+    _move(page, 0, "#split", "the old village line")
     state = page.evaluate("editApp.state()")
     step = state["moves"][0]
     assert step["kind"] == "split" and set(step["buildings"]) == set(half)
@@ -628,16 +625,7 @@ def test_the_page_splits_merges_and_reoptimises_once(browser, server, session):
     options = page.eval_on_selector_all("#merge-with option", "os => os.map(o => o.value)")
     nb = next(n for n in options if n != g["grid_id"] and n != step["grid_id"])
     page.select_option("#merge-with", nb)
-    page.click("#merge")
-    page.wait_for_function(
-        "document.body.dataset.moves === '2' || "
-        "document.getElementById('dialog').style.display === 'flex'",
-        timeout=60_000,
-    )
-    if page.is_visible("#dialog"):
-        page.fill("#reason", "one grid head for both")
-        page.click("#accept")
-        page.wait_for_function("document.body.dataset.moves === '2'", timeout=60_000)
+    _move(page, 1, "#merge", "one grid head for both")
     state = page.evaluate("editApp.state()")
     assert state["moves"][1]["kind"] == "merge"
     gone = state["moves"][1]["merged"]
