@@ -22,7 +22,15 @@ __all__ = ["Dataset", "SpatialLayer"]
 #: (``people``, ``vulnerable``, ``overrides``) may be plain tables.
 #: :data:`gridplan.validate.SPATIAL_LAYERS` is this, as a tuple.
 SpatialLayer = Literal[
-    "buildings", "communities", "roads", "barriers", "facilities", "sites", "landuse", "pois"
+    "buildings",
+    "communities",
+    "roads",
+    "barriers",
+    "facilities",
+    "sites",
+    "landuse",
+    "pois",
+    "communities_old",
 ]
 
 

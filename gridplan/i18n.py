@@ -41,6 +41,7 @@ LABELS: dict[str, dict[str, str]] = {
     "zh": {
         # layers and basemaps
         "communities": "社区边界",
+        "communities_old": "原社区边界（调整前）",
         "water": "水域",
         "split_buildings": "跨网格楼栋",
         "grid_list": "所在网格",
@@ -118,6 +119,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         "communities": "Community boundaries",
+        "communities_old": "Old community boundaries (before the re-draw)",
         "water": "Water",
         "split_buildings": "Buildings split over grids",
         "grid_list": "Grids",

@@ -200,6 +200,18 @@ def test_gridplan_run_on_the_new_dataset(town_redraw: tuple[Path, Path], tmp_pat
     grids = gpd.read_file(tmp_path / "plan" / "plan.gpkg", layer="grids")
     new_ids = set(gpd.read_file(out / "communities.geojson")["community_id"])
     assert set(grids["community_id"]) == new_ids
+    # the old communities travel into the plan and onto its map, under the new ones
+    import pyogrio
+
+    from gridplan.i18n import label
+
+    old = pyogrio.read_dataframe(tmp_path / "plan" / "plan.gpkg", layer="communities_old")
+    src_ids = set(gpd.read_file(_src / "communities.geojson")["community_id"])
+    assert set(old["community_id"]) == src_ids
+    assert {"residents_before", "residents_after"} <= set(old.columns)
+    page = (tmp_path / "plan" / "map.html").read_text(encoding="utf-8")
+    names = [label("communities_old", lang) for lang in ("zh", "en")]
+    assert any(n in page or json.dumps(n)[1:-1] in page for n in names)  # maybe \u-escaped
 
 
 def test_old_grids_kept_whole(town_redraw: tuple[Path, Path], tmp_path: Path) -> None:

@@ -242,6 +242,13 @@ def _type_layer(frame: pd.DataFrame, layer: str) -> pd.DataFrame:
     elif layer == "sites":
         f["site_id"] = _str_col(f["site_id"])
         f["categories"] = _list_col(f["categories"]) if "categories" in f else ""
+    elif layer == "communities_old":
+        f["community_id"] = _str_col(f["community_id"])
+        f = _ensure(f, "name")
+        f["name"] = _str_col(f["name"]).where(f["name"].notna(), f["community_id"])
+        for col in ("residents_before", "residents_after", "residents_stayed"):
+            if col in f:
+                f[col] = _int_col(f[col])
     elif layer in ("landuse", "pois"):
         col = "landuse" if layer == "landuse" else "kind"
         f[col] = _str_col(f[col]).str.lower()
@@ -411,7 +418,7 @@ def prepare_dataset(raw: Dataset, *, config: Config | None = None) -> Dataset:
     for name in ("people", "vulnerable", "overrides"):
         if name in layers:
             layers[name] = _type_layer(layers[name], name)
-    for name in ("landuse", "pois"):
+    for name in ("landuse", "pois", "communities_old"):
         if name in layers and isinstance(layers[name], gpd.GeoDataFrame):
             layers[name] = _type_layer(layers[name], name)
 

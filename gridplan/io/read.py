@@ -34,6 +34,7 @@ LAYERS: tuple[str, ...] = (
     "pois",
     "overrides",
     "partner_units",
+    "communities_old",
 )
 
 #: File extensions of a per-layer folder, in the order they are looked for.
@@ -124,6 +125,10 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "households": ("hh", "households_count", "n_households", "dwellings", "户数"),
         "use": ("building_use", "usage", "use_type", "用途"),
     },
+    "communities_old": {
+        "community_id": ("id", "code", "comm_id"),
+        "name": ("community_name", "名称"),
+    },
     "partner_units": {
         "partner_id": ("id", "单位编号"),
         "name": ("unit_name", "单位名称", "名称"),
@@ -145,6 +150,7 @@ _ID_COLS: dict[str, tuple[str, ...]] = {
     "sites": ("site_id",),
     "overrides": ("building_id",),
     "partner_units": ("partner_id", "building_id"),
+    "communities_old": ("community_id",),
 }
 
 _USE_SYNONYMS: dict[str, str | None] = {

@@ -89,6 +89,7 @@ EXTRA_LAYERS: tuple[str, ...] = (
     "moved",
     "water",
     "edits",
+    "communities_old",
 )
 
 #: Columns of each contract layer, so that a layer a stage did not produce is still written

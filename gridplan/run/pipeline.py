@@ -219,7 +219,8 @@ def plan_stages(
     ``buildings`` are the dataset's and it has no ``grids`` layer). The catchments run on
     ``runner`` too. ``catchments`` ``None``: catchment polygons only when the map is among the
     stages (nothing else reads them); the ``water`` layer (the dataset's water barriers, drawn
-    as water) likewise.
+    as water) likewise. A re-drawn dataset's ``communities_old`` (``gridplan communities``)
+    goes into the plan as it is.
     """
     runner = runner if runner is not None else LocalRunner()
     meta = plan_metadata(cfg, order, dataset=dataset_block(dataset), checksums=dataset.checksums)
@@ -232,6 +233,9 @@ def plan_stages(
     water = water_polygons(barriers) if "map" in order else None
     if water is not None:  # cut out of the communities: the map draws it as water
         layers["water"] = water
+    old = dataset.layer("communities_old")
+    if old is not None and len(old):  # a re-drawn dataset: the map shows the old lines too
+        layers["communities_old"] = old
 
     gs = grid_stage
     if gs is None and "partition" in order:

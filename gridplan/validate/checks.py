@@ -30,8 +30,9 @@ Errors (the dataset cannot be planned as given):
 - vulnerable: building missing; bad ``households``; more vulnerable households than the
   building has; unknown ``kind``.
 - overrides: a ``building_id`` found in no building; an unknown ``use``; bad ``households``.
-- landuse / pois: a missing ``landuse`` / ``kind`` column; wrong geometry (landuse is
-  polygons; POIs points or polygons). Their values are OSM values: never rejected.
+- landuse / pois / communities_old: a missing ``landuse`` / ``kind`` / ``community_id``
+  column; wrong geometry (landuse and old communities are polygons; POIs points or polygons).
+  Landuse and POI values are OSM values: never rejected.
 
 Warnings (tolerated, repaired or filled by :func:`gridplan.io.prepare_dataset`): repaired
 geometry, layers without a CRS that take the dataset's, empty road or barrier geometries (dropped),
@@ -96,6 +97,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sites": ("site_id",),
     "landuse": ("landuse",),
     "pois": ("kind",),
+    "communities_old": ("community_id",),
     "overrides": ("building_id",),
 }
 

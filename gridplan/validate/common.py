@@ -25,6 +25,7 @@ ID_COLUMNS: dict[str, str] = {
     "people": "person_id",
     "sites": "site_id",
     "overrides": "building_id",
+    "communities_old": "community_id",
 }
 
 

@@ -30,6 +30,7 @@ GEOMETRY_TYPES: dict[str, frozenset[str]] = {
     "sites": _POINT | _POLY,
     "landuse": _POLY,
     "pois": _POINT | _POLY,
+    "communities_old": _POLY,
 }
 _TYPE_WORDS = {
     "buildings": "polygons (footprints) or points",
@@ -40,6 +41,7 @@ _TYPE_WORDS = {
     "sites": "points (or polygons, turned into points)",
     "landuse": "polygons",
     "pois": "points or polygons",
+    "communities_old": "polygons",
 }
 
 

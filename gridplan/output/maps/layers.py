@@ -21,7 +21,7 @@ from branca.element import MacroElement, Template
 from pyproj import CRS
 
 from gridplan._errors import DataError
-from gridplan.i18n import category_label, label, tier_label
+from gridplan.i18n import category_label, label, labels_in, tier_label
 from gridplan.output.maps.assets import (
     CATEGORY_COLORS,
     CATEGORY_GLYPHS,
@@ -260,6 +260,30 @@ def add_communities(m: folium.Map, ctx: Ctx) -> None:
         ctx.label("communities"),
         data=feature_collection(ctx.lonlat(gdf), props),
         style_js="function () { return {color: '#222', weight: 3, dashArray: '6 4', "
+        "fill: false}; }",
+    ).add_to(m)
+
+
+def add_old_communities(m: folium.Map, ctx: Ctx) -> None:
+    """The communities before a re-draw (a ``gridplan communities`` dataset's
+    ``communities_old``): grey dotted outlines under the new ones, residents before and
+    after."""
+    gdf = spatial(ctx.plan, "communities_old")
+    if gdf is None:
+        return
+    t = labels_in("communities", ctx.lang)
+    names = gdf["name"] if "name" in gdf.columns else gdf["community_id"]
+    props = []
+    for i, (c, n) in enumerate(zip(gdf["community_id"], names, strict=True)):
+        tip = f"{_t(n) or _t(c)} ({_t(c)})"
+        for col in ("residents_before", "residents_after"):
+            if col in gdf.columns:
+                tip += f" · {t[col]} {_num(gdf[col].iloc[i])}"
+        props.append({"tip": html.escape(tip)})
+    GeoLayer(
+        ctx.label("communities_old"),
+        data=feature_collection(ctx.lonlat(gdf), props),
+        style_js="function () { return {color: '#777', weight: 2, dashArray: '2 6', "
         "fill: false}; }",
     ).add_to(m)
 

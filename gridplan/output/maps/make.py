@@ -57,6 +57,7 @@ from gridplan.output.maps.layers import (
     add_communities,
     add_facilities,
     add_grids,
+    add_old_communities,
     add_sites,
     add_split_buildings,
     add_uncovered,
@@ -307,6 +308,7 @@ def make_map(
     grids = spatial(plan, "grids")
     colors = grid_colors(_metric(grids)) if grids is not None else {}
     by_building = coverage_by_building(plan)
+    add_old_communities(m, ctx)
     add_communities(m, ctx)
     add_catchments(m, ctx)
     add_water(m, ctx)
