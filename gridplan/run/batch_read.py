@@ -36,8 +36,9 @@ _SPATIAL = (
 #: Tables read by building id: the rosters and a planner's corrections.
 _TABLES = ("people", "vulnerable", "overrides")
 #: Layers no planning stage reads, listed for the plan's metadata (rows, checksum) only: the
-#: request dispatcher's partner units.
-_LISTED = ("partner_units",)
+#: request dispatcher's partner units, and a re-drawn dataset's old communities (a sequential
+#: run also draws them on its map; a batched run lists them only).
+_LISTED = ("partner_units", "communities_old")
 
 
 def layer_files(path: Path) -> dict[str, tuple[Path, str | None]]:
