@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -21,6 +22,32 @@ settings.load_profile(os.environ.get("GRIDPLAN_HYPOTHESIS", "ci"))
 ROOT = Path(__file__).resolve().parent.parent
 TOWN = ROOT / "data" / "town"
 REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+#: Headless Chromium for the browser tests (Debian package chromium), driven by Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    """Headless Chromium (skipped where it or Playwright is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip("headless Chromium (/usr/bin/chromium, Debian package chromium) is missing")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

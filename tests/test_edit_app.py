@@ -21,7 +21,6 @@ import pandas as pd
 import pytest
 import shapely
 from test_edits import _neighbour_pairs
-from test_map_browser import CHROMIUM, CHROMIUM_ARGS
 
 from gridplan._errors import DataError
 from gridplan.edit.checks import HARD, polsby_popper
@@ -330,17 +329,6 @@ def server(session: EditSession) -> Any:
     yield srv
     srv.shutdown()
     srv.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not CHROMIUM.exists():
-        pytest.skip("headless Chromium (/usr/bin/chromium, Debian package chromium) is missing")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _hh_cell(page: Any, grid: str) -> str:

@@ -192,7 +192,6 @@ def test_any_neighbour_move_keeps_the_plan_whole(base, start, count):
 
 
 def test_replan_applies_an_edits_file_from_the_cli(town_plan_dir, town_path, tmp_path):
-    from gridplan.cli import main
     from gridplan.output.planfile import read_plan
 
     old = read_plan(town_plan_dir)
@@ -202,22 +201,7 @@ def test_replan_applies_an_edits_file_from_the_cli(town_plan_dir, town_path, tmp
     path.write_text(f"building_id,grid_id,reason\n{bid},{g_to},gate on its street\n", "utf-8")
     out = tmp_path / "edited"
     lock = sorted(set(old.grids["grid_id"]) - {g_from, g_to})[0]
-    r = CliRunner().invoke(
-        main,
-        [
-            "replan",
-            str(town_plan_dir),
-            str(town_path),
-            "--out",
-            str(out),
-            "--edits",
-            str(path),
-            "--locks",
-            lock,
-            "--lang",
-            "en",
-        ],
-    )
+    r = _replan(town_plan_dir, town_path, out, path, "--locks", lock, "--lang", "en")
     assert r.exit_code == 0, r.output
     new = read_plan(out)
     assert new.buildings.set_index("building_id").loc[bid, "grid_id"] == g_to
@@ -231,19 +215,16 @@ def test_replan_applies_an_edits_file_from_the_cli(town_plan_dir, town_path, tmp
     assert shapely.equals_exact(a, b, tolerance=1e-9)
     bad = tmp_path / "bad.csv"
     bad.write_text(f"building_id,grid_id\n{bid},NOPE-1\n", "utf-8")
-    r2 = CliRunner().invoke(
-        main,
-        [
-            "replan",
-            str(town_plan_dir),
-            str(town_path),
-            "--out",
-            str(tmp_path / "x"),
-            "--edits",
-            str(bad),
-        ],
-    )
+    r2 = _replan(town_plan_dir, town_path, tmp_path / "x", bad)
     assert r2.exit_code == 1 and "row 2" in r2.output and not (tmp_path / "x").exists()
+
+
+def _replan(plan_dir, dataset, out, edits, *extra: str):
+    """``gridplan replan PLAN DATASET --out OUT --edits EDITS [extra…]``, run in process."""
+    from gridplan.cli import main
+
+    args = ["replan", str(plan_dir), str(dataset), "--out", str(out), "--edits", str(edits)]
+    return CliRunner().invoke(main, [*args, *extra])
 
 
 def _seqs(ids, community):
@@ -341,7 +322,6 @@ def test_a_new_grid_must_follow_the_code_scheme(base):
 
 
 def test_replan_makes_a_new_grid_from_an_edits_file(town_plan_dir, town_path, tmp_path):
-    from gridplan.cli import main
     from gridplan.output.planfile import read_plan
 
     old = read_plan(town_plan_dir)
@@ -356,19 +336,8 @@ def test_replan_makes_a_new_grid_from_an_edits_file(town_plan_dir, town_path, tm
         "building_id,grid_id\n" + "".join(f"{b},{code}\n" for b in north), encoding="utf-8"
     )
     out = tmp_path / "split"
-    r = CliRunner().invoke(
-        main,
-        [
-            "replan",
-            str(town_plan_dir),
-            str(town_path),
-            "--out",
-            str(out),
-            "--edits",
-            str(path),
-            "--no-reoptimise",  # (re-optimised, the rest may re-balance the new grid)
-        ],
-    )
+    # (re-optimised, the rest may re-balance the new grid)
+    r = _replan(town_plan_dir, town_path, out, path, "--no-reoptimise")
     assert r.exit_code == 0, r.output
     new = read_plan(out)
     nb = new.buildings.set_index("building_id")["grid_id"]
